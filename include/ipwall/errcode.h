@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Error codes of libipwall.
+ *
+ * Every function that can fail returns an int: 0 on success, a negative
+ * IPW_E* value on failure. System errors keep their errno value
+ * (IPW_ENOMEM == -ENOMEM); errors that errno has no word for live below
+ * IPW_ERROR_MIN, one code per distinct cause, so a caller (and a test) can
+ * tell "leading zero in an IPv4 octet" from "IPv4 octet above 255".
+ * ipw_strerror() turns any of them into a sentence.
+ */
+#ifndef IPWALL_ERRCODE_H
+#define IPWALL_ERRCODE_H
+
+#include <errno.h>
+
+enum ipw_error {
+	IPW_EOK = 0,
+
+	/* errno-valued */
+	IPW_ENOMEM = -ENOMEM,
+	IPW_EINVAL = -EINVAL,
+	IPW_ENOENT = -ENOENT,
+	IPW_EEXIST = -EEXIST,
+	IPW_ENOSPC = -ENOSPC,
+	IPW_EAGAIN = -EAGAIN,
+	IPW_ERANGE = -ERANGE,
+
+	IPW_ERROR_MIN = -1000,
+
+	/* address parsing: anything */
+	IPW_EADDR_EMPTY = -1000,    /* nothing to parse */
+	IPW_EADDR_SPACE = -1001,    /* whitespace inside or around */
+	IPW_EADDR_CHAR = -1002,	    /* a character no address contains */
+	IPW_EADDR_TRAILING = -1003, /* something after a complete address */
+	IPW_EADDR_ZONE = -1004,	    /* IPv6 zone id (fe80::1%eth0) */
+
+	/* IPv4 dotted quad */
+	IPW_EADDR_V4_PARTS = -1010,	   /* not exactly four parts */
+	IPW_EADDR_V4_EMPTY_PART = -1011,   /* "1..2.3", ".1.2.3", "1.2.3." */
+	IPW_EADDR_V4_LEADING_ZERO = -1012, /* "010.1.1.1" (ambiguous octal) */
+	IPW_EADDR_V4_OCTET_RANGE = -1013,  /* an octet above 255 */
+	IPW_EADDR_V4_NOT_DECIMAL = -1014,  /* "0x7f.0.0.1" */
+
+	/* IPv6 */
+	IPW_EADDR_V6_GROUP_LONG = -1020, /* a group of more than 4 hex digits */
+	IPW_EADDR_V6_DOUBLE_COLON = -1021, /* "::" appears twice */
+	IPW_EADDR_V6_GROUPS = -1022,	   /* too few or too many groups */
+	IPW_EADDR_V6_COLON = -1023, /* lone leading/trailing ':' or ":::" */
+	IPW_EADDR_V6_V4_PLACE =
+		-1024, /* embedded IPv4 not in the last 32 bits */
+
+	/* CIDR prefix length */
+	IPW_EADDR_PREFIX_SYNTAX = -1030, /* "/", "/+8", "/08", "/8x" */
+	IPW_EADDR_PREFIX_RANGE = -1031,	 /* above 32 (IPv4) or 128 (IPv6) */
+	IPW_EADDR_HOST_BITS =
+		-1032, /* "192.0.2.7/24": bits set past the prefix */
+	IPW_EADDR_PREFIX_DENIED =
+		-1033, /* a prefix where only an address is allowed */
+
+	/* output */
+	IPW_EBUFSIZE = -1040, /* output buffer too small */
+
+	/* ban table */
+	IPW_ETABLE_FULL = -1050, /* entry cap reached: automatic ban refused */
+	IPW_ETABLE_COVERED = -1051, /* ban target wholly covered by an allow */
+	IPW_ETABLE_EXPIRED = -1052, /* expiry already in the past */
+
+	IPW_ERROR_LAST = -1052,
+};
+
+/*
+ * ipw_strerror() - a human sentence for an error code.
+ * @err: any value returned by a libipwall function (0 and positive values
+ *       are accepted and described as success / unknown).
+ *
+ * Returns a static string; never NULL. Thread-safe.
+ */
+const char *ipw_strerror(int err);
+
+/*
+ * ipw_errname() - the stable identifier of an error code, e.g.
+ * "EADDR_V4_LEADING_ZERO", for machine-readable output (the HTTP API's
+ * error.code, the CLI's --json). Static string; never NULL.
+ */
+const char *ipw_errname(int err);
+
+#endif /* IPWALL_ERRCODE_H */

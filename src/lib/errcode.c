@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Names and sentences for libipwall's error codes. One table, so a code
+ * added to errcode.h without a sentence shows up as "unknown error" in the
+ * unit test that walks every code.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include <ipwall/errcode.h>
+
+struct errdesc {
+	int code;
+	const char *name;
+	const char *text;
+};
+
+static const struct errdesc errors[] = {
+	{IPW_EOK, "OK", "success"},
+	{IPW_ENOMEM, "ENOMEM", "out of memory"},
+	{IPW_EINVAL, "EINVAL", "invalid argument"},
+	{IPW_ENOENT, "ENOENT", "no such entry"},
+	{IPW_EEXIST, "EEXIST", "already exists"},
+	{IPW_ENOSPC, "ENOSPC", "no space left"},
+	{IPW_EAGAIN, "EAGAIN", "try again"},
+	{IPW_ERANGE, "ERANGE", "value out of range"},
+
+	{IPW_EADDR_EMPTY, "EADDR_EMPTY", "empty address"},
+	{IPW_EADDR_SPACE, "EADDR_SPACE", "whitespace in address"},
+	{IPW_EADDR_CHAR, "EADDR_CHAR", "character not allowed in an address"},
+	{IPW_EADDR_TRAILING, "EADDR_TRAILING",
+	 "unexpected text after the address"},
+	{IPW_EADDR_ZONE, "EADDR_ZONE", "IPv6 zone ids are not accepted"},
+	{IPW_EADDR_V4_PARTS, "EADDR_V4_PARTS",
+	 "IPv4 address needs exactly four dotted parts"},
+	{IPW_EADDR_V4_EMPTY_PART, "EADDR_V4_EMPTY_PART",
+	 "empty part in IPv4 address"},
+	{IPW_EADDR_V4_LEADING_ZERO, "EADDR_V4_LEADING_ZERO",
+	 "IPv4 octet has a leading zero (ambiguous octal)"},
+	{IPW_EADDR_V4_OCTET_RANGE, "EADDR_V4_OCTET_RANGE",
+	 "IPv4 octet above 255"},
+	{IPW_EADDR_V4_NOT_DECIMAL, "EADDR_V4_NOT_DECIMAL",
+	 "IPv4 octet is not decimal"},
+	{IPW_EADDR_V6_GROUP_LONG, "EADDR_V6_GROUP_LONG",
+	 "IPv6 group has more than four hex digits"},
+	{IPW_EADDR_V6_DOUBLE_COLON, "EADDR_V6_DOUBLE_COLON",
+	 "'::' may appear only once in an IPv6 address"},
+	{IPW_EADDR_V6_GROUPS, "EADDR_V6_GROUPS",
+	 "IPv6 address has the wrong number of groups"},
+	{IPW_EADDR_V6_COLON, "EADDR_V6_COLON", "stray ':' in IPv6 address"},
+	{IPW_EADDR_V6_V4_PLACE, "EADDR_V6_V4_PLACE",
+	 "embedded IPv4 must end the IPv6 address"},
+	{IPW_EADDR_PREFIX_SYNTAX, "EADDR_PREFIX_SYNTAX",
+	 "prefix length must be a decimal number without sign or leading zero"},
+	{IPW_EADDR_PREFIX_RANGE, "EADDR_PREFIX_RANGE",
+	 "prefix length out of range for the address family"},
+	{IPW_EADDR_HOST_BITS, "EADDR_HOST_BITS",
+	 "address has bits set past the prefix length"},
+	{IPW_EADDR_PREFIX_DENIED, "EADDR_PREFIX_DENIED",
+	 "a single address is required here, not a prefix"},
+	{IPW_EBUFSIZE, "EBUFSIZE", "output buffer too small"},
+	{IPW_ETABLE_FULL, "ETABLE_FULL", "table is full"},
+	{IPW_ETABLE_COVERED, "ETABLE_COVERED",
+	 "target is wholly covered by an allow entry"},
+	{IPW_ETABLE_EXPIRED, "ETABLE_EXPIRED", "expiry is in the past"},
+};
+
+static const struct errdesc *find(int err)
+{
+	for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++)
+		if (errors[i].code == err)
+			return &errors[i];
+	return NULL;
+}
+
+const char *ipw_strerror(int err)
+{
+	const struct errdesc *d = find(err);
+
+	if (d)
+		return d->text;
+	/* An errno we did not name: still say something true. */
+	if (err < 0 && err > IPW_ERROR_MIN)
+		return strerrordesc_np(-err) ? strerrordesc_np(-err) :
+					       "unknown error";
+	return "unknown error";
+}
+
+const char *ipw_errname(int err)
+{
+	const struct errdesc *d = find(err);
+
+	return d ? d->name : "EUNKNOWN";
+}
