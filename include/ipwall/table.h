@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The ban table: a concurrent set of bans and allows (addresses and CIDR
+ * prefixes of both families) with TTLs, a policy mode, and per-entry hit
+ * counters.
+ *
+ * Concurrency contract (liburcu style)
+ * ------------------------------------
+ * - Readers: ipw_table_check() and ipw_table_blocked() may be called from
+ *   any thread, including threads the library did not create, at any time
+ *   between ipw_table_new() and ipw_table_free(), concurrently with writers
+ *   and the purger. They never block, never allocate and never write a cache
+ *   line that other readers write (see "hits" below). Internally they run in
+ *   an RCU read-side critical section of liburcu's "bp" (bulletproof)
+ *   flavour, which registers a thread on its first read-side section: that
+ *   first call performs one allocation inside liburcu. A thread that must
+ *   not allocate even once calls ipw_reader_register() when it starts.
+ *   A thread that exits should call ipw_reader_unregister(); liburcu-bp also
+ *   reclaims a dead thread's registration lazily.
+ *   Ordering: a check that starts after a write function returned sees that
+ *   write (the write publishes with release semantics, the reader loads with
+ *   acquire semantics); a check concurrent with a write sees the table
+ *   either before or after that write, per entry. On failure (IPW_EINVAL)
+ *   nothing was read.
+ * - Writers: every function that changes the table (add, del, set_mode,
+ *   purge, clear) may be called from any thread; they serialise on one
+ *   mutex inside the table. Writers never wait for readers, except that
+ *   freeing memory a reader might still hold is deferred past an RCU grace
+ *   period (done in batches by the writer, or at ipw_table_free()).
+ * - ipw_table_free() must not run concurrently with any other call on the
+ *   same table.
+ *
+ * Time
+ * ----
+ * Expiry times are wall-clock seconds since the Unix epoch (UTC), int64,
+ * 0 meaning permanent. The table reads "now" from opts.clock (default:
+ * CLOCK_REALTIME_COARSE), so tests can move time. An entry whose expiry is
+ * at or before now never matches, even before the purger removes it.
+ *
+ * Hits
+ * ----
+ * Each reader thread counts hits in a small thread-local cache and adds
+ * them to the entry's shared counter at most once per second per entry, on
+ * the first hit in a new second (which also stores last_hit). A count
+ * therefore lags by at most the current second's hits of each thread;
+ * ipw_table_hits_flush() pushes the calling thread's pending counts.
+ */
+#ifndef IPWALL_TABLE_H
+#define IPWALL_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ipwall/addr.h>
+#include <ipwall/errcode.h>
+
+struct ipw_table;
+
+enum ipw_list {
+	IPW_LIST_BAN = 0,
+	IPW_LIST_ALLOW = 1,
+};
+
+enum ipw_mode {
+	IPW_MODE_DENYLIST = 0,	/* blocked iff banned and not allowed */
+	IPW_MODE_ALLOWLIST = 1, /* admitted iff allowed */
+};
+
+/* Entry flags. */
+enum ipw_entry_flags {
+	/* An automatic ban (from a rule, not a person): refused with
+	 * IPW_ETABLE_FULL when the table is full, and the only kind that is
+	 * ever evicted (see ipw_table_add()). */
+	IPW_ENTRY_AUTO = 1u << 0,
+};
+
+/* What a write did. */
+enum ipw_change {
+	IPW_CHANGE_ADDED = 1,	 /* a new entry */
+	IPW_CHANGE_EXTENDED = 2, /* existing entry: later expiry or higher score */
+	IPW_CHANGE_UNCHANGED = 3, /* existing entry already covered this */
+	IPW_CHANGE_REMOVED = 4,	  /* entry removed */
+	IPW_CHANGE_ABSENT = 5,	  /* nothing to remove */
+	IPW_CHANGE_MODE = 6,	  /* mode switched */
+};
+
+/* Size limits of the metadata strings, including the NUL. Longer input is
+ * cut at a UTF-8 character boundary. */
+#define IPW_REASON_MAX 256
+#define IPW_ACTOR_MAX 64
+#define IPW_SOURCE_MAX 64
+
+/* A write request. Strings may be NULL. */
+struct ipw_entry_spec {
+	struct ipw_addr target;
+	enum ipw_list list;
+	int64_t expires; /* wall-clock seconds; 0 = permanent */
+	uint32_t score;
+	unsigned flags; /* IPW_ENTRY_* */
+	const char *reason;
+	const char *actor;
+	const char *source;
+};
+
+/* Everything the table knows about one entry (a copy). */
+struct ipw_entry_info {
+	struct ipw_addr target;
+	enum ipw_list list;
+	int64_t expires; /* 0 = permanent */
+	int64_t created; /* wall-clock seconds */
+	uint32_t score;
+	unsigned flags;
+	uint64_t hits;
+	int64_t last_hit; /* 0 = never */
+	char reason[IPW_REASON_MAX];
+	char actor[IPW_ACTOR_MAX];
+	char source[IPW_SOURCE_MAX];
+};
+
+/* Why a check decided what it decided. */
+enum ipw_verdict_reason {
+	IPW_VERDICT_NO_MATCH = 0,    /* denylist mode, nothing matched: admitted */
+	IPW_VERDICT_BANNED = 1,	     /* a ban matched: blocked */
+	IPW_VERDICT_ALLOWED = 2,     /* an allow matched: admitted */
+	IPW_VERDICT_NOT_ALLOWED = 3, /* allowlist mode, no allow: blocked */
+};
+
+struct ipw_verdict {
+	bool blocked;
+	uint8_t reason; /* enum ipw_verdict_reason */
+	/* The deciding entry (the most specific matching allow or ban); valid
+	 * when reason is BANNED or ALLOWED. */
+	enum ipw_list list;
+	struct ipw_addr entry;
+	int64_t expires;
+};
+
+struct ipw_table_opts {
+	/* Hard cap on entries (bans + allows). 0 = 16,777,216. */
+	uint32_t max_entries;
+	/* Wall-clock seconds. NULL = CLOCK_REALTIME_COARSE. Called by
+	 * readers: must be fast and thread-safe. */
+	int64_t (*clock)(void *ctx);
+	void *clock_ctx;
+	/* Hash key. All zero = 128 random bits from getrandom(). Fixed keys
+	 * are for tests and benchmarks only (HashDoS). */
+	uint64_t hash_key[2];
+};
+
+/*
+ * ipw_table_new() - create an empty table in denylist mode.
+ * @opts: NULL for defaults. Copied.
+ * Returns 0, IPW_ENOMEM, or IPW_EINVAL.
+ */
+int ipw_table_new(struct ipw_table **out, const struct ipw_table_opts *opts);
+
+/* ipw_table_free() - destroy; NULL is a no-op. No concurrent calls. */
+void ipw_table_free(struct ipw_table *t);
+
+/* Register / unregister the calling thread as a reader (optional; see the
+ * concurrency contract). Idempotent. */
+void ipw_reader_register(void);
+void ipw_reader_unregister(void);
+
+/*
+ * ipw_table_check() - the verdict for one address.
+ * @ip: a single address (not a shorter prefix)
+ * @v:  out: verdict and deciding entry
+ * Returns 0, or IPW_EINVAL if @ip is not a single address.
+ * Reader: see the concurrency contract.
+ */
+int ipw_table_check(struct ipw_table *t, const struct ipw_addr *ip,
+		    struct ipw_verdict *v);
+
+/* ipw_table_check_at() - the same at a given time (the caller already knows
+ * now, e.g. from its event loop). */
+int ipw_table_check_at(struct ipw_table *t, const struct ipw_addr *ip,
+		       int64_t now, struct ipw_verdict *v);
+
+/*
+ * ipw_table_add() - add a ban or an allow, or merge into an existing one.
+ * @spec: target, list, expiry, score, flags, metadata (copied)
+ * @what: out (may be NULL): ADDED, EXTENDED or UNCHANGED
+ * @evicted: out (may be NULL): when the table was full and a manual entry
+ *           evicted the oldest automatic ban to make room, a copy of it
+ *           (evicted->list is then IPW_LIST_BAN and the function reports
+ *           it by setting *evicted_set).
+ *
+ * Merging keeps the later expiry (permanent is latest) and the higher score;
+ * metadata is replaced by the new spec's non-NULL strings only when the
+ * entry changes. An expired entry not yet purged is replaced.
+ *
+ * Returns 0, or:
+ *   IPW_EINVAL          bad list, target or flags
+ *   IPW_ETABLE_EXPIRED  @spec->expires is not after now
+ *   IPW_ETABLE_COVERED  a ban whose target is wholly covered by an
+ *                       unexpired allow (nothing is stored)
+ *   IPW_ETABLE_FULL     the cap is reached (automatic ban, or no automatic
+ *                       ban left to evict)
+ *   IPW_ENOMEM
+ * On any error the table is unchanged. Writer.
+ */
+int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
+		  enum ipw_change *what, struct ipw_entry_info *evicted,
+		  bool *evicted_set);
+
+/*
+ * ipw_table_del() - remove a ban or an allow.
+ * @what: out (may be NULL): REMOVED or ABSENT (an expired entry not yet
+ *        purged is absent; the purger reports it).
+ * @removed: out (may be NULL): a copy of the removed entry.
+ * Returns 0 or IPW_EINVAL. Writer.
+ */
+int ipw_table_del(struct ipw_table *t, enum ipw_list list,
+		  const struct ipw_addr *target, enum ipw_change *what,
+		  struct ipw_entry_info *removed);
+
+/* ipw_table_get() - copy of one entry, expired or not. Returns 0 or
+ * IPW_ENOENT. Takes the writer lock briefly. */
+int ipw_table_get(struct ipw_table *t, enum ipw_list list,
+		  const struct ipw_addr *target, struct ipw_entry_info *out);
+
+/* Mode. set_mode reports MODE or UNCHANGED. Writer. */
+int ipw_table_set_mode(struct ipw_table *t, enum ipw_mode mode,
+		       enum ipw_change *what);
+enum ipw_mode ipw_table_mode(const struct ipw_table *t);
+
+/*
+ * ipw_table_purge() - remove entries whose expiry is at or before now.
+ * @max:  at most this many entries (0 = no limit) — the batch size
+ * @cb:   called (may be NULL) for each removed entry, with the writer lock
+ *        held: it must not call back into the table
+ * Returns the number removed. Cost: proportional to what expires (plus a
+ * step per elapsed second since the last purge, bounded). Readers are
+ * never blocked. Writer.
+ */
+typedef void (*ipw_expire_cb)(const struct ipw_entry_info *e, void *ctx);
+size_t ipw_table_purge(struct ipw_table *t, size_t max, ipw_expire_cb cb,
+		       void *ctx);
+
+/* Remove everything (both lists); mode is kept. Writer. */
+void ipw_table_clear(struct ipw_table *t);
+
+struct ipw_table_stats {
+	uint64_t entries[2][2];	 /* [list][0 = IPv4, 1 = IPv6], incl. expired */
+	uint64_t prefixes[2][2]; /* of which shorter than a single address */
+	uint64_t max_entries;
+	uint64_t index_bytes; /* the lookup index (what checks touch) */
+	uint64_t entry_bytes; /* entry records and metadata */
+};
+
+void ipw_table_stats(struct ipw_table *t, struct ipw_table_stats *out);
+
+/*
+ * Snapshot: a consistent copy of every entry (expired ones included, with
+ * their expiry), taken under the writer lock in one pass (a memcpy-speed
+ * copy of the entry records; metadata strings are shared by reference, not
+ * copied). Iterate with ipw_snapshot_get(); free with ipw_snapshot_free().
+ */
+struct ipw_snapshot;
+int ipw_table_snapshot(struct ipw_table *t, struct ipw_snapshot **out);
+size_t ipw_snapshot_count(const struct ipw_snapshot *s);
+/* Copy entry @i (0 <= i < count) into @out. */
+void ipw_snapshot_get(const struct ipw_snapshot *s, size_t i,
+		      struct ipw_entry_info *out);
+void ipw_snapshot_free(struct ipw_snapshot *s);
+
+/*
+ * ipw_table_top() - the @k entries with the most hits, most first, into
+ * @out (room for k). Returns how many were written. Reads counters without
+ * the writer lock; see "Hits" for their lag.
+ */
+size_t ipw_table_top(struct ipw_table *t, size_t k, struct ipw_entry_info *out);
+
+/* Push the calling thread's pending hit counts of table @t. */
+void ipw_table_hits_flush(struct ipw_table *t);
+
+const char *ipw_change_name(enum ipw_change c);
+const char *ipw_mode_name(enum ipw_mode m);
+
+#endif /* IPWALL_TABLE_H */
