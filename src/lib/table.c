@@ -1,0 +1,1947 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The ban table.
+ *
+ * Layout. For each list (bans, allows) and family:
+ *   - exact addresses: a hash index keyed by the address (index.h);
+ *   - prefixes: a hash index keyed by (masked address, length), plus a
+ *     summary that tells a reader which lengths can match, so a check
+ *     probes only those:
+ *       IPv4: an array of 65,536 cells, one per /16. A cell holds the handle
+ *       of the most specific prefix of length <= 16 covering that /16
+ *       ("leaf pushing", maintained by writers) and a bitmask of the lengths
+ *       17..31 present under it. A lookup is one cell load plus one probe
+ *       per length present in that /16: usually none.
+ *       IPv6: a hash of "groups" keyed by the top 32 bits, each a bitmask of
+ *       the lengths 33..127 present under that /32, plus a global bitmask of
+ *       the lengths 0..32 present (few in practice: /29, /32, /48, /64).
+ * The index holds only key, expiry, control word (handle + tombstone bit):
+ * 12 bytes per IPv4 slot, 24 per IPv6. Entry records (target, expiry,
+ * score, created, hits, metadata) live beside it in a slab of fixed chunks,
+ * addressed by a 28-bit handle; checks touch them only for hit counting and
+ * for leaf-pushed short prefixes.
+ *
+ * Check. Allow first (skipped when the family has no allows), then ban:
+ * exact index, then prefixes from longest to shortest. The first unexpired
+ * match is the most specific one. An expired entry is skipped, so a shorter
+ * unexpired prefix behind it decides, before the purger has run.
+ *
+ * Concurrency. See include/ipwall/table.h. Readers run under liburcu-bp's
+ * read lock and use acquire loads for every pointer and control word that
+ * writers publish with release stores. Writers hold t->lock. Memory a
+ * reader may hold (old index arrays, recycled handles) is released after
+ * urcu_bp_synchronize_rcu(), batched: handles of deleted entries wait in a
+ * limbo list until it holds max(4096, live/8) of them.
+ *
+ * Expiry. A two-level timing wheel (4096 one-second slots, 4096 slots of
+ * 4096 s, and an overflow list for expiries beyond ~194 days) with
+ * intrusive doubly-linked lists through the entry records: O(1) insert,
+ * extend and delete; purge costs O(entries expired + seconds elapsed),
+ * skipping empty levels in one step.
+ *
+ * Eviction. Automatic bans are linked in FIFO order; a manual add on a full
+ * table evicts the oldest. Manual and permanent entries are never evicted.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <time.h>
+#include <urcu-bp.h>
+
+#include <ipwall/table.h>
+
+#include "hash.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define IPW_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define IPW_TSAN 1
+#endif
+#endif
+#ifdef IPW_TSAN
+/* Teach TSan the RCU guarantee: everything a reader did before its
+ * unlock happens before what the writer does after a grace period. */
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define TSAN_RELEASE(p) __tsan_release(p)
+#define TSAN_ACQUIRE(p) __tsan_acquire(p)
+#else
+#define TSAN_RELEASE(p) ((void)(p))
+#define TSAN_ACQUIRE(p) ((void)(p))
+#endif
+
+/* ---- index instances ---- */
+
+struct slot4 {
+	uint32_t key;
+	uint32_t ctl;
+	uint32_t exp;
+};
+
+struct slotp4 {
+	uint64_t key; /* masked address << 8 | length */
+	uint32_t ctl;
+	uint32_t exp;
+};
+
+struct key128 {
+	uint64_t hi, lo;
+};
+
+struct slot6 {
+	uint64_t hi, lo; /* prefixes carry a marker bit at their length */
+	uint32_t ctl;
+	uint32_t exp;
+};
+
+struct slotg6 {
+	uint32_t key; /* top 32 bits */
+	uint32_t ctl;
+	uint64_t mask[2]; /* lengths 33..96 in [0], 97..127 in [1] */
+};
+
+struct slotcnt {
+	uint64_t key;
+	uint32_t ctl;
+	uint32_t count;
+};
+
+#define IX_NAME	      ix4
+#define IX_SLOT	      struct slot4
+#define IX_KEY	      uint32_t
+#define IX_HASH(k, h) ipw_hash_u32(k, h)
+#define IX_EQ(s, k)   ((s)->key == (k))
+#define IX_KEYOF(s)   ((s)->key)
+#include "index.h"
+
+#define IX_NAME	      ixp4
+#define IX_SLOT	      struct slotp4
+#define IX_KEY	      uint64_t
+#define IX_HASH(k, h) ipw_hash_u64(k, h)
+#define IX_EQ(s, k)   ((s)->key == (k))
+#define IX_KEYOF(s)   ((s)->key)
+#include "index.h"
+
+#define IX_NAME	      ix6
+#define IX_SLOT	      struct slot6
+#define IX_KEY	      struct key128
+#define IX_HASH(k, h) ipw_hash_u128((k).hi, (k).lo, h)
+#define IX_EQ(s, k)   ((s)->hi == (k).hi && (s)->lo == (k).lo)
+#define IX_KEYOF(s)   ((struct key128){(s)->hi, (s)->lo})
+#include "index.h"
+
+#define IX_NAME	      ixg6
+#define IX_SLOT	      struct slotg6
+#define IX_KEY	      uint32_t
+#define IX_HASH(k, h) ipw_hash_u32(k, h)
+#define IX_EQ(s, k)   ((s)->key == (k))
+#define IX_KEYOF(s)   ((s)->key)
+#include "index.h"
+
+#define IX_NAME	      ixcnt
+#define IX_SLOT	      struct slotcnt
+#define IX_KEY	      uint64_t
+#define IX_HASH(k, h) ipw_hash_u64(k, h)
+#define IX_EQ(s, k)   ((s)->key == (k))
+#define IX_KEYOF(s)   ((s)->key)
+#include "index.h"
+
+/* ---- entries ---- */
+
+#define CHUNK_SHIFT	    16
+#define CHUNK_SIZE	    (1u << CHUNK_SHIFT)
+#define MAX_HANDLE	    IX_HANDLE_MASK
+#define MAX_CHUNKS	    ((MAX_HANDLE >> CHUNK_SHIFT) + 1)
+#define DEFAULT_MAX_ENTRIES (1u << 24)
+
+struct meta {
+	uint32_t refs; /* atomic: snapshots share it */
+	uint16_t actor_off, source_off;
+	char data[]; /* reason \0 actor \0 source \0 */
+};
+
+struct entry {
+	struct ipw_addr target;
+	uint8_t list;
+	uint8_t flags;
+	uint8_t in_use;
+	uint8_t pad;
+	uint32_t expires; /* atomic; 0 = permanent */
+	uint32_t created;
+	uint32_t score;
+	uint32_t last_hit; /* atomic */
+	uint64_t hits;	   /* atomic */
+	uint32_t wnext, wprev, wslot;
+	uint32_t anext, aprev;
+	struct meta *meta;
+};
+
+/* ---- the table ---- */
+
+#define WHEEL_BITS 12
+#define WHEEL_SIZE (1u << WHEEL_BITS)
+#define WHEEL_MASK (WHEEL_SIZE - 1)
+#define WSLOT_NONE 0
+#define WSLOT_L1   (1u + WHEEL_SIZE)
+#define WSLOT_OVER (1u + 2 * WHEEL_SIZE)
+
+#define SUM4_CELLS 65536
+
+struct list_ix {
+	/* published to readers */
+	struct ix4 *ex4;
+	struct ixp4 *px4;
+	uint64_t *sum4; /* cells: long mask << 32 | short handle */
+	struct ix6 *ex6;
+	struct ix6 *px6;
+	struct ixg6 *grp6;
+	uint64_t short6; /* v6 lengths 0..32 present */
+	uint32_t short4; /* v4 lengths 0..16 present */
+	uint32_t n[2];	 /* live entries per family */
+	/* writer only */
+	uint32_t lencount4[33];
+	uint32_t lencount6[129];
+	uint64_t nprefix[2];
+};
+
+struct ipw_table {
+	pthread_mutex_t lock;
+	struct list_ix l[2];
+	int mode; /* atomic */
+	uint64_t id;
+	int64_t (*clock)(void *);
+	void *clock_ctx;
+	uint64_t base_key[2];
+	uint64_t rekeys;
+
+	struct entry **chunks; /* MAX_CHUNKS pointers, published */
+	uint32_t next_fresh;
+	uint32_t nchunks;
+	uint32_t *freeh, nfree, capfree;
+	uint32_t *limbo, nlimbo, caplimbo;
+	void **deferred;
+	uint32_t ndeferred, capdeferred;
+	uint32_t max_entries, live;
+
+	struct ixcnt *counts; /* writer only: (list, family, length, group) */
+
+	int64_t wheel_now;
+	uint32_t wheel0[WHEEL_SIZE], wheel1[WHEEL_SIZE], over;
+	uint32_t n0, n1, nover;
+	uint32_t auto_head, auto_tail;
+
+	char tsan_gp; /* address for TSan annotations only */
+};
+
+/*
+ * Process-wide state, the only in libipwall: a counter that gives each
+ * table an id, and (below) each thread's hit cache. Both serve lock-free
+ * hit counting.
+ */
+static uint64_t table_ids = 1;
+
+static int64_t default_clock(void *ctx)
+{
+	struct timespec ts;
+
+	(void)ctx;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return ts.tv_sec;
+}
+
+static inline struct entry *entry_of(const struct ipw_table *t, uint32_t h)
+{
+	struct entry *c =
+		__atomic_load_n(&t->chunks[h >> CHUNK_SHIFT], __ATOMIC_ACQUIRE);
+
+	return &c[h & (CHUNK_SIZE - 1)];
+}
+
+static inline bool expired(uint32_t exp, uint32_t now)
+{
+	return exp != 0 && exp <= now;
+}
+
+static inline uint32_t clamp_now(int64_t now)
+{
+	if (now < 0)
+		return 0;
+	if (now > UINT32_MAX)
+		return UINT32_MAX;
+	return (uint32_t)now;
+}
+
+static inline uint32_t v4_mask(uint32_t a, unsigned len)
+{
+	return len == 0 ? 0 : a & (0xffffffffu << (32 - len));
+}
+
+static inline uint64_t p4_key(uint32_t a, unsigned len)
+{
+	return (uint64_t)v4_mask(a, len) << 8 | len;
+}
+
+static inline struct key128 key_of6(const struct ipw_addr *a)
+{
+	struct key128 k = {0, 0};
+
+	for (int i = 0; i < 8; i++) {
+		k.hi = k.hi << 8 | a->bytes[i];
+		k.lo = k.lo << 8 | a->bytes[8 + i];
+	}
+	return k;
+}
+
+/* @k masked to @len bits, with the marker bit at position @len (< 128). */
+static inline struct key128 p6_key(struct key128 k, unsigned len)
+{
+	if (len == 0) {
+		k.hi = 1ull << 63;
+		k.lo = 0;
+	} else if (len < 64) {
+		k.hi &= ~0ull << (64 - len);
+		k.hi |= 1ull << (63 - len);
+		k.lo = 0;
+	} else if (len == 64) {
+		k.lo = 1ull << 63;
+	} else {
+		k.lo &= ~0ull << (128 - len);
+		k.lo |= 1ull << (127 - len);
+	}
+	return k;
+}
+
+static inline int fam_index(const struct ipw_addr *a)
+{
+	return a->family == IPW_AF_INET6;
+}
+
+/* ---- hit counting (readers) ---- */
+
+struct hit_slot {
+	uint64_t table_id;
+	uint32_t handle;
+	uint32_t sec;
+	uint64_t pending;
+};
+
+#define HIT_SLOTS 64
+static __thread struct hit_slot hit_cache[HIT_SLOTS];
+
+static void hit_flush_slot(struct ipw_table *t, struct hit_slot *s)
+{
+	if (s->table_id == t->id && s->pending) {
+		struct entry *e = entry_of(t, s->handle);
+
+		__atomic_fetch_add(&e->hits, s->pending, __ATOMIC_RELAXED);
+		s->pending = 0;
+	}
+}
+
+/*
+ * One hit on @h. Counted in this thread's cache; the entry's shared
+ * counter and last_hit are written on the first hit of a second only.
+ */
+static inline void count_hit(struct ipw_table *t, uint32_t h, uint32_t now)
+{
+	struct hit_slot *s = &hit_cache[h & (HIT_SLOTS - 1)];
+	struct entry *e;
+
+	if (s->table_id == t->id && s->handle == h && s->sec == now) {
+		s->pending++;
+		return;
+	}
+	hit_flush_slot(t, s);
+	e = entry_of(t, h);
+	__atomic_fetch_add(&e->hits, 1, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&e->last_hit, __ATOMIC_RELAXED) < now)
+		__atomic_store_n(&e->last_hit, now, __ATOMIC_RELAXED);
+	s->table_id = t->id;
+	s->handle = h;
+	s->sec = now;
+	s->pending = 0;
+}
+
+void ipw_table_hits_flush(struct ipw_table *t)
+{
+	urcu_bp_read_lock();
+	for (int i = 0; i < HIT_SLOTS; i++)
+		hit_flush_slot(t, &hit_cache[i]);
+	TSAN_RELEASE(&t->tsan_gp);
+	urcu_bp_read_unlock();
+}
+
+/* ---- matching (readers) ---- */
+
+struct match {
+	uint32_t handle;
+	uint32_t exp;
+	unsigned plen;
+};
+
+static bool match4(const struct ipw_table *t, const struct list_ix *L,
+		   uint32_t a, uint32_t now, struct match *m)
+{
+	const struct ix4 *ex = __atomic_load_n(&L->ex4, __ATOMIC_ACQUIRE);
+	const uint64_t *sum;
+	const struct ixp4 *px;
+	uint64_t cell;
+	uint32_t ctl, lm, h;
+
+	if (ex) {
+		const struct slot4 *s = ix4_find(ex, a, &ctl);
+
+		if (s) {
+			uint32_t exp =
+				__atomic_load_n(&s->exp, __ATOMIC_RELAXED);
+
+			if (!expired(exp, now)) {
+				*m = (struct match){ctl & IX_HANDLE_MASK, exp,
+						    32};
+				return true;
+			}
+		}
+	}
+	sum = __atomic_load_n(&L->sum4, __ATOMIC_ACQUIRE);
+	if (!sum)
+		return false;
+	cell = __atomic_load_n(&sum[a >> 16], __ATOMIC_ACQUIRE);
+	px = __atomic_load_n(&L->px4, __ATOMIC_ACQUIRE);
+	for (lm = (uint32_t)(cell >> 32); lm;) {
+		unsigned bit = 31 - (unsigned)__builtin_clz(lm);
+		unsigned len = 17 + bit;
+		const struct slotp4 *s = ixp4_find(px, p4_key(a, len), &ctl);
+
+		lm &= ~(1u << bit);
+		if (s) {
+			uint32_t exp =
+				__atomic_load_n(&s->exp, __ATOMIC_RELAXED);
+
+			if (!expired(exp, now)) {
+				*m = (struct match){ctl & IX_HANDLE_MASK, exp,
+						    len};
+				return true;
+			}
+		}
+	}
+	h = (uint32_t)cell;
+	if (h) {
+		const struct entry *e = entry_of(t, h);
+		uint32_t exp = __atomic_load_n(&e->expires, __ATOMIC_RELAXED);
+		unsigned plen = e->target.plen;
+
+		if (!expired(exp, now)) {
+			*m = (struct match){h, exp, plen};
+			return true;
+		}
+		/* Slow path: the leaf-pushed prefix expired before the purger
+		 * removed it; try the shorter ones. */
+		uint32_t sm = __atomic_load_n(&L->short4, __ATOMIC_ACQUIRE) &
+			      ((1u << plen) - 1);
+
+		while (sm) {
+			unsigned len = 31 - (unsigned)__builtin_clz(sm);
+			const struct slotp4 *s =
+				ixp4_find(px, p4_key(a, len), &ctl);
+
+			sm &= ~(1u << len);
+			if (s) {
+				exp = __atomic_load_n(&s->exp,
+						      __ATOMIC_RELAXED);
+				if (!expired(exp, now)) {
+					*m = (struct match){
+						ctl & IX_HANDLE_MASK, exp, len};
+					return true;
+				}
+			}
+		}
+	}
+	return false;
+}
+
+static bool probe6(const struct ix6 *px, struct key128 k, unsigned len,
+		   uint32_t now, struct match *m)
+{
+	uint32_t ctl;
+	const struct slot6 *s = ix6_find(px, p6_key(k, len), &ctl);
+
+	if (s) {
+		uint32_t exp = __atomic_load_n(&s->exp, __ATOMIC_RELAXED);
+
+		if (!expired(exp, now)) {
+			*m = (struct match){ctl & IX_HANDLE_MASK, exp, len};
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool match6(const struct list_ix *L, struct key128 k, uint32_t now,
+		   struct match *m)
+{
+	const struct ix6 *ex = __atomic_load_n(&L->ex6, __ATOMIC_ACQUIRE);
+	const struct ix6 *px;
+	const struct ixg6 *grp;
+	uint64_t sm;
+	uint32_t ctl;
+
+	if (ex) {
+		const struct slot6 *s = ix6_find(ex, k, &ctl);
+
+		if (s) {
+			uint32_t exp =
+				__atomic_load_n(&s->exp, __ATOMIC_RELAXED);
+
+			if (!expired(exp, now)) {
+				*m = (struct match){ctl & IX_HANDLE_MASK, exp,
+						    128};
+				return true;
+			}
+		}
+	}
+	px = __atomic_load_n(&L->px6, __ATOMIC_ACQUIRE);
+	if (!px)
+		return false;
+	grp = __atomic_load_n(&L->grp6, __ATOMIC_ACQUIRE);
+	if (grp) {
+		const struct slotg6 *g =
+			ixg6_find(grp, (uint32_t)(k.hi >> 32), &ctl);
+
+		if (g) {
+			uint64_t m1 =
+				__atomic_load_n(&g->mask[1], __ATOMIC_ACQUIRE);
+			uint64_t m0 =
+				__atomic_load_n(&g->mask[0], __ATOMIC_ACQUIRE);
+
+			while (m1) {
+				unsigned bit =
+					63 - (unsigned)__builtin_clzll(m1);
+
+				m1 &= ~(1ull << bit);
+				if (probe6(px, k, 97 + bit, now, m))
+					return true;
+			}
+			while (m0) {
+				unsigned bit =
+					63 - (unsigned)__builtin_clzll(m0);
+
+				m0 &= ~(1ull << bit);
+				if (probe6(px, k, 33 + bit, now, m))
+					return true;
+			}
+		}
+	}
+	sm = __atomic_load_n(&L->short6, __ATOMIC_ACQUIRE);
+	while (sm) {
+		unsigned len = 63 - (unsigned)__builtin_clzll(sm);
+
+		sm &= ~(1ull << len);
+		if (probe6(px, k, len, now, m))
+			return true;
+	}
+	return false;
+}
+
+static bool match_list(const struct ipw_table *t, int list,
+		       const struct ipw_addr *ip, uint32_t now, struct match *m)
+{
+	const struct list_ix *L = &t->l[list];
+	int f = fam_index(ip);
+
+	if (__atomic_load_n(&L->n[f], __ATOMIC_RELAXED) == 0)
+		return false;
+	if (f == 0)
+		return match4(t, L, ipw_addr_v4(ip), now, m);
+	return match6(L, key_of6(ip), now, m);
+}
+
+static void fill_verdict(struct ipw_verdict *v, const struct ipw_addr *ip,
+			 int list, const struct match *m)
+{
+	v->list = (enum ipw_list)list;
+	ipw_addr_truncate(&v->entry, ip, m->plen);
+	v->expires = m->exp;
+}
+
+int ipw_table_check_at(struct ipw_table *t, const struct ipw_addr *ip,
+		       int64_t now64, struct ipw_verdict *v)
+{
+	uint32_t now = clamp_now(now64);
+	struct match m;
+	int mode;
+
+	if ((ip->family != IPW_AF_INET && ip->family != IPW_AF_INET6) ||
+	    !ipw_addr_is_host(ip))
+		return IPW_EINVAL;
+	urcu_bp_read_lock();
+	mode = __atomic_load_n(&t->mode, __ATOMIC_ACQUIRE);
+	if (match_list(t, IPW_LIST_ALLOW, ip, now, &m)) {
+		v->blocked = false;
+		v->reason = IPW_VERDICT_ALLOWED;
+		fill_verdict(v, ip, IPW_LIST_ALLOW, &m);
+		count_hit(t, m.handle, now);
+	} else if (mode == IPW_MODE_ALLOWLIST) {
+		memset(v, 0, sizeof(*v));
+		v->blocked = true;
+		v->reason = IPW_VERDICT_NOT_ALLOWED;
+	} else if (match_list(t, IPW_LIST_BAN, ip, now, &m)) {
+		v->blocked = true;
+		v->reason = IPW_VERDICT_BANNED;
+		fill_verdict(v, ip, IPW_LIST_BAN, &m);
+		count_hit(t, m.handle, now);
+	} else {
+		memset(v, 0, sizeof(*v));
+		v->reason = IPW_VERDICT_NO_MATCH;
+	}
+	TSAN_RELEASE(&t->tsan_gp);
+	urcu_bp_read_unlock();
+	return 0;
+}
+
+int ipw_table_check(struct ipw_table *t, const struct ipw_addr *ip,
+		    struct ipw_verdict *v)
+{
+	return ipw_table_check_at(t, ip, t->clock(t->clock_ctx), v);
+}
+
+void ipw_reader_register(void)
+{
+	urcu_bp_register_thread();
+}
+
+void ipw_reader_unregister(void)
+{
+	urcu_bp_unregister_thread();
+}
+
+/* ---- writer helpers: memory ---- */
+
+static int push_u32(uint32_t **arr, uint32_t *n, uint32_t *cap, uint32_t v)
+{
+	if (*n == *cap) {
+		uint32_t ncap = *cap ? *cap * 2 : 1024;
+		uint32_t *p = realloc(*arr, (size_t)ncap * sizeof(*p));
+
+		if (!p)
+			return IPW_ENOMEM;
+		*arr = p;
+		*cap = ncap;
+	}
+	(*arr)[(*n)++] = v;
+	return 0;
+}
+
+/* Free @p after a grace period. If the list cannot grow, wait now. */
+static void defer_free(struct ipw_table *t, void *p)
+{
+	if (!p)
+		return;
+	if (t->ndeferred == t->capdeferred) {
+		uint32_t ncap = t->capdeferred ? t->capdeferred * 2 : 16;
+		void **d = realloc(t->deferred, (size_t)ncap * sizeof(*d));
+
+		if (!d) {
+			urcu_bp_synchronize_rcu();
+			TSAN_ACQUIRE(&t->tsan_gp);
+			free(p);
+			return;
+		}
+		t->deferred = d;
+		t->capdeferred = ncap;
+	}
+	t->deferred[t->ndeferred++] = p;
+}
+
+/* Wait for readers, then recycle limbo handles and free deferred memory. */
+static void reclaim(struct ipw_table *t)
+{
+	if (t->nlimbo == 0 && t->ndeferred == 0)
+		return;
+	urcu_bp_synchronize_rcu();
+	TSAN_ACQUIRE(&t->tsan_gp);
+	for (uint32_t i = 0; i < t->ndeferred; i++)
+		free(t->deferred[i]);
+	t->ndeferred = 0;
+	while (t->nlimbo) {
+		if (push_u32(&t->freeh, &t->nfree, &t->capfree,
+			     t->limbo[t->nlimbo - 1]) != 0)
+			break; /* keep them in limbo; retried later */
+		t->nlimbo--;
+	}
+}
+
+static void maybe_reclaim(struct ipw_table *t)
+{
+	uint32_t bound = t->live / 8 > 4096 ? t->live / 8 : 4096;
+
+	if (t->ndeferred || t->nlimbo >= bound)
+		reclaim(t);
+}
+
+/* A free handle, allocating a chunk if needed. 0 on failure. */
+static uint32_t alloc_handle(struct ipw_table *t)
+{
+	uint32_t h, c;
+
+	if (t->nfree)
+		return t->freeh[--t->nfree];
+	if (t->next_fresh > MAX_HANDLE) {
+		reclaim(t);
+		return t->nfree ? t->freeh[--t->nfree] : 0;
+	}
+	h = t->next_fresh;
+	c = h >> CHUNK_SHIFT;
+	if (!t->chunks[c]) {
+		struct entry *chunk = calloc(CHUNK_SIZE, sizeof(*chunk));
+
+		if (!chunk)
+			return 0;
+		__atomic_store_n(&t->chunks[c], chunk, __ATOMIC_RELEASE);
+		t->nchunks++;
+	}
+	t->next_fresh++;
+	return h;
+}
+
+static struct meta *meta_new(const struct ipw_entry_spec *s)
+{
+	const char *r = s->reason ? s->reason : "";
+	const char *a = s->actor ? s->actor : "";
+	const char *src = s->source ? s->source : "";
+	size_t lr = strnlen(r, IPW_REASON_MAX - 1);
+	size_t la = strnlen(a, IPW_ACTOR_MAX - 1);
+	size_t ls = strnlen(src, IPW_SOURCE_MAX - 1);
+	struct meta *m;
+
+	if (lr + la + ls == 0)
+		return NULL;
+	/* Cut at a UTF-8 character boundary. */
+	if (lr == IPW_REASON_MAX - 1)
+		while (lr && ((unsigned char)r[lr] & 0xc0) == 0x80)
+			lr--;
+	if (la == IPW_ACTOR_MAX - 1)
+		while (la && ((unsigned char)a[la] & 0xc0) == 0x80)
+			la--;
+	if (ls == IPW_SOURCE_MAX - 1)
+		while (ls && ((unsigned char)src[ls] & 0xc0) == 0x80)
+			ls--;
+	m = malloc(sizeof(*m) + lr + la + ls + 3);
+	if (!m)
+		return NULL;
+	m->refs = 1;
+	m->actor_off = (uint16_t)(lr + 1);
+	m->source_off = (uint16_t)(lr + la + 2);
+	memcpy(m->data, r, lr);
+	m->data[lr] = '\0';
+	memcpy(m->data + m->actor_off, a, la);
+	m->data[m->actor_off + la] = '\0';
+	memcpy(m->data + m->source_off, src, ls);
+	m->data[m->source_off + ls] = '\0';
+	return m;
+}
+
+static bool spec_has_meta(const struct ipw_entry_spec *s)
+{
+	return (s->reason && *s->reason) || (s->actor && *s->actor) ||
+	       (s->source && *s->source);
+}
+
+static void meta_unref(struct meta *m)
+{
+	if (m && __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(m);
+}
+
+static void info_of(const struct entry *e, struct ipw_entry_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->target = e->target;
+	out->list = (enum ipw_list)e->list;
+	out->expires = __atomic_load_n(&e->expires, __ATOMIC_RELAXED);
+	out->created = e->created;
+	out->score = e->score;
+	out->flags = e->flags;
+	out->hits = __atomic_load_n(&e->hits, __ATOMIC_RELAXED);
+	out->last_hit = __atomic_load_n(&e->last_hit, __ATOMIC_RELAXED);
+	if (e->meta) {
+		snprintf(out->reason, sizeof(out->reason), "%s", e->meta->data);
+		snprintf(out->actor, sizeof(out->actor), "%s",
+			 e->meta->data + e->meta->actor_off);
+		snprintf(out->source, sizeof(out->source), "%s",
+			 e->meta->data + e->meta->source_off);
+	}
+}
+
+/* ---- writer helpers: timing wheel and auto FIFO ---- */
+
+static uint32_t *wslot_head(struct ipw_table *t, uint32_t ws)
+{
+	if (ws == WSLOT_OVER)
+		return &t->over;
+	if (ws >= WSLOT_L1)
+		return &t->wheel1[ws - WSLOT_L1];
+	return &t->wheel0[ws - 1];
+}
+
+static uint32_t *wslot_count(struct ipw_table *t, uint32_t ws)
+{
+	if (ws == WSLOT_OVER)
+		return &t->nover;
+	return ws >= WSLOT_L1 ? &t->n1 : &t->n0;
+}
+
+static void wheel_unlink(struct ipw_table *t, uint32_t h)
+{
+	struct entry *e = entry_of(t, h);
+
+	if (e->wslot == WSLOT_NONE)
+		return;
+	if (e->wprev)
+		entry_of(t, e->wprev)->wnext = e->wnext;
+	else
+		*wslot_head(t, e->wslot) = e->wnext;
+	if (e->wnext)
+		entry_of(t, e->wnext)->wprev = e->wprev;
+	(*wslot_count(t, e->wslot))--;
+	e->wslot = WSLOT_NONE;
+	e->wnext = e->wprev = 0;
+}
+
+static void wheel_link(struct ipw_table *t, uint32_t h)
+{
+	struct entry *e = entry_of(t, h);
+	int64_t exp = e->expires, d = exp - t->wheel_now;
+	uint32_t ws, *head;
+
+	if (exp == 0)
+		return;
+	if (d < 0)
+		ws = 1 + (uint32_t)(t->wheel_now & WHEEL_MASK);
+	else if (d < WHEEL_SIZE)
+		ws = 1 + (uint32_t)(exp & WHEEL_MASK);
+	else if (d < (int64_t)(WHEEL_SIZE - 1) * WHEEL_SIZE)
+		ws = WSLOT_L1 + (uint32_t)((exp >> WHEEL_BITS) & WHEEL_MASK);
+	else
+		ws = WSLOT_OVER;
+	head = wslot_head(t, ws);
+	e->wslot = ws;
+	e->wprev = 0;
+	e->wnext = *head;
+	if (*head)
+		entry_of(t, *head)->wprev = h;
+	*head = h;
+	(*wslot_count(t, ws))++;
+}
+
+/* Detach the list of slot @ws and link each entry again where its expiry
+ * now belongs (cascading). */
+static void wheel_relink_all(struct ipw_table *t, uint32_t ws)
+{
+	uint32_t h = *wslot_head(t, ws);
+
+	*wslot_head(t, ws) = 0;
+	while (h) {
+		struct entry *e = entry_of(t, h);
+		uint32_t next = e->wnext;
+
+		(*wslot_count(t, ws))--;
+		e->wslot = WSLOT_NONE;
+		e->wnext = e->wprev = 0;
+		wheel_link(t, h);
+		h = next;
+	}
+}
+
+static void auto_unlink(struct ipw_table *t, uint32_t h)
+{
+	struct entry *e = entry_of(t, h);
+
+	if (!(e->flags & IPW_ENTRY_AUTO))
+		return;
+	if (e->aprev)
+		entry_of(t, e->aprev)->anext = e->anext;
+	else
+		t->auto_head = e->anext;
+	if (e->anext)
+		entry_of(t, e->anext)->aprev = e->aprev;
+	else
+		t->auto_tail = e->aprev;
+	e->anext = e->aprev = 0;
+}
+
+static void auto_link(struct ipw_table *t, uint32_t h)
+{
+	struct entry *e = entry_of(t, h);
+
+	e->anext = 0;
+	e->aprev = t->auto_tail;
+	if (t->auto_tail)
+		entry_of(t, t->auto_tail)->anext = h;
+	else
+		t->auto_head = h;
+	t->auto_tail = h;
+}
+
+/* ---- writer helpers: indexes ---- */
+
+static void fresh_key(struct ipw_table *t, uint64_t out[2])
+{
+	/* A new key per rebuild triggered by a long probe run. */
+	if (getrandom(out, 16, GRND_NONBLOCK) != 16) {
+		out[0] = ipw_mum(t->base_key[0] ^ ++t->rekeys, IPW_HASH_C0);
+		out[1] = ipw_mum(t->base_key[1] ^ t->rekeys, IPW_HASH_C1);
+	} else {
+		t->rekeys++;
+	}
+}
+
+/*
+ * Make sure index *@pp (of type NAME) can take one more slot: create it,
+ * grow it, or rebuild it without tombstones. With @rekey, rebuild with a
+ * fresh hash key. Returns 0 or IPW_ENOMEM.
+ */
+#define DEFINE_ENSURE(NAME)                                             \
+	static int NAME##_ensure(struct ipw_table *t, struct NAME **pp, \
+				 bool rekey)                            \
+	{                                                               \
+		struct NAME *old = *pp, *ix;                            \
+		uint64_t key[2] = {t->base_key[0], t->base_key[1]};     \
+                                                                        \
+		if (old && !rekey && !NAME##_full(old))                 \
+			return 0;                                       \
+		if (old && !rekey) {                                    \
+			key[0] = old->hkey[0];                          \
+			key[1] = old->hkey[1];                          \
+		}                                                       \
+		for (int tries = 0; tries < 4; tries++) {               \
+			if (rekey || tries)                             \
+				fresh_key(t, key);                      \
+			ix = NAME##_rebuild(old, 1, key);               \
+			if (ix)                                         \
+				break;                                  \
+		}                                                       \
+		if (!ix)                                                \
+			return IPW_ENOMEM;                              \
+		__atomic_store_n(pp, ix, __ATOMIC_RELEASE);             \
+		defer_free(t, old);                                     \
+		return 0;                                               \
+	}
+
+DEFINE_ENSURE(ix4)
+DEFINE_ENSURE(ixp4)
+DEFINE_ENSURE(ix6)
+DEFINE_ENSURE(ixg6)
+DEFINE_ENSURE(ixcnt)
+
+/* Writer: the slot for @key in *@pp, after making room; rekeys on an
+ * overlong run. NULL only on allocation failure. */
+#define DEFINE_PLACE(NAME, KEYT)                                        \
+	static IX_SLOT_##NAME *NAME##_place(struct ipw_table *t,        \
+					    struct NAME **pp, KEYT key) \
+	{                                                               \
+		IX_SLOT_##NAME *s;                                      \
+                                                                        \
+		if (NAME##_ensure(t, pp, false))                        \
+			return NULL;                                    \
+		while (!(s = NAME##_probe(*pp, key)))                   \
+			if (NAME##_ensure(t, pp, true))                 \
+				return NULL;                            \
+		return s;                                               \
+	}
+typedef struct slot4 IX_SLOT_ix4;
+typedef struct slotp4 IX_SLOT_ixp4;
+typedef struct slot6 IX_SLOT_ix6;
+typedef struct slotg6 IX_SLOT_ixg6;
+typedef struct slotcnt IX_SLOT_ixcnt;
+DEFINE_PLACE(ix4, uint32_t)
+DEFINE_PLACE(ixp4, uint64_t)
+DEFINE_PLACE(ix6, struct key128)
+DEFINE_PLACE(ixg6, uint32_t)
+DEFINE_PLACE(ixcnt, uint64_t)
+
+/* Writer lookup of a slot without making room (NULL if absent). */
+#define DEFINE_WFIND(NAME, KEYT)                                       \
+	static IX_SLOT_##NAME *NAME##_wfind(struct NAME *ix, KEYT key) \
+	{                                                              \
+		IX_SLOT_##NAME *s = ix ? NAME##_probe(ix, key) : NULL; \
+                                                                       \
+		return s && s->ctl ? s : NULL;                         \
+	}
+DEFINE_WFIND(ix4, uint32_t)
+DEFINE_WFIND(ixp4, uint64_t)
+DEFINE_WFIND(ix6, struct key128)
+DEFINE_WFIND(ixg6, uint32_t)
+DEFINE_WFIND(ixcnt, uint64_t)
+
+static uint64_t count_key(int list, int fam, unsigned len, uint32_t group)
+{
+	return (uint64_t)list << 63 | (uint64_t)fam << 62 |
+	       (uint64_t)len << 32 | group;
+}
+
+/* Adjust the writer-side count of (list, family, length, group) by @d;
+ * returns the new count, or -1 on allocation failure. */
+static int64_t count_adjust(struct ipw_table *t, uint64_t key, int d)
+{
+	struct slotcnt *s;
+
+	if (d > 0) {
+		s = ixcnt_place(t, &t->counts, key);
+		if (!s)
+			return -1;
+		if (s->ctl == 0) {
+			s->key = key;
+			s->count = 0;
+			t->counts->used++;
+			t->counts->live++;
+			s->ctl = 1;
+		} else if (s->ctl & IX_DEAD) {
+			s->count = 0;
+			t->counts->live++;
+			s->ctl = 1;
+		}
+		return ++s->count;
+	}
+	s = ixcnt_wfind(t->counts, key);
+	if (!s || (s->ctl & IX_DEAD))
+		return 0;
+	if (--s->count == 0) {
+		s->ctl = IX_DEAD | 1;
+		t->counts->live--;
+	}
+	return s->count;
+}
+
+/* Make sure a count slot for @key exists, so that count_adjust(+1) later
+ * cannot fail. Returns 0 or IPW_ENOMEM. */
+static int count_reserve(struct ipw_table *t, uint64_t key)
+{
+	struct slotcnt *s = ixcnt_place(t, &t->counts, key);
+
+	if (!s)
+		return IPW_ENOMEM;
+	if (s->ctl == 0) {
+		s->key = key;
+		s->count = 0;
+		t->counts->used++;
+		t->counts->live++;
+		s->ctl = 1;
+	} else if (s->ctl & IX_DEAD) {
+		s->count = 0;
+		t->counts->live++;
+		s->ctl = 1;
+	}
+	return 0;
+}
+
+/*
+ * Where a target's slot is. The writer paths share this so add, del and
+ * get agree on which index holds what.
+ */
+struct where {
+	int list, fam;
+	bool host;
+	uint32_t a4;
+	struct key128 k6;
+};
+
+static void where_of(int list, const struct ipw_addr *tg, struct where *w)
+{
+	w->list = list;
+	w->fam = fam_index(tg);
+	w->host = ipw_addr_is_host(tg);
+	w->a4 = w->fam == 0 ? ipw_addr_v4(tg) : 0;
+	w->k6 = w->fam ? key_of6(tg) : (struct key128){0, 0};
+	if (w->fam && !w->host)
+		w->k6 = p6_key(w->k6, tg->plen);
+}
+
+/* Writer: the live handle for a target, or 0; *@ctlp the slot's ctl. */
+static uint32_t find_handle(struct ipw_table *t, const struct ipw_addr *tg,
+			    const struct where *w, uint32_t **ctlp,
+			    uint32_t **expp)
+{
+	struct list_ix *L = &t->l[w->list];
+	uint32_t *ctl = NULL, *exp = NULL;
+
+	if (w->fam == 0 && w->host) {
+		struct slot4 *s = ix4_wfind(L->ex4, w->a4);
+
+		if (s)
+			ctl = &s->ctl, exp = &s->exp;
+	} else if (w->fam == 0) {
+		struct slotp4 *s = ixp4_wfind(L->px4, p4_key(w->a4, tg->plen));
+
+		if (s)
+			ctl = &s->ctl, exp = &s->exp;
+	} else {
+		struct slot6 *s = ix6_wfind(w->host ? L->ex6 : L->px6, w->k6);
+
+		if (s)
+			ctl = &s->ctl, exp = &s->exp;
+	}
+	if (ctlp)
+		*ctlp = ctl;
+	if (expp)
+		*expp = exp;
+	if (!ctl || (*ctl & IX_DEAD))
+		return 0;
+	return *ctl & IX_HANDLE_MASK;
+}
+
+/* Best present (live, expired or not) v4 prefix of length < @below covering
+ * @a, among lengths <= 16: the value of a summary cell. */
+static uint32_t best_short4(struct ipw_table *t, struct list_ix *L, uint32_t a,
+			    unsigned below)
+{
+	for (int len = (int)below - 1; len >= 0; len--) {
+		struct slotp4 *s;
+
+		if (!L->lencount4[len])
+			continue;
+		s = ixp4_wfind(L->px4, p4_key(a, (unsigned)len));
+		if (s && !(s->ctl & IX_DEAD))
+			return s->ctl & IX_HANDLE_MASK;
+	}
+	(void)t;
+	return 0;
+}
+
+static void sum4_set_short(uint64_t *cell, uint32_t h)
+{
+	uint64_t c = __atomic_load_n(cell, __ATOMIC_RELAXED);
+
+	__atomic_store_n(cell, (c & ~0xffffffffull) | h, __ATOMIC_RELEASE);
+}
+
+/*
+ * Make room in every structure an insert of @tg will touch, so that the
+ * insert itself cannot fail. Returns 0 or IPW_ENOMEM; changes nothing a
+ * reader can tell from before.
+ */
+static int prepare_insert(struct ipw_table *t, const struct ipw_addr *tg,
+			  const struct where *w)
+{
+	struct list_ix *L = &t->l[w->list];
+
+	if (w->fam == 0 && w->host)
+		return ix4_place(t, &L->ex4, w->a4) ? 0 : IPW_ENOMEM;
+	if (w->fam == 0) {
+		if (!ixp4_place(t, &L->px4, p4_key(w->a4, tg->plen)))
+			return IPW_ENOMEM;
+		if (!L->sum4) {
+			uint64_t *sum = calloc(SUM4_CELLS, sizeof(*sum));
+
+			if (!sum)
+				return IPW_ENOMEM;
+			__atomic_store_n(&L->sum4, sum, __ATOMIC_RELEASE);
+		}
+		if (tg->plen > 16)
+			return count_reserve(t, count_key(w->list, 0, tg->plen,
+							  w->a4 >> 16));
+		return 0;
+	}
+	if (w->host)
+		return ix6_place(t, &L->ex6, w->k6) ? 0 : IPW_ENOMEM;
+	if (!ix6_place(t, &L->px6, w->k6))
+		return IPW_ENOMEM;
+	if (tg->plen > 32) {
+		uint32_t g = (uint32_t)(w->k6.hi >> 32);
+
+		if (!ixg6_place(t, &L->grp6, g))
+			return IPW_ENOMEM;
+		return count_reserve(t, count_key(w->list, 1, tg->plen, g));
+	}
+	return 0;
+}
+
+/* Publish entry @h (already filled in) in the index. Cannot fail after
+ * prepare_insert(); the length counts were raised there. */
+static void index_insert(struct ipw_table *t, const struct ipw_addr *tg,
+			 const struct where *w, uint32_t h, uint32_t exp)
+{
+	struct list_ix *L = &t->l[w->list];
+	uint32_t *ctl;
+
+	if (w->fam == 0 && w->host) {
+		struct slot4 *s = ix4_probe(L->ex4, w->a4);
+
+		if (s->ctl == 0) {
+			s->key = w->a4;
+			L->ex4->used++;
+		}
+		__atomic_store_n(&s->exp, exp, __ATOMIC_RELAXED);
+		ctl = &s->ctl;
+		L->ex4->live++;
+	} else if (w->fam == 0) {
+		struct slotp4 *s = ixp4_probe(L->px4, p4_key(w->a4, tg->plen));
+		unsigned len = tg->plen;
+
+		if (s->ctl == 0) {
+			s->key = p4_key(w->a4, len);
+			L->px4->used++;
+		}
+		__atomic_store_n(&s->exp, exp, __ATOMIC_RELAXED);
+		ctl = &s->ctl;
+		L->px4->live++;
+		ix_store_ctl(ctl, h);
+		if (L->lencount4[len]++ == 0 && len <= 16)
+			__atomic_fetch_or(&L->short4, 1u << len,
+					  __ATOMIC_RELEASE);
+		if (len <= 16) {
+			uint32_t first = w->a4 >> 16;
+			uint32_t ncell = 1u << (16 - len);
+
+			for (uint32_t c = first; c < first + ncell; c++) {
+				uint32_t cur = (uint32_t)L->sum4[c];
+
+				if (!cur || entry_of(t, cur)->target.plen < len)
+					sum4_set_short(&L->sum4[c], h);
+			}
+		} else {
+			count_adjust(t, count_key(w->list, 0, len, w->a4 >> 16),
+				     +1);
+			__atomic_fetch_or(&L->sum4[w->a4 >> 16],
+					  (uint64_t)1 << (32 + len - 17),
+					  __ATOMIC_RELEASE);
+		}
+		L->nprefix[0]++;
+		return;
+	} else {
+		struct slot6 *s = ix6_probe(w->host ? L->ex6 : L->px6, w->k6);
+		struct ix6 *ix = w->host ? L->ex6 : L->px6;
+		unsigned len = tg->plen;
+
+		if (s->ctl == 0) {
+			s->hi = w->k6.hi;
+			s->lo = w->k6.lo;
+			ix->used++;
+		}
+		__atomic_store_n(&s->exp, exp, __ATOMIC_RELAXED);
+		ix->live++;
+		ix_store_ctl(&s->ctl, h);
+		if (w->host)
+			return;
+		L->lencount6[len]++;
+		L->nprefix[1]++;
+		if (len <= 32) {
+			__atomic_fetch_or(&L->short6, 1ull << len,
+					  __ATOMIC_RELEASE);
+		} else {
+			uint32_t g = (uint32_t)(w->k6.hi >> 32);
+			struct slotg6 *gs = ixg6_probe(L->grp6, g);
+			int word = len > 96, bit = word ? len - 97 : len - 33;
+
+			count_adjust(t, count_key(w->list, 1, len, g), +1);
+			if (gs->ctl == 0) {
+				gs->key = g;
+				gs->mask[0] = gs->mask[1] = 0;
+				L->grp6->used++;
+				L->grp6->live++;
+				ix_store_ctl(&gs->ctl, 1);
+			} else if (gs->ctl & IX_DEAD) {
+				L->grp6->live++;
+				ix_store_ctl(&gs->ctl, 1);
+			}
+			__atomic_fetch_or(&gs->mask[word], 1ull << bit,
+					  __ATOMIC_RELEASE);
+		}
+		return;
+	}
+	ix_store_ctl(ctl, h);
+}
+
+/* Remove entry @h at target @tg from the index (the slot becomes a
+ * tombstone; prefix summaries are updated). */
+static void index_remove(struct ipw_table *t, const struct ipw_addr *tg,
+			 const struct where *w, uint32_t h)
+{
+	struct list_ix *L = &t->l[w->list];
+	uint32_t *ctl;
+	unsigned len = tg->plen;
+
+	find_handle(t, tg, w, &ctl, NULL);
+	ix_store_ctl(ctl, IX_DEAD | h);
+	if (w->fam == 0 && w->host) {
+		L->ex4->live--;
+		return;
+	}
+	if (w->fam == 1 && w->host) {
+		L->ex6->live--;
+		return;
+	}
+	if (w->fam == 0) {
+		L->px4->live--;
+		L->nprefix[0]--;
+		if (--L->lencount4[len] == 0 && len <= 16)
+			__atomic_fetch_and(&L->short4, ~(1u << len),
+					   __ATOMIC_RELEASE);
+		if (len <= 16) {
+			uint32_t first = w->a4 >> 16;
+			uint32_t ncell = 1u << (16 - len);
+			uint32_t repl = best_short4(t, L, w->a4, len);
+
+			for (uint32_t c = first; c < first + ncell; c++)
+				if ((uint32_t)L->sum4[c] == h)
+					sum4_set_short(&L->sum4[c], repl);
+		} else if (count_adjust(t,
+					count_key(w->list, 0, len, w->a4 >> 16),
+					-1) == 0) {
+			__atomic_fetch_and(&L->sum4[w->a4 >> 16],
+					   ~((uint64_t)1 << (32 + len - 17)),
+					   __ATOMIC_RELEASE);
+		}
+		return;
+	}
+	L->px6->live--;
+	L->nprefix[1]--;
+	if (--L->lencount6[len] == 0 && len <= 32)
+		__atomic_fetch_and(&L->short6, ~(1ull << len),
+				   __ATOMIC_RELEASE);
+	if (len > 32) {
+		uint32_t g = (uint32_t)(w->k6.hi >> 32);
+
+		if (count_adjust(t, count_key(w->list, 1, len, g), -1) == 0) {
+			struct slotg6 *gs = ixg6_wfind(L->grp6, g);
+			int word = len > 96, bit = word ? len - 97 : len - 33;
+
+			__atomic_fetch_and(&gs->mask[word], ~(1ull << bit),
+					   __ATOMIC_RELEASE);
+			if (!gs->mask[0] && !gs->mask[1]) {
+				ix_store_ctl(&gs->ctl, IX_DEAD | 1);
+				L->grp6->live--;
+			}
+		}
+	}
+}
+
+/* Remove entry @h entirely; @info (may be NULL) gets a copy first. */
+static void remove_entry(struct ipw_table *t, uint32_t h,
+			 struct ipw_entry_info *info)
+{
+	struct entry *e = entry_of(t, h);
+	struct where w;
+
+	if (info)
+		info_of(e, info);
+	where_of(e->list, &e->target, &w);
+	index_remove(t, &e->target, &w, h);
+	wheel_unlink(t, h);
+	auto_unlink(t, h);
+	__atomic_fetch_sub(&t->l[e->list].n[w.fam], 1, __ATOMIC_RELAXED);
+	t->live--;
+	meta_unref(e->meta);
+	e->meta = NULL;
+	e->in_use = 0;
+	/* The handle may still be in a reader's hands: recycle it after a
+	 * grace period. If limbo cannot grow, wait for one now. */
+	if (push_u32(&t->limbo, &t->nlimbo, &t->caplimbo, h) != 0) {
+		urcu_bp_synchronize_rcu();
+		TSAN_ACQUIRE(&t->tsan_gp);
+		if (push_u32(&t->freeh, &t->nfree, &t->capfree, h) != 0) {
+			/* Leak the handle rather than corrupt anything. */
+		}
+	}
+}
+
+/* True if an unexpired allow contains the whole of @tg. Writer. */
+static bool covered_by_allow(struct ipw_table *t, const struct ipw_addr *tg,
+			     uint32_t now)
+{
+	struct list_ix *L = &t->l[IPW_LIST_ALLOW];
+	int f = fam_index(tg);
+	unsigned full = f ? 128 : 32;
+
+	if (L->n[f] == 0)
+		return false;
+	for (int len = tg->plen; len >= 0; len--) {
+		struct ipw_addr p;
+		struct where w;
+		uint32_t *exp;
+		uint32_t h;
+
+		if (len < (int)full &&
+		    (f ? L->lencount6[len] : L->lencount4[len]) == 0)
+			continue;
+		ipw_addr_truncate(&p, tg, (unsigned)len);
+		where_of(IPW_LIST_ALLOW, &p, &w);
+		h = find_handle(t, &p, &w, NULL, &exp);
+		if (h && !expired(__atomic_load_n(exp, __ATOMIC_RELAXED), now))
+			return true;
+	}
+	return false;
+}
+
+static bool valid_target(const struct ipw_addr *a)
+{
+	struct ipw_addr c;
+
+	if (a->family != IPW_AF_INET && a->family != IPW_AF_INET6)
+		return false;
+	if (a->plen > ipw_addr_maxlen(a) || a->pad[0] || a->pad[1])
+		return false;
+	ipw_addr_truncate(&c, a, a->plen);
+	if (a->family == IPW_AF_INET)
+		for (int i = 4; i < 16; i++)
+			if (a->bytes[i])
+				return false;
+	return memcmp(&c, a, sizeof(c)) == 0;
+}
+
+/* ---- public writer API ---- */
+
+static void set_expiry(struct ipw_table *t, uint32_t h, uint32_t exp,
+		       uint32_t *slot_exp)
+{
+	struct entry *e = entry_of(t, h);
+
+	wheel_unlink(t, h);
+	__atomic_store_n(&e->expires, exp, __ATOMIC_RELAXED);
+	__atomic_store_n(slot_exp, exp, __ATOMIC_RELAXED);
+	wheel_link(t, h);
+}
+
+int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
+		  enum ipw_change *what, struct ipw_entry_info *evicted,
+		  bool *evicted_set)
+{
+	const struct ipw_addr *tg = &spec->target;
+	uint32_t now, exp, h, *ctl, *slot_exp;
+	struct where w;
+	struct entry *e;
+	int rc = 0;
+
+	if (evicted_set)
+		*evicted_set = false;
+	if ((spec->list != IPW_LIST_BAN && spec->list != IPW_LIST_ALLOW) ||
+	    (spec->flags & ~(unsigned)IPW_ENTRY_AUTO) || !valid_target(tg))
+		return IPW_EINVAL;
+	if (spec->expires < 0 || spec->expires > UINT32_MAX)
+		return spec->expires < 0 ? IPW_ETABLE_EXPIRED : IPW_ERANGE;
+
+	pthread_mutex_lock(&t->lock);
+	now = clamp_now(t->clock(t->clock_ctx));
+	exp = (uint32_t)spec->expires;
+	if (exp != 0 && exp <= now) {
+		rc = IPW_ETABLE_EXPIRED;
+		goto out;
+	}
+	if (spec->list == IPW_LIST_BAN && covered_by_allow(t, tg, now)) {
+		rc = IPW_ETABLE_COVERED;
+		goto out;
+	}
+	where_of(spec->list, tg, &w);
+	h = find_handle(t, tg, &w, &ctl, &slot_exp);
+	if (h) {
+		uint32_t cur;
+		bool changed = false;
+
+		e = entry_of(t, h);
+		cur = e->expires;
+		if (expired(cur, now)) {
+			/* Replace an expired entry not yet purged. */
+			struct meta *m = meta_new(spec);
+
+			if (!m && spec_has_meta(spec)) {
+				rc = IPW_ENOMEM;
+				goto out;
+			}
+			auto_unlink(t, h);
+			meta_unref(e->meta);
+			e->meta = m;
+			e->score = spec->score;
+			e->created = now;
+			e->flags = (uint8_t)spec->flags;
+			__atomic_store_n(&e->hits, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&e->last_hit, 0, __ATOMIC_RELAXED);
+			if (e->flags & IPW_ENTRY_AUTO)
+				auto_link(t, h);
+			set_expiry(t, h, exp, slot_exp);
+			if (what)
+				*what = IPW_CHANGE_ADDED;
+			goto out;
+		}
+		if (cur != 0 && (exp == 0 || exp > cur)) {
+			set_expiry(t, h, exp, slot_exp);
+			changed = true;
+		}
+		if (spec->score > e->score) {
+			e->score = spec->score;
+			changed = true;
+		}
+		if ((e->flags & IPW_ENTRY_AUTO) &&
+		    !(spec->flags & IPW_ENTRY_AUTO)) {
+			/* A person confirmed an automatic ban: it is manual
+			 * from now on, and no longer evictable. */
+			auto_unlink(t, h);
+			e->flags &= (uint8_t)~IPW_ENTRY_AUTO;
+			changed = true;
+		}
+		if (changed && spec_has_meta(spec)) {
+			struct meta *m = meta_new(spec);
+
+			if (m) {
+				meta_unref(e->meta);
+				e->meta = m;
+			}
+		}
+		if (what)
+			*what = changed ? IPW_CHANGE_EXTENDED :
+					  IPW_CHANGE_UNCHANGED;
+		goto out;
+	}
+
+	/* A new entry: make room first, so nothing changes on failure. */
+	struct meta *m = meta_new(spec);
+	uint32_t victim = 0;
+
+	if (!m && spec_has_meta(spec)) {
+		rc = IPW_ENOMEM;
+		goto out;
+	}
+	if (t->live >= t->max_entries) {
+		if ((spec->flags & IPW_ENTRY_AUTO) || !t->auto_head) {
+			meta_unref(m);
+			rc = IPW_ETABLE_FULL;
+			goto out;
+		}
+		victim = t->auto_head;
+	}
+	rc = prepare_insert(t, tg, &w);
+	if (rc == 0) {
+		h = alloc_handle(t);
+		if (!h)
+			rc = IPW_ENOMEM;
+	}
+	if (rc) {
+		meta_unref(m);
+		goto out;
+	}
+	if (victim) {
+		struct ipw_entry_info tmp;
+
+		remove_entry(t, victim, evicted ? evicted : &tmp);
+		if (evicted_set)
+			*evicted_set = true;
+	}
+	e = entry_of(t, h);
+	memset(e, 0, sizeof(*e));
+	e->target = *tg;
+	e->list = (uint8_t)spec->list;
+	e->flags = (uint8_t)spec->flags;
+	e->in_use = 1;
+	e->expires = exp;
+	e->created = now;
+	e->score = spec->score;
+	e->meta = m;
+	if (e->flags & IPW_ENTRY_AUTO)
+		auto_link(t, h);
+	wheel_link(t, h);
+	index_insert(t, tg, &w, h, exp);
+	__atomic_fetch_add(&t->l[spec->list].n[w.fam], 1, __ATOMIC_RELAXED);
+	t->live++;
+	if (what)
+		*what = IPW_CHANGE_ADDED;
+out:
+	maybe_reclaim(t);
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+int ipw_table_del(struct ipw_table *t, enum ipw_list list,
+		  const struct ipw_addr *target, enum ipw_change *what,
+		  struct ipw_entry_info *removed)
+{
+	struct where w;
+	uint32_t h, *exp, now;
+	int rc = 0;
+
+	if ((list != IPW_LIST_BAN && list != IPW_LIST_ALLOW) ||
+	    !valid_target(target))
+		return IPW_EINVAL;
+	pthread_mutex_lock(&t->lock);
+	now = clamp_now(t->clock(t->clock_ctx));
+	where_of(list, target, &w);
+	h = find_handle(t, target, &w, NULL, &exp);
+	if (!h || expired(*exp, now)) {
+		if (what)
+			*what = IPW_CHANGE_ABSENT;
+		goto out;
+	}
+	remove_entry(t, h, removed);
+	if (what)
+		*what = IPW_CHANGE_REMOVED;
+out:
+	maybe_reclaim(t);
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+int ipw_table_get(struct ipw_table *t, enum ipw_list list,
+		  const struct ipw_addr *target, struct ipw_entry_info *out)
+{
+	struct where w;
+	uint32_t h;
+
+	if ((list != IPW_LIST_BAN && list != IPW_LIST_ALLOW) ||
+	    !valid_target(target))
+		return IPW_EINVAL;
+	pthread_mutex_lock(&t->lock);
+	where_of(list, target, &w);
+	h = find_handle(t, target, &w, NULL, NULL);
+	if (h)
+		info_of(entry_of(t, h), out);
+	pthread_mutex_unlock(&t->lock);
+	return h ? 0 : IPW_ENOENT;
+}
+
+int ipw_table_set_mode(struct ipw_table *t, enum ipw_mode mode,
+		       enum ipw_change *what)
+{
+	int old;
+
+	if (mode != IPW_MODE_DENYLIST && mode != IPW_MODE_ALLOWLIST)
+		return IPW_EINVAL;
+	pthread_mutex_lock(&t->lock);
+	old = __atomic_exchange_n(&t->mode, (int)mode, __ATOMIC_ACQ_REL);
+	pthread_mutex_unlock(&t->lock);
+	if (what)
+		*what = old == (int)mode ? IPW_CHANGE_UNCHANGED :
+					   IPW_CHANGE_MODE;
+	return 0;
+}
+
+enum ipw_mode ipw_table_mode(const struct ipw_table *t)
+{
+	return (enum ipw_mode)__atomic_load_n(&t->mode, __ATOMIC_ACQUIRE);
+}
+
+/* Advance the wheel's clock by one second, cascading at level ends. */
+static void wheel_tick(struct ipw_table *t)
+{
+	t->wheel_now++;
+	if ((t->wheel_now & WHEEL_MASK) == 0) {
+		wheel_relink_all(
+			t, WSLOT_L1 + (uint32_t)((t->wheel_now >> WHEEL_BITS) &
+						 WHEEL_MASK));
+		/* Far expiries move into level 1 as their time approaches. */
+		if (t->nover)
+			wheel_relink_all(t, WSLOT_OVER);
+	}
+}
+
+size_t ipw_table_purge(struct ipw_table *t, size_t max, ipw_expire_cb cb,
+		       void *ctx)
+{
+	size_t n = 0;
+	int64_t now;
+
+	pthread_mutex_lock(&t->lock);
+	now = t->clock(t->clock_ctx);
+	while (t->wheel_now <= now && (max == 0 || n < max)) {
+		uint32_t *head = &t->wheel0[t->wheel_now & WHEEL_MASK];
+
+		while (*head && (max == 0 || n < max)) {
+			struct ipw_entry_info info;
+
+			remove_entry(t, *head, cb ? &info : NULL);
+			if (cb)
+				cb(&info, ctx);
+			n++;
+		}
+		if (*head)
+			break; /* batch full */
+		if (t->n0 == 0) {
+			/* Nothing in level 0: jump to the next level-0 end
+			 * (or to now), cascading there. */
+			int64_t next = (t->wheel_now | WHEEL_MASK) + 1;
+
+			if (t->n1 == 0 && t->nover == 0) {
+				t->wheel_now = now + 1;
+				break;
+			}
+			if (next > now + 1) {
+				t->wheel_now = now + 1;
+				break;
+			}
+			t->wheel_now = next - 1;
+		}
+		wheel_tick(t);
+	}
+	maybe_reclaim(t);
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+void ipw_table_clear(struct ipw_table *t)
+{
+	pthread_mutex_lock(&t->lock);
+	for (uint32_t h = 1; h < t->next_fresh; h++)
+		if (entry_of(t, h)->in_use)
+			remove_entry(t, h, NULL);
+	reclaim(t);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* ---- construction ---- */
+
+int ipw_table_new(struct ipw_table **out, const struct ipw_table_opts *opts)
+{
+	struct ipw_table_opts o = {0};
+	struct ipw_table *t;
+
+	if (opts)
+		o = *opts;
+	if (o.max_entries == 0)
+		o.max_entries = DEFAULT_MAX_ENTRIES;
+	if (o.max_entries > MAX_HANDLE - 1)
+		return IPW_EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return IPW_ENOMEM;
+	t->chunks = calloc(MAX_CHUNKS, sizeof(*t->chunks));
+	if (!t->chunks) {
+		free(t);
+		return IPW_ENOMEM;
+	}
+	pthread_mutex_init(&t->lock, NULL);
+	t->id = __atomic_fetch_add(&table_ids, 1, __ATOMIC_RELAXED);
+	t->clock = o.clock ? o.clock : default_clock;
+	t->clock_ctx = o.clock_ctx;
+	t->max_entries = o.max_entries;
+	t->next_fresh = 1; /* handle 0 means none */
+	if (o.hash_key[0] || o.hash_key[1]) {
+		t->base_key[0] = o.hash_key[0];
+		t->base_key[1] = o.hash_key[1];
+	} else if (getrandom(t->base_key, sizeof(t->base_key), 0) !=
+		   sizeof(t->base_key)) {
+		/* No entropy: refuse rather than run with a guessable key. */
+		free(t->chunks);
+		free(t);
+		return IPW_EAGAIN;
+	}
+	t->wheel_now = t->clock(t->clock_ctx);
+	*out = t;
+	return 0;
+}
+
+void ipw_table_free(struct ipw_table *t)
+{
+	if (!t)
+		return;
+	for (int l = 0; l < 2; l++) {
+		struct list_ix *L = &t->l[l];
+
+		free(L->ex4);
+		free(L->px4);
+		free(L->sum4);
+		free(L->ex6);
+		free(L->px6);
+		free(L->grp6);
+	}
+	for (uint32_t h = 1; h < t->next_fresh; h++) {
+		struct entry *e = entry_of(t, h);
+
+		if (e->in_use)
+			meta_unref(e->meta);
+	}
+	for (uint32_t c = 0; c < MAX_CHUNKS; c++)
+		free(t->chunks[c]);
+	free(t->chunks);
+	urcu_bp_synchronize_rcu();
+	for (uint32_t i = 0; i < t->ndeferred; i++)
+		free(t->deferred[i]);
+	free(t->deferred);
+	free(t->counts);
+	free(t->freeh);
+	free(t->limbo);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+/* ---- stats, snapshot, top ---- */
+
+void ipw_table_stats(struct ipw_table *t, struct ipw_table_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&t->lock);
+	for (int l = 0; l < 2; l++) {
+		struct list_ix *L = &t->l[l];
+
+		for (int f = 0; f < 2; f++) {
+			s->entries[l][f] = L->n[f];
+			s->prefixes[l][f] = L->nprefix[f];
+		}
+		s->index_bytes += ix4_bytes(L->ex4) + ixp4_bytes(L->px4) +
+				  ix6_bytes(L->ex6) + ix6_bytes(L->px6) +
+				  ixg6_bytes(L->grp6) +
+				  (L->sum4 ? SUM4_CELLS * sizeof(uint64_t) : 0);
+	}
+	s->max_entries = t->max_entries;
+	s->entry_bytes =
+		(uint64_t)t->nchunks * CHUNK_SIZE * sizeof(struct entry) +
+		ixcnt_bytes(t->counts);
+	for (uint32_t h = 1; h < t->next_fresh; h++) {
+		struct entry *e = entry_of(t, h);
+
+		if (e->in_use && e->meta)
+			s->entry_bytes +=
+				sizeof(struct meta) + e->meta->source_off +
+				strlen(e->meta->data + e->meta->source_off) + 1;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+struct ipw_snapshot {
+	size_t n;
+	struct entry *e;
+};
+
+int ipw_table_snapshot(struct ipw_table *t, struct ipw_snapshot **out)
+{
+	struct ipw_snapshot *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return IPW_ENOMEM;
+	pthread_mutex_lock(&t->lock);
+	s->e = malloc((t->live ? t->live : 1) * sizeof(*s->e));
+	if (!s->e) {
+		pthread_mutex_unlock(&t->lock);
+		free(s);
+		return IPW_ENOMEM;
+	}
+	for (uint32_t h = 1; h < t->next_fresh; h++) {
+		struct entry *e = entry_of(t, h);
+
+		if (!e->in_use)
+			continue;
+		s->e[s->n] = *e;
+		if (e->meta)
+			__atomic_add_fetch(&e->meta->refs, 1, __ATOMIC_RELAXED);
+		s->n++;
+	}
+	pthread_mutex_unlock(&t->lock);
+	*out = s;
+	return 0;
+}
+
+size_t ipw_snapshot_count(const struct ipw_snapshot *s)
+{
+	return s->n;
+}
+
+void ipw_snapshot_get(const struct ipw_snapshot *s, size_t i,
+		      struct ipw_entry_info *out)
+{
+	info_of(&s->e[i], out);
+}
+
+void ipw_snapshot_free(struct ipw_snapshot *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		meta_unref(s->e[i].meta);
+	free(s->e);
+	free(s);
+}
+
+size_t ipw_table_top(struct ipw_table *t, size_t k, struct ipw_entry_info *out)
+{
+	uint32_t *heap; /* min-heap of handles by hits */
+	size_t n = 0;
+
+	if (k == 0)
+		return 0;
+	heap = malloc(k * sizeof(*heap));
+	if (!heap)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+#define HITS(h) __atomic_load_n(&entry_of(t, (h))->hits, __ATOMIC_RELAXED)
+	for (uint32_t h = 1; h < t->next_fresh; h++) {
+		struct entry *e = entry_of(t, h);
+		uint64_t v;
+		size_t i;
+
+		if (!e->in_use)
+			continue;
+		v = HITS(h);
+		if (v == 0)
+			continue;
+		if (n < k) {
+			i = n++;
+			while (i && HITS(heap[(i - 1) / 2]) > v) {
+				heap[i] = heap[(i - 1) / 2];
+				i = (i - 1) / 2;
+			}
+			heap[i] = h;
+			continue;
+		}
+		if (v <= HITS(heap[0]))
+			continue;
+		i = 0;
+		for (;;) {
+			size_t c = 2 * i + 1;
+
+			if (c >= n)
+				break;
+			if (c + 1 < n && HITS(heap[c + 1]) < HITS(heap[c]))
+				c++;
+			if (HITS(heap[c]) >= v)
+				break;
+			heap[i] = heap[c];
+			i = c;
+		}
+		heap[i] = h;
+	}
+	/* Pop into descending order. */
+	for (size_t m = n; m > 0; m--) {
+		uint32_t top = heap[0], last = heap[m - 1];
+		size_t i = 0;
+
+		info_of(entry_of(t, top), &out[m - 1]);
+		for (;;) {
+			size_t c = 2 * i + 1;
+
+			if (c >= m - 1)
+				break;
+			if (c + 1 < m - 1 && HITS(heap[c + 1]) < HITS(heap[c]))
+				c++;
+			if (HITS(heap[c]) >= HITS(last))
+				break;
+			heap[i] = heap[c];
+			i = c;
+		}
+		heap[i] = last;
+	}
+#undef HITS
+	pthread_mutex_unlock(&t->lock);
+	free(heap);
+	return n;
+}
+
+const char *ipw_change_name(enum ipw_change c)
+{
+	switch (c) {
+	case IPW_CHANGE_ADDED:
+		return "added";
+	case IPW_CHANGE_EXTENDED:
+		return "extended";
+	case IPW_CHANGE_UNCHANGED:
+		return "unchanged";
+	case IPW_CHANGE_REMOVED:
+		return "removed";
+	case IPW_CHANGE_ABSENT:
+		return "absent";
+	case IPW_CHANGE_MODE:
+		return "mode";
+	}
+	return "unknown";
+}
+
+const char *ipw_mode_name(enum ipw_mode m)
+{
+	return m == IPW_MODE_ALLOWLIST ? "allowlist" : "denylist";
+}
