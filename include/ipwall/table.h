@@ -39,11 +39,12 @@
  *
  * Hits
  * ----
- * Each reader thread counts hits in a small thread-local cache and adds
- * them to the entry's shared counter at most once per second per entry, on
- * the first hit in a new second (which also stores last_hit). A count
- * therefore lags by at most the current second's hits of each thread;
- * ipw_table_hits_flush() pushes the calling thread's pending counts.
+ * A check that matches an entry counts a hit on it. Counting is sampled
+ * (opts.hit_sample, default 1 in 64): a sampled hit adds hit_sample to the
+ * entry's counter and sets its last_hit, so checks write a shared cache
+ * line once per hit_sample matches on average. hits and last_hit are
+ * therefore estimates, good for ranking (ipw_table_top()); set hit_sample
+ * to 1 for exact counts at the price of one shared write per match.
  */
 #ifndef IPWALL_TABLE_H
 #define IPWALL_TABLE_H
@@ -139,13 +140,16 @@ struct ipw_verdict {
 struct ipw_table_opts {
 	/* Hard cap on entries (bans + allows). 0 = 16,777,216. */
 	uint32_t max_entries;
-	/* Wall-clock seconds. NULL = CLOCK_REALTIME_COARSE. Called by
+	/* Wall-clock seconds. NULL = time(). Called by
 	 * readers: must be fast and thread-safe. */
 	int64_t (*clock)(void *ctx);
 	void *clock_ctx;
 	/* Hash key. All zero = 128 random bits from getrandom(). Fixed keys
 	 * are for tests and benchmarks only (HashDoS). */
 	uint64_t hash_key[2];
+	/* Count 1 hit in hit_sample (a power of two up to 65536), each
+	 * sampled one as hit_sample hits. 0 = 64; 1 = every hit exactly. */
+	uint32_t hit_sample;
 };
 
 /*
@@ -272,9 +276,6 @@ void ipw_snapshot_free(struct ipw_snapshot *s);
  * the writer lock; see "Hits" for their lag.
  */
 size_t ipw_table_top(struct ipw_table *t, size_t k, struct ipw_entry_info *out);
-
-/* Push the calling thread's pending hit counts of table @t. */
-void ipw_table_hits_flush(struct ipw_table *t);
 
 const char *ipw_change_name(enum ipw_change c);
 const char *ipw_mode_name(enum ipw_mode m);

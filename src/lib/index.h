@@ -2,15 +2,25 @@
 /*
  * Concurrent open-addressing hash index, generated per key type.
  *
- * Design. Linear probing over a power-of-two array of small slots. A slot
- * holds its key, a control word (ctl) and a payload. ctl == 0 means empty;
- * otherwise the low 28 bits are the handle of the entry the slot stands for
- * and IX_DEAD marks a deleted entry (a tombstone). Readers never lock:
+ * Design. A power-of-two array of small slots (key, control word, payload)
+ * and, beside it, one tag byte per slot, in groups of 16 (the layout of
+ * Abseil's Swiss tables). A tag is 0x80 for a slot never used, else 7 bits
+ * of the key's hash. A lookup hashes once, loads the 16 tags of a group
+ * with one SSE2 load, and touches a slot only where its tag matches, so a
+ * miss usually costs one load from the tag array, which is 1/12 to 1/24 of
+ * the slot array's size and far more likely to be in cache. Groups are
+ * probed linearly until one holds a never-used slot.
+ *
+ * In a slot, ctl == 0 means not yet published; otherwise the low 28 bits
+ * are the handle of the entry the slot stands for and IX_DEAD marks a
+ * deleted entry (a tombstone). Readers never lock:
  *
  *   - A slot's key is written once, before its ctl is first set (release),
  *     and never changes while this array lives: tombstones are not reused
  *     for another key, only revived for the same key. So a reader that
  *     acquire-loads a non-zero ctl reads a stable key with plain loads.
+ *   - The tag is stored (release) after ctl; a tag is a hint, ctl decides.
+ *     Tags of used slots never change, and a never-used tag changes once.
  *   - ctl and the payload words change only with single atomic stores: a
  *     writer stores the payload, then ctl (release); a reader loads ctl
  *     (acquire), then the payload. A reader thus sees a whole entry before
@@ -22,20 +32,18 @@
  * One writer at a time (the caller holds the table's writer lock).
  *
  * HashDoS: keys are hashed with a per-array random key; an insert that
- * meets a probe run longer than IX_MAX_PROBE asks the caller to rebuild the
- * array with a fresh key, so a run cannot be grown on purpose.
+ * scans more than IX_MAX_GROUPS groups asks the caller to rebuild the array
+ * with a fresh key, so a probe run cannot be grown on purpose.
  *
  * Load: at most 3/4 (counting tombstones); a rebuild sizes the new array so
- * that the live entries fill at most 0.6 of it. Lookups cost ~1.5 probes
- * on a hit and ~4.5 on a miss at the mean load, one cache line in most
- * cases.
+ * that the live entries fill at most 0.6 of it.
  *
  * Usage: define IX_NAME, IX_SLOT (slot struct with members `ctl` and the
  * key), IX_KEY (key type), IX_HASH(key, hkey), IX_EQ(slotp, key),
- * IX_SETKEY(slotp, key), then include this file. It defines
- * struct IX_NAME and static functions IX_NAME##_find() (reader),
- * _probe() (writer: the slot for a key, or the empty slot where it goes),
- * _new(), _bytes(), and _rebuild() (copies live slots into a new array).
+ * IX_KEYOF(slotp), then include this file. It defines struct IX_NAME and
+ * static functions IX_NAME##_find() (reader), _probe() (writer: the slot
+ * for a key, or the never-used slot where it goes), _settag(), _new(),
+ * _bytes(), _full() and _rebuild() (copies live slots into a new array).
  */
 #ifndef IPWALL_SRC_LIB_INDEX_COMMON
 #define IPWALL_SRC_LIB_INDEX_COMMON
@@ -43,14 +51,31 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define IX_DEAD	       0x80000000u
 #define IX_HANDLE_MASK 0x0fffffffu
-#define IX_MAX_PROBE   512
+#define IX_GROUP       16
+#define IX_MAX_GROUPS  32
 #define IX_MIN_CAP     16
+#define IX_TAG_EMPTY   0x80
 
 #define IX_CAT_(a, b) a##b
 #define IX_CAT(a, b)  IX_CAT_(a, b)
+
+#if defined(__SANITIZE_THREAD__)
+#define IX_SCALAR_TAGS 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define IX_SCALAR_TAGS 1
+#endif
+#endif
+#if !defined(__SSE2__)
+#define IX_SCALAR_TAGS 1
+#endif
 
 static inline uint32_t ix_load_ctl(const uint32_t *p)
 {
@@ -71,28 +96,112 @@ static inline uint64_t ix_pow2_at_least(uint64_t n)
 	return c;
 }
 
+/*
+ * Index arrays of 2 MiB or more are mapped with mmap() and marked for
+ * transparent huge pages: a random lookup in a large array otherwise pays
+ * a TLB miss (a two-dimensional page walk under virtualisation) on top of
+ * the cache miss. Every index array starts with its allocation size, so
+ * ix_free() can release any of them.
+ */
+#define IX_HUGE (2u << 20)
+
+static inline void *ix_alloc(size_t bytes)
+{
+	void *p;
+
+	if (bytes < IX_HUGE)
+		return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+	bytes = (bytes + IX_HUGE - 1) & ~(size_t)(IX_HUGE - 1);
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, bytes, MADV_HUGEPAGE);
+	return p;
+}
+
+static inline void ix_free(void *p)
+{
+	size_t bytes;
+
+	if (!p)
+		return;
+	bytes = *(size_t *)p;
+	if (bytes < IX_HUGE)
+		free(p);
+	else
+		munmap(p, (bytes + IX_HUGE - 1) & ~(size_t)(IX_HUGE - 1));
+}
+
+static inline uint8_t ix_tag(uint64_t h)
+{
+	return (uint8_t)(h & 0x7f);
+}
+
+/* First slot of the group where the probe for hash @h starts. */
+static inline uint64_t ix_group0(uint64_t h, uint64_t mask)
+{
+	return (h >> 7) & mask & ~(uint64_t)(IX_GROUP - 1);
+}
+
+/*
+ * Scan one group of tags: *match gets a bit per slot whose tag is @tag,
+ * the return value a bit per never-used slot.
+ */
+static inline unsigned ix_scan(const uint8_t *g, uint8_t tag, unsigned *match)
+{
+#ifdef IX_SCALAR_TAGS
+	unsigned m = 0, e = 0;
+
+	for (int k = 0; k < IX_GROUP; k++) {
+		uint8_t v = __atomic_load_n(&g[k], __ATOMIC_ACQUIRE);
+
+		m |= (unsigned)(v == tag) << k;
+		e |= (unsigned)(v == IX_TAG_EMPTY) << k;
+	}
+	*match = m;
+	return e;
+#else
+	/* x86 loads are not reordered with other loads, and tags are stored
+	 * with release after the slot they describe. */
+	__m128i v = _mm_load_si128((const __m128i *)(const void *)g);
+
+	*match = (unsigned)_mm_movemask_epi8(
+		_mm_cmpeq_epi8(v, _mm_set1_epi8((char)tag)));
+	return (unsigned)_mm_movemask_epi8(v);
+#endif
+}
+
 #endif /* IPWALL_SRC_LIB_INDEX_COMMON */
 
 #define IX_FN(suffix) IX_CAT(IX_NAME, suffix)
 
 struct IX_NAME {
-	uint64_t mask;	  /* capacity - 1 */
+	size_t alloc_bytes; /* first: read by ix_free() */
+	uint64_t mask;	  /* capacity - 1 (capacity: a power of two >= 16) */
 	uint64_t hkey[2]; /* hash key of this array */
 	uint64_t used;	  /* slots with ctl != 0 (live + dead); writer only */
 	uint64_t live;	  /* live slots; writer only */
+	uint8_t *tags;	  /* capacity bytes, after the slots */
 	IX_SLOT slots[];
 };
 
 static inline struct IX_NAME *IX_FN(_new)(uint64_t cap, const uint64_t hkey[2])
 {
 	struct IX_NAME *ix;
-	size_t bytes = sizeof(*ix) + cap * sizeof(IX_SLOT);
+	size_t head = sizeof(*ix) + cap * sizeof(IX_SLOT);
+	size_t bytes;
 
-	bytes = (bytes + 63) & ~(size_t)63;
-	ix = aligned_alloc(64, bytes);
+	head = (head + 63) & ~(size_t)63;
+	bytes = head + cap;
+	ix = ix_alloc(bytes);
 	if (!ix)
 		return NULL;
-	memset(ix, 0, bytes);
+	if (bytes < IX_HUGE)
+		memset(ix, 0, head); /* mmap() gives zeroed pages */
+	ix->alloc_bytes = bytes;
+	ix->tags = (uint8_t *)ix + head;
+	memset(ix->tags, IX_TAG_EMPTY, cap);
 	ix->mask = cap - 1;
 	ix->hkey[0] = hkey[0];
 	ix->hkey[1] = hkey[1];
@@ -101,7 +210,7 @@ static inline struct IX_NAME *IX_FN(_new)(uint64_t cap, const uint64_t hkey[2])
 
 static inline size_t IX_FN(_bytes)(const struct IX_NAME *ix)
 {
-	return ix ? sizeof(*ix) + (ix->mask + 1) * sizeof(IX_SLOT) : 0;
+	return ix ? sizeof(*ix) + (ix->mask + 1) * (sizeof(IX_SLOT) + 1) : 0;
 }
 
 /*
@@ -112,41 +221,71 @@ static inline size_t IX_FN(_bytes)(const struct IX_NAME *ix)
 static inline IX_SLOT *IX_FN(_find)(const struct IX_NAME *ix, IX_KEY k,
 				    uint32_t *ctlp)
 {
-	uint64_t i = IX_HASH(k, ix->hkey) & ix->mask;
+	uint64_t h = IX_HASH(k, ix->hkey);
+	uint64_t i = ix_group0(h, ix->mask);
+	uint8_t tag = ix_tag(h);
 
 	for (;;) {
-		IX_SLOT *s = (IX_SLOT *)&ix->slots[i];
-		uint32_t ctl = ix_load_ctl(&s->ctl);
+		unsigned match, empty = ix_scan(ix->tags + i, tag, &match);
 
-		if (ctl == 0)
-			return NULL;
-		if (IX_EQ(s, k)) {
-			if (ctl & IX_DEAD)
-				return NULL;
-			*ctlp = ctl;
-			return s;
+		while (match) {
+			IX_SLOT *s =
+				(IX_SLOT *)&ix
+					->slots[i +
+						(unsigned)__builtin_ctz(match)];
+			uint32_t ctl = ix_load_ctl(&s->ctl);
+
+			match &= match - 1;
+			if (ctl && IX_EQ(s, k)) {
+				if (ctl & IX_DEAD)
+					return NULL;
+				*ctlp = ctl;
+				return s;
+			}
 		}
-		i = (i + 1) & ix->mask;
+		if (empty)
+			return NULL;
+		i = (i + IX_GROUP) & ix->mask;
 	}
 }
 
 /*
- * Writer: the slot holding @k (live or dead), or else the empty slot where
- * @k would go. Returns NULL when the probe run exceeds IX_MAX_PROBE (the
- * caller rebuilds with a new hash key).
+ * Writer: the slot holding @k (live or dead), or else the never-used slot
+ * where @k would go (its ctl is 0; store the key, then ctl, then call
+ * _settag()). Returns NULL past IX_MAX_GROUPS groups (the caller rebuilds
+ * with a new hash key).
  */
 static inline IX_SLOT *IX_FN(_probe)(struct IX_NAME *ix, IX_KEY k)
 {
-	uint64_t i = IX_HASH(k, ix->hkey) & ix->mask;
+	uint64_t h = IX_HASH(k, ix->hkey);
+	uint64_t i = ix_group0(h, ix->mask);
+	uint8_t tag = ix_tag(h);
 
-	for (unsigned n = 0; n < IX_MAX_PROBE; n++) {
-		IX_SLOT *s = &ix->slots[i];
+	for (unsigned n = 0; n < IX_MAX_GROUPS; n++) {
+		unsigned match, empty = ix_scan(ix->tags + i, tag, &match);
 
-		if (s->ctl == 0 || IX_EQ(s, k))
-			return s;
-		i = (i + 1) & ix->mask;
+		while (match) {
+			IX_SLOT *s =
+				&ix->slots[i + (unsigned)__builtin_ctz(match)];
+
+			match &= match - 1;
+			if (s->ctl && IX_EQ(s, k))
+				return s;
+		}
+		if (empty)
+			return &ix->slots[i + (unsigned)__builtin_ctz(empty)];
+		i = (i + IX_GROUP) & ix->mask;
 	}
 	return NULL;
+}
+
+/* Writer: publish the tag of slot @s (after its ctl). */
+static inline void IX_FN(_settag)(struct IX_NAME *ix, const IX_SLOT *s)
+{
+	uint64_t i = (uint64_t)(s - ix->slots);
+
+	__atomic_store_n(&ix->tags[i], ix_tag(IX_HASH(IX_KEYOF(s), ix->hkey)),
+			 __ATOMIC_RELEASE);
 }
 
 /* Writer: true if one more slot would pass the 3/4 load bound. */
@@ -178,10 +317,11 @@ static inline struct IX_NAME *IX_FN(_rebuild)(const struct IX_NAME *old,
 			continue;
 		d = IX_FN(_probe)(ix, IX_KEYOF(s));
 		if (!d) {
-			free(ix);
+			ix_free(ix);
 			return NULL;
 		}
 		*d = *s;
+		IX_FN(_settag)(ix, d);
 		ix->used++;
 		ix->live++;
 	}
