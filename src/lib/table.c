@@ -47,10 +47,12 @@
 #include <stdio.h>
 #include <sys/random.h>
 #include <time.h>
-/* liburcu's read-side functions inline into MIT code: liburcu's README
- * allows _LGPL_SOURCE for any GPL-compatible license. It saves two calls
- * through the PLT and their TLS lookups per check. */
-#define _LGPL_SOURCE
+/*
+ * liburcu's read-side functions are called, not inlined (_LGPL_SOURCE):
+ * inlined, UBSan reports that liburcu-bp's registry hands out reader
+ * records less aligned than their declared 128 bytes. A call costs a few
+ * nanoseconds; see docs/benchmarks.md.
+ */
 #include <urcu-bp.h>
 
 #include <ipwall/table.h>
@@ -192,13 +194,23 @@ struct entry {
 #define WSLOT_L1   (1u + WHEEL_SIZE)
 #define WSLOT_OVER (1u + 2 * WHEEL_SIZE)
 
-#define SUM4_CELLS 65536
+/*
+ * A summary cell of the IPv4 prefixes under one /16: bits 0..31 the handle
+ * of the most specific prefix of length <= 16 covering it (0: none), bits
+ * 32..46 a bitmask of lengths 17..31 present under it, bits 48..52 the
+ * length of that short prefix, so a reader can probe its slot (which has
+ * the expiry) without touching the entry record.
+ */
+#define SUM4_CELLS	   65536
+#define CELL_MASK(c)	   ((uint32_t)((c) >> 32) & 0x7fffu)
+#define CELL_PLEN(c)	   ((unsigned)((c) >> 48) & 0x1fu)
+#define CELL_LONG_BIT(len) ((uint64_t)1 << (32 + (len)-17))
 
 struct list_ix {
 	/* published to readers */
 	struct ix4 *ex4;
 	struct ixp4 *px4;
-	uint64_t *sum4; /* cells: long mask << 32 | short handle */
+	uint64_t *sum4; /* SUM4_CELLS cells */
 	struct ix6 *ex6;
 	struct ix6 *px6;
 	struct ixg6 *grp6;
@@ -365,14 +377,14 @@ struct match {
 	unsigned plen;
 };
 
-static bool match4(const struct ipw_table *t, const struct list_ix *L,
-		   uint32_t a, uint32_t now, struct match *m)
+static bool match4(const struct list_ix *L, uint32_t a, uint32_t now,
+		   struct match *m)
 {
 	const struct ix4 *ex = __atomic_load_n(&L->ex4, __ATOMIC_ACQUIRE);
 	const uint64_t *sum;
 	const struct ixp4 *px;
 	uint64_t cell;
-	uint32_t ctl, lm, h;
+	uint32_t ctl, lm;
 
 	if (ex) {
 		const struct slot4 *s = ix4_find(ex, a, &ctl);
@@ -393,7 +405,7 @@ static bool match4(const struct ipw_table *t, const struct list_ix *L,
 		return false;
 	cell = __atomic_load_n(&sum[a >> 16], __ATOMIC_ACQUIRE);
 	px = __atomic_load_n(&L->px4, __ATOMIC_ACQUIRE);
-	for (lm = (uint32_t)(cell >> 32); lm;) {
+	for (lm = CELL_MASK(cell); lm;) {
 		unsigned bit = 31 - (unsigned)__builtin_clz(lm);
 		unsigned len = 17 + bit;
 		const struct slotp4 *s = ixp4_find(px, p4_key(a, len), &ctl);
@@ -410,30 +422,35 @@ static bool match4(const struct ipw_table *t, const struct list_ix *L,
 			}
 		}
 	}
-	h = (uint32_t)cell;
-	if (h) {
-		const struct entry *e = entry_of(t, h);
-		uint32_t exp = __atomic_load_n(&e->expires, __ATOMIC_RELAXED);
-		unsigned plen = e->target.plen;
+	if ((uint32_t)cell) {
+		/* The leaf-pushed prefix: its slot in px4 has the expiry. */
+		unsigned plen = CELL_PLEN(cell);
+		const struct slotp4 *s = ixp4_find(px, p4_key(a, plen), &ctl);
+		uint32_t sm;
 
-		if (!expired(exp, now)) {
-			*m = (struct match){h, exp, plen};
-			return true;
+		if (s) {
+			uint32_t exp =
+				__atomic_load_n(&s->exp, __ATOMIC_RELAXED);
+
+			if (!expired(exp, now)) {
+				*m = (struct match){ctl & IX_HANDLE_MASK, exp,
+						    plen};
+				return true;
+			}
 		}
-		/* Slow path: the leaf-pushed prefix expired before the purger
-		 * removed it; try the shorter ones. */
-		uint32_t sm = __atomic_load_n(&L->short4, __ATOMIC_ACQUIRE) &
-			      ((1u << plen) - 1);
-
+		/* Slow path: it expired before the purger removed it (or is
+		 * being replaced); try the shorter ones. */
+		sm = __atomic_load_n(&L->short4, __ATOMIC_ACQUIRE) &
+		     ((1u << plen) - 1);
 		while (sm) {
 			unsigned len = 31 - (unsigned)__builtin_clz(sm);
-			const struct slotp4 *s =
-				ixp4_find(px, p4_key(a, len), &ctl);
 
 			sm &= ~(1u << len);
+			s = ixp4_find(px, p4_key(a, len), &ctl);
 			if (s) {
-				exp = __atomic_load_n(&s->exp,
-						      __ATOMIC_RELAXED);
+				uint32_t exp = __atomic_load_n(
+					&s->exp, __ATOMIC_RELAXED);
+
 				if (!expired(exp, now)) {
 					*m = (struct match){
 						ctl & IX_HANDLE_MASK, exp, len};
@@ -537,7 +554,7 @@ static bool match_list(const struct ipw_table *t, int list,
 	if (__atomic_load_n(&L->n[f], __ATOMIC_RELAXED) == 0)
 		return false;
 	if (f == 0)
-		return match4(t, L, ipw_addr_v4(ip), now, m);
+		return match4(L, ipw_addr_v4(ip), now, m);
 	return match6(L, key_of6(ip), now, m);
 }
 
@@ -1065,9 +1082,10 @@ static uint32_t find_handle(struct ipw_table *t, const struct ipw_addr *tg,
 }
 
 /* Best present (live, expired or not) v4 prefix of length < @below covering
- * @a, among lengths <= 16: the value of a summary cell. */
-static uint32_t best_short4(struct ipw_table *t, struct list_ix *L, uint32_t a,
-			    unsigned below)
+ * @a, among lengths <= 16: the value of a summary cell. Returns its handle
+ * (0: none) and sets *@plen. */
+static uint32_t best_short4(struct list_ix *L, uint32_t a, unsigned below,
+			    unsigned *plen)
 {
 	for (int len = (int)below - 1; len >= 0; len--) {
 		struct slotp4 *s;
@@ -1075,18 +1093,21 @@ static uint32_t best_short4(struct ipw_table *t, struct list_ix *L, uint32_t a,
 		if (!L->lencount4[len])
 			continue;
 		s = ixp4_wfind(L->px4, p4_key(a, (unsigned)len));
-		if (s && !(s->ctl & IX_DEAD))
+		if (s && !(s->ctl & IX_DEAD)) {
+			*plen = (unsigned)len;
 			return s->ctl & IX_HANDLE_MASK;
+		}
 	}
-	(void)t;
+	*plen = 0;
 	return 0;
 }
 
-static void sum4_set_short(uint64_t *cell, uint32_t h)
+static void sum4_set_short(uint64_t *cell, uint32_t h, unsigned plen)
 {
 	uint64_t c = __atomic_load_n(cell, __ATOMIC_RELAXED);
 
-	__atomic_store_n(cell, (c & ~0xffffffffull) | h, __ATOMIC_RELEASE);
+	c = (c & (0x7fffull << 32)) | h | (uint64_t)plen << 48;
+	__atomic_store_n(cell, c, __ATOMIC_RELEASE);
 }
 
 /*
@@ -1175,17 +1196,16 @@ static void index_insert(struct ipw_table *t, const struct ipw_addr *tg,
 			uint32_t ncell = 1u << (16 - len);
 
 			for (uint32_t c = first; c < first + ncell; c++) {
-				uint32_t cur = (uint32_t)L->sum4[c];
+				uint64_t cur = L->sum4[c];
 
-				if (!cur || entry_of(t, cur)->target.plen < len)
-					sum4_set_short(&L->sum4[c], h);
+				if (!(uint32_t)cur || CELL_PLEN(cur) < len)
+					sum4_set_short(&L->sum4[c], h, len);
 			}
 		} else {
 			count_adjust(t, count_key(w->list, 0, len, w->a4 >> 16),
 				     +1);
 			__atomic_fetch_or(&L->sum4[w->a4 >> 16],
-					  (uint64_t)1 << (32 + len - 17),
-					  __ATOMIC_RELEASE);
+					  CELL_LONG_BIT(len), __ATOMIC_RELEASE);
 		}
 		return;
 	}
@@ -1259,16 +1279,17 @@ static void index_remove(struct ipw_table *t, const struct ipw_addr *tg,
 		if (len <= 16) {
 			uint32_t first = w->a4 >> 16;
 			uint32_t ncell = 1u << (16 - len);
-			uint32_t repl = best_short4(t, L, w->a4, len);
+			unsigned rlen;
+			uint32_t repl = best_short4(L, w->a4, len, &rlen);
 
 			for (uint32_t c = first; c < first + ncell; c++)
 				if ((uint32_t)L->sum4[c] == h)
-					sum4_set_short(&L->sum4[c], repl);
+					sum4_set_short(&L->sum4[c], repl, rlen);
 		} else if (count_adjust(t,
 					count_key(w->list, 0, len, w->a4 >> 16),
 					-1) == 0) {
 			__atomic_fetch_and(&L->sum4[w->a4 >> 16],
-					   ~((uint64_t)1 << (32 + len - 17)),
+					   ~CELL_LONG_BIT(len),
 					   __ATOMIC_RELEASE);
 		}
 		return;

@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Ban table benchmarks: the issue's performance targets, each as one case.
+ *
+ *   check/v4_1M_exact        random checks, 1M exact IPv4 bans, 1/2 hits
+ *   check/v4_10M_exact       the same at 10M
+ *   check/v6_10M_exact       10M exact IPv6 bans
+ *   check/v4_1M_100k_cidr    1M exact + 100k IPv4 prefixes
+ *   check/v6_1M_100k_cidr    1M exact + 100k IPv6 prefixes
+ *   insert/v4_ttl            one writer, fresh keys with TTLs
+ *   purge/v4                 removing them all once expired
+ *   rw/reader_alone, rw/reader_during_writes   one reader, one writer
+ *   memory/NAME              index bytes per entry (from ipw_table_stats)
+ *
+ * Checks are measured as throughput over a stream of precomputed random
+ * queries (independent lookups, as a server answering many clients sees
+ * them), through ipw_table_check() with the table's own clock, and through
+ * ipw_table_check_at() with a known "now" for comparison. Prefix lengths
+ * follow blocklist-like mixes (see docs/benchmarks.md).
+ *
+ * BENCH_SCALE (default 1.0) scales every size, for a quick run.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ipwall/table.h>
+
+#include "bench.h"
+
+#define NQUERIES (1u << 22)
+
+static double scale = 1.0;
+static uint64_t rng = 42;
+
+static size_t scaled(size_t n)
+{
+	size_t v = (size_t)((double)n * scale);
+
+	return v ? v : 1;
+}
+
+static int64_t wall_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static void rand_v4(struct ipw_addr *a, unsigned plen)
+{
+	ipw_addr_from_v4(a, (uint32_t)bench_rand(&rng), plen);
+}
+
+static void rand_v6(struct ipw_addr *a, unsigned plen)
+{
+	uint8_t b[16];
+	uint64_t r1 = bench_rand(&rng), r2 = bench_rand(&rng);
+
+	memcpy(b, &r1, 8);
+	memcpy(b + 8, &r2, 8);
+	b[0] = 0x20 | (b[0] & 0x0f); /* 2000::/4, never mapped */
+	ipw_addr_from_v6(a, b, plen);
+}
+
+static unsigned v4_cidr_len(void)
+{
+	unsigned r;
+
+	/* Per mille: like DROP/FireHOL lists, mostly /24 and /16-/23, a tail
+	 * of longer ones, and a few short ones (each of which covers a lot). */
+	r = (unsigned)(bench_rand(&rng) % 1000);
+	if (r < 600)
+		return 24;
+	if (r < 890)
+		return 16 + (unsigned)(bench_rand(&rng) % 8);
+	if (r < 999)
+		return 25 + (unsigned)(bench_rand(&rng) % 7);
+	return 12 + (unsigned)(bench_rand(&rng) % 4);
+}
+
+static unsigned v6_cidr_len(void)
+{
+	unsigned r = (unsigned)(bench_rand(&rng) % 100);
+
+	if (r < 40)
+		return 64;
+	if (r < 65)
+		return 48;
+	if (r < 80)
+		return 56;
+	if (r < 90)
+		return 32;
+	return 33 + (unsigned)(bench_rand(&rng) % 95);
+}
+
+static struct ipw_table *new_table(void)
+{
+	struct ipw_table *t;
+	struct ipw_table_opts o = { .max_entries = 1u << 26 };
+
+	if (ipw_table_new(&t, &o) != 0)
+		abort();
+	return t;
+}
+
+/* Insert @n random targets; the targets are kept in @keep (n entries). */
+static void load(struct ipw_table *t, int fam, size_t n, unsigned plen_mode,
+		 struct ipw_addr *keep)
+{
+	struct ipw_entry_spec s = { .list = IPW_LIST_BAN };
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned plen;
+		int rc;
+
+		if (fam == 4) {
+			plen = plen_mode ? v4_cidr_len() : 32;
+			rand_v4(&s.target, plen);
+		} else {
+			plen = plen_mode ? v6_cidr_len() : 128;
+			rand_v6(&s.target, plen);
+		}
+		rc = ipw_table_add(t, &s, NULL, NULL, NULL);
+		if (rc)
+			abort();
+		if (keep)
+			keep[i] = s.target;
+	}
+}
+
+/*
+ * Queries: @hit_pct percent drawn from @exact (hits), @in_pct percent
+ * inside a random prefix of @cidr, the rest random addresses.
+ */
+static struct ipw_addr *make_queries(int fam, const struct ipw_addr *exact,
+				     size_t nexact, const struct ipw_addr *cidr,
+				     size_t ncidr, unsigned hit_pct,
+				     unsigned in_pct)
+{
+	struct ipw_addr *q = malloc(NQUERIES * sizeof(*q));
+
+	if (!q)
+		abort();
+	for (size_t i = 0; i < NQUERIES; i++) {
+		unsigned r = (unsigned)(bench_rand(&rng) % 100);
+
+		if (r < hit_pct && nexact) {
+			q[i] = exact[bench_rand(&rng) % nexact];
+		} else if (r < hit_pct + in_pct && ncidr) {
+			const struct ipw_addr *p = &cidr[bench_rand(&rng) % ncidr];
+			struct ipw_addr x;
+
+			if (fam == 4)
+				rand_v4(&x, 32);
+			else
+				rand_v6(&x, 128);
+			/* p's network bits, x's host bits */
+			for (unsigned bit = 0; bit < p->plen; bit++) {
+				uint8_t m = (uint8_t)(0x80 >> (bit % 8));
+
+				x.bytes[bit / 8] = (uint8_t)((x.bytes[bit / 8] & ~m) |
+							     (p->bytes[bit / 8] & m));
+			}
+			q[i] = x;
+		} else if (fam == 4) {
+			rand_v4(&q[i], 32);
+		} else {
+			rand_v6(&q[i], 128);
+		}
+	}
+	return q;
+}
+
+static uint64_t run_checks(struct ipw_table *t, const struct ipw_addr *q,
+			   size_t rounds, bool explicit_now, uint64_t *blocked)
+{
+	struct ipw_verdict v;
+	int64_t now = wall_now();
+	uint64_t t0 = bench_now_ns(), nb = 0;
+
+	for (size_t r = 0; r < rounds; r++)
+		for (size_t i = 0; i < NQUERIES; i++) {
+			if (explicit_now)
+				ipw_table_check_at(t, &q[i], now, &v);
+			else
+				ipw_table_check(t, &q[i], &v);
+			nb += v.blocked;
+		}
+	*blocked = nb;
+	return bench_now_ns() - t0;
+}
+
+static void report_checks(const char *name, struct ipw_table *t,
+			  const struct ipw_addr *q, size_t entries)
+{
+	char extra[128], bcase[96];
+	uint64_t blocked, ns;
+	size_t rounds = 2;
+
+	run_checks(t, q, 1, false, &blocked); /* warm */
+	ns = run_checks(t, q, rounds, false, &blocked);
+	snprintf(extra, sizeof(extra),
+		 "\"entries\": %zu, \"blocked_pct\": %.1f", entries,
+		 100.0 * (double)blocked / (double)(rounds * NQUERIES));
+	snprintf(bcase, sizeof(bcase), "check/%s", name);
+	bench_report("table", bcase, 1, rounds * NQUERIES, ns, extra);
+	ns = run_checks(t, q, rounds, true, &blocked);
+	snprintf(bcase, sizeof(bcase), "check_at/%s", name);
+	bench_report("table", bcase, 1, rounds * NQUERIES, ns, extra);
+}
+
+static void report_memory(const char *name, struct ipw_table *t)
+{
+	struct ipw_table_stats st;
+	char extra[160], bcase[96];
+	uint64_t n;
+
+	ipw_table_stats(t, &st);
+	n = st.entries[0][0] + st.entries[0][1];
+	snprintf(extra, sizeof(extra),
+		 "\"index_bytes\": %llu, \"entries\": %llu, "
+		 "\"index_bytes_per_entry\": %.2f, \"entry_bytes_per_entry\": %.2f",
+		 (unsigned long long)st.index_bytes, (unsigned long long)n,
+		 (double)st.index_bytes / (double)n,
+		 (double)st.entry_bytes / (double)n);
+	snprintf(bcase, sizeof(bcase), "memory/%s", name);
+	fprintf(stderr, "%-10s %-34s index %.2f B/entry, records %.2f B/entry\n",
+		"table", bcase, (double)st.index_bytes / (double)n,
+		(double)st.entry_bytes / (double)n);
+	printf("{\"bench\": \"table\", \"case\": \"%s\", %s}\n", bcase, extra);
+}
+
+static void bench_exact(int fam, size_t n, const char *name)
+{
+	struct ipw_table *t = new_table();
+	struct ipw_addr *keys = malloc(n * sizeof(*keys)), *q;
+
+	if (!keys)
+		abort();
+	load(t, fam, n, 0, keys);
+	q = make_queries(fam, keys, n, NULL, 0, 50, 0);
+	report_checks(name, t, q, n);
+	report_memory(name, t);
+	free(q);
+	free(keys);
+	ipw_table_free(t);
+}
+
+static void bench_cidr(int fam, size_t nexact, size_t ncidr, const char *name)
+{
+	struct ipw_table *t = new_table();
+	struct ipw_addr *keys = malloc(nexact * sizeof(*keys));
+	struct ipw_addr *pfx = malloc(ncidr * sizeof(*pfx)), *q;
+
+	if (!keys || !pfx)
+		abort();
+	load(t, fam, nexact, 0, keys);
+	load(t, fam, ncidr, 1, pfx);
+	q = make_queries(fam, keys, nexact, pfx, ncidr, 40, 20);
+	report_checks(name, t, q, nexact + ncidr);
+	free(q);
+	free(pfx);
+	free(keys);
+	ipw_table_free(t);
+}
+
+/* ---- inserts and purge with a movable clock ---- */
+
+static int64_t fake_now;
+
+static int64_t fake_clock(void *ctx)
+{
+	(void)ctx;
+	return __atomic_load_n(&fake_now, __ATOMIC_RELAXED);
+}
+
+static void bench_insert_purge(size_t n)
+{
+	struct ipw_table_opts o = { .max_entries = 1u << 26,
+				    .clock = fake_clock };
+	struct ipw_entry_spec s = { .list = IPW_LIST_BAN };
+	struct ipw_table *t;
+	uint32_t *keys = malloc(n * sizeof(*keys));
+	uint64_t t0, ns;
+	size_t purged;
+
+	if (!keys)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		keys[i] = (uint32_t)bench_rand(&rng);
+	fake_now = 1700000000;
+	if (ipw_table_new(&t, &o))
+		abort();
+	s.flags = IPW_ENTRY_AUTO;
+	t0 = bench_now_ns();
+	for (size_t i = 0; i < n; i++) {
+		ipw_addr_from_v4(&s.target, keys[i], 32);
+		s.expires = fake_now + 60 + (int64_t)(keys[i] % 3600);
+		if (ipw_table_add(t, &s, NULL, NULL, NULL))
+			abort();
+	}
+	ns = bench_now_ns() - t0;
+	bench_report("table", "insert/v4_ttl", 1, n, ns, "\"writer\": 1");
+	fake_now += 3700;
+	t0 = bench_now_ns();
+	purged = ipw_table_purge(t, 0, NULL, NULL);
+	ns = bench_now_ns() - t0;
+	bench_report("table", "purge/v4", 1, purged, ns, NULL);
+	ipw_table_free(t);
+	free(keys);
+}
+
+/* ---- one reader, one writer ---- */
+
+struct rw {
+	struct ipw_table *t;
+	const struct ipw_addr *q;
+	int stop;
+	uint64_t writes;
+};
+
+static void *writer_main(void *arg)
+{
+	struct rw *rw = arg;
+	struct ipw_entry_spec s = { .list = IPW_LIST_BAN };
+	uint64_t seed = 7, n = 0;
+
+	s.expires = wall_now() + 3600;
+	while (!__atomic_load_n(&rw->stop, __ATOMIC_RELAXED)) {
+		ipw_addr_from_v4(&s.target, (uint32_t)bench_rand(&seed), 32);
+		ipw_table_add(rw->t, &s, NULL, NULL, NULL);
+		n++;
+	}
+	rw->writes = n;
+	return NULL;
+}
+
+static double reader_rate(struct rw *rw, uint64_t ms)
+{
+	struct ipw_verdict v;
+	uint64_t t0 = bench_now_ns(), end = t0 + ms * 1000000, n = 0;
+
+	while (bench_now_ns() < end) {
+		for (size_t i = 0; i < 65536; i++)
+			ipw_table_check(rw->t, &rw->q[(n + i) & (NQUERIES - 1)], &v);
+		n += 65536;
+	}
+	return (double)n * 1e9 / (double)(bench_now_ns() - t0);
+}
+
+static void bench_reader_writer(size_t n)
+{
+	struct ipw_addr *keys = malloc(n * sizeof(*keys));
+	struct rw rw = { 0 };
+	pthread_t w;
+	double alone, during;
+	char extra[128];
+
+	if (!keys)
+		abort();
+	rw.t = new_table();
+	load(rw.t, 4, n, 0, keys);
+	rw.q = make_queries(4, keys, n, NULL, 0, 50, 0);
+	ipw_reader_register();
+	reader_rate(&rw, 300);
+	alone = reader_rate(&rw, 2000);
+	pthread_create(&w, NULL, writer_main, &rw);
+	during = reader_rate(&rw, 2000);
+	__atomic_store_n(&rw.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(w, NULL);
+	snprintf(extra, sizeof(extra), "\"reader_rate\": %.0f", alone);
+	bench_report("table", "rw/reader_alone", 1, (uint64_t)alone,
+		     1000000000ull, extra);
+	snprintf(extra, sizeof(extra),
+		 "\"reader_rate\": %.0f, \"writes_per_sec\": %.0f, "
+		 "\"ratio_to_alone\": %.3f",
+		 during, (double)rw.writes / 2.0, during / alone);
+	bench_report("table", "rw/reader_during_writes", 2, (uint64_t)during,
+		     1000000000ull, extra);
+	fprintf(stderr, "table      rw: reader keeps %.1f%% of its rate while "
+			"a writer adds %.2f M bans/s\n",
+		100.0 * during / alone, (double)rw.writes / 2.0 / 1e6);
+	ipw_reader_unregister();
+	free((void *)rw.q);
+	free(keys);
+	ipw_table_free(rw.t);
+}
+
+int main(int argc, char **argv)
+{
+	const char *only = argc > 1 ? argv[1] : NULL;
+	const char *sc = getenv("BENCH_SCALE");
+
+	if (sc)
+		scale = atof(sc);
+	bench_header();
+#define WANT(x) (!only || strstr(x, only))
+	if (WANT("v4_1M_exact"))
+		bench_exact(4, scaled(1000000), "v4_1M_exact");
+	if (WANT("v4_1M_100k_cidr"))
+		bench_cidr(4, scaled(1000000), scaled(100000), "v4_1M_100k_cidr");
+	if (WANT("v6_1M_100k_cidr"))
+		bench_cidr(6, scaled(1000000), scaled(100000), "v6_1M_100k_cidr");
+	if (WANT("insert"))
+		bench_insert_purge(scaled(4000000));
+	if (WANT("rw"))
+		bench_reader_writer(scaled(1000000));
+	if (WANT("v4_10M_exact"))
+		bench_exact(4, scaled(10000000), "v4_10M_exact");
+	if (WANT("v6_10M_exact"))
+		bench_exact(6, scaled(10000000), "v6_10M_exact");
+	return 0;
+}
