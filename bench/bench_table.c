@@ -242,6 +242,19 @@ static void bench_exact(int fam, size_t n, const char *name)
 	q = make_queries(fam, keys, n, NULL, 0, 50, 0);
 	report_checks(name, t, q, n);
 	report_memory(name, t);
+	if (n <= scaled(1000000)) {
+		/* The two halves apart: all misses, all hits. */
+		char sub[64];
+
+		free(q);
+		q = make_queries(fam, keys, n, NULL, 0, 0, 0);
+		snprintf(sub, sizeof(sub), "%s_misses", name);
+		report_checks(sub, t, q, n);
+		free(q);
+		q = make_queries(fam, keys, n, NULL, 0, 100, 0);
+		snprintf(sub, sizeof(sub), "%s_hits", name);
+		report_checks(sub, t, q, n);
+	}
 	free(q);
 	free(keys);
 	ipw_table_free(t);
