@@ -6,7 +6,7 @@
  *
  * Concurrency contract (liburcu style)
  * ------------------------------------
- * - Readers: ipw_table_check() and ipw_table_blocked() may be called from
+ * - Readers: ipw_table_check() and ipw_table_check_at() may be called from
  *   any thread, including threads the library did not create, at any time
  *   between ipw_table_new() and ipw_table_free(), concurrently with writers
  *   and the purger. They never block, never allocate and never write a cache
@@ -71,8 +71,8 @@ enum ipw_mode {
 /* Entry flags. */
 enum ipw_entry_flags {
 	/* An automatic ban (from a rule, not a person): refused with
-	 * IPW_ETABLE_FULL when the table is full, and the only kind that is
-	 * ever evicted (see ipw_table_add()). */
+	 * IPW_ETABLE_FULL when the table is full. An automatic entry that
+	 * expires is the only kind ever evicted (see ipw_table_add()). */
 	IPW_ENTRY_AUTO = 1u << 0,
 };
 
@@ -187,17 +187,22 @@ int ipw_table_check_at(struct ipw_table *t, const struct ipw_addr *ip,
  * @spec: target, list, expiry, score, flags, metadata (copied)
  * @what: out (may be NULL): ADDED, EXTENDED or UNCHANGED
  * @evicted: out (may be NULL): when the table was full and a manual entry
- *           evicted the oldest automatic ban to make room, a copy of it
- *           (evicted->list is then IPW_LIST_BAN and the function reports
- *           it by setting *evicted_set).
+ *           evicted the oldest automatic expiring entry to make room, a
+ *           copy of it (and *evicted_set is set to true).
  *
  * Merging keeps the later expiry (permanent is latest) and the higher score;
- * metadata is replaced by the new spec's non-NULL strings only when the
- * entry changes. An expired entry not yet purged is replaced.
+ * when the entry changes, each metadata string the spec gives (non-NULL)
+ * replaces the stored one, the others stay. A manual add merged into an
+ * automatic entry makes it manual. An expired entry not yet purged is
+ * replaced (ADDED: new created time, zero hits, the spec's fields).
+ * Eviction order is the order automatic expiring entries were added.
  *
  * Returns 0, or:
- *   IPW_EINVAL          bad list, target or flags
+ *   IPW_EINVAL          bad list, flags, or target (a value ipw_addr_parse()
+ *                       could not produce, e.g. host bits set)
  *   IPW_ETABLE_EXPIRED  @spec->expires is not after now
+ *   IPW_ERANGE          @spec->expires after 2106-02-07 (expiries are kept
+ *                       as unsigned 32-bit seconds)
  *   IPW_ETABLE_COVERED  a ban whose target is wholly covered by an
  *                       unexpired allow (nothing is stored)
  *   IPW_ETABLE_FULL     the cap is reached (automatic ban, or no automatic
@@ -236,8 +241,9 @@ enum ipw_mode ipw_table_mode(const struct ipw_table *t);
  * @cb:   called (may be NULL) for each removed entry, with the writer lock
  *        held: it must not call back into the table
  * Returns the number removed. Cost: proportional to what expires (plus a
- * step per elapsed second since the last purge, bounded). Readers are
- * never blocked. Writer.
+ * step per elapsed second since the last purge, skipping empty levels).
+ * If the wall clock stepped back, every expiring entry is placed again
+ * (O(entries), once). Readers are never blocked. Writer.
  */
 typedef void (*ipw_expire_cb)(const struct ipw_entry_info *e, void *ctx);
 size_t ipw_table_purge(struct ipw_table *t, size_t max, ipw_expire_cb cb,

@@ -180,7 +180,7 @@ struct entry {
 	uint8_t list;
 	uint8_t flags;
 	uint8_t in_use;
-	uint8_t pad;
+	uint8_t in_fifo;  /* linked in the eviction FIFO */
 	uint32_t expires; /* atomic; 0 = permanent */
 	uint32_t created;
 	uint32_t score;
@@ -712,28 +712,32 @@ static uint32_t alloc_handle(struct ipw_table *t)
 	return h;
 }
 
-static struct meta *meta_new(const struct ipw_entry_spec *s)
+/* Length of @s cut to @max - 1 bytes at a UTF-8 character boundary. */
+static size_t cut_utf8(const char *s, size_t max)
 {
-	const char *r = s->reason ? s->reason : "";
-	const char *a = s->actor ? s->actor : "";
-	const char *src = s->source ? s->source : "";
-	size_t lr = strnlen(r, IPW_REASON_MAX - 1);
-	size_t la = strnlen(a, IPW_ACTOR_MAX - 1);
-	size_t ls = strnlen(src, IPW_SOURCE_MAX - 1);
+	size_t n = strnlen(s, max - 1);
+
+	if (n == max - 1)
+		while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	return n;
+}
+
+/* Metadata block for three strings (NULL = empty); NULL if all empty or
+ * on allocation failure (tell them apart with spec_has_meta()). */
+static struct meta *meta_new(const char *r, const char *a, const char *src)
+{
+	size_t lr, la, ls;
 	struct meta *m;
 
+	r = r ? r : "";
+	a = a ? a : "";
+	src = src ? src : "";
+	lr = cut_utf8(r, IPW_REASON_MAX);
+	la = cut_utf8(a, IPW_ACTOR_MAX);
+	ls = cut_utf8(src, IPW_SOURCE_MAX);
 	if (lr + la + ls == 0)
 		return NULL;
-	/* Cut at a UTF-8 character boundary. */
-	if (lr == IPW_REASON_MAX - 1)
-		while (lr && ((unsigned char)r[lr] & 0xc0) == 0x80)
-			lr--;
-	if (la == IPW_ACTOR_MAX - 1)
-		while (la && ((unsigned char)a[la] & 0xc0) == 0x80)
-			la--;
-	if (ls == IPW_SOURCE_MAX - 1)
-		while (ls && ((unsigned char)src[ls] & 0xc0) == 0x80)
-			ls--;
 	m = malloc(sizeof(*m) + lr + la + ls + 3);
 	if (!m)
 		return NULL;
@@ -747,6 +751,26 @@ static struct meta *meta_new(const struct ipw_entry_spec *s)
 	memcpy(m->data + m->source_off, src, ls);
 	m->data[m->source_off + ls] = '\0';
 	return m;
+}
+
+static struct meta *meta_of_spec(const struct ipw_entry_spec *s)
+{
+	return meta_new(s->reason, s->actor, s->source);
+}
+
+/* @old's strings, each replaced by the spec's where the spec has one. */
+static struct meta *meta_merge(const struct meta *old,
+			       const struct ipw_entry_spec *s)
+{
+	return meta_new(s->reason ? s->reason :
+			old	  ? old->data :
+				    NULL,
+			s->actor ? s->actor :
+			old	 ? old->data + old->actor_off :
+				   NULL,
+			s->source ? s->source :
+			old	  ? old->data + old->source_off :
+				    NULL);
 }
 
 static bool spec_has_meta(const struct ipw_entry_spec *s)
@@ -865,7 +889,7 @@ static void auto_unlink(struct ipw_table *t, uint32_t h)
 {
 	struct entry *e = entry_of(t, h);
 
-	if (!(e->flags & IPW_ENTRY_AUTO))
+	if (!e->in_fifo)
 		return;
 	if (e->aprev)
 		entry_of(t, e->aprev)->anext = e->anext;
@@ -876,12 +900,24 @@ static void auto_unlink(struct ipw_table *t, uint32_t h)
 	else
 		t->auto_tail = e->aprev;
 	e->anext = e->aprev = 0;
+	e->in_fifo = 0;
 }
 
-static void auto_link(struct ipw_table *t, uint32_t h)
+/*
+ * Keep the eviction FIFO true: it holds exactly the automatic entries that
+ * expire, oldest first. Manual and permanent entries are never evicted.
+ */
+static void auto_sync(struct ipw_table *t, uint32_t h)
 {
 	struct entry *e = entry_of(t, h);
+	bool want = (e->flags & IPW_ENTRY_AUTO) && e->expires != 0;
 
+	if (!want) {
+		auto_unlink(t, h);
+		return;
+	}
+	if (e->in_fifo)
+		return;
 	e->anext = 0;
 	e->aprev = t->auto_tail;
 	if (t->auto_tail)
@@ -889,6 +925,7 @@ static void auto_link(struct ipw_table *t, uint32_t h)
 	else
 		t->auto_head = h;
 	t->auto_tail = h;
+	e->in_fifo = 1;
 }
 
 /* ---- writer helpers: indexes ---- */
@@ -1169,7 +1206,8 @@ static void index_insert(struct ipw_table *t, const struct ipw_addr *tg,
 		struct slot4 *s = ix4_probe(L->ex4, w->a4);
 		bool fresh = s->ctl == 0;
 
-		s->key = w->a4;
+		if (fresh) /* a revived tombstone has this key already */
+			s->key = w->a4;
 		__atomic_store_n(&s->exp, exp, __ATOMIC_RELAXED);
 		ix_store_ctl(&s->ctl, h);
 		if (fresh) {
@@ -1183,7 +1221,8 @@ static void index_insert(struct ipw_table *t, const struct ipw_addr *tg,
 		struct slotp4 *s = ixp4_probe(L->px4, p4_key(w->a4, len));
 		bool fresh = s->ctl == 0;
 
-		s->key = p4_key(w->a4, len);
+		if (fresh)
+			s->key = p4_key(w->a4, len);
 		__atomic_store_n(&s->exp, exp, __ATOMIC_RELAXED);
 		ix_store_ctl(&s->ctl, h);
 		if (fresh) {
@@ -1220,8 +1259,10 @@ static void index_insert(struct ipw_table *t, const struct ipw_addr *tg,
 	struct slot6 *s = ix6_probe(ix, w->k6);
 	bool fresh = s->ctl == 0;
 
-	s->hi = w->k6.hi;
-	s->lo = w->k6.lo;
+	if (fresh) {
+		s->hi = w->k6.hi;
+		s->lo = w->k6.lo;
+	}
 	__atomic_store_n(&s->exp, exp, __ATOMIC_RELAXED);
 	ix_store_ctl(&s->ctl, h);
 	if (fresh) {
@@ -1379,20 +1420,24 @@ static bool covered_by_allow(struct ipw_table *t, const struct ipw_addr *tg,
 	return false;
 }
 
+/* A well-formed value: known family, length in range, zero padding, zero
+ * bytes past the family's width and zero bits past the prefix. */
 static bool valid_target(const struct ipw_addr *a)
 {
-	struct ipw_addr c;
+	struct ipw_addr full, cut;
 
 	if (a->family != IPW_AF_INET && a->family != IPW_AF_INET6)
 		return false;
 	if (a->plen > ipw_addr_maxlen(a) || a->pad[0] || a->pad[1])
 		return false;
-	ipw_addr_truncate(&c, a, a->plen);
 	if (a->family == IPW_AF_INET)
 		for (int i = 4; i < 16; i++)
 			if (a->bytes[i])
 				return false;
-	return memcmp(&c, a, sizeof(c)) == 0;
+	full = *a;
+	full.plen = (uint8_t)ipw_addr_maxlen(a);
+	ipw_addr_truncate(&cut, &full, a->plen);
+	return memcmp(&cut, a, sizeof(cut)) == 0;
 }
 
 /* ---- public writer API ---- */
@@ -1447,7 +1492,7 @@ int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 		cur = e->expires;
 		if (expired(cur, now)) {
 			/* Replace an expired entry not yet purged. */
-			struct meta *m = meta_new(spec);
+			struct meta *m = meta_of_spec(spec);
 
 			if (!m && spec_has_meta(spec)) {
 				rc = IPW_ENOMEM;
@@ -1461,9 +1506,8 @@ int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 			e->flags = (uint8_t)spec->flags;
 			__atomic_store_n(&e->hits, 0, __ATOMIC_RELAXED);
 			__atomic_store_n(&e->last_hit, 0, __ATOMIC_RELAXED);
-			if (e->flags & IPW_ENTRY_AUTO)
-				auto_link(t, h);
 			set_expiry(t, h, exp, slot_exp);
+			auto_sync(t, h);
 			if (what)
 				*what = IPW_CHANGE_ADDED;
 			goto out;
@@ -1480,14 +1524,14 @@ int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 		    !(spec->flags & IPW_ENTRY_AUTO)) {
 			/* A person confirmed an automatic ban: it is manual
 			 * from now on, and no longer evictable. */
-			auto_unlink(t, h);
 			e->flags &= (uint8_t)~IPW_ENTRY_AUTO;
 			changed = true;
 		}
+		auto_sync(t, h);
 		if (changed && spec_has_meta(spec)) {
-			struct meta *m = meta_new(spec);
+			struct meta *m = meta_merge(e->meta, spec);
 
-			if (m) {
+			if (m) { /* on ENOMEM the old strings stay */
 				meta_unref(e->meta);
 				e->meta = m;
 			}
@@ -1499,7 +1543,7 @@ int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 	}
 
 	/* A new entry: make room first, so nothing changes on failure. */
-	struct meta *m = meta_new(spec);
+	struct meta *m = meta_of_spec(spec);
 	uint32_t victim = 0;
 
 	if (!m && spec_has_meta(spec)) {
@@ -1541,8 +1585,7 @@ int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 	e->created = now;
 	e->score = spec->score;
 	e->meta = m;
-	if (e->flags & IPW_ENTRY_AUTO)
-		auto_link(t, h);
+	auto_sync(t, h);
 	wheel_link(t, h);
 	index_insert(t, tg, &w, h, exp);
 	__atomic_fetch_add(&t->l[spec->list].n[w.fam], 1, __ATOMIC_RELAXED);
@@ -1637,6 +1680,35 @@ static void wheel_tick(struct ipw_table *t)
 	}
 }
 
+/*
+ * The wall clock stepped back behind the wheel: place every expiring
+ * entry again, relative to @now. O(entries); a clock step is rare.
+ */
+static void wheel_rewind(struct ipw_table *t, int64_t now)
+{
+	uint32_t all = 0;
+
+	for (uint32_t ws = 1; ws <= WSLOT_OVER; ws++) {
+		uint32_t *head = wslot_head(t, ws);
+
+		while (*head) {
+			uint32_t h = *head;
+
+			wheel_unlink(t, h);
+			entry_of(t, h)->wnext = all;
+			all = h;
+		}
+	}
+	t->wheel_now = now;
+	while (all) {
+		uint32_t next = entry_of(t, all)->wnext;
+
+		entry_of(t, all)->wnext = 0;
+		wheel_link(t, all);
+		all = next;
+	}
+}
+
 size_t ipw_table_purge(struct ipw_table *t, size_t max, ipw_expire_cb cb,
 		       void *ctx)
 {
@@ -1645,6 +1717,8 @@ size_t ipw_table_purge(struct ipw_table *t, size_t max, ipw_expire_cb cb,
 
 	pthread_mutex_lock(&t->lock);
 	now = t->clock(t->clock_ctx);
+	if (now + 1 < t->wheel_now)
+		wheel_rewind(t, now);
 	while (t->wheel_now <= now && (max == 0 || n < max)) {
 		uint32_t *head = &t->wheel0[t->wheel_now & WHEEL_MASK];
 
@@ -1800,6 +1874,22 @@ void ipw_table_stats(struct ipw_table *t, struct ipw_table_stats *s)
 	pthread_mutex_unlock(&t->lock);
 }
 
+/* Copy a record under the writer lock; readers may be adding hits. */
+static void copy_record(struct entry *d, const struct entry *e)
+{
+	memset(d, 0, sizeof(*d));
+	d->target = e->target;
+	d->list = e->list;
+	d->flags = e->flags;
+	d->in_use = e->in_use;
+	d->expires = e->expires;
+	d->created = e->created;
+	d->score = e->score;
+	d->last_hit = __atomic_load_n(&e->last_hit, __ATOMIC_RELAXED);
+	d->hits = __atomic_load_n(&e->hits, __ATOMIC_RELAXED);
+	d->meta = e->meta;
+}
+
 struct ipw_snapshot {
 	size_t n;
 	struct entry *e;
@@ -1823,7 +1913,7 @@ int ipw_table_snapshot(struct ipw_table *t, struct ipw_snapshot **out)
 
 		if (!e->in_use)
 			continue;
-		s->e[s->n] = *e;
+		copy_record(&s->e[s->n], e);
 		if (e->meta)
 			__atomic_add_fetch(&e->meta->refs, 1, __ATOMIC_RELAXED);
 		s->n++;

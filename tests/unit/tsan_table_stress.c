@@ -1,0 +1,875 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Concurrent stress of the ban table, meant to run under ThreadSanitizer.
+ *
+ * Threads: NREADERS readers checking addresses, NWRITERS writers adding and
+ * removing bans and allows, and one purger that advances the (fake,
+ * atomic) clock, purges in small batches and takes snapshots, statistics
+ * and top-k lists. The run is bounded by a deadline on CLOCK_MONOTONIC
+ * (IPW_STRESS_SECONDS, default 6) and by per-thread operation caps, and
+ * stops by itself. Nothing here measures time: the deadline only bounds
+ * the run.
+ *
+ * Invariants checked while the threads run (each violation is counted and
+ * the first few are printed):
+ *   - pinned bans (permanent, never deleted, never covered by an allow)
+ *     always block; writers add and remove more specific bans inside them;
+ *   - pinned allows always admit, with an allow deciding; writers try to
+ *     ban inside them and must get IPW_ETABLE_COVERED every time;
+ *   - every verdict is coherent: the reason matches blocked, the deciding
+ *     entry contains the address, is on the right list, and had not
+ *     expired when the check started (the clock only moves forward);
+ *   - each writer owns a key range no one else touches: every write there
+ *     reports exactly what the writer's own bookkeeping predicts, and its
+ *     own check right after sees it;
+ *   - the purger is handed only expired entries; every concurrent snapshot
+ *     lists each entry once and holds every pinned entry; top-k is sorted.
+ * After all threads have joined:
+ *   - the owned keys are exactly as their writers left them (get + check);
+ *   - the snapshot count equals the statistics' count;
+ *   - every check over the whole key space agrees with a verdict computed
+ *     from the snapshot by a linear scan;
+ *   - a final purge removes exactly the expired entries of the snapshot.
+ * Readers call ipw_reader_register() first and ipw_reader_unregister()
+ * last, as the concurrency contract says.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ipwall/addr.h>
+#include <ipwall/table.h>
+
+#include "tap.h"
+
+#define NREADERS   3
+#define NWRITERS   2
+#define OWN_KEYS   512 /* per writer and family */
+#define READER_CAP 20000000UL
+#define WRITER_CAP 5000000UL
+#define NELEM(a)   (sizeof(a) / sizeof((a)[0]))
+
+static struct ipw_table *tbl;
+static _Atomic int64_t fake_now = INT64_C(1700000000);
+static atomic_bool stop;
+
+static int64_t stress_clock(void *ctx)
+{
+	(void)ctx;
+	return atomic_load_explicit(&fake_now, memory_order_relaxed);
+}
+
+/* ---- violations ---- */
+
+enum violation {
+	V_PINNED_BAN,
+	V_PINNED_ALLOW,
+	V_VERDICT,
+	V_EXPIRED_MATCH,
+	V_OWN_WRITE,
+	V_COVERED,
+	V_WRITE_ERROR,
+	V_PURGED_LIVE,
+	V_SNAPSHOT,
+	V_TOP,
+	V_N,
+};
+
+static const char *const v_names[V_N] = {
+	"pinned ban not blocked",
+	"pinned allow not admitted",
+	"incoherent verdict",
+	"deciding entry had expired",
+	"own-range write misreported or not visible",
+	"ban inside a pinned allow not refused as covered",
+	"unexpected write error",
+	"purged an entry that had not expired",
+	"snapshot duplicate or pinned entry missing",
+	"top-k not sorted",
+};
+
+static atomic_ulong violations[V_N];
+static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
+
+__attribute__((format(printf, 2, 3))) static void violate(enum violation v,
+							  const char *f, ...)
+{
+	unsigned long n = atomic_fetch_add(&violations[v], 1);
+	va_list ap;
+
+	if (n >= 3)
+		return;
+	pthread_mutex_lock(&print_lock);
+	printf("# %s: ", v_names[v]);
+	va_start(ap, f);
+	vprintf(f, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	pthread_mutex_unlock(&print_lock);
+}
+
+static const char *fmt(const struct ipw_addr *a, char *buf)
+{
+	if (ipw_addr_format(a, buf, IPW_ADDR_STRLEN) < 0)
+		strcpy(buf, "(invalid)");
+	return buf;
+}
+
+/* ---- per-thread randomness ---- */
+
+static uint64_t rnd(uint64_t *s)
+{
+	uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+static uint32_t below(uint64_t *s, uint32_t n)
+{
+	return (uint32_t)(((rnd(s) >> 32) * n) >> 32);
+}
+
+/* ---- the key space ---- */
+
+/*
+ * Pinned bans (permanent): 198.51.100.0/24, 203.0.113.1..16,
+ * 2001:db8:dead::/48, 2001:db8:beef::1..8; 192.0.2.0/24 and
+ * 2001:db8:cafe::/48 are banned too, and inside them the pinned allows
+ * 192.0.2.0/28 and 2001:db8:cafe::/64 admit.
+ * Writer w owns 10.(w+1).0.0/23 hosts and 2001:db8:10:w::0..511 (bans only).
+ * Shared: 10.9.0.0/24 (bans and allows of several lengths, TTLs), the TTL
+ * range 172.16.w.0/24, and bans inside the pinned ranges.
+ */
+static void v4(struct ipw_addr *a, uint32_t x, unsigned plen)
+{
+	ipw_addr_from_v4(a, x, plen);
+}
+
+static void v6(struct ipw_addr *a, uint16_t g2, uint16_t g3, uint16_t last,
+	       unsigned plen)
+{
+	uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8};
+
+	b[4] = (uint8_t)(g2 >> 8);
+	b[5] = (uint8_t)g2;
+	b[6] = (uint8_t)(g3 >> 8);
+	b[7] = (uint8_t)g3;
+	b[14] = (uint8_t)(last >> 8);
+	b[15] = (uint8_t)last;
+	ipw_addr_from_v6(a, b, plen);
+}
+
+static void own_key(struct ipw_addr *a, int w, unsigned k)
+{
+	if (k < OWN_KEYS)
+		v4(a, 0x0a000000u | (uint32_t)(w + 1) << 16 | k, 32);
+	else
+		v6(a, 0x10, (uint16_t)w, (uint16_t)(k - OWN_KEYS), 128);
+}
+
+struct pinned {
+	enum ipw_list list;
+	struct ipw_addr target;
+};
+
+static struct pinned pinned[64];
+static size_t npinned;
+
+static void pin(enum ipw_list list, const struct ipw_addr *a)
+{
+	struct ipw_entry_spec s;
+	char buf[IPW_ADDR_STRLEN];
+
+	memset(&s, 0, sizeof(s));
+	s.list = list;
+	s.target = *a;
+	s.reason = "pinned";
+	if (ipw_table_add(tbl, &s, NULL, NULL, NULL)) {
+		printf("Bail out! cannot pin %s\n", fmt(a, buf));
+		exit(2);
+	}
+	pinned[npinned].list = list;
+	pinned[npinned++].target = *a;
+}
+
+static void setup_pinned(void)
+{
+	struct ipw_addr a;
+
+	v4(&a, 0xc6336400, 24); /* 198.51.100.0/24 */
+	pin(IPW_LIST_BAN, &a);
+	for (uint32_t i = 1; i <= 16; i++) {
+		v4(&a, 0xcb007100 | i, 32); /* 203.0.113.i */
+		pin(IPW_LIST_BAN, &a);
+	}
+	v6(&a, 0xdead, 0, 0, 48);
+	pin(IPW_LIST_BAN, &a);
+	for (uint16_t i = 1; i <= 8; i++) {
+		v6(&a, 0xbeef, 0, i, 128);
+		pin(IPW_LIST_BAN, &a);
+	}
+	v4(&a, 0xc0000200, 24); /* 192.0.2.0/24 */
+	pin(IPW_LIST_BAN, &a);
+	v6(&a, 0xcafe, 0, 0, 48);
+	pin(IPW_LIST_BAN, &a);
+	v4(&a, 0xc0000200, 28); /* 192.0.2.0/28 */
+	pin(IPW_LIST_ALLOW, &a);
+	v6(&a, 0xcafe, 0, 0, 64);
+	pin(IPW_LIST_ALLOW, &a);
+}
+
+/* An address inside a pinned ban, outside every allow. */
+static void pinned_ban_addr(uint64_t *r, struct ipw_addr *a)
+{
+	switch (below(r, 5)) {
+	case 0:
+		v4(a, 0xc6336400 | below(r, 256), 32);
+		break;
+	case 1:
+		v4(a, 0xcb007100 | (1 + below(r, 16)), 32);
+		break;
+	case 2:
+		v6(a, 0xdead, (uint16_t)below(r, 65536),
+		   (uint16_t)below(r, 65536), 128);
+		break;
+	case 3:
+		v6(a, 0xbeef, 0, (uint16_t)(1 + below(r, 8)), 128);
+		break;
+	default:
+		v4(a, 0xc0000200 | (16 + below(r, 240)), 32);
+		break;
+	}
+}
+
+/* An address inside a pinned allow. */
+static void pinned_allow_addr(uint64_t *r, struct ipw_addr *a)
+{
+	if (below(r, 2))
+		v4(a, 0xc0000200 | below(r, 16), 32);
+	else
+		v6(a, 0xcafe, 0, (uint16_t)below(r, 65536), 128);
+}
+
+/* Anything the writers touch. */
+static void shared_addr(uint64_t *r, struct ipw_addr *a)
+{
+	switch (below(r, 4)) {
+	case 0:
+		v4(a, 0x0a090000 | below(r, 256), 32); /* 10.9.0.x */
+		break;
+	case 1:
+		own_key(a, (int)below(r, NWRITERS), below(r, 2 * OWN_KEYS));
+		break;
+	case 2:
+		v4(a, 0xac100000 | below(r, NWRITERS) << 8 | below(r, 256),
+		   32); /* 172.16.w.x */
+		break;
+	default:
+		v6(a, 0x9, 0, (uint16_t)below(r, 256), 128);
+		break;
+	}
+}
+
+/* ---- verdict coherence ---- */
+
+static void check_verdict(const struct ipw_addr *ip,
+			  const struct ipw_verdict *v, int64_t before,
+			  enum ipw_mode mode)
+{
+	char b1[IPW_ADDR_STRLEN], b2[IPW_ADDR_STRLEN];
+	bool decided = v->reason == IPW_VERDICT_BANNED ||
+		       v->reason == IPW_VERDICT_ALLOWED;
+	bool want_blocked = v->reason == IPW_VERDICT_BANNED ||
+			    v->reason == IPW_VERDICT_NOT_ALLOWED;
+
+	if (v->reason > IPW_VERDICT_NOT_ALLOWED || v->blocked != want_blocked ||
+	    (mode == IPW_MODE_DENYLIST &&
+	     v->reason == IPW_VERDICT_NOT_ALLOWED) ||
+	    (decided &&
+	     (v->list != (v->reason == IPW_VERDICT_BANNED ? IPW_LIST_BAN :
+							    IPW_LIST_ALLOW) ||
+	      !ipw_addr_contains(&v->entry, ip)))) {
+		violate(V_VERDICT, "%s: blocked %d reason %u by %d %s",
+			fmt(ip, b1), v->blocked, v->reason, v->list,
+			decided ? fmt(&v->entry, b2) : "-");
+		return;
+	}
+	if (decided && v->expires != 0 && v->expires <= before)
+		violate(V_EXPIRED_MATCH,
+			"%s decided by %s expiring %" PRId64
+			", clock was %" PRId64 " before the check",
+			fmt(ip, b1), fmt(&v->entry, b2), v->expires, before);
+}
+
+/* ---- threads ---- */
+
+struct counters {
+	unsigned long ops, checks, writes, purged;
+};
+
+static struct counters totals[NREADERS + NWRITERS + 1];
+
+struct reader_arg {
+	int id;
+};
+
+static void *reader(void *p)
+{
+	struct reader_arg *arg = p;
+	struct counters *c = &totals[arg->id];
+	uint64_t r = 0x1000 + (uint64_t)arg->id;
+	char buf[IPW_ADDR_STRLEN];
+
+	ipw_reader_register();
+	while (c->ops < READER_CAP) {
+		struct ipw_addr ip;
+		struct ipw_verdict v;
+		uint32_t kind = below(&r, 10);
+		int64_t before;
+		int rc;
+
+		if ((c->ops & 255) == 0 &&
+		    atomic_load_explicit(&stop, memory_order_relaxed))
+			break;
+		c->ops++;
+		if (kind < 3)
+			pinned_ban_addr(&r, &ip);
+		else if (kind < 5)
+			pinned_allow_addr(&r, &ip);
+		else
+			shared_addr(&r, &ip);
+		before = stress_clock(NULL);
+		rc = ipw_table_check(tbl, &ip, &v);
+		c->checks++;
+		if (rc) {
+			violate(V_VERDICT, "check %s: %s", fmt(&ip, buf),
+				ipw_errname(rc));
+			continue;
+		}
+		check_verdict(&ip, &v, before, IPW_MODE_DENYLIST);
+		if (kind < 3 && (!v.blocked || v.reason != IPW_VERDICT_BANNED))
+			violate(V_PINNED_BAN, "%s: blocked %d reason %u",
+				fmt(&ip, buf), v.blocked, v.reason);
+		if (kind >= 3 && kind < 5 &&
+		    (v.blocked || v.reason != IPW_VERDICT_ALLOWED))
+			violate(V_PINNED_ALLOW, "%s: blocked %d reason %u",
+				fmt(&ip, buf), v.blocked, v.reason);
+	}
+	ipw_reader_unregister();
+	return NULL;
+}
+
+struct writer_arg {
+	int id;
+	bool own[2 * OWN_KEYS]; /* final state of the owned keys: banned */
+};
+
+static int64_t ttl(uint64_t *r, int64_t lo, int64_t hi)
+{
+	return stress_clock(NULL) + lo +
+	       (int64_t)below(r, (uint32_t)(hi - lo + 1));
+}
+
+static void write_ok(int rc, const char *what, const struct ipw_addr *a)
+{
+	char buf[IPW_ADDR_STRLEN];
+
+	/* EXPIRED: the purger moved the clock past a short TTL. COVERED: an
+	 * allow of the other writer covers the target. */
+	if (rc && rc != IPW_ETABLE_EXPIRED && rc != IPW_ETABLE_COVERED)
+		violate(V_WRITE_ERROR, "%s %s: %s", what, fmt(a, buf),
+			ipw_errname(rc));
+}
+
+static void own_op(struct writer_arg *arg, uint64_t *r)
+{
+	unsigned k = below(r, 2 * OWN_KEYS);
+	struct ipw_addr a;
+	struct ipw_verdict v;
+	enum ipw_change what = 0, want;
+	char buf[IPW_ADDR_STRLEN];
+	int rc;
+
+	own_key(&a, arg->id, k);
+	if (below(r, 2)) {
+		struct ipw_entry_spec s;
+
+		memset(&s, 0, sizeof(s));
+		s.list = IPW_LIST_BAN;
+		s.target = a;
+		s.actor = "writer";
+		rc = ipw_table_add(tbl, &s, &what, NULL, NULL);
+		want = arg->own[k] ? IPW_CHANGE_UNCHANGED : IPW_CHANGE_ADDED;
+		arg->own[k] = true;
+	} else {
+		rc = ipw_table_del(tbl, IPW_LIST_BAN, &a, &what, NULL);
+		want = arg->own[k] ? IPW_CHANGE_REMOVED : IPW_CHANGE_ABSENT;
+		arg->own[k] = false;
+	}
+	if (rc || what != want)
+		violate(V_OWN_WRITE, "writer %d key %s: %s/%d, want %d",
+			arg->id, fmt(&a, buf), rc ? ipw_errname(rc) : "ok",
+			(int)what, (int)want);
+	rc = ipw_table_check(tbl, &a, &v);
+	if (rc || v.blocked != arg->own[k] ||
+	    (arg->own[k] && !ipw_addr_equal(&v.entry, &a)))
+		violate(V_OWN_WRITE, "writer %d's own check of %s: blocked %d",
+			arg->id, fmt(&a, buf), v.blocked);
+}
+
+static void shared_op(uint64_t *r)
+{
+	static const unsigned lens[] = {24, 25, 26, 28, 30, 32};
+	struct ipw_entry_spec s;
+	struct ipw_addr a;
+	enum ipw_change what;
+	uint32_t x = below(r, 256);
+
+	memset(&s, 0, sizeof(s));
+	s.score = below(r, 10);
+	switch (below(r, 8)) {
+	case 0: /* 10.9.0.0/24: bans */
+		v4(&s.target, 0x0a090000 | x, lens[below(r, NELEM(lens))]);
+		s.list = IPW_LIST_BAN;
+		s.expires = below(r, 4) ? ttl(r, 1, 20) : 0;
+		write_ok(ipw_table_add(tbl, &s, &what, NULL, NULL), "ban",
+			 &s.target);
+		break;
+	case 1: /* 10.9.0.0/24: allows */
+		v4(&s.target, 0x0a090000 | x, lens[2 + below(r, 4)]);
+		s.list = IPW_LIST_ALLOW;
+		s.expires = ttl(r, 1, 10);
+		write_ok(ipw_table_add(tbl, &s, &what, NULL, NULL), "allow",
+			 &s.target);
+		break;
+	case 2: /* 10.9.0.0/24 and 2001:db8:9::/120: removals */
+		if (below(r, 2))
+			v4(&a, 0x0a090000 | x, lens[below(r, NELEM(lens))]);
+		else
+			v6(&a, 0x9, 0, (uint16_t)x, 120 + below(r, 9));
+		ipw_table_del(tbl, below(r, 3) ? IPW_LIST_BAN : IPW_LIST_ALLOW,
+			      &a, &what, NULL);
+		break;
+	case 3: /* 2001:db8:9::/120: bans and allows */
+		v6(&s.target, 0x9, 0, (uint16_t)x, 120 + below(r, 9));
+		s.list = below(r, 4) ? IPW_LIST_BAN : IPW_LIST_ALLOW;
+		s.expires = ttl(r, 1, 15);
+		write_ok(ipw_table_add(tbl, &s, &what, NULL, NULL), "v6 add",
+			 &s.target);
+		break;
+	case 4: /* work for the purger: 172.16.w.x, short TTLs */
+	case 5:
+		v4(&s.target, 0xac100000 | below(r, NWRITERS) << 8 | x, 32);
+		s.list = IPW_LIST_BAN;
+		s.expires = ttl(r, 1, 3);
+		s.flags = IPW_ENTRY_AUTO;
+		write_ok(ipw_table_add(tbl, &s, &what, NULL, NULL), "ttl ban",
+			 &s.target);
+		break;
+	case 6: /* more specific bans inside pinned bans, and removals */
+		if (below(r, 2))
+			v4(&s.target, 0xc6336400 | x, 28 + below(r, 5));
+		else
+			v6(&s.target, 0xdead, (uint16_t)x, 0, 64);
+		if (below(r, 2)) {
+			s.list = IPW_LIST_BAN;
+			s.expires = ttl(r, 1, 5);
+			write_ok(ipw_table_add(tbl, &s, &what, NULL, NULL),
+				 "inner ban", &s.target);
+		} else {
+			ipw_table_del(tbl, IPW_LIST_BAN, &s.target, &what,
+				      NULL);
+		}
+		break;
+	default: { /* bans inside pinned allows: always covered */
+		char buf[IPW_ADDR_STRLEN];
+		int rc;
+
+		if (below(r, 2))
+			v4(&s.target, 0xc0000200 | (x & 15), 28 + below(r, 5));
+		else
+			v6(&s.target, 0xcafe, 0, (uint16_t)x,
+			   64 + below(r, 65));
+		s.list = IPW_LIST_BAN;
+		s.expires = below(r, 2) ? 0 : ttl(r, 5, 50);
+		rc = ipw_table_add(tbl, &s, &what, NULL, NULL);
+		if (rc != IPW_ETABLE_COVERED)
+			violate(V_COVERED, "ban %s: %s", fmt(&s.target, buf),
+				rc ? ipw_errname(rc) : ipw_change_name(what));
+		break;
+	}
+	}
+}
+
+static void *writer(void *p)
+{
+	struct writer_arg *arg = p;
+	struct counters *c = &totals[NREADERS + arg->id];
+	uint64_t r = 0x2000 + (uint64_t)arg->id;
+
+	ipw_reader_register(); /* writers check too */
+	while (c->ops < WRITER_CAP) {
+		if ((c->ops & 63) == 0 &&
+		    atomic_load_explicit(&stop, memory_order_relaxed))
+			break;
+		c->ops++;
+		if (below(&r, 10) < 4)
+			own_op(arg, &r);
+		else
+			shared_op(&r);
+		c->writes++;
+	}
+	ipw_reader_unregister();
+	return NULL;
+}
+
+static void purge_cb(const struct ipw_entry_info *e, void *ctx)
+{
+	char buf[IPW_ADDR_STRLEN];
+
+	(void)ctx;
+	/* the clock only moves forward: expired at purge time is expired now */
+	if (e->expires == 0 || e->expires > stress_clock(NULL))
+		violate(V_PURGED_LIVE, "%s expires %" PRId64 ", now %" PRId64,
+			fmt(&e->target, buf), e->expires, stress_clock(NULL));
+}
+
+static int info_cmp(const void *pa, const void *pb)
+{
+	const struct ipw_entry_info *a = pa, *b = pb;
+
+	if (a->list != b->list)
+		return a->list < b->list ? -1 : 1;
+	return ipw_addr_cmp(&a->target, &b->target);
+}
+
+/* Sorted copy of a snapshot; returns the count. */
+static size_t snapshot_sorted(struct ipw_entry_info **out)
+{
+	struct ipw_snapshot *s = NULL;
+	size_t n;
+
+	if (ipw_table_snapshot(tbl, &s) || !s) {
+		printf("Bail out! snapshot failed\n");
+		exit(2);
+	}
+	n = ipw_snapshot_count(s);
+	*out = malloc((n + 1) * sizeof(**out));
+	if (!*out) {
+		printf("Bail out! out of memory\n");
+		exit(2);
+	}
+	for (size_t i = 0; i < n; i++)
+		ipw_snapshot_get(s, i, &(*out)[i]);
+	ipw_snapshot_free(s);
+	qsort(*out, n, sizeof(**out), info_cmp);
+	return n;
+}
+
+static const struct ipw_entry_info *find_sorted(const struct ipw_entry_info *e,
+						size_t n, enum ipw_list list,
+						const struct ipw_addr *t)
+{
+	struct ipw_entry_info key;
+
+	key.list = list;
+	key.target = *t;
+	return bsearch(&key, e, n, sizeof(*e), info_cmp);
+}
+
+static void check_snapshot_invariants(void)
+{
+	struct ipw_entry_info *e;
+	size_t n = snapshot_sorted(&e);
+	char buf[IPW_ADDR_STRLEN];
+
+	for (size_t i = 1; i < n; i++)
+		if (info_cmp(&e[i - 1], &e[i]) == 0)
+			violate(V_SNAPSHOT, "%s listed twice",
+				fmt(&e[i].target, buf));
+	for (size_t i = 0; i < npinned; i++)
+		if (!find_sorted(e, n, pinned[i].list, &pinned[i].target))
+			violate(V_SNAPSHOT, "pinned %s missing",
+				fmt(&pinned[i].target, buf));
+	free(e);
+}
+
+static void *purger(void *p)
+{
+	struct counters *c = &totals[NREADERS + NWRITERS];
+	uint64_t r = 0x3000;
+
+	(void)p;
+	ipw_reader_register();
+	while (c->ops < WRITER_CAP &&
+	       !atomic_load_explicit(&stop, memory_order_relaxed)) {
+		struct timespec pause = {0, 200000};
+
+		c->ops++;
+		atomic_fetch_add_explicit(&fake_now, 1, memory_order_relaxed);
+		c->purged +=
+			ipw_table_purge(tbl, 1 + below(&r, 64), purge_cb, NULL);
+		if (c->ops % 16 == 0)
+			check_snapshot_invariants();
+		if (c->ops % 16 == 8) {
+			struct ipw_entry_info top[8];
+			struct ipw_table_stats st;
+			size_t n = ipw_table_top(tbl, NELEM(top), top);
+
+			for (size_t i = 1; i < n && i < NELEM(top); i++)
+				if (top[i].hits > top[i - 1].hits)
+					violate(V_TOP,
+						"top[%zu] has %" PRIu64
+						" hits, top[%zu] %" PRIu64,
+						i, top[i].hits, i - 1,
+						top[i - 1].hits);
+			ipw_table_stats(tbl, &st);
+		}
+		nanosleep(&pause, NULL);
+	}
+	ipw_reader_unregister();
+	return NULL;
+}
+
+/* ---- final recomputation from a snapshot ---- */
+
+static void recompute(const struct ipw_entry_info *e, size_t n,
+		      const struct ipw_addr *ip, int64_t now,
+		      enum ipw_mode mode, struct ipw_verdict *v)
+{
+	const struct ipw_entry_info *best[2] = {NULL, NULL};
+
+	for (size_t i = 0; i < n; i++) {
+		const struct ipw_entry_info *x = &e[i];
+
+		if ((x->expires && x->expires <= now) ||
+		    !ipw_addr_contains(&x->target, ip))
+			continue;
+		if (!best[x->list] ||
+		    x->target.plen > best[x->list]->target.plen)
+			best[x->list] = x;
+	}
+	memset(v, 0, sizeof(*v));
+	if (best[IPW_LIST_ALLOW]) {
+		v->reason = IPW_VERDICT_ALLOWED;
+		v->list = IPW_LIST_ALLOW;
+		v->entry = best[IPW_LIST_ALLOW]->target;
+		v->expires = best[IPW_LIST_ALLOW]->expires;
+	} else if (mode == IPW_MODE_ALLOWLIST) {
+		v->blocked = true;
+		v->reason = IPW_VERDICT_NOT_ALLOWED;
+	} else if (best[IPW_LIST_BAN]) {
+		v->blocked = true;
+		v->reason = IPW_VERDICT_BANNED;
+		v->list = IPW_LIST_BAN;
+		v->entry = best[IPW_LIST_BAN]->target;
+		v->expires = best[IPW_LIST_BAN]->expires;
+	}
+}
+
+static size_t compare_all_checks(const struct ipw_entry_info *e, size_t n,
+				 size_t *checked)
+{
+	size_t bad = 0;
+	int64_t now = stress_clock(NULL);
+	enum ipw_mode mode = ipw_table_mode(tbl);
+	char b1[IPW_ADDR_STRLEN], b2[IPW_ADDR_STRLEN];
+
+	*checked = 0;
+	for (unsigned kind = 0; kind < 7; kind++) {
+		unsigned count = kind == 0 ? 2 * OWN_KEYS * NWRITERS : 256;
+
+		for (unsigned i = 0; i < count; i++) {
+			struct ipw_addr ip;
+			struct ipw_verdict v, w;
+			bool same;
+
+			switch (kind) {
+			case 0:
+				own_key(&ip, (int)(i / (2 * OWN_KEYS)),
+					i % (2 * OWN_KEYS));
+				break;
+			case 1:
+				v4(&ip, 0x0a090000 | i, 32);
+				break;
+			case 2:
+				v6(&ip, 0x9, 0, (uint16_t)i, 128);
+				break;
+			case 3:
+				v4(&ip, 0xac100000 | (i % NWRITERS) << 8 | i,
+				   32);
+				break;
+			case 4:
+				v4(&ip, 0xc6336400 | i, 32);
+				break;
+			case 5:
+				v4(&ip, 0xc0000200 | i, 32);
+				break;
+			default:
+				v6(&ip, i % 2 ? 0xdead : 0xcafe, (uint16_t)i, 0,
+				   128);
+				break;
+			}
+			if (ipw_table_check(tbl, &ip, &v)) {
+				bad++;
+				continue;
+			}
+			recompute(e, n, &ip, now, mode, &w);
+			same = v.blocked == w.blocked && v.reason == w.reason;
+			if (same && (w.reason == IPW_VERDICT_BANNED ||
+				     w.reason == IPW_VERDICT_ALLOWED))
+				same = v.list == w.list &&
+				       ipw_addr_equal(&v.entry, &w.entry) &&
+				       v.expires == w.expires;
+			if (!same && bad++ < 5)
+				diag("  %s: table %s reason %u by %s, "
+				     "snapshot says %s reason %u by %s",
+				     fmt(&ip, b1),
+				     v.blocked ? "blocked" : "admitted",
+				     v.reason, fmt(&v.entry, b2),
+				     w.blocked ? "blocked" : "admitted",
+				     w.reason, fmt(&w.entry, b2));
+			(*checked)++;
+		}
+	}
+	return bad;
+}
+
+static double monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(void)
+{
+	static struct writer_arg wargs[NWRITERS];
+	struct reader_arg rargs[NREADERS];
+	pthread_t th[NREADERS + NWRITERS + 1];
+	struct ipw_table_opts o;
+	struct ipw_table_stats st;
+	struct ipw_entry_info *snap;
+	const char *env = getenv("IPW_STRESS_SECONDS");
+	double seconds = env ? atof(env) : 6.0, deadline;
+	size_t n, bad, checked, expired;
+	unsigned long total_checks = 0, total_writes = 0;
+	int nth = 0, rc;
+
+	if (seconds <= 0)
+		seconds = 6.0;
+	memset(&o, 0, sizeof(o));
+	o.clock = stress_clock;
+	o.max_entries = 1u << 20;
+	rc = ipw_table_new(&tbl, &o);
+	if (rc) {
+		printf("Bail out! ipw_table_new: %s\n", ipw_errname(rc));
+		return 2;
+	}
+	ipw_reader_register();
+	setup_pinned();
+	diag("%d readers, %d writers, 1 purger, for %.1f s "
+	     "(IPW_STRESS_SECONDS)",
+	     NREADERS, NWRITERS, seconds);
+
+	deadline = monotonic() + seconds;
+	for (int i = 0; i < NREADERS; i++) {
+		rargs[i].id = i;
+		pthread_create(&th[nth++], NULL, reader, &rargs[i]);
+	}
+	for (int i = 0; i < NWRITERS; i++) {
+		wargs[i].id = i;
+		pthread_create(&th[nth++], NULL, writer, &wargs[i]);
+	}
+	pthread_create(&th[nth++], NULL, purger, NULL);
+	while (monotonic() < deadline) {
+		struct timespec pause = {0, 20000000};
+
+		nanosleep(&pause, NULL);
+	}
+	atomic_store(&stop, true);
+	for (int i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+
+	for (int i = 0; i < NREADERS; i++)
+		total_checks += totals[i].checks;
+	for (int i = 0; i < NWRITERS; i++)
+		total_writes += totals[NREADERS + i].writes;
+	diag("%lu checks, %lu writes, %lu purge calls removing %lu entries",
+	     total_checks, total_writes, totals[NREADERS + NWRITERS].ops,
+	     totals[NREADERS + NWRITERS].purged);
+	ok(total_checks > 0 && total_writes > 0 &&
+		   totals[NREADERS + NWRITERS].purged > 0,
+	   "every thread did work (checks, writes, purges)");
+	for (int v = 0; v < V_N; v++)
+		is_int(atomic_load(&violations[v]), 0, "while running: no %s",
+		       v_names[v]);
+
+	/* The owned keys are as their writers left them. */
+	bad = 0;
+	for (int w = 0; w < NWRITERS; w++)
+		for (unsigned k = 0; k < 2 * OWN_KEYS; k++) {
+			struct ipw_addr a;
+			struct ipw_entry_info e;
+			struct ipw_verdict v;
+			char buf[IPW_ADDR_STRLEN];
+			int grc;
+
+			own_key(&a, w, k);
+			grc = ipw_table_get(tbl, IPW_LIST_BAN, &a, &e);
+			rc = ipw_table_check(tbl, &a, &v);
+			if ((grc == 0) != wargs[w].own[k] || rc ||
+			    v.blocked != wargs[w].own[k]) {
+				if (bad++ < 5)
+					diag("  writer %d key %s: get %s, "
+					     "blocked %d, want %s",
+					     w, fmt(&a, buf), ipw_errname(grc),
+					     v.blocked,
+					     wargs[w].own[k] ? "banned" :
+							       "absent");
+			}
+		}
+	is_int(bad, 0, "after: every owned key is in its writer's final state");
+
+	n = snapshot_sorted(&snap);
+	ipw_table_stats(tbl, &st);
+	is_int(n,
+	       st.entries[0][0] + st.entries[0][1] + st.entries[1][0] +
+		       st.entries[1][1],
+	       "after: snapshot count equals the stats count");
+	bad = 0;
+	for (size_t i = 0; i < npinned; i++)
+		bad += !find_sorted(snap, n, pinned[i].list, &pinned[i].target);
+	is_int(bad, 0, "after: every pinned entry is present");
+	bad = compare_all_checks(snap, n, &checked);
+	is_int(bad, 0,
+	       "after: %zu checks agree with a recomputation from the snapshot",
+	       checked);
+
+	expired = 0;
+	for (size_t i = 0; i < n; i++)
+		expired += snap[i].expires &&
+			   snap[i].expires <= stress_clock(NULL);
+	free(snap);
+	is_int(ipw_table_purge(tbl, 0, purge_cb, NULL), expired,
+	       "after: a final purge removes exactly the %zu expired entries",
+	       expired);
+	n = snapshot_sorted(&snap);
+	bad = 0;
+	for (size_t i = 0; i < n; i++)
+		bad += snap[i].expires && snap[i].expires <= stress_clock(NULL);
+	free(snap);
+	is_int(bad, 0, "after: no expired entry is left");
+
+	ipw_reader_unregister();
+	ipw_table_free(tbl);
+	return done_testing();
+}
