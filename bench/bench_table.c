@@ -97,7 +97,7 @@ static unsigned v6_cidr_len(void)
 static struct ipw_table *new_table(void)
 {
 	struct ipw_table *t;
-	struct ipw_table_opts o = { .max_entries = 1u << 26 };
+	struct ipw_table_opts o = {.max_entries = 1u << 26};
 
 	if (ipw_table_new(&t, &o) != 0)
 		abort();
@@ -108,7 +108,7 @@ static struct ipw_table *new_table(void)
 static void load(struct ipw_table *t, int fam, size_t n, unsigned plen_mode,
 		 struct ipw_addr *keep)
 {
-	struct ipw_entry_spec s = { .list = IPW_LIST_BAN };
+	struct ipw_entry_spec s = {.list = IPW_LIST_BAN};
 
 	for (size_t i = 0; i < n; i++) {
 		unsigned plen;
@@ -148,7 +148,8 @@ static struct ipw_addr *make_queries(int fam, const struct ipw_addr *exact,
 		if (r < hit_pct && nexact) {
 			q[i] = exact[bench_rand(&rng) % nexact];
 		} else if (r < hit_pct + in_pct && ncidr) {
-			const struct ipw_addr *p = &cidr[bench_rand(&rng) % ncidr];
+			const struct ipw_addr *p =
+				&cidr[bench_rand(&rng) % ncidr];
 			struct ipw_addr x;
 
 			if (fam == 4)
@@ -159,8 +160,9 @@ static struct ipw_addr *make_queries(int fam, const struct ipw_addr *exact,
 			for (unsigned bit = 0; bit < p->plen; bit++) {
 				uint8_t m = (uint8_t)(0x80 >> (bit % 8));
 
-				x.bytes[bit / 8] = (uint8_t)((x.bytes[bit / 8] & ~m) |
-							     (p->bytes[bit / 8] & m));
+				x.bytes[bit / 8] =
+					(uint8_t)((x.bytes[bit / 8] & ~m) |
+						  (p->bytes[bit / 8] & m));
 			}
 			q[i] = x;
 		} else if (fam == 4) {
@@ -218,14 +220,16 @@ static void report_memory(const char *name, struct ipw_table *t)
 
 	ipw_table_stats(t, &st);
 	n = st.entries[0][0] + st.entries[0][1];
-	snprintf(extra, sizeof(extra),
-		 "\"index_bytes\": %llu, \"entries\": %llu, "
-		 "\"index_bytes_per_entry\": %.2f, \"entry_bytes_per_entry\": %.2f",
-		 (unsigned long long)st.index_bytes, (unsigned long long)n,
-		 (double)st.index_bytes / (double)n,
-		 (double)st.entry_bytes / (double)n);
+	snprintf(
+		extra, sizeof(extra),
+		"\"index_bytes\": %llu, \"entries\": %llu, "
+		"\"index_bytes_per_entry\": %.2f, \"entry_bytes_per_entry\": %.2f",
+		(unsigned long long)st.index_bytes, (unsigned long long)n,
+		(double)st.index_bytes / (double)n,
+		(double)st.entry_bytes / (double)n);
 	snprintf(bcase, sizeof(bcase), "memory/%s", name);
-	fprintf(stderr, "%-10s %-34s index %.2f B/entry, records %.2f B/entry\n",
+	fprintf(stderr,
+		"%-10s %-34s index %.2f B/entry, records %.2f B/entry\n",
 		"table", bcase, (double)st.index_bytes / (double)n,
 		(double)st.entry_bytes / (double)n);
 	printf("{\"bench\": \"table\", \"case\": \"%s\", %s}\n", bcase, extra);
@@ -290,9 +294,9 @@ static int64_t fake_clock(void *ctx)
 
 static void bench_insert_purge(size_t n)
 {
-	struct ipw_table_opts o = { .max_entries = 1u << 26,
-				    .clock = fake_clock };
-	struct ipw_entry_spec s = { .list = IPW_LIST_BAN };
+	struct ipw_table_opts o = {.max_entries = 1u << 26,
+				   .clock = fake_clock};
+	struct ipw_entry_spec s = {.list = IPW_LIST_BAN};
 	struct ipw_table *t;
 	uint32_t *keys = malloc(n * sizeof(*keys));
 	uint64_t t0, ns;
@@ -336,7 +340,7 @@ struct rw {
 static void *writer_main(void *arg)
 {
 	struct rw *rw = arg;
-	struct ipw_entry_spec s = { .list = IPW_LIST_BAN };
+	struct ipw_entry_spec s = {.list = IPW_LIST_BAN};
 	uint64_t seed = 7, n = 0;
 
 	s.expires = wall_now() + 3600;
@@ -356,7 +360,8 @@ static double reader_rate(struct rw *rw, uint64_t ms)
 
 	while (bench_now_ns() < end) {
 		for (size_t i = 0; i < 65536; i++)
-			ipw_table_check(rw->t, &rw->q[(n + i) & (NQUERIES - 1)], &v);
+			ipw_table_check(rw->t, &rw->q[(n + i) & (NQUERIES - 1)],
+					&v);
 		n += 65536;
 	}
 	return (double)n * 1e9 / (double)(bench_now_ns() - t0);
@@ -365,7 +370,7 @@ static double reader_rate(struct rw *rw, uint64_t ms)
 static void bench_reader_writer(size_t n)
 {
 	struct ipw_addr *keys = malloc(n * sizeof(*keys));
-	struct rw rw = { 0 };
+	struct rw rw = {0};
 	pthread_t w;
 	double alone, during;
 	char extra[128];
@@ -391,8 +396,9 @@ static void bench_reader_writer(size_t n)
 		 during, (double)rw.writes / 2.0, during / alone);
 	bench_report("table", "rw/reader_during_writes", 2, (uint64_t)during,
 		     1000000000ull, extra);
-	fprintf(stderr, "table      rw: reader keeps %.1f%% of its rate while "
-			"a writer adds %.2f M bans/s\n",
+	fprintf(stderr,
+		"table      rw: reader keeps %.1f%% of its rate while "
+		"a writer adds %.2f M bans/s\n",
 		100.0 * during / alone, (double)rw.writes / 2.0 / 1e6);
 	ipw_reader_unregister();
 	free((void *)rw.q);
@@ -406,15 +412,17 @@ int main(int argc, char **argv)
 	const char *sc = getenv("BENCH_SCALE");
 
 	if (sc)
-		scale = atof(sc);
+		scale = strtod(sc, NULL);
 	bench_header();
 #define WANT(x) (!only || strstr(x, only))
 	if (WANT("v4_1M_exact"))
 		bench_exact(4, scaled(1000000), "v4_1M_exact");
 	if (WANT("v4_1M_100k_cidr"))
-		bench_cidr(4, scaled(1000000), scaled(100000), "v4_1M_100k_cidr");
+		bench_cidr(4, scaled(1000000), scaled(100000),
+			   "v4_1M_100k_cidr");
 	if (WANT("v6_1M_100k_cidr"))
-		bench_cidr(6, scaled(1000000), scaled(100000), "v6_1M_100k_cidr");
+		bench_cidr(6, scaled(1000000), scaled(100000),
+			   "v6_1M_100k_cidr");
 	if (WANT("insert"))
 		bench_insert_purge(scaled(4000000));
 	if (WANT("rw"))

@@ -178,11 +178,11 @@ static inline unsigned ix_scan(const uint8_t *g, uint8_t tag, unsigned *match)
 
 struct IX_NAME {
 	size_t alloc_bytes; /* first: read by ix_free() */
-	uint64_t mask;	  /* capacity - 1 (capacity: a power of two >= 16) */
-	uint64_t hkey[2]; /* hash key of this array */
-	uint64_t used;	  /* slots with ctl != 0 (live + dead); writer only */
-	uint64_t live;	  /* live slots; writer only */
-	uint8_t *tags;	  /* capacity bytes, after the slots */
+	uint64_t mask;	    /* capacity - 1 (capacity: a power of two >= 16) */
+	uint64_t hkey[2];   /* hash key of this array */
+	uint64_t used;	    /* slots with ctl != 0 (live + dead); writer only */
+	uint64_t live;	    /* live slots; writer only */
+	uint8_t *tags;	    /* capacity bytes, after the slots */
 	IX_SLOT slots[];
 };
 

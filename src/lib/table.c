@@ -207,10 +207,12 @@ struct entry {
  * length of that short prefix, so a reader can probe its slot (which has
  * the expiry) without touching the entry record.
  */
-#define SUM4_CELLS	   65536
-#define CELL_MASK(c)	   ((uint32_t)((c) >> 32) & 0x7fffu)
-#define CELL_PLEN(c)	   ((unsigned)((c) >> 48) & 0x1fu)
-#define CELL_LONG_BIT(len) ((uint64_t)1 << (32 + (len)-17))
+#define SUM4_CELLS	    65536
+#define CELL_MASK(c)	    ((uint32_t)((c) >> 32) & 0x7fffu)
+#define CELL_PLEN(c)	    ((unsigned)((c) >> 48) & 0x1fu)
+#define CELL_LONG_BIT(len)  ((uint64_t)1 << (32 + (len)-17))
+#define CELL_MASK_BITS	    0x00007fff00000000ull
+#define CELL_PLEN_BITS(len) ((uint64_t)((len)&0x1fu) << 48)
 
 struct list_ix {
 	/* published to readers */
@@ -412,7 +414,7 @@ static bool match4(const struct list_ix *L, uint32_t a, uint32_t now,
 	cell = __atomic_load_n(&sum[a >> 16], __ATOMIC_ACQUIRE);
 	px = __atomic_load_n(&L->px4, __ATOMIC_ACQUIRE);
 	for (lm = CELL_MASK(cell); lm;) {
-		unsigned bit = 31 - (unsigned)__builtin_clz(lm);
+		unsigned bit = (31 - (unsigned)__builtin_clz(lm)) & 31;
 		unsigned len = 17 + bit;
 		const struct slotp4 *s = ixp4_find(px, p4_key(a, len), &ctl);
 
@@ -1149,7 +1151,7 @@ static void sum4_set_short(uint64_t *cell, uint32_t h, unsigned plen)
 {
 	uint64_t c = __atomic_load_n(cell, __ATOMIC_RELAXED);
 
-	c = (c & (0x7fffull << 32)) | h | (uint64_t)plen << 48;
+	c = (c & CELL_MASK_BITS) | h | CELL_PLEN_BITS(plen);
 	__atomic_store_n(cell, c, __ATOMIC_RELEASE);
 }
 
@@ -1231,10 +1233,10 @@ static void index_insert(struct ipw_table *t, const struct ipw_addr *tg,
 		}
 		L->px4->live++;
 		L->nprefix[0]++;
-		if (L->lencount4[len]++ == 0 && len <= 16)
+		L->lencount4[len]++;
+		if (len <= 16) {
 			__atomic_fetch_or(&L->short4, 1u << len,
 					  __ATOMIC_RELEASE);
-		if (len <= 16) {
 			/* Leaf-push into every /16 cell the prefix covers
 			 * where it is now the most specific short prefix. */
 			uint32_t first = w->a4 >> 16;
@@ -1320,7 +1322,8 @@ static void index_remove(struct ipw_table *t, const struct ipw_addr *tg,
 	if (w->fam == 0) {
 		L->px4->live--;
 		L->nprefix[0]--;
-		if (--L->lencount4[len] == 0 && len <= 16)
+		L->lencount4[len]--;
+		if (len <= 16 && L->lencount4[len] == 0)
 			__atomic_fetch_and(&L->short4, ~(1u << len),
 					   __ATOMIC_RELEASE);
 		if (len <= 16) {
@@ -1343,7 +1346,8 @@ static void index_remove(struct ipw_table *t, const struct ipw_addr *tg,
 	}
 	L->px6->live--;
 	L->nprefix[1]--;
-	if (--L->lencount6[len] == 0 && len <= 32)
+	L->lencount6[len]--;
+	if (len <= 32 && L->lencount6[len] == 0)
 		__atomic_fetch_and(&L->short6, ~(1ull << len),
 				   __ATOMIC_RELEASE);
 	if (len > 32) {
@@ -1781,7 +1785,7 @@ int ipw_table_new(struct ipw_table **out, const struct ipw_table_opts *opts)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return IPW_ENOMEM;
-	t->chunks = calloc(MAX_CHUNKS, sizeof(*t->chunks));
+	t->chunks = calloc(MAX_CHUNKS, sizeof(struct entry *));
 	if (!t->chunks) {
 		free(t);
 		return IPW_ENOMEM;

@@ -1932,7 +1932,7 @@ static void test_einval(void)
 
 static void test_names(void)
 {
-	const char *seen[8];
+	const char *seen[8] = {0};
 	int dup = 0, null = 0;
 
 	for (int c = IPW_CHANGE_ADDED; c <= IPW_CHANGE_MODE; c++) {

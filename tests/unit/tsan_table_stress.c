@@ -116,7 +116,7 @@ __attribute__((format(printf, 2, 3))) static void violate(enum violation v,
 static const char *fmt(const struct ipw_addr *a, char *buf)
 {
 	if (ipw_addr_format(a, buf, IPW_ADDR_STRLEN) < 0)
-		strcpy(buf, "(invalid)");
+		snprintf(buf, IPW_ADDR_STRLEN, "(invalid)");
 	return buf;
 }
 
@@ -579,6 +579,7 @@ static const struct ipw_entry_info *find_sorted(const struct ipw_entry_info *e,
 {
 	struct ipw_entry_info key;
 
+	memset(&key, 0, sizeof(key));
 	key.list = list;
 	key.target = *t;
 	return bsearch(&key, e, n, sizeof(*e), info_cmp);
@@ -759,7 +760,7 @@ int main(void)
 	struct ipw_table_stats st;
 	struct ipw_entry_info *snap;
 	const char *env = getenv("IPW_STRESS_SECONDS");
-	double seconds = env ? atof(env) : 6.0, deadline;
+	double seconds = env ? strtod(env, NULL) : 6.0, deadline;
 	size_t n, bad, checked, expired;
 	unsigned long total_checks = 0, total_writes = 0;
 	int nth = 0, rc;
