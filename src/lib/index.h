@@ -15,12 +15,13 @@
  * are the handle of the entry the slot stands for and IX_DEAD marks a
  * deleted entry (a tombstone). Readers never lock:
  *
- *   - A slot's key is written once, before its ctl is first set (release),
- *     and never changes while this array lives: tombstones are not reused
- *     for another key, only revived for the same key. So a reader that
- *     acquire-loads a non-zero ctl reads a stable key with plain loads.
+ *   - A slot's key is stored (relaxed atomic words) before its ctl
+ *     (release). A tombstone is revived for the same key, or reused for
+ *     another key on whose probe path it lies, so churn does not fill the
+ *     array with tombstones; a reader therefore validates a match by
+ *     reading ctl again after the key (see _find()).
  *   - The tag is stored (release) after ctl; a tag is a hint, ctl decides.
- *     Tags of used slots never change, and a never-used tag changes once.
+ *     A never-used tag is set once; a reused tombstone's tag may change.
  *   - ctl and the payload words change only with single atomic stores: a
  *     writer stores the payload, then ctl (release); a reader loads ctl
  *     (acquire), then the payload. A reader thus sees a whole entry before
@@ -39,8 +40,10 @@
  * that the live entries fill at most 0.6 of it.
  *
  * Usage: define IX_NAME, IX_SLOT (slot struct with members `ctl` and the
- * key), IX_KEY (key type), IX_HASH(key, hkey), IX_EQ(slotp, key),
- * IX_KEYOF(slotp), then include this file. It defines struct IX_NAME and
+ * key), IX_KEY (key type), IX_HASH(key, hkey), IX_EQ(slotp, key) and
+ * IX_KEYOF(slotp) (both reading the key with relaxed atomic loads),
+ * IX_PAYLOAD (the type a reader gets with a match) and
+ * IX_LOADPAYLOAD(slotp, payloadp), then include this file. It defines struct IX_NAME and
  * static functions IX_NAME##_find() (reader), _probe() (writer: the slot
  * for a key, or the never-used slot where it goes), _settag(), _new(),
  * _bytes(), _full() and _rebuild() (copies live slots into a new array).
@@ -48,6 +51,7 @@
 #ifndef IPWALL_SRC_LIB_INDEX_COMMON
 #define IPWALL_SRC_LIB_INDEX_COMMON
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,12 +218,21 @@ static inline size_t IX_FN(_bytes)(const struct IX_NAME *ix)
 }
 
 /*
- * Reader: the live slot holding @k, or NULL. *ctlp gets its control word.
- * Call inside an RCU read-side critical section, with @ix loaded by
- * acquire from the published pointer.
+ * Reader: find the live slot holding @k. On success sets *ctlp to its
+ * control word and *payload to its payload (IX_LOADPAYLOAD), read
+ * consistently with the key, and returns true. Call inside an RCU
+ * read-side critical section, with @ix loaded by acquire from the
+ * published pointer.
+ *
+ * A tombstone may be reused for another key while we look, so a match is
+ * validated: ctl is read again after the key and payload; if it changed,
+ * the slot was deleted (and maybe reused) meanwhile and we probe on, as if
+ * we had run just after the delete. ctl cannot change and come back to the
+ * same value within our read-side section, because a handle is recycled
+ * only after a grace period.
  */
-static inline IX_SLOT *IX_FN(_find)(const struct IX_NAME *ix, IX_KEY k,
-				    uint32_t *ctlp)
+static inline bool IX_FN(_find)(const struct IX_NAME *ix, IX_KEY k,
+				uint32_t *ctlp, IX_PAYLOAD *payload)
 {
 	uint64_t h = IX_HASH(k, ix->hkey);
 	uint64_t i = ix_group0(h, ix->mask);
@@ -229,37 +242,40 @@ static inline IX_SLOT *IX_FN(_find)(const struct IX_NAME *ix, IX_KEY k,
 		unsigned match, empty = ix_scan(ix->tags + i, tag, &match);
 
 		while (match) {
-			IX_SLOT *s =
-				(IX_SLOT *)&ix
-					->slots[i +
-						(unsigned)__builtin_ctz(match)];
+			const IX_SLOT *s =
+				&ix->slots[i + (unsigned)__builtin_ctz(match)];
 			uint32_t ctl = ix_load_ctl(&s->ctl);
 
 			match &= match - 1;
-			if (ctl && IX_EQ(s, k)) {
-				if (ctl & IX_DEAD)
-					return NULL;
-				*ctlp = ctl;
-				return s;
-			}
+			if (ctl == 0 || (ctl & IX_DEAD) || !IX_EQ(s, k))
+				continue;
+			IX_LOADPAYLOAD(s, payload);
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (__atomic_load_n(&s->ctl, __ATOMIC_RELAXED) != ctl)
+				continue;
+			*ctlp = ctl;
+			return true;
 		}
 		if (empty)
-			return NULL;
+			return false;
 		i = (i + IX_GROUP) & ix->mask;
 	}
 }
 
 /*
- * Writer: the slot holding @k (live or dead), or else the never-used slot
- * where @k would go (its ctl is 0; store the key, then ctl, then call
- * _settag()). Returns NULL past IX_MAX_GROUPS groups (the caller rebuilds
- * with a new hash key).
+ * Writer: the slot for @k. *found tells whether it holds @k (live or
+ * dead); otherwise it is the first tombstone on @k's probe path (reused
+ * for @k) or else the never-used slot that ends the path. To take a slot
+ * that does not hold @k: store the key (IX_SETKEY), the payload, then ctl,
+ * then call _settag(). Returns NULL past IX_MAX_GROUPS groups (the caller
+ * rebuilds with a new hash key).
  */
-static inline IX_SLOT *IX_FN(_probe)(struct IX_NAME *ix, IX_KEY k)
+static inline IX_SLOT *IX_FN(_probe)(struct IX_NAME *ix, IX_KEY k, bool *found)
 {
 	uint64_t h = IX_HASH(k, ix->hkey);
 	uint64_t i = ix_group0(h, ix->mask);
 	uint8_t tag = ix_tag(h);
+	IX_SLOT *dead = NULL;
 
 	for (unsigned n = 0; n < IX_MAX_GROUPS; n++) {
 		unsigned match, empty = ix_scan(ix->tags + i, tag, &match);
@@ -269,11 +285,24 @@ static inline IX_SLOT *IX_FN(_probe)(struct IX_NAME *ix, IX_KEY k)
 				&ix->slots[i + (unsigned)__builtin_ctz(match)];
 
 			match &= match - 1;
-			if (s->ctl && IX_EQ(s, k))
+			if (s->ctl && IX_EQ(s, k)) {
+				*found = true;
 				return s;
+			}
 		}
-		if (empty)
-			return &ix->slots[i + (unsigned)__builtin_ctz(empty)];
+		if (!dead) {
+			for (unsigned j = 0; j < IX_GROUP; j++)
+				if (ix->slots[i + j].ctl & IX_DEAD) {
+					dead = &ix->slots[i + j];
+					break;
+				}
+		}
+		if (empty) {
+			*found = false;
+			return dead ? dead :
+				      &ix->slots[i + (unsigned)__builtin_ctz(
+							     empty)];
+		}
 		i = (i + IX_GROUP) & ix->mask;
 	}
 	return NULL;
@@ -315,7 +344,9 @@ static inline struct IX_NAME *IX_FN(_rebuild)(const struct IX_NAME *old,
 
 		if (s->ctl == 0 || (s->ctl & IX_DEAD))
 			continue;
-		d = IX_FN(_probe)(ix, IX_KEYOF(s));
+		bool found;
+
+		d = IX_FN(_probe)(ix, IX_KEYOF(s), &found);
 		if (!d) {
 			ix_free(ix);
 			return NULL;
@@ -335,3 +366,5 @@ static inline struct IX_NAME *IX_FN(_rebuild)(const struct IX_NAME *old,
 #undef IX_HASH
 #undef IX_EQ
 #undef IX_KEYOF
+#undef IX_PAYLOAD
+#undef IX_LOADPAYLOAD

@@ -120,44 +120,66 @@ struct slotcnt {
 	uint32_t count;
 };
 
-#define IX_NAME	      ix4
-#define IX_SLOT	      struct slot4
-#define IX_KEY	      uint32_t
-#define IX_HASH(k, h) ipw_hash_u32(k, h)
-#define IX_EQ(s, k)   ((s)->key == (k))
-#define IX_KEYOF(s)   ((s)->key)
+/* Key words are read and written with relaxed atomics: a tombstone can be
+ * reused for another key while a reader looks (index.h). */
+#define LD(x)	 __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define ST(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
+#define IX_NAME		     ix4
+#define IX_SLOT		     struct slot4
+#define IX_KEY		     uint32_t
+#define IX_HASH(k, h)	     ipw_hash_u32(k, h)
+#define IX_EQ(s, k)	     (LD((s)->key) == (k))
+#define IX_KEYOF(s)	     LD((s)->key)
+#define IX_PAYLOAD	     uint32_t
+#define IX_LOADPAYLOAD(s, p) (*(p) = LD((s)->exp))
 #include "index.h"
 
-#define IX_NAME	      ixp4
-#define IX_SLOT	      struct slotp4
-#define IX_KEY	      uint64_t
-#define IX_HASH(k, h) ipw_hash_u64(k, h)
-#define IX_EQ(s, k)   ((s)->key == (k))
-#define IX_KEYOF(s)   ((s)->key)
+#define IX_NAME		     ixp4
+#define IX_SLOT		     struct slotp4
+#define IX_KEY		     uint64_t
+#define IX_HASH(k, h)	     ipw_hash_u64(k, h)
+#define IX_EQ(s, k)	     (LD((s)->key) == (k))
+#define IX_KEYOF(s)	     LD((s)->key)
+#define IX_PAYLOAD	     uint32_t
+#define IX_LOADPAYLOAD(s, p) (*(p) = LD((s)->exp))
 #include "index.h"
 
-#define IX_NAME	      ix6
-#define IX_SLOT	      struct slot6
-#define IX_KEY	      struct key128
-#define IX_HASH(k, h) ipw_hash_u128((k).hi, (k).lo, h)
-#define IX_EQ(s, k)   ((s)->hi == (k).hi && (s)->lo == (k).lo)
-#define IX_KEYOF(s)   ((struct key128){(s)->hi, (s)->lo})
+#define IX_NAME		     ix6
+#define IX_SLOT		     struct slot6
+#define IX_KEY		     struct key128
+#define IX_HASH(k, h)	     ipw_hash_u128((k).hi, (k).lo, h)
+#define IX_EQ(s, k)	     (LD((s)->hi) == (k).hi && LD((s)->lo) == (k).lo)
+#define IX_KEYOF(s)	     ((struct key128){LD((s)->hi), LD((s)->lo)})
+#define IX_PAYLOAD	     uint32_t
+#define IX_LOADPAYLOAD(s, p) (*(p) = LD((s)->exp))
 #include "index.h"
+
+struct gmask {
+	uint64_t m0, m1;
+};
 
 #define IX_NAME	      ixg6
 #define IX_SLOT	      struct slotg6
 #define IX_KEY	      uint32_t
 #define IX_HASH(k, h) ipw_hash_u32(k, h)
-#define IX_EQ(s, k)   ((s)->key == (k))
-#define IX_KEYOF(s)   ((s)->key)
+#define IX_EQ(s, k)   (LD((s)->key) == (k))
+#define IX_KEYOF(s)   LD((s)->key)
+#define IX_PAYLOAD    struct gmask
+#define IX_LOADPAYLOAD(s, p)                                         \
+	((p)->m0 = __atomic_load_n(&(s)->mask[0], __ATOMIC_ACQUIRE), \
+	 (p)->m1 = __atomic_load_n(&(s)->mask[1], __ATOMIC_ACQUIRE))
 #include "index.h"
 
-#define IX_NAME	      ixcnt
-#define IX_SLOT	      struct slotcnt
-#define IX_KEY	      uint64_t
-#define IX_HASH(k, h) ipw_hash_u64(k, h)
-#define IX_EQ(s, k)   ((s)->key == (k))
-#define IX_KEYOF(s)   ((s)->key)
+/* Writer-only counts: never read by readers, but the same template. */
+#define IX_NAME		     ixcnt
+#define IX_SLOT		     struct slotcnt
+#define IX_KEY		     uint64_t
+#define IX_HASH(k, h)	     ipw_hash_u64(k, h)
+#define IX_EQ(s, k)	     ((s)->key == (k))
+#define IX_KEYOF(s)	     ((s)->key)
+#define IX_PAYLOAD	     uint32_t
+#define IX_LOADPAYLOAD(s, p) (*(p) = (s)->count)
 #include "index.h"
 
 /* ---- entries ---- */
@@ -385,6 +407,19 @@ struct match {
 	unsigned plen;
 };
 
+/* One probe of a prefix index: true (and *m) if @key is there, unexpired. */
+static inline bool probe4(const struct ixp4 *px, uint32_t a, unsigned len,
+			  uint32_t now, struct match *m)
+{
+	uint32_t ctl, exp;
+
+	if (ixp4_find(px, p4_key(a, len), &ctl, &exp) && !expired(exp, now)) {
+		*m = (struct match){ctl & IX_HANDLE_MASK, exp, len};
+		return true;
+	}
+	return false;
+}
+
 static bool match4(const struct list_ix *L, uint32_t a, uint32_t now,
 		   struct match *m)
 {
@@ -392,21 +427,11 @@ static bool match4(const struct list_ix *L, uint32_t a, uint32_t now,
 	const uint64_t *sum;
 	const struct ixp4 *px;
 	uint64_t cell;
-	uint32_t ctl, lm;
+	uint32_t ctl, exp, lm;
 
-	if (ex) {
-		const struct slot4 *s = ix4_find(ex, a, &ctl);
-
-		if (s) {
-			uint32_t exp =
-				__atomic_load_n(&s->exp, __ATOMIC_RELAXED);
-
-			if (!expired(exp, now)) {
-				*m = (struct match){ctl & IX_HANDLE_MASK, exp,
-						    32};
-				return true;
-			}
-		}
+	if (ex && ix4_find(ex, a, &ctl, &exp) && !expired(exp, now)) {
+		*m = (struct match){ctl & IX_HANDLE_MASK, exp, 32};
+		return true;
 	}
 	sum = __atomic_load_n(&L->sum4, __ATOMIC_ACQUIRE);
 	if (!sum)
@@ -415,74 +440,41 @@ static bool match4(const struct list_ix *L, uint32_t a, uint32_t now,
 	px = __atomic_load_n(&L->px4, __ATOMIC_ACQUIRE);
 	for (lm = CELL_MASK(cell); lm;) {
 		unsigned bit = (31 - (unsigned)__builtin_clz(lm)) & 31;
-		unsigned len = 17 + bit;
-		const struct slotp4 *s = ixp4_find(px, p4_key(a, len), &ctl);
 
 		lm &= ~(1u << bit);
-		if (s) {
-			uint32_t exp =
-				__atomic_load_n(&s->exp, __ATOMIC_RELAXED);
-
-			if (!expired(exp, now)) {
-				*m = (struct match){ctl & IX_HANDLE_MASK, exp,
-						    len};
-				return true;
-			}
-		}
+		if (probe4(px, a, 17 + bit, now, m))
+			return true;
 	}
 	if ((uint32_t)cell) {
 		/* The leaf-pushed prefix: its slot in px4 has the expiry. */
 		unsigned plen = CELL_PLEN(cell);
-		const struct slotp4 *s = ixp4_find(px, p4_key(a, plen), &ctl);
 		uint32_t sm;
 
-		if (s) {
-			uint32_t exp =
-				__atomic_load_n(&s->exp, __ATOMIC_RELAXED);
-
-			if (!expired(exp, now)) {
-				*m = (struct match){ctl & IX_HANDLE_MASK, exp,
-						    plen};
-				return true;
-			}
-		}
+		if (probe4(px, a, plen, now, m))
+			return true;
 		/* Slow path: it expired before the purger removed it (or is
 		 * being replaced); try the shorter ones. */
 		sm = __atomic_load_n(&L->short4, __ATOMIC_ACQUIRE) &
 		     ((1u << plen) - 1);
 		while (sm) {
-			unsigned len = 31 - (unsigned)__builtin_clz(sm);
+			unsigned len = (31 - (unsigned)__builtin_clz(sm)) & 31;
 
 			sm &= ~(1u << len);
-			s = ixp4_find(px, p4_key(a, len), &ctl);
-			if (s) {
-				uint32_t exp = __atomic_load_n(
-					&s->exp, __ATOMIC_RELAXED);
-
-				if (!expired(exp, now)) {
-					*m = (struct match){
-						ctl & IX_HANDLE_MASK, exp, len};
-					return true;
-				}
-			}
+			if (probe4(px, a, len, now, m))
+				return true;
 		}
 	}
 	return false;
 }
 
-static bool probe6(const struct ix6 *px, struct key128 k, unsigned len,
-		   uint32_t now, struct match *m)
+static inline bool probe6(const struct ix6 *px, struct key128 k, unsigned len,
+			  uint32_t now, struct match *m)
 {
-	uint32_t ctl;
-	const struct slot6 *s = ix6_find(px, p6_key(k, len), &ctl);
+	uint32_t ctl, exp;
 
-	if (s) {
-		uint32_t exp = __atomic_load_n(&s->exp, __ATOMIC_RELAXED);
-
-		if (!expired(exp, now)) {
-			*m = (struct match){ctl & IX_HANDLE_MASK, exp, len};
-			return true;
-		}
+	if (ix6_find(px, p6_key(k, len), &ctl, &exp) && !expired(exp, now)) {
+		*m = (struct match){ctl & IX_HANDLE_MASK, exp, len};
+		return true;
 	}
 	return false;
 }
@@ -493,58 +485,39 @@ static bool match6(const struct list_ix *L, struct key128 k, uint32_t now,
 	const struct ix6 *ex = __atomic_load_n(&L->ex6, __ATOMIC_ACQUIRE);
 	const struct ix6 *px;
 	const struct ixg6 *grp;
+	struct gmask g;
 	uint64_t sm;
-	uint32_t ctl;
+	uint32_t ctl, exp;
 
-	if (ex) {
-		const struct slot6 *s = ix6_find(ex, k, &ctl);
-
-		if (s) {
-			uint32_t exp =
-				__atomic_load_n(&s->exp, __ATOMIC_RELAXED);
-
-			if (!expired(exp, now)) {
-				*m = (struct match){ctl & IX_HANDLE_MASK, exp,
-						    128};
-				return true;
-			}
-		}
+	if (ex && ix6_find(ex, k, &ctl, &exp) && !expired(exp, now)) {
+		*m = (struct match){ctl & IX_HANDLE_MASK, exp, 128};
+		return true;
 	}
 	px = __atomic_load_n(&L->px6, __ATOMIC_ACQUIRE);
 	if (!px)
 		return false;
 	grp = __atomic_load_n(&L->grp6, __ATOMIC_ACQUIRE);
-	if (grp) {
-		const struct slotg6 *g =
-			ixg6_find(grp, (uint32_t)(k.hi >> 32), &ctl);
+	if (grp && ixg6_find(grp, (uint32_t)(k.hi >> 32), &ctl, &g)) {
+		while (g.m1) {
+			unsigned bit =
+				(63 - (unsigned)__builtin_clzll(g.m1)) & 63;
 
-		if (g) {
-			uint64_t m1 =
-				__atomic_load_n(&g->mask[1], __ATOMIC_ACQUIRE);
-			uint64_t m0 =
-				__atomic_load_n(&g->mask[0], __ATOMIC_ACQUIRE);
+			g.m1 &= ~(1ull << bit);
+			if (probe6(px, k, 97 + bit, now, m))
+				return true;
+		}
+		while (g.m0) {
+			unsigned bit =
+				(63 - (unsigned)__builtin_clzll(g.m0)) & 63;
 
-			while (m1) {
-				unsigned bit =
-					63 - (unsigned)__builtin_clzll(m1);
-
-				m1 &= ~(1ull << bit);
-				if (probe6(px, k, 97 + bit, now, m))
-					return true;
-			}
-			while (m0) {
-				unsigned bit =
-					63 - (unsigned)__builtin_clzll(m0);
-
-				m0 &= ~(1ull << bit);
-				if (probe6(px, k, 33 + bit, now, m))
-					return true;
-			}
+			g.m0 &= ~(1ull << bit);
+			if (probe6(px, k, 33 + bit, now, m))
+				return true;
 		}
 	}
 	sm = __atomic_load_n(&L->short6, __ATOMIC_ACQUIRE);
 	while (sm) {
-		unsigned len = 63 - (unsigned)__builtin_clzll(sm);
+		unsigned len = (63 - (unsigned)__builtin_clzll(sm)) & 63;
 
 		sm &= ~(1ull << len);
 		if (probe6(px, k, len, now, m))
@@ -983,18 +956,18 @@ DEFINE_ENSURE(ixcnt)
 
 /* Writer: the slot for @key in *@pp, after making room; rekeys on an
  * overlong run. NULL only on allocation failure. */
-#define DEFINE_PLACE(NAME, KEYT)                                        \
-	static IX_SLOT_##NAME *NAME##_place(struct ipw_table *t,        \
-					    struct NAME **pp, KEYT key) \
-	{                                                               \
-		IX_SLOT_##NAME *s;                                      \
-                                                                        \
-		if (NAME##_ensure(t, pp, false))                        \
-			return NULL;                                    \
-		while (!(s = NAME##_probe(*pp, key)))                   \
-			if (NAME##_ensure(t, pp, true))                 \
-				return NULL;                            \
-		return s;                                               \
+#define DEFINE_PLACE(NAME, KEYT)                                              \
+	static IX_SLOT_##NAME *NAME##_place(                                  \
+		struct ipw_table *t, struct NAME **pp, KEYT key, bool *found) \
+	{                                                                     \
+		IX_SLOT_##NAME *s;                                            \
+                                                                              \
+		if (NAME##_ensure(t, pp, false))                              \
+			return NULL;                                          \
+		while (!(s = NAME##_probe(*pp, key, found)))                  \
+			if (NAME##_ensure(t, pp, true))                       \
+				return NULL;                                  \
+		return s;                                                     \
 	}
 typedef struct slot4 IX_SLOT_ix4;
 typedef struct slotp4 IX_SLOT_ixp4;
@@ -1008,12 +981,13 @@ DEFINE_PLACE(ixg6, uint32_t)
 DEFINE_PLACE(ixcnt, uint64_t)
 
 /* Writer lookup of a slot without making room (NULL if absent). */
-#define DEFINE_WFIND(NAME, KEYT)                                       \
-	static IX_SLOT_##NAME *NAME##_wfind(struct NAME *ix, KEYT key) \
-	{                                                              \
-		IX_SLOT_##NAME *s = ix ? NAME##_probe(ix, key) : NULL; \
-                                                                       \
-		return s && s->ctl ? s : NULL;                         \
+#define DEFINE_WFIND(NAME, KEYT)                                               \
+	static IX_SLOT_##NAME *NAME##_wfind(struct NAME *ix, KEYT key)         \
+	{                                                                      \
+		bool found = false;                                            \
+		IX_SLOT_##NAME *s = ix ? NAME##_probe(ix, key, &found) : NULL; \
+                                                                               \
+		return found ? s : NULL;                                       \
 	}
 DEFINE_WFIND(ix4, uint32_t)
 DEFINE_WFIND(ixp4, uint64_t)
@@ -1031,22 +1005,22 @@ static uint64_t count_key(int list, int fam, unsigned len, uint32_t group)
  * cannot fail. Returns 0 or IPW_ENOMEM. Writer-only index: plain stores. */
 static int count_reserve(struct ipw_table *t, uint64_t key)
 {
-	struct slotcnt *s = ixcnt_place(t, &t->counts, key);
+	bool found;
+	struct slotcnt *s = ixcnt_place(t, &t->counts, key, &found);
 
 	if (!s)
 		return IPW_ENOMEM;
-	if (s->ctl == 0) {
+	if (found && !(s->ctl & IX_DEAD))
+		return 0;
+	if (!found) {
+		if (s->ctl == 0)
+			t->counts->used++;
 		s->key = key;
-		s->count = 0;
-		t->counts->used++;
-		t->counts->live++;
-		s->ctl = 1;
-		ixcnt_settag(t->counts, s);
-	} else if (s->ctl & IX_DEAD) {
-		s->count = 0;
-		t->counts->live++;
-		s->ctl = 1;
 	}
+	s->count = 0;
+	s->ctl = 1;
+	ixcnt_settag(t->counts, s);
+	t->counts->live++;
 	return 0;
 }
 
@@ -1164,11 +1138,12 @@ static int prepare_insert(struct ipw_table *t, const struct ipw_addr *tg,
 			  const struct where *w)
 {
 	struct list_ix *L = &t->l[w->list];
+	bool found;
 
 	if (w->fam == 0 && w->host)
-		return ix4_place(t, &L->ex4, w->a4) ? 0 : IPW_ENOMEM;
+		return ix4_place(t, &L->ex4, w->a4, &found) ? 0 : IPW_ENOMEM;
 	if (w->fam == 0) {
-		if (!ixp4_place(t, &L->px4, p4_key(w->a4, tg->plen)))
+		if (!ixp4_place(t, &L->px4, p4_key(w->a4, tg->plen), &found))
 			return IPW_ENOMEM;
 		if (!L->sum4) {
 			uint64_t *sum = calloc(SUM4_CELLS, sizeof(*sum));
@@ -1183,13 +1158,13 @@ static int prepare_insert(struct ipw_table *t, const struct ipw_addr *tg,
 		return 0;
 	}
 	if (w->host)
-		return ix6_place(t, &L->ex6, w->k6) ? 0 : IPW_ENOMEM;
-	if (!ix6_place(t, &L->px6, w->k6))
+		return ix6_place(t, &L->ex6, w->k6, &found) ? 0 : IPW_ENOMEM;
+	if (!ix6_place(t, &L->px6, w->k6, &found))
 		return IPW_ENOMEM;
 	if (tg->plen > 32) {
 		uint32_t g = (uint32_t)(w->k6.hi >> 32);
 
-		if (!ixg6_place(t, &L->grp6, g))
+		if (!ixg6_place(t, &L->grp6, g, &found))
 			return IPW_ENOMEM;
 		return count_reserve(t, count_key(w->list, 1, tg->plen, g));
 	}
@@ -1203,34 +1178,37 @@ static void index_insert(struct ipw_table *t, const struct ipw_addr *tg,
 {
 	struct list_ix *L = &t->l[w->list];
 	unsigned len = tg->plen;
+	bool found;
 
+	/*
+	 * Each branch: the slot for the key (its own tombstone, a reused
+	 * tombstone, or a never-used slot); store key, expiry, then ctl
+	 * (release), then the tag.
+	 */
 	if (w->fam == 0 && w->host) {
-		struct slot4 *s = ix4_probe(L->ex4, w->a4);
-		bool fresh = s->ctl == 0;
+		struct slot4 *s = ix4_probe(L->ex4, w->a4, &found);
 
-		if (fresh) /* a revived tombstone has this key already */
-			s->key = w->a4;
-		__atomic_store_n(&s->exp, exp, __ATOMIC_RELAXED);
-		ix_store_ctl(&s->ctl, h);
-		if (fresh) {
-			ix4_settag(L->ex4, s);
+		if (s->ctl == 0)
 			L->ex4->used++;
-		}
+		if (!found)
+			ST(s->key, w->a4);
+		ST(s->exp, exp);
+		ix_store_ctl(&s->ctl, h);
+		ix4_settag(L->ex4, s);
 		L->ex4->live++;
 		return;
 	}
 	if (w->fam == 0) {
-		struct slotp4 *s = ixp4_probe(L->px4, p4_key(w->a4, len));
-		bool fresh = s->ctl == 0;
+		struct slotp4 *s =
+			ixp4_probe(L->px4, p4_key(w->a4, len), &found);
 
-		if (fresh)
-			s->key = p4_key(w->a4, len);
-		__atomic_store_n(&s->exp, exp, __ATOMIC_RELAXED);
-		ix_store_ctl(&s->ctl, h);
-		if (fresh) {
-			ixp4_settag(L->px4, s);
+		if (s->ctl == 0)
 			L->px4->used++;
-		}
+		if (!found)
+			ST(s->key, p4_key(w->a4, len));
+		ST(s->exp, exp);
+		ix_store_ctl(&s->ctl, h);
+		ixp4_settag(L->px4, s);
 		L->px4->live++;
 		L->nprefix[0]++;
 		L->lencount4[len]++;
@@ -1258,19 +1236,17 @@ static void index_insert(struct ipw_table *t, const struct ipw_addr *tg,
 	}
 
 	struct ix6 *ix = w->host ? L->ex6 : L->px6;
-	struct slot6 *s = ix6_probe(ix, w->k6);
-	bool fresh = s->ctl == 0;
+	struct slot6 *s = ix6_probe(ix, w->k6, &found);
 
-	if (fresh) {
-		s->hi = w->k6.hi;
-		s->lo = w->k6.lo;
-	}
-	__atomic_store_n(&s->exp, exp, __ATOMIC_RELAXED);
-	ix_store_ctl(&s->ctl, h);
-	if (fresh) {
-		ix6_settag(ix, s);
+	if (s->ctl == 0)
 		ix->used++;
+	if (!found) {
+		ST(s->hi, w->k6.hi);
+		ST(s->lo, w->k6.lo);
 	}
+	ST(s->exp, exp);
+	ix_store_ctl(&s->ctl, h);
+	ix6_settag(ix, s);
 	ix->live++;
 	if (w->host)
 		return;
@@ -1282,19 +1258,20 @@ static void index_insert(struct ipw_table *t, const struct ipw_addr *tg,
 	}
 
 	uint32_t g = (uint32_t)(w->k6.hi >> 32);
-	struct slotg6 *gs = ixg6_probe(L->grp6, g);
+	struct slotg6 *gs = ixg6_probe(L->grp6, g, &found);
 	int word = len > 96, bit = word ? (int)len - 97 : (int)len - 33;
 
 	count_adjust(t, count_key(w->list, 1, len, g), +1);
-	if (gs->ctl == 0) {
-		gs->key = g;
-		gs->mask[0] = gs->mask[1] = 0;
+	if (!found || (gs->ctl & IX_DEAD)) {
+		/* A new group (or a dead one again): its masks are zero. */
+		if (gs->ctl == 0)
+			L->grp6->used++;
+		if (!found)
+			ST(gs->key, g);
+		ST(gs->mask[0], 0);
+		ST(gs->mask[1], 0);
 		ix_store_ctl(&gs->ctl, 1);
 		ixg6_settag(L->grp6, gs);
-		L->grp6->used++;
-		L->grp6->live++;
-	} else if (gs->ctl & IX_DEAD) {
-		ix_store_ctl(&gs->ctl, 1);
 		L->grp6->live++;
 	}
 	__atomic_fetch_or(&gs->mask[word], 1ull << bit, __ATOMIC_RELEASE);
@@ -1948,9 +1925,32 @@ void ipw_snapshot_free(struct ipw_snapshot *s)
 	free(s);
 }
 
+struct hot {
+	uint64_t hits; /* read once: readers keep counting meanwhile */
+	uint32_t h;
+};
+
+/* Sift @x down from @i in the min-heap @heap of @n items. */
+static void hot_sift(struct hot *heap, size_t n, size_t i, struct hot x)
+{
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && heap[c + 1].hits < heap[c].hits)
+			c++;
+		if (heap[c].hits >= x.hits)
+			break;
+		heap[i] = heap[c];
+		i = c;
+	}
+	heap[i] = x;
+}
+
 size_t ipw_table_top(struct ipw_table *t, size_t k, struct ipw_entry_info *out)
 {
-	uint32_t *heap; /* min-heap of handles by hits */
+	struct hot *heap; /* min-heap: the k hottest seen so far */
 	size_t n = 0;
 
 	if (k == 0)
@@ -1959,64 +1959,37 @@ size_t ipw_table_top(struct ipw_table *t, size_t k, struct ipw_entry_info *out)
 	if (!heap)
 		return 0;
 	pthread_mutex_lock(&t->lock);
-#define HITS(h) __atomic_load_n(&entry_of(t, (h))->hits, __ATOMIC_RELAXED)
 	for (uint32_t h = 1; h < t->next_fresh; h++) {
 		struct entry *e = entry_of(t, h);
-		uint64_t v;
-		size_t i;
+		struct hot x;
 
 		if (!e->in_use)
 			continue;
-		v = HITS(h);
-		if (v == 0)
+		x.hits = __atomic_load_n(&e->hits, __ATOMIC_RELAXED);
+		x.h = h;
+		if (x.hits == 0)
 			continue;
 		if (n < k) {
-			i = n++;
-			while (i && HITS(heap[(i - 1) / 2]) > v) {
+			size_t i = n++;
+
+			while (i && heap[(i - 1) / 2].hits > x.hits) {
 				heap[i] = heap[(i - 1) / 2];
 				i = (i - 1) / 2;
 			}
-			heap[i] = h;
-			continue;
+			heap[i] = x;
+		} else if (x.hits > heap[0].hits) {
+			hot_sift(heap, n, 0, x);
 		}
-		if (v <= HITS(heap[0]))
-			continue;
-		i = 0;
-		for (;;) {
-			size_t c = 2 * i + 1;
-
-			if (c >= n)
-				break;
-			if (c + 1 < n && HITS(heap[c + 1]) < HITS(heap[c]))
-				c++;
-			if (HITS(heap[c]) >= v)
-				break;
-			heap[i] = heap[c];
-			i = c;
-		}
-		heap[i] = h;
 	}
-	/* Pop into descending order. */
+	/* Pop the minimum into the last free place: descending order. The
+	 * reported hits are the values ranked, not a later reading. */
 	for (size_t m = n; m > 0; m--) {
-		uint32_t top = heap[0], last = heap[m - 1];
-		size_t i = 0;
+		struct hot top = heap[0];
 
-		info_of(entry_of(t, top), &out[m - 1]);
-		for (;;) {
-			size_t c = 2 * i + 1;
-
-			if (c >= m - 1)
-				break;
-			if (c + 1 < m - 1 && HITS(heap[c + 1]) < HITS(heap[c]))
-				c++;
-			if (HITS(heap[c]) >= HITS(last))
-				break;
-			heap[i] = heap[c];
-			i = c;
-		}
-		heap[i] = last;
+		info_of(entry_of(t, top.h), &out[m - 1]);
+		out[m - 1].hits = top.hits;
+		hot_sift(heap, m - 1, 0, heap[m - 1]);
 	}
-#undef HITS
 	pthread_mutex_unlock(&t->lock);
 	free(heap);
 	return n;
