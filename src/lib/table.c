@@ -202,25 +202,32 @@ struct entry {
 	uint8_t list;
 	uint8_t flags;
 	uint8_t in_use;
-	uint8_t in_fifo;  /* linked in the eviction FIFO */
+	uint8_t pad;
 	uint32_t expires; /* atomic; 0 = permanent */
 	uint32_t created;
 	uint32_t score;
 	uint32_t last_hit; /* atomic */
+	uint32_t gen;	   /* lives of this handle: FIFO references name one */
 	uint64_t hits;	   /* atomic */
-	uint32_t wnext, wprev, wslot;
-	uint32_t anext, aprev;
 	struct meta *meta;
 };
 
 /* ---- the table ---- */
 
-#define WHEEL_BITS 12
-#define WHEEL_SIZE (1u << WHEEL_BITS)
-#define WHEEL_MASK (WHEEL_SIZE - 1)
-#define WSLOT_NONE 0
-#define WSLOT_L1   (1u + WHEEL_SIZE)
-#define WSLOT_OVER (1u + 2 * WHEEL_SIZE)
+#define WHEEL_BITS  12
+#define WHEEL_SIZE  (1u << WHEEL_BITS)
+#define WHEEL_MASK  (WHEEL_SIZE - 1)
+#define WSLOT_OVER  (2 * WHEEL_SIZE)
+#define WHEEL_SLOTS (2 * WHEEL_SIZE + 1)
+
+struct hvec {
+	uint32_t *v;
+	uint32_t n, cap;
+};
+
+struct fref {
+	uint32_t h, gen;
+};
 
 /*
  * A summary cell of the IPv4 prefixes under one /16: bits 0..31 the handle
@@ -274,10 +281,16 @@ struct ipw_table {
 
 	struct ixcnt *counts; /* writer only: (list, family, length, group) */
 
+	/* Expiry wheel: vectors of handles; see "Expiry" at the top. */
 	int64_t wheel_now;
-	uint32_t wheel0[WHEEL_SIZE], wheel1[WHEEL_SIZE], over;
-	uint32_t n0, n1, nover;
-	uint32_t auto_head, auto_tail;
+	struct hvec wheel[WHEEL_SLOTS];
+	uint64_t nref[3];  /* references per level: 0, 1, overflow */
+	uint64_t expiring; /* live entries with an expiry */
+	bool wheel_broken; /* a rebuild failed for memory: purge scans */
+	/* Eviction FIFO: (handle, gen) of automatic expiring entries. */
+	struct fref *fifo;
+	uint32_t fhead, fn, fcap;
+	uint32_t evictable; /* live entries the FIFO must find */
 
 	char tsan_gp; /* address for TSan annotations only */
 };
@@ -780,127 +793,158 @@ static void info_of(const struct entry *e, struct ipw_entry_info *out)
 	}
 }
 
-/* ---- writer helpers: timing wheel and auto FIFO ---- */
+/* ---- writer helpers: timing wheel and eviction FIFO ---- */
 
-static uint32_t *wslot_head(struct ipw_table *t, uint32_t ws)
+/*
+ * Both are lazy: they hold references (handles) that are checked when
+ * used, never unlinked. Extending an expiry adds a reference in the new
+ * slot; deleting an entry removes nothing. A purge removes an entry only
+ * if it is in use and due, whatever reference led to it, so stale or
+ * duplicate references are harmless; an eviction FIFO reference names one
+ * life of a handle (gen). A write therefore touches no other entry's
+ * record: with linked lists it touched its neighbours', a cache miss each
+ * in a big table. Stale references are dropped when met, and both are
+ * rebuilt from the entries when stale ones outnumber the live.
+ */
+static int hvec_reserve(struct hvec *hv, uint32_t extra)
 {
-	if (ws == WSLOT_OVER)
-		return &t->over;
-	if (ws >= WSLOT_L1)
-		return &t->wheel1[ws - WSLOT_L1];
-	return &t->wheel0[ws - 1];
-}
+	if (hv->n + extra > hv->cap) {
+		uint32_t ncap = hv->cap ? hv->cap * 2 : 16;
+		uint32_t *v;
 
-static uint32_t *wslot_count(struct ipw_table *t, uint32_t ws)
-{
-	if (ws == WSLOT_OVER)
-		return &t->nover;
-	return ws >= WSLOT_L1 ? &t->n1 : &t->n0;
-}
-
-static void wheel_unlink(struct ipw_table *t, uint32_t h)
-{
-	struct entry *e = entry_of(t, h);
-
-	if (e->wslot == WSLOT_NONE)
-		return;
-	if (e->wprev)
-		entry_of(t, e->wprev)->wnext = e->wnext;
-	else
-		*wslot_head(t, e->wslot) = e->wnext;
-	if (e->wnext)
-		entry_of(t, e->wnext)->wprev = e->wprev;
-	(*wslot_count(t, e->wslot))--;
-	e->wslot = WSLOT_NONE;
-	e->wnext = e->wprev = 0;
-}
-
-static void wheel_link(struct ipw_table *t, uint32_t h)
-{
-	struct entry *e = entry_of(t, h);
-	int64_t exp = e->expires, d = exp - t->wheel_now;
-	uint32_t ws, *head;
-
-	if (exp == 0)
-		return;
-	if (d < 0)
-		ws = 1 + (uint32_t)(t->wheel_now & WHEEL_MASK);
-	else if (d < WHEEL_SIZE)
-		ws = 1 + (uint32_t)(exp & WHEEL_MASK);
-	else if (d < (int64_t)(WHEEL_SIZE - 1) * WHEEL_SIZE)
-		ws = WSLOT_L1 + (uint32_t)((exp >> WHEEL_BITS) & WHEEL_MASK);
-	else
-		ws = WSLOT_OVER;
-	head = wslot_head(t, ws);
-	e->wslot = ws;
-	e->wprev = 0;
-	e->wnext = *head;
-	if (*head)
-		entry_of(t, *head)->wprev = h;
-	*head = h;
-	(*wslot_count(t, ws))++;
-}
-
-/* Detach the list of slot @ws and link each entry again where its expiry
- * now belongs (cascading). */
-static void wheel_relink_all(struct ipw_table *t, uint32_t ws)
-{
-	uint32_t h = *wslot_head(t, ws);
-
-	*wslot_head(t, ws) = 0;
-	while (h) {
-		struct entry *e = entry_of(t, h);
-		uint32_t next = e->wnext;
-
-		(*wslot_count(t, ws))--;
-		e->wslot = WSLOT_NONE;
-		e->wnext = e->wprev = 0;
-		wheel_link(t, h);
-		h = next;
+		while (ncap < hv->n + extra)
+			ncap *= 2;
+		v = realloc(hv->v, (size_t)ncap * sizeof(*v));
+		if (!v)
+			return IPW_ENOMEM;
+		hv->v = v;
+		hv->cap = ncap;
 	}
+	return 0;
 }
 
-static void auto_unlink(struct ipw_table *t, uint32_t h)
+static int wheel_level(uint32_t ws)
 {
-	struct entry *e = entry_of(t, h);
+	return ws < WHEEL_SIZE ? 0 : ws < WSLOT_OVER ? 1 : 2;
+}
 
-	if (!e->in_fifo)
-		return;
-	if (e->aprev)
-		entry_of(t, e->aprev)->anext = e->anext;
-	else
-		t->auto_head = e->anext;
-	if (e->anext)
-		entry_of(t, e->anext)->aprev = e->aprev;
-	else
-		t->auto_tail = e->aprev;
-	e->anext = e->aprev = 0;
-	e->in_fifo = 0;
+/* The wheel slot for an expiry, relative to wheel_now. */
+static uint32_t wheel_slot(const struct ipw_table *t, uint32_t exp)
+{
+	int64_t d = (int64_t)exp - t->wheel_now;
+
+	if (d < 0)
+		return (uint32_t)(t->wheel_now & WHEEL_MASK);
+	if (d < WHEEL_SIZE)
+		return exp & WHEEL_MASK;
+	if (d < (int64_t)(WHEEL_SIZE - 1) * WHEEL_SIZE)
+		return WHEEL_SIZE + ((exp >> WHEEL_BITS) & WHEEL_MASK);
+	return WSLOT_OVER;
+}
+
+/* Room for one more reference where @exp goes (before changing anything). */
+static int wheel_reserve(struct ipw_table *t, uint32_t exp)
+{
+	return exp ? hvec_reserve(&t->wheel[wheel_slot(t, exp)], 1) : 0;
+}
+
+/* Add a reference for entry @h expiring at @exp; room was reserved. */
+static void wheel_push(struct ipw_table *t, uint32_t h, uint32_t exp)
+{
+	uint32_t ws = wheel_slot(t, exp);
+	struct hvec *hv = &t->wheel[ws];
+
+	hv->v[hv->n++] = h;
+	t->nref[wheel_level(ws)]++;
+}
+
+static int wheel_add(struct ipw_table *t, uint32_t h, uint32_t exp)
+{
+	if (wheel_reserve(t, exp))
+		return IPW_ENOMEM;
+	wheel_push(t, h, exp);
+	return 0;
 }
 
 /*
- * Keep the eviction FIFO true: it holds exactly the automatic entries that
- * expire, oldest first. Manual and permanent entries are never evicted.
+ * Rebuild the wheel from the entries, relative to @now: after the clock
+ * stepped back, or when stale references outnumber the live. On
+ * allocation failure the wheel is marked broken and purge falls back to
+ * scanning the entries until a rebuild succeeds.
  */
-static void auto_sync(struct ipw_table *t, uint32_t h)
+static void wheel_rebuild(struct ipw_table *t, int64_t now)
 {
-	struct entry *e = entry_of(t, h);
-	bool want = (e->flags & IPW_ENTRY_AUTO) && e->expires != 0;
+	for (uint32_t ws = 0; ws < WHEEL_SLOTS; ws++)
+		t->wheel[ws].n = 0;
+	t->nref[0] = t->nref[1] = t->nref[2] = 0;
+	t->wheel_now = now;
+	t->wheel_broken = false;
+	for (uint32_t h = 1; h < t->next_fresh; h++) {
+		struct entry *e = entry_of(t, h);
 
-	if (!want) {
-		auto_unlink(t, h);
-		return;
+		if (e->in_use && e->expires && wheel_add(t, h, e->expires))
+			t->wheel_broken = true;
 	}
-	if (e->in_fifo)
-		return;
-	e->anext = 0;
-	e->aprev = t->auto_tail;
-	if (t->auto_tail)
-		entry_of(t, t->auto_tail)->anext = h;
-	else
-		t->auto_head = h;
-	t->auto_tail = h;
-	e->in_fifo = 1;
+}
+
+static bool is_evictable(const struct entry *e)
+{
+	return e->in_use && (e->flags & IPW_ENTRY_AUTO) && e->expires != 0;
+}
+
+/* Room for one more FIFO reference: drop consumed and stale ones first. */
+static int fifo_reserve(struct ipw_table *t)
+{
+	if (t->fhead + t->fn < t->fcap)
+		return 0;
+	if (t->fn > 2 * (uint64_t)t->evictable + 1024) {
+		uint32_t k = 0;
+
+		for (uint32_t i = 0; i < t->fn; i++) {
+			struct fref r = t->fifo[t->fhead + i];
+			const struct entry *e = entry_of(t, r.h);
+
+			if (e->gen == r.gen && is_evictable(e))
+				t->fifo[k++] = r;
+		}
+		t->fhead = 0;
+		t->fn = k;
+	} else if (t->fhead) {
+		memmove(t->fifo, t->fifo + t->fhead, t->fn * sizeof(*t->fifo));
+		t->fhead = 0;
+	}
+	if (t->fn == t->fcap) {
+		uint32_t ncap = t->fcap ? t->fcap * 2 : 1024;
+		struct fref *f = realloc(t->fifo, (size_t)ncap * sizeof(*f));
+
+		if (!f)
+			return IPW_ENOMEM;
+		t->fifo = f;
+		t->fcap = ncap;
+	}
+	return 0;
+}
+
+/* Entry @h became evictable (room was reserved). */
+static void fifo_push(struct ipw_table *t, uint32_t h)
+{
+	t->fifo[t->fhead + t->fn++] = (struct fref){h, entry_of(t, h)->gen};
+	t->evictable++;
+}
+
+/* The oldest evictable entry, or 0; stale references before it go. */
+static uint32_t fifo_oldest(struct ipw_table *t)
+{
+	while (t->fn) {
+		struct fref r = t->fifo[t->fhead];
+		const struct entry *e = entry_of(t, r.h);
+
+		if (e->gen == r.gen && is_evictable(e))
+			return r.h;
+		t->fhead++;
+		t->fn--;
+	}
+	return 0;
 }
 
 /* ---- writer helpers: indexes ---- */
@@ -1355,8 +1399,10 @@ static void remove_entry(struct ipw_table *t, uint32_t h,
 		info_of(e, info);
 	where_of(e->list, &e->target, &w);
 	index_remove(t, &e->target, &w, h);
-	wheel_unlink(t, h);
-	auto_unlink(t, h);
+	if (is_evictable(e))
+		t->evictable--;
+	if (e->expires)
+		t->expiring--;
 	__atomic_fetch_sub(&t->l[e->list].n[w.fam], 1, __ATOMIC_RELAXED);
 	t->live--;
 	meta_unref(e->meta);
@@ -1423,15 +1469,20 @@ static bool valid_target(const struct ipw_addr *a)
 
 /* ---- public writer API ---- */
 
+/* New expiry for entry @h (wheel room for @exp was reserved). */
 static void set_expiry(struct ipw_table *t, uint32_t h, uint32_t exp,
 		       uint32_t *slot_exp)
 {
 	struct entry *e = entry_of(t, h);
 
-	wheel_unlink(t, h);
+	if (e->expires && !exp)
+		t->expiring--;
+	else if (!e->expires && exp)
+		t->expiring++;
 	__atomic_store_n(&e->expires, exp, __ATOMIC_RELAXED);
 	__atomic_store_n(slot_exp, exp, __ATOMIC_RELAXED);
-	wheel_link(t, h);
+	if (exp)
+		wheel_push(t, h, exp);
 }
 
 int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
@@ -1465,30 +1516,41 @@ int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 	}
 	where_of(spec->list, tg, &w);
 	h = find_handle(t, tg, &w, &ctl, &slot_exp);
+	/* Room in the wheel and the FIFO first: nothing fails after a change. */
+	if (wheel_reserve(t, exp) || fifo_reserve(t)) {
+		rc = IPW_ENOMEM;
+		goto out;
+	}
 	if (h) {
 		uint32_t cur;
-		bool changed = false;
+		bool changed = false, was_evictable;
 
 		e = entry_of(t, h);
 		cur = e->expires;
+		was_evictable = is_evictable(e);
 		if (expired(cur, now)) {
-			/* Replace an expired entry not yet purged. */
+			/* Replace an expired entry not yet purged: a new life
+			 * of the handle (FIFO references to the old one go
+			 * stale). */
 			struct meta *m = meta_of_spec(spec);
 
 			if (!m && spec_has_meta(spec)) {
 				rc = IPW_ENOMEM;
 				goto out;
 			}
-			auto_unlink(t, h);
+			if (was_evictable)
+				t->evictable--;
 			meta_unref(e->meta);
 			e->meta = m;
 			e->score = spec->score;
 			e->created = now;
 			e->flags = (uint8_t)spec->flags;
+			e->gen++;
 			__atomic_store_n(&e->hits, 0, __ATOMIC_RELAXED);
 			__atomic_store_n(&e->last_hit, 0, __ATOMIC_RELAXED);
 			set_expiry(t, h, exp, slot_exp);
-			auto_sync(t, h);
+			if (is_evictable(e))
+				fifo_push(t, h);
 			if (what)
 				*what = IPW_CHANGE_ADDED;
 			goto out;
@@ -1508,7 +1570,10 @@ int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 			e->flags &= (uint8_t)~IPW_ENTRY_AUTO;
 			changed = true;
 		}
-		auto_sync(t, h);
+		/* A merge can only end evictability (made manual or
+		 * permanent); its FIFO reference then goes stale. */
+		if (was_evictable && !is_evictable(e))
+			t->evictable--;
 		if (changed && spec_has_meta(spec)) {
 			struct meta *m = meta_merge(e->meta, spec);
 
@@ -1532,12 +1597,13 @@ int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 		goto out;
 	}
 	if (t->live >= t->max_entries) {
-		if ((spec->flags & IPW_ENTRY_AUTO) || !t->auto_head) {
+		if (!(spec->flags & IPW_ENTRY_AUTO))
+			victim = fifo_oldest(t);
+		if (!victim) {
 			meta_unref(m);
 			rc = IPW_ETABLE_FULL;
 			goto out;
 		}
-		victim = t->auto_head;
 	}
 	rc = prepare_insert(t, tg, &w);
 	if (rc == 0) {
@@ -1557,17 +1623,24 @@ int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 			*evicted_set = true;
 	}
 	e = entry_of(t, h);
+	uint32_t gen = e->gen + 1;
+
 	memset(e, 0, sizeof(*e));
 	e->target = *tg;
 	e->list = (uint8_t)spec->list;
 	e->flags = (uint8_t)spec->flags;
 	e->in_use = 1;
-	e->expires = exp;
+	e->gen = gen;
 	e->created = now;
 	e->score = spec->score;
 	e->meta = m;
-	auto_sync(t, h);
-	wheel_link(t, h);
+	if (exp) {
+		e->expires = exp;
+		t->expiring++;
+		wheel_push(t, h, exp);
+	}
+	if (is_evictable(e))
+		fifo_push(t, h);
 	index_insert(t, tg, &w, h, exp);
 	__atomic_fetch_add(&t->l[spec->list].n[w.fam], 1, __ATOMIC_RELAXED);
 	t->live++;
@@ -1647,47 +1720,89 @@ enum ipw_mode ipw_table_mode(const struct ipw_table *t)
 	return (enum ipw_mode)__atomic_load_n(&t->mode, __ATOMIC_ACQUIRE);
 }
 
-/* Advance the wheel's clock by one second, cascading at level ends. */
-static void wheel_tick(struct ipw_table *t)
+/*
+ * Advance the wheel's clock by one second; at the end of a level-0 turn,
+ * move the next level-1 slot's entries (and far ones coming near) into
+ * place. Returns false, changing nothing, if memory for that ran out.
+ */
+static bool wheel_tick(struct ipw_table *t)
 {
-	t->wheel_now++;
-	if ((t->wheel_now & WHEEL_MASK) == 0) {
-		wheel_relink_all(
-			t, WSLOT_L1 + (uint32_t)((t->wheel_now >> WHEEL_BITS) &
-						 WHEEL_MASK));
+	int64_t next = t->wheel_now + 1;
+
+	if ((next & WHEEL_MASK) == 0) {
+		uint32_t ws = WHEEL_SIZE +
+			      (uint32_t)((next >> WHEEL_BITS) & WHEEL_MASK);
+		struct hvec *l1 = &t->wheel[ws], *over = &t->wheel[WSLOT_OVER];
+		int64_t saved = t->wheel_now;
+
+		t->wheel_now = next;
+		/* Reserve everything first, so a failure changes nothing. */
+		for (uint32_t i = 0; i < l1->n; i++) {
+			uint32_t exp = entry_of(t, l1->v[i])->expires;
+
+			if (exp &&
+			    hvec_reserve(&t->wheel[wheel_slot(t, exp)], 1)) {
+				t->wheel_now = saved;
+				return false;
+			}
+		}
+		while (l1->n) {
+			uint32_t h = l1->v[--l1->n];
+			struct entry *e = entry_of(t, h);
+
+			t->nref[1]--;
+			/* Only the reference for the current expiry moves;
+			 * others are stale (the entry's own one is
+			 * elsewhere). */
+			if (e->in_use && e->expires &&
+			    (e->expires >> WHEEL_BITS) == (next >> WHEEL_BITS))
+				wheel_push(t, h, e->expires);
+		}
 		/* Far expiries move into level 1 as their time approaches. */
-		if (t->nover)
-			wheel_relink_all(t, WSLOT_OVER);
+		for (uint32_t i = 0; i < over->n;) {
+			uint32_t h = over->v[i];
+			struct entry *e = entry_of(t, h);
+			uint32_t to;
+
+			if (!e->in_use || !e->expires) {
+				over->v[i] = over->v[--over->n];
+				t->nref[2]--;
+				continue;
+			}
+			to = wheel_slot(t, e->expires);
+			if (to == WSLOT_OVER ||
+			    hvec_reserve(&t->wheel[to], 1)) {
+				i++;
+				continue;
+			}
+			over->v[i] = over->v[--over->n];
+			t->nref[2]--;
+			wheel_push(t, h, e->expires);
+		}
+		return true;
 	}
+	t->wheel_now = next;
+	return true;
 }
 
-/*
- * The wall clock stepped back behind the wheel: place every expiring
- * entry again, relative to @now. O(entries); a clock step is rare.
- */
-static void wheel_rewind(struct ipw_table *t, int64_t now)
+/* Purge without the wheel (after a failed rebuild): scan the entries. */
+static size_t purge_scan(struct ipw_table *t, int64_t now, size_t max,
+			 ipw_expire_cb cb, void *ctx)
 {
-	uint32_t all = 0;
+	size_t n = 0;
 
-	for (uint32_t ws = 1; ws <= WSLOT_OVER; ws++) {
-		uint32_t *head = wslot_head(t, ws);
+	for (uint32_t h = 1; h < t->next_fresh && (max == 0 || n < max); h++) {
+		struct entry *e = entry_of(t, h);
+		struct ipw_entry_info info;
 
-		while (*head) {
-			uint32_t h = *head;
-
-			wheel_unlink(t, h);
-			entry_of(t, h)->wnext = all;
-			all = h;
-		}
+		if (!e->in_use || !expired(e->expires, clamp_now(now)))
+			continue;
+		remove_entry(t, h, cb ? &info : NULL);
+		if (cb)
+			cb(&info, ctx);
+		n++;
 	}
-	t->wheel_now = now;
-	while (all) {
-		uint32_t next = entry_of(t, all)->wnext;
-
-		entry_of(t, all)->wnext = 0;
-		wheel_link(t, all);
-		all = next;
-	}
+	return n;
 }
 
 size_t ipw_table_purge(struct ipw_table *t, size_t max, ipw_expire_cb cb,
@@ -1698,38 +1813,52 @@ size_t ipw_table_purge(struct ipw_table *t, size_t max, ipw_expire_cb cb,
 
 	pthread_mutex_lock(&t->lock);
 	now = t->clock(t->clock_ctx);
-	if (now + 1 < t->wheel_now)
-		wheel_rewind(t, now);
+	/* The clock stepped back behind the wheel, or stale references
+	 * outnumber the live: rebuild from the entries. */
+	if (now + 1 < t->wheel_now || t->wheel_broken ||
+	    t->nref[0] + t->nref[1] + t->nref[2] > 2 * t->expiring + 65536)
+		wheel_rebuild(t, now < t->wheel_now ? now : t->wheel_now);
+	if (t->wheel_broken) {
+		n = purge_scan(t, now, max, cb, ctx);
+		goto out;
+	}
 	while (t->wheel_now <= now && (max == 0 || n < max)) {
-		uint32_t *head = &t->wheel0[t->wheel_now & WHEEL_MASK];
+		struct hvec *hv = &t->wheel[t->wheel_now & WHEEL_MASK];
 
-		while (*head && (max == 0 || n < max)) {
+		while (hv->n && (max == 0 || n < max)) {
+			uint32_t h = hv->v[hv->n - 1];
+			struct entry *e = entry_of(t, h);
 			struct ipw_entry_info info;
 
-			remove_entry(t, *head, cb ? &info : NULL);
+			hv->n--;
+			t->nref[0]--;
+			/* Any reference to a due entry removes it; others
+			 * are stale. */
+			if (!e->in_use || !expired(e->expires, clamp_now(now)))
+				continue;
+			remove_entry(t, h, cb ? &info : NULL);
 			if (cb)
 				cb(&info, ctx);
 			n++;
 		}
-		if (*head)
+		if (hv->n)
 			break; /* batch full */
-		if (t->n0 == 0) {
-			/* Nothing in level 0: jump to the next level-0 end
+		if (t->nref[0] == 0) {
+			/* Nothing in level 0: jump to the end of this turn
 			 * (or to now), cascading there. */
-			int64_t next = (t->wheel_now | WHEEL_MASK) + 1;
+			int64_t end = (t->wheel_now | WHEEL_MASK) + 1;
 
-			if (t->n1 == 0 && t->nover == 0) {
+			if ((t->nref[1] == 0 && t->nref[2] == 0) ||
+			    end > now + 1) {
 				t->wheel_now = now + 1;
 				break;
 			}
-			if (next > now + 1) {
-				t->wheel_now = now + 1;
-				break;
-			}
-			t->wheel_now = next - 1;
+			t->wheel_now = end - 1;
 		}
-		wheel_tick(t);
+		if (!wheel_tick(t))
+			break; /* out of memory: try again next time */
 	}
+out:
 	maybe_reclaim(t);
 	pthread_mutex_unlock(&t->lock);
 	return n;
@@ -1741,6 +1870,11 @@ void ipw_table_clear(struct ipw_table *t)
 	for (uint32_t h = 1; h < t->next_fresh; h++)
 		if (entry_of(t, h)->in_use)
 			remove_entry(t, h, NULL);
+	/* Every wheel and FIFO reference is stale now. */
+	for (uint32_t ws = 0; ws < WHEEL_SLOTS; ws++)
+		t->wheel[ws].n = 0;
+	t->nref[0] = t->nref[1] = t->nref[2] = 0;
+	t->fhead = t->fn = 0;
 	reclaim(t);
 	pthread_mutex_unlock(&t->lock);
 }
@@ -1818,6 +1952,9 @@ void ipw_table_free(struct ipw_table *t)
 	ix_free(t->counts);
 	free(t->freeh);
 	free(t->limbo);
+	for (uint32_t ws = 0; ws < WHEEL_SLOTS; ws++)
+		free(t->wheel[ws].v);
+	free(t->fifo);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
@@ -1843,7 +1980,10 @@ void ipw_table_stats(struct ipw_table *t, struct ipw_table_stats *s)
 	s->max_entries = t->max_entries;
 	s->entry_bytes =
 		(uint64_t)t->nchunks * CHUNK_SIZE * sizeof(struct entry) +
-		ixcnt_bytes(t->counts);
+		ixcnt_bytes(t->counts) +
+		(uint64_t)t->fcap * sizeof(struct fref);
+	for (uint32_t ws = 0; ws < WHEEL_SLOTS; ws++)
+		s->entry_bytes += (uint64_t)t->wheel[ws].cap * sizeof(uint32_t);
 	for (uint32_t h = 1; h < t->next_fresh; h++) {
 		struct entry *e = entry_of(t, h);
 

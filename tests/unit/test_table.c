@@ -1951,10 +1951,129 @@ static void test_names(void)
 	   "names: both modes have their own name");
 }
 
+/*
+ * The expiry wheel's far levels: TTLs from seconds to years land in level
+ * 0, level 1 and the overflow list, move down as time passes, and each
+ * entry is purged in the purge that first runs at or after its expiry,
+ * never before. Then an entry extended 100,000 times (stale references
+ * pile up and force a rebuild) still expires exactly once, on time.
+ */
+struct wheel_case {
+	int64_t ttl;
+	int64_t exp;
+	bool gone;
+};
+
+static void count_purged(const struct ipw_entry_info *e, void *ctx)
+{
+	(*(size_t *)ctx)++;
+	(void)e;
+}
+
+static void test_wheel_levels(void)
+{
+	static const int64_t ttls[] = {
+		1,
+		2,
+		4095,
+		4096,
+		4097,
+		8191,
+		8192,
+		65536,
+		86400,
+		1000000,
+		16773120,
+		16777216,
+		16781312,
+		20000000,
+		31536000,
+		100000000,
+		3 * 86400 + 7,
+	};
+	struct wheel_case c[NELEM(ttls)];
+	struct ipw_table *t = new_table(0);
+	int64_t steps[] = {1,	     1,	      4093, 1,	      1,	1,
+			   4094,     1,	      1,    57344,    20864,	913600,
+			   15773120, 3226880, 1,    11535999, 68463104, 894};
+	size_t early = 0, late = 0, total = 0;
+
+	now_s = T0;
+	for (size_t i = 0; i < NELEM(ttls); i++) {
+		char target[32];
+
+		snprintf(target, sizeof(target), "10.9.%zu.1", i);
+		c[i].ttl = ttls[i];
+		c[i].exp = T0 + ttls[i];
+		c[i].gone = false;
+		if (add(t, B, target, c[i].exp, 0, 0, NULL))
+			early++;
+	}
+	for (size_t k = 0; k < NELEM(steps); k++) {
+		size_t n = 0;
+
+		now_s += steps[k];
+		n = ipw_table_purge(t, 0, count_purged, &total);
+		(void)n;
+		for (size_t i = 0; i < NELEM(ttls); i++) {
+			char target[32];
+			struct ipw_addr a;
+			struct ipw_entry_info e;
+			bool present;
+
+			snprintf(target, sizeof(target), "10.9.%zu.1", i);
+			ipw_addr_parse_str(target, 0, &a);
+			present = ipw_table_get(t, B, &a, &e) == 0;
+			if (present && c[i].exp <= now_s) {
+				diag("ttl %lld: still there at T0%+lld",
+				     (long long)c[i].ttl,
+				     (long long)(now_s - T0));
+				late++;
+			}
+			if (!present && c[i].exp > now_s && !c[i].gone) {
+				diag("ttl %lld: purged early at T0%+lld",
+				     (long long)c[i].ttl,
+				     (long long)(now_s - T0));
+				early++;
+			}
+			if (!present)
+				c[i].gone = true;
+		}
+	}
+	is_int(early, 0,
+	       "wheel: no entry purged before its expiry (level 0, "
+	       "level 1 and overflow TTLs)");
+	is_int(late, 0,
+	       "wheel: every entry purged in the first purge at or "
+	       "after its expiry");
+	is_int(total, NELEM(ttls), "wheel: each entry purged exactly once");
+	ipw_table_free(t);
+
+	/* Many extensions of one entry, then expiry. */
+	t = new_table(0);
+	now_s = T0;
+	total = 0;
+	for (int i = 1; i <= 100000; i++)
+		add(t, B, "10.8.0.1", T0 + 10 + i, 0, 0, NULL);
+	add(t, B, "10.8.0.2", T0 + 50, 0, 0, NULL);
+	now_s = T0 + 60;
+	is_int(ipw_table_purge(t, 0, count_purged, &total), 1,
+	       "wheel: after 100000 extensions only the other entry is due");
+	now_s = T0 + 10 + 100000 - 1;
+	is_int(ipw_table_purge(t, 0, count_purged, &total), 0,
+	       "wheel: the extended entry is not due a second early");
+	now_s = T0 + 10 + 100000;
+	is_int(ipw_table_purge(t, 0, count_purged, &total), 1,
+	       "wheel: it is purged exactly at its last expiry");
+	is_int(total, 2, "wheel: two entries purged in all, once each");
+	ipw_table_free(t);
+}
+
 int main(void)
 {
 	run_scenarios();
 	test_purge();
+	test_wheel_levels();
 	test_cap();
 	test_metadata();
 	test_hits();
