@@ -11,6 +11,9 @@
  * the slot array's size and far more likely to be in cache. Groups are
  * probed linearly until one holds a never-used slot.
  *
+ * A tombstone's tag is IX_TAG_DEAD, so lookups skip it without reading the
+ * slot and an insert finds one to reuse from the tags alone.
+ *
  * In a slot, ctl == 0 means not yet published; otherwise the low 28 bits
  * are the handle of the entry the slot stands for and IX_DEAD marks a
  * deleted entry (a tombstone). Readers never lock:
@@ -66,6 +69,7 @@
 #define IX_MAX_GROUPS  32
 #define IX_MIN_CAP     16
 #define IX_TAG_EMPTY   0x80
+#define IX_TAG_DEAD    0xfe
 
 #define IX_CAT_(a, b) a##b
 #define IX_CAT(a, b)  IX_CAT_(a, b)
@@ -150,20 +154,23 @@ static inline uint64_t ix_group0(uint64_t h, uint64_t mask)
 
 /*
  * Scan one group of tags: *match gets a bit per slot whose tag is @tag,
- * the return value a bit per never-used slot.
+ * *dead a bit per tombstone, the return value a bit per never-used slot.
  */
-static inline unsigned ix_scan(const uint8_t *g, uint8_t tag, unsigned *match)
+static inline unsigned ix_scan(const uint8_t *g, uint8_t tag, unsigned *match,
+			       unsigned *dead)
 {
 #ifdef IX_SCALAR_TAGS
-	unsigned m = 0, e = 0;
+	unsigned m = 0, e = 0, d = 0;
 
 	for (int k = 0; k < IX_GROUP; k++) {
 		uint8_t v = __atomic_load_n(&g[k], __ATOMIC_ACQUIRE);
 
 		m |= (unsigned)(v == tag) << k;
 		e |= (unsigned)(v == IX_TAG_EMPTY) << k;
+		d |= (unsigned)(v == IX_TAG_DEAD) << k;
 	}
 	*match = m;
+	*dead = d;
 	return e;
 #else
 	/* x86 loads are not reordered with other loads, and tags are stored
@@ -172,7 +179,10 @@ static inline unsigned ix_scan(const uint8_t *g, uint8_t tag, unsigned *match)
 
 	*match = (unsigned)_mm_movemask_epi8(
 		_mm_cmpeq_epi8(v, _mm_set1_epi8((char)tag)));
-	return (unsigned)_mm_movemask_epi8(v);
+	*dead = (unsigned)_mm_movemask_epi8(
+		_mm_cmpeq_epi8(v, _mm_set1_epi8((char)IX_TAG_DEAD)));
+	return (unsigned)_mm_movemask_epi8(
+		_mm_cmpeq_epi8(v, _mm_set1_epi8((char)IX_TAG_EMPTY)));
 #endif
 }
 
@@ -239,7 +249,8 @@ static inline bool IX_FN(_find)(const struct IX_NAME *ix, IX_KEY k,
 	uint8_t tag = ix_tag(h);
 
 	for (;;) {
-		unsigned match, empty = ix_scan(ix->tags + i, tag, &match);
+		unsigned match, dead;
+		unsigned empty = ix_scan(ix->tags + i, tag, &match, &dead);
 
 		while (match) {
 			const IX_SLOT *s =
@@ -278,7 +289,8 @@ static inline IX_SLOT *IX_FN(_probe)(struct IX_NAME *ix, IX_KEY k, bool *found)
 	IX_SLOT *dead = NULL;
 
 	for (unsigned n = 0; n < IX_MAX_GROUPS; n++) {
-		unsigned match, empty = ix_scan(ix->tags + i, tag, &match);
+		unsigned match, deadm;
+		unsigned empty = ix_scan(ix->tags + i, tag, &match, &deadm);
 
 		while (match) {
 			IX_SLOT *s =
@@ -290,13 +302,8 @@ static inline IX_SLOT *IX_FN(_probe)(struct IX_NAME *ix, IX_KEY k, bool *found)
 				return s;
 			}
 		}
-		if (!dead) {
-			for (unsigned j = 0; j < IX_GROUP; j++)
-				if (ix->slots[i + j].ctl & IX_DEAD) {
-					dead = &ix->slots[i + j];
-					break;
-				}
-		}
+		if (!dead && deadm)
+			dead = &ix->slots[i + (unsigned)__builtin_ctz(deadm)];
 		if (empty) {
 			*found = false;
 			return dead ? dead :
@@ -306,6 +313,16 @@ static inline IX_SLOT *IX_FN(_probe)(struct IX_NAME *ix, IX_KEY k, bool *found)
 		i = (i + IX_GROUP) & ix->mask;
 	}
 	return NULL;
+}
+
+/* Writer: make live slot @s (of entry @h) a tombstone. */
+static inline void IX_FN(_kill)(struct IX_NAME *ix, IX_SLOT *s, uint32_t h)
+{
+	uint64_t i = (uint64_t)(s - ix->slots);
+
+	ix_store_ctl(&s->ctl, IX_DEAD | h);
+	__atomic_store_n(&ix->tags[i], (uint8_t)IX_TAG_DEAD, __ATOMIC_RELEASE);
+	ix->live--;
 }
 
 /* Writer: publish the tag of slot @s (after its ctl). */

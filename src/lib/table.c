@@ -1082,10 +1082,8 @@ static int64_t count_adjust(struct ipw_table *t, uint64_t key, int d)
 	s = ixcnt_wfind(t->counts, key);
 	if (!s || (s->ctl & IX_DEAD))
 		return 0;
-	if (--s->count == 0) {
-		s->ctl = IX_DEAD | 1;
-		t->counts->live--;
-	}
+	if (--s->count == 0)
+		ixcnt_kill(t->counts, s, 1);
 	return s->count;
 }
 
@@ -1327,21 +1325,21 @@ static void index_remove(struct ipw_table *t, const struct ipw_addr *tg,
 			 const struct where *w, uint32_t h)
 {
 	struct list_ix *L = &t->l[w->list];
-	uint32_t *ctl;
 	unsigned len = tg->plen;
 
-	find_handle(t, tg, w, &ctl, NULL);
-	ix_store_ctl(ctl, IX_DEAD | h);
 	if (w->fam == 0 && w->host) {
-		L->ex4->live--;
+		ix4_kill(L->ex4, ix4_wfind(L->ex4, w->a4), h);
 		return;
 	}
-	if (w->fam == 1 && w->host) {
-		L->ex6->live--;
-		return;
+	if (w->fam == 1) {
+		struct ix6 *ix = w->host ? L->ex6 : L->px6;
+
+		ix6_kill(ix, ix6_wfind(ix, w->k6), h);
+		if (w->host)
+			return;
 	}
 	if (w->fam == 0) {
-		L->px4->live--;
+		ixp4_kill(L->px4, ixp4_wfind(L->px4, p4_key(w->a4, len)), h);
 		L->nprefix[0]--;
 		L->lencount4[len]--;
 		if (len <= 16 && L->lencount4[len] == 0)
@@ -1365,7 +1363,6 @@ static void index_remove(struct ipw_table *t, const struct ipw_addr *tg,
 		}
 		return;
 	}
-	L->px6->live--;
 	L->nprefix[1]--;
 	L->lencount6[len]--;
 	if (len <= 32 && L->lencount6[len] == 0)
@@ -1380,10 +1377,8 @@ static void index_remove(struct ipw_table *t, const struct ipw_addr *tg,
 
 			__atomic_fetch_and(&gs->mask[word], ~(1ull << bit),
 					   __ATOMIC_RELEASE);
-			if (!gs->mask[0] && !gs->mask[1]) {
-				ix_store_ctl(&gs->ctl, IX_DEAD | 1);
-				L->grp6->live--;
-			}
+			if (!gs->mask[0] && !gs->mask[1])
+				ixg6_kill(L->grp6, gs, 1);
 		}
 	}
 }
@@ -1403,7 +1398,10 @@ static void remove_entry(struct ipw_table *t, uint32_t h,
 		t->evictable--;
 	if (e->expires)
 		t->expiring--;
-	__atomic_fetch_sub(&t->l[e->list].n[w.fam], 1, __ATOMIC_RELAXED);
+	/* One writer at a time: a plain read and an atomic store suffice
+	 * (no locked instruction). */
+	__atomic_store_n(&t->l[e->list].n[w.fam], t->l[e->list].n[w.fam] - 1,
+			 __ATOMIC_RELAXED);
 	t->live--;
 	meta_unref(e->meta);
 	e->meta = NULL;
@@ -1451,20 +1449,19 @@ static bool covered_by_allow(struct ipw_table *t, const struct ipw_addr *tg,
  * bytes past the family's width and zero bits past the prefix. */
 static bool valid_target(const struct ipw_addr *a)
 {
-	struct ipw_addr full, cut;
+	unsigned width = a->family == IPW_AF_INET ? 4 : 16;
 
 	if (a->family != IPW_AF_INET && a->family != IPW_AF_INET6)
 		return false;
-	if (a->plen > ipw_addr_maxlen(a) || a->pad[0] || a->pad[1])
+	if (a->plen > width * 8 || a->pad[0] || a->pad[1])
 		return false;
-	if (a->family == IPW_AF_INET)
-		for (int i = 4; i < 16; i++)
-			if (a->bytes[i])
-				return false;
-	full = *a;
-	full.plen = (uint8_t)ipw_addr_maxlen(a);
-	ipw_addr_truncate(&cut, &full, a->plen);
-	return memcmp(&cut, a, sizeof(cut)) == 0;
+	for (unsigned i = (a->plen + 7) / 8; i < 16; i++)
+		if (a->bytes[i])
+			return false;
+	if (a->plen % 8 &&
+	    (a->bytes[a->plen / 8] & (0xffu >> (a->plen % 8))) != 0)
+		return false;
+	return true;
 }
 
 /* ---- public writer API ---- */
@@ -1642,7 +1639,8 @@ int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 	if (is_evictable(e))
 		fifo_push(t, h);
 	index_insert(t, tg, &w, h, exp);
-	__atomic_fetch_add(&t->l[spec->list].n[w.fam], 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->l[spec->list].n[w.fam],
+			 t->l[spec->list].n[w.fam] + 1, __ATOMIC_RELAXED);
 	t->live++;
 	if (what)
 		*what = IPW_CHANGE_ADDED;
