@@ -249,6 +249,13 @@ static inline bool IX_FN(_find)(const struct IX_NAME *ix, IX_KEY k,
 	uint64_t i = ix_group0(h, ix->mask);
 	uint8_t tag = ix_tag(h);
 
+	/*
+	 * Fetch the group's slots while its tags load: a hit then costs one
+	 * memory latency, not two in a row. The group spans
+	 * 16 * sizeof(slot) bytes from a 64-byte aligned start.
+	 */
+	for (size_t off = 0; off < IX_GROUP * sizeof(IX_SLOT); off += 64)
+		__builtin_prefetch((const char *)&ix->slots[i] + off);
 	for (;;) {
 		unsigned match, dead;
 		unsigned empty = ix_scan(ix->tags + i, tag, &match, &dead);
