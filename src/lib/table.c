@@ -452,11 +452,15 @@ static bool match4(const struct list_ix *L, uint32_t a, uint32_t now,
 	uint64_t cell;
 	uint32_t ctl, exp, lm;
 
+	/* The summary cell is needed unless the exact index hits: fetch it
+	 * now, in parallel with the exact lookup. */
+	sum = __atomic_load_n(&L->sum4, __ATOMIC_ACQUIRE);
+	if (sum)
+		__builtin_prefetch(&sum[a >> 16]);
 	if (ex && ix4_find(ex, a, &ctl, &exp) && !expired(exp, now)) {
 		*m = (struct match){ctl & IX_HANDLE_MASK, exp, 32};
 		return true;
 	}
-	sum = __atomic_load_n(&L->sum4, __ATOMIC_ACQUIRE);
 	if (!sum)
 		return false;
 	cell = __atomic_load_n(&sum[a >> 16], __ATOMIC_ACQUIRE);
