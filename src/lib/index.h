@@ -296,6 +296,8 @@ static inline IX_SLOT *IX_FN(_probe)(struct IX_NAME *ix, IX_KEY k, bool *found)
 	uint8_t tag = ix_tag(h);
 	IX_SLOT *dead = NULL;
 
+	for (size_t off = 0; off < IX_GROUP * sizeof(IX_SLOT); off += 64)
+		__builtin_prefetch((const char *)&ix->slots[i] + off, 1);
 	for (unsigned n = 0; n < IX_MAX_GROUPS; n++) {
 		unsigned match, deadm;
 		unsigned empty = ix_scan(ix->tags + i, tag, &match, &deadm);
