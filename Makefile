@@ -49,6 +49,7 @@ fuzz: build/fuzz/build.ninja
 bench: build/release/build.ninja
 	ninja -C build/release
 	scripts/bench
+	scripts/bench-plot
 
 run:
 	@echo "ipwalld, the daemon, is not built yet (see docs/architecture.md)."
