@@ -8,18 +8,18 @@
  *     summary that tells a reader which lengths can match, so a check
  *     probes only those:
  *       IPv4: an array of 65,536 cells, one per /16. A cell holds the handle
- *       of the most specific prefix of length <= 16 covering that /16
- *       ("leaf pushing", maintained by writers) and a bitmask of the lengths
- *       17..31 present under it. A lookup is one cell load plus one probe
- *       per length present in that /16: usually none.
+ *       and length of the most specific prefix of length <= 16 covering
+ *       that /16 ("leaf pushing", maintained by writers) and a bitmask of
+ *       the lengths 17..31 present under it. A lookup is one cell load plus
+ *       one probe per length present in that /16: usually none or one.
  *       IPv6: a hash of "groups" keyed by the top 32 bits, each a bitmask of
  *       the lengths 33..127 present under that /32, plus a global bitmask of
  *       the lengths 0..32 present (few in practice: /29, /32, /48, /64).
  * The index holds only key, expiry, control word (handle + tombstone bit):
- * 12 bytes per IPv4 slot, 24 per IPv6. Entry records (target, expiry,
- * score, created, hits, metadata) live beside it in a slab of fixed chunks,
- * addressed by a 28-bit handle; checks touch them only for hit counting and
- * for leaf-pushed short prefixes.
+ * 12 bytes per IPv4 slot, 24 per IPv6, plus a tag byte. Entry records
+ * (target, expiry, score, created, hits, metadata: 64 bytes) live beside it
+ * in a slab of fixed chunks, addressed by a 28-bit handle; checks touch
+ * them only for sampled hit counts.
  *
  * Check. Allow first (skipped when the family has no allows), then ban:
  * exact index, then prefixes from longest to shortest. The first unexpired
@@ -34,13 +34,14 @@
  * limbo list until it holds max(4096, live/8) of them.
  *
  * Expiry. A two-level timing wheel (4096 one-second slots, 4096 slots of
- * 4096 s, and an overflow list for expiries beyond ~194 days) with
- * intrusive doubly-linked lists through the entry records: O(1) insert,
- * extend and delete; purge costs O(entries expired + seconds elapsed),
- * skipping empty levels in one step.
+ * 4096 s, and an overflow vector for expiries beyond ~194 days) of handle
+ * vectors, lazy (see "timing wheel and eviction FIFO" below): O(1)
+ * insert, extend and delete without touching other records; purge costs
+ * O(references met + seconds elapsed), skipping empty levels in one step.
  *
- * Eviction. Automatic bans are linked in FIFO order; a manual add on a full
- * table evicts the oldest. Manual and permanent entries are never evicted.
+ * Eviction. Automatic expiring entries are referenced in FIFO order; a
+ * manual add on a full table evicts the oldest. Manual and permanent
+ * entries are never evicted.
  */
 #include <pthread.h>
 #include <stdatomic.h>
