@@ -867,8 +867,10 @@ static double loadavg(void)
 	FILE *f = fopen("/proc/loadavg", "r");
 
 	if (f) {
-		if (fscanf(f, "%lf", &l) != 1)
-			l = -1;
+		char buf[64];
+
+		if (fgets(buf, sizeof(buf), f))
+			l = strtod(buf, NULL);
 		fclose(f);
 	}
 	return l;

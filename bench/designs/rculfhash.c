@@ -209,6 +209,8 @@ static size_t lf_expire(void *ctx, int64_t now)
 
 	urcu_memb_read_lock();
 	cds_lfht_for_each_entry (m->ht, &iter, n, node) {
+		/* cppcheck cannot see through the iteration macro. */
+		// cppcheck-suppress uninitvar
 		if (n->expires <= now && cds_lfht_del(m->ht, &n->node) == 0) {
 			urcu_memb_call_rcu(&n->rcu, free_node);
 			removed++;

@@ -78,8 +78,9 @@ enum ipw_entry_flags {
 
 /* What a write did. */
 enum ipw_change {
-	IPW_CHANGE_ADDED = 1,	 /* a new entry */
-	IPW_CHANGE_EXTENDED = 2, /* existing entry: later expiry or higher score */
+	IPW_CHANGE_ADDED = 1, /* a new entry */
+	IPW_CHANGE_EXTENDED =
+		2, /* existing entry: later expiry or higher score */
 	IPW_CHANGE_UNCHANGED = 3, /* existing entry already covered this */
 	IPW_CHANGE_REMOVED = 4,	  /* entry removed */
 	IPW_CHANGE_ABSENT = 5,	  /* nothing to remove */
@@ -89,7 +90,7 @@ enum ipw_change {
 /* Size limits of the metadata strings, including the NUL. Longer input is
  * cut at a UTF-8 character boundary. */
 #define IPW_REASON_MAX 256
-#define IPW_ACTOR_MAX 64
+#define IPW_ACTOR_MAX  64
 #define IPW_SOURCE_MAX 64
 
 /* A write request. Strings may be NULL. */
@@ -121,9 +122,9 @@ struct ipw_entry_info {
 
 /* Why a check decided what it decided. */
 enum ipw_verdict_reason {
-	IPW_VERDICT_NO_MATCH = 0,    /* denylist mode, nothing matched: admitted */
-	IPW_VERDICT_BANNED = 1,	     /* a ban matched: blocked */
-	IPW_VERDICT_ALLOWED = 2,     /* an allow matched: admitted */
+	IPW_VERDICT_NO_MATCH = 0, /* denylist mode, nothing matched: admitted */
+	IPW_VERDICT_BANNED = 1,	  /* a ban matched: blocked */
+	IPW_VERDICT_ALLOWED = 2,  /* an allow matched: admitted */
 	IPW_VERDICT_NOT_ALLOWED = 3, /* allowlist mode, no allow: blocked */
 };
 

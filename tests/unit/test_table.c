@@ -1996,7 +1996,7 @@ static void test_wheel_levels(void)
 	int64_t steps[] = {1,	     1,	      4093, 1,	      1,	1,
 			   4094,     1,	      1,    57344,    20864,	913600,
 			   15773120, 3226880, 1,    11535999, 68463104, 894};
-	size_t early = 0, late = 0, total = 0;
+	size_t early = 0, late = 0, purged = 0;
 
 	now_s = T0;
 	for (size_t i = 0; i < NELEM(ttls); i++) {
@@ -2013,7 +2013,7 @@ static void test_wheel_levels(void)
 		size_t n = 0;
 
 		now_s += steps[k];
-		n = ipw_table_purge(t, 0, count_purged, &total);
+		n = ipw_table_purge(t, 0, count_purged, &purged);
 		(void)n;
 		for (size_t i = 0; i < NELEM(ttls); i++) {
 			char target[32];
@@ -2046,26 +2046,26 @@ static void test_wheel_levels(void)
 	is_int(late, 0,
 	       "wheel: every entry purged in the first purge at or "
 	       "after its expiry");
-	is_int(total, NELEM(ttls), "wheel: each entry purged exactly once");
+	is_int(purged, NELEM(ttls), "wheel: each entry purged exactly once");
 	ipw_table_free(t);
 
 	/* Many extensions of one entry, then expiry. */
 	t = new_table(0);
 	now_s = T0;
-	total = 0;
+	purged = 0;
 	for (int i = 1; i <= 100000; i++)
 		add(t, B, "10.8.0.1", T0 + 10 + i, 0, 0, NULL);
 	add(t, B, "10.8.0.2", T0 + 50, 0, 0, NULL);
 	now_s = T0 + 60;
-	is_int(ipw_table_purge(t, 0, count_purged, &total), 1,
+	is_int(ipw_table_purge(t, 0, count_purged, &purged), 1,
 	       "wheel: after 100000 extensions only the other entry is due");
 	now_s = T0 + 10 + 100000 - 1;
-	is_int(ipw_table_purge(t, 0, count_purged, &total), 0,
+	is_int(ipw_table_purge(t, 0, count_purged, &purged), 0,
 	       "wheel: the extended entry is not due a second early");
 	now_s = T0 + 10 + 100000;
-	is_int(ipw_table_purge(t, 0, count_purged, &total), 1,
+	is_int(ipw_table_purge(t, 0, count_purged, &purged), 1,
 	       "wheel: it is purged exactly at its last expiry");
-	is_int(total, 2, "wheel: two entries purged in all, once each");
+	is_int(purged, 2, "wheel: two entries purged in all, once each");
 	ipw_table_free(t);
 }
 
