@@ -259,6 +259,10 @@ struct ipw_table_stats {
 	uint64_t max_entries;
 	uint64_t index_bytes; /* the lookup index (what checks touch) */
 	uint64_t entry_bytes; /* entry records and metadata */
+	/* Index rebuilds with a fresh hash key after an overlong probe run:
+	 * 0 in normal operation; more is a sign of a collision attack (or
+	 * of a very unlucky key). */
+	uint64_t rekeys;
 };
 
 void ipw_table_stats(struct ipw_table *t, struct ipw_table_stats *out);

@@ -1994,6 +1994,7 @@ void ipw_table_stats(struct ipw_table *t, struct ipw_table_stats *s)
 				  (L->sum4 ? SUM4_CELLS * sizeof(uint64_t) : 0);
 	}
 	s->max_entries = t->max_entries;
+	s->rekeys = t->rekeys;
 	s->entry_bytes =
 		(uint64_t)t->nchunks * CHUNK_SIZE * sizeof(struct entry) +
 		ixcnt_bytes(t->counts) +

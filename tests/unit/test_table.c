@@ -22,6 +22,7 @@
 #include <ipwall/addr.h>
 #include <ipwall/table.h>
 
+#include "../../src/lib/hash.h"
 #include "tap.h"
 
 #define T0	 INT64_C(1700000000)
@@ -2069,11 +2070,90 @@ static void test_wheel_levels(void)
 	ipw_table_free(t);
 }
 
+/*
+ * HashDoS. Someone who knew the hash key could pick addresses that all
+ * start probing in the same group, turning lookups into long scans. The
+ * table's defence: an insert that meets a run of more than 32 groups
+ * rebuilds the index with a fresh random key. Here the test plays the
+ * attacker who knows the key (a fixed test key): 700 IPv4 addresses whose
+ * probe starts in one group at the index's size for 700 entries. Every
+ * one must still be stored and found, and the table must have rekeyed.
+ */
+static void test_hashdos(void)
+{
+	const uint64_t key[2] = {UINT64_C(0x0123456789abcdef),
+				 UINT64_C(0xfedcba9876543210)};
+	const uint64_t mask = 2048 - 1; /* capacity for 700 (x5/3 -> 2048) */
+	uint32_t picked[700];
+	size_t n = 0, missing = 0;
+	struct ipw_table *t = new_table(0);
+	struct ipw_table_stats st;
+	struct ipw_verdict v;
+
+	for (uint32_t x = 1; n < NELEM(picked); x++) {
+		uint32_t a = x * 2654435761u;
+
+		if ((((ipw_hash_u32(a, key) >> 7) & mask) >> 4) == 5)
+			picked[n++] = a;
+	}
+	now_s = T0;
+	for (size_t i = 0; i < n; i++) {
+		struct ipw_entry_spec s;
+
+		memset(&s, 0, sizeof(s));
+		s.list = B;
+		ipw_addr_from_v4(&s.target, picked[i], 32);
+		if (ipw_table_add(t, &s, NULL, NULL, NULL) != 0)
+			missing++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct ipw_addr a;
+
+		ipw_addr_from_v4(&a, picked[i], 32);
+		if (ipw_table_check(t, &a, &v) != 0 || !v.blocked)
+			missing++;
+	}
+	ipw_table_stats(t, &st);
+	is_int(missing, 0,
+	       "hashdos: %zu colliding addresses all stored and "
+	       "found",
+	       n);
+	ok(st.rekeys >= 1, "hashdos: the index rekeyed (%llu rekeys)",
+	   (unsigned long long)st.rekeys);
+	ipw_table_free(t);
+
+	/* With default options the key comes from getrandom(): the set
+	 * crafted for the test key is no attack on such a table. */
+	{
+		struct ipw_table *r;
+		struct ipw_table_opts o;
+
+		memset(&o, 0, sizeof(o));
+		o.clock = fake_clock;
+		if (ipw_table_new(&r, &o) != 0)
+			bail("cannot create a table");
+		for (size_t i = 0; i < n; i++) {
+			struct ipw_entry_spec s;
+
+			memset(&s, 0, sizeof(s));
+			s.list = B;
+			ipw_addr_from_v4(&s.target, picked[i], 32);
+			ipw_table_add(r, &s, NULL, NULL, NULL);
+		}
+		ipw_table_stats(r, &st);
+		is_int(st.rekeys, 0,
+		       "hashdos: with a random key the same addresses are no "
+		       "attack (no rekey)");
+		ipw_table_free(r);
+	}
+}
+
 int main(void)
 {
 	run_scenarios();
 	test_purge();
 	test_wheel_levels();
+	test_hashdos();
 	test_cap();
 	test_metadata();
 	test_hits();
