@@ -235,6 +235,24 @@ static void report_memory(const char *name, struct ipw_table *t)
 	printf("{\"bench\": \"table\", \"case\": \"%s\", %s}\n", bcase, extra);
 }
 
+/* A snapshot holds the writer lock for its whole copy: this is how long
+ * writers stall. */
+static void report_snapshot(const char *name, struct ipw_table *t)
+{
+	struct ipw_snapshot *snap;
+	char bcase[96], extra[64];
+	uint64_t t0 = bench_now_ns(), ns;
+
+	if (ipw_table_snapshot(t, &snap))
+		abort();
+	ns = bench_now_ns() - t0;
+	snprintf(bcase, sizeof(bcase), "snapshot/%s", name);
+	snprintf(extra, sizeof(extra), "\"writer_stall_ms\": %.1f",
+		 (double)ns / 1e6);
+	bench_report("table", bcase, 1, ipw_snapshot_count(snap), ns, extra);
+	ipw_snapshot_free(snap);
+}
+
 static void bench_exact(int fam, size_t n, const char *name)
 {
 	struct ipw_table *t = new_table();
@@ -246,6 +264,7 @@ static void bench_exact(int fam, size_t n, const char *name)
 	q = make_queries(fam, keys, n, NULL, 0, 50, 0);
 	report_checks(name, t, q, n);
 	report_memory(name, t);
+	report_snapshot(name, t);
 	if (n <= scaled(1000000)) {
 		/* The two halves apart: all misses, all hits. */
 		char sub[64];
