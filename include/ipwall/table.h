@@ -24,9 +24,12 @@
  *   nothing was read.
  * - Writers: every function that changes the table (add, del, set_mode,
  *   purge, clear) may be called from any thread; they serialise on one
- *   mutex inside the table. Writers never wait for readers, except that
- *   freeing memory a reader might still hold is deferred past an RCU grace
- *   period (done in batches by the writer, or at ipw_table_free()).
+ *   mutex inside the table. Memory a reader might still hold (an old index
+ *   array, the handle of a deleted entry) is reused or freed only after an
+ *   RCU grace period: the writer that holds the lock waits for one
+ *   (urcu_bp_synchronize_rcu(), i.e. for the checks in progress to end)
+ *   once per max(4096, live/8) deletions and after an index rebuild;
+ *   readers never wait for writers.
  * - ipw_table_free() must not run concurrently with any other call on the
  *   same table.
  *
