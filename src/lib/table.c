@@ -2033,18 +2033,43 @@ struct ipw_snapshot {
 	struct entry *e;
 };
 
+/*
+ * The copy runs under the writer lock, so everything that can be done
+ * before is: the array is allocated and its pages touched (faulted in)
+ * outside the lock, sized for the live count plus a margin; only if
+ * writers added more than the margin meanwhile is it grown under the lock.
+ */
 int ipw_table_snapshot(struct ipw_table *t, struct ipw_snapshot **out)
 {
 	struct ipw_snapshot *s = calloc(1, sizeof(*s));
+	size_t cap;
 
 	if (!s)
 		return IPW_ENOMEM;
 	pthread_mutex_lock(&t->lock);
-	s->e = malloc((t->live ? t->live : 1) * sizeof(*s->e));
+	cap = t->live + t->live / 16 + 1024;
+	pthread_mutex_unlock(&t->lock);
+	s->e = malloc(cap * sizeof(*s->e));
 	if (!s->e) {
-		pthread_mutex_unlock(&t->lock);
 		free(s);
 		return IPW_ENOMEM;
+	}
+	/* Fault the pages in now, one store per page through a volatile
+	 * pointer: a plain memset() of fresh malloc() memory is turned into
+	 * calloc() by the compiler, which leaves the faults to the copy. */
+	for (size_t off = 0; off < cap * sizeof(*s->e); off += 4096)
+		((volatile char *)s->e)[off] = 0;
+	pthread_mutex_lock(&t->lock);
+	if (t->live > cap) {
+		struct entry *e = realloc(s->e, t->live * sizeof(*s->e));
+
+		if (!e) {
+			pthread_mutex_unlock(&t->lock);
+			free(s->e);
+			free(s);
+			return IPW_ENOMEM;
+		}
+		s->e = e;
 	}
 	for (uint32_t h = 1; h < t->next_fresh; h++) {
 		struct entry *e = entry_of(t, h);
