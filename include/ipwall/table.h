@@ -36,9 +36,10 @@
  * Time
  * ----
  * Expiry times are wall-clock seconds since the Unix epoch (UTC), int64,
- * 0 meaning permanent. The table reads "now" from opts.clock (default:
- * CLOCK_REALTIME_COARSE), so tests can move time. An entry whose expiry is
- * at or before now never matches, even before the purger removes it.
+ * 0 meaning permanent, kept as unsigned 32-bit seconds (until 2106). The
+ * table reads "now" from opts.clock (default: time()), so tests can move
+ * time. An entry whose expiry is at or before now never matches, even
+ * before the purger removes it.
  *
  * Hits
  * ----
