@@ -358,15 +358,21 @@ static int64_t fake_clock(void *ctx)
 	return __atomic_load_n(&fake_now, __ATOMIC_RELAXED);
 }
 
-static void bench_insert_purge(size_t n)
+/*
+ * One writer inserting @n fresh random keys with TTLs, then one purge of
+ * them all. Variants: the index grows as it goes, or is reserved first;
+ * one ipw_table_add() per key, or ipw_table_add_batch() of 1024.
+ */
+static void bench_insert_purge(size_t n, bool reserve, bool batch)
 {
 	struct ipw_table_opts o = {.max_entries = 1u << 26,
 				   .clock = fake_clock};
-	struct ipw_entry_spec s = {.list = IPW_LIST_BAN};
+	static struct ipw_entry_spec specs[1024];
 	struct ipw_table *t;
 	uint32_t *keys = malloc(n * sizeof(*keys));
 	uint64_t t0, ns;
 	size_t purged;
+	char name[64];
 
 	if (!keys)
 		abort();
@@ -375,21 +381,41 @@ static void bench_insert_purge(size_t n)
 	fake_now = 1700000000;
 	if (ipw_table_new(&t, &o))
 		abort();
-	s.flags = IPW_ENTRY_AUTO;
+	if (reserve && ipw_table_reserve(t, IPW_LIST_BAN, IPW_AF_INET, n))
+		abort();
 	t0 = bench_now_ns();
-	for (size_t i = 0; i < n; i++) {
-		ipw_addr_from_v4(&s.target, keys[i], 32);
-		s.expires = fake_now + 60 + (int64_t)(keys[i] % 3600);
-		if (ipw_table_add(t, &s, NULL, NULL, NULL))
+	for (size_t i = 0; i < n;) {
+		size_t k = batch ? 1024 : 1;
+
+		if (k > n - i)
+			k = n - i;
+		for (size_t j = 0; j < k; j++) {
+			struct ipw_entry_spec *s = &specs[j];
+
+			memset(s, 0, sizeof(*s));
+			s->list = IPW_LIST_BAN;
+			s->flags = IPW_ENTRY_AUTO;
+			ipw_addr_from_v4(&s->target, keys[i + j], 32);
+			s->expires =
+				fake_now + 60 + (int64_t)(keys[i + j] % 3600);
+		}
+		if (batch ? ipw_table_add_batch(t, specs, k, NULL, NULL, NULL,
+						NULL) != 0 :
+			    ipw_table_add(t, specs, NULL, NULL, NULL) != 0)
 			abort();
+		i += k;
 	}
 	ns = bench_now_ns() - t0;
-	bench_report("table", "insert/v4_ttl", 1, n, ns, "\"writer\": 1");
+	snprintf(name, sizeof(name), "insert/v4_ttl%s%s",
+		 reserve ? "_reserved" : "", batch ? "_batch" : "");
+	bench_report("table", name, 1, n, ns, "\"writer\": 1");
 	fake_now += 3700;
 	t0 = bench_now_ns();
 	purged = ipw_table_purge(t, 0, NULL, NULL);
 	ns = bench_now_ns() - t0;
-	bench_report("table", "purge/v4", 1, purged, ns, NULL);
+	snprintf(name, sizeof(name), "purge/v4%s%s", reserve ? "_reserved" : "",
+		 batch ? "_batch" : "");
+	bench_report("table", name, 1, purged, ns, NULL);
 	ipw_table_free(t);
 	free(keys);
 }
@@ -511,8 +537,12 @@ int main(int argc, char **argv)
 	if (WANT("v6_1M_100k_cidr"))
 		bench_cidr(6, scaled(1000000), scaled(100000),
 			   "v6_1M_100k_cidr");
-	if (WANT("insert"))
-		bench_insert_purge(scaled(4000000));
+	if (WANT("insert")) {
+		bench_insert_purge(scaled(4000000), false, false);
+		bench_insert_purge(scaled(4000000), true, false);
+		bench_insert_purge(scaled(4000000), false, true);
+		bench_insert_purge(scaled(4000000), true, true);
+	}
 	if (WANT("rw")) {
 		bench_reader_writer(scaled(1000000), 1);
 		bench_reader_writer(scaled(1000000), 0);

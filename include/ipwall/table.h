@@ -142,6 +142,10 @@ struct ipw_verdict {
 	int64_t expires;
 };
 
+/* Called for an entry leaving the table (purged or evicted), with the
+ * writer lock held: it must not call back into the table. */
+typedef void (*ipw_expire_cb)(const struct ipw_entry_info *e, void *ctx);
+
 struct ipw_table_opts {
 	/* Hard cap on entries (bans + allows). 0 = 16,777,216. */
 	uint32_t max_entries;
@@ -220,6 +224,21 @@ int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 		  bool *evicted_set);
 
 /*
+ * ipw_table_add_batch() - ipw_table_add() for @n specs in order, under one
+ * acquisition of the writer lock and one reading of the clock, fetching the
+ * index memory of later specs while earlier ones are added (random inserts
+ * into a large table are memory-latency bound; this overlaps them).
+ * @rcs, @whats: out (may be NULL): each spec's return code and change.
+ * @evict_cb: called (may be NULL), lock held, for each entry evicted to
+ *            make room for a manual add (as ipw_table_add()'s @evicted).
+ * Returns the number of specs that failed. Other writers wait for the
+ * whole batch: the caller picks the batch size. Writer.
+ */
+int ipw_table_add_batch(struct ipw_table *t, const struct ipw_entry_spec *specs,
+			size_t n, int *rcs, enum ipw_change *whats,
+			ipw_expire_cb evict_cb, void *ctx);
+
+/*
  * ipw_table_del() - remove a ban or an allow.
  * @what: out (may be NULL): REMOVED or ABSENT (an expired entry not yet
  *        purged is absent; the purger reports it).
@@ -234,6 +253,16 @@ int ipw_table_del(struct ipw_table *t, enum ipw_list list,
  * IPW_ENOENT. Takes the writer lock briefly. */
 int ipw_table_get(struct ipw_table *t, enum ipw_list list,
 		  const struct ipw_addr *target, struct ipw_entry_info *out);
+
+/*
+ * ipw_table_reserve() - make room for @n more single addresses of @family
+ * in @list, so that adding them rebuilds no index (for a bulk load, or a
+ * deployment that expects a flood). @n is capped at max_entries. Costs one
+ * rebuild now if the index is smaller. Returns 0, IPW_EINVAL or
+ * IPW_ENOMEM (the table is unchanged). Writer.
+ */
+int ipw_table_reserve(struct ipw_table *t, enum ipw_list list,
+		      enum ipw_family family, size_t n);
 
 /* Mode. set_mode reports MODE or UNCHANGED. Writer. */
 int ipw_table_set_mode(struct ipw_table *t, enum ipw_mode mode,
@@ -250,7 +279,6 @@ enum ipw_mode ipw_table_mode(const struct ipw_table *t);
  * If the wall clock stepped back, every expiring entry is placed again
  * (O(entries), once). Readers are never blocked. Writer.
  */
-typedef void (*ipw_expire_cb)(const struct ipw_entry_info *e, void *ctx);
 size_t ipw_table_purge(struct ipw_table *t, size_t max, ipw_expire_cb cb,
 		       void *ctx);
 

@@ -1013,6 +1013,31 @@ DEFINE_ENSURE(ix6)
 DEFINE_ENSURE(ixg6)
 DEFINE_ENSURE(ixcnt)
 
+/* Writer: room for @n more keys in *@pp without a rebuild (one now if
+ * needed, sized for live + n). */
+#define DEFINE_RESERVE(NAME)                                             \
+	static int NAME##_reserve(struct ipw_table *t, struct NAME **pp, \
+				  uint64_t n)                            \
+	{                                                                \
+		struct NAME *old = *pp, *ix;                             \
+		uint64_t key[2] = {t->base_key[0], t->base_key[1]};      \
+                                                                         \
+		if (old && (old->used + n) * 4 <= (old->mask + 1) * 3)   \
+			return 0;                                        \
+		if (old) {                                               \
+			key[0] = old->hkey[0];                           \
+			key[1] = old->hkey[1];                           \
+		}                                                        \
+		ix = NAME##_rebuild(old, n, key);                        \
+		if (!ix)                                                 \
+			return IPW_ENOMEM;                               \
+		__atomic_store_n(pp, ix, __ATOMIC_RELEASE);              \
+		defer_free(t, old);                                      \
+		return 0;                                                \
+	}
+DEFINE_RESERVE(ix4)
+DEFINE_RESERVE(ix6)
+
 /* Writer: the slot for @key in *@pp, after making room; rekeys on an
  * overlong run. NULL only on allocation failure. */
 #define DEFINE_PLACE(NAME, KEYT)                                              \
@@ -1497,26 +1522,29 @@ static void set_expiry(struct ipw_table *t, uint32_t h, uint32_t exp,
 		wheel_push(t, h, exp);
 }
 
-int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
-		  enum ipw_change *what, struct ipw_entry_info *evicted,
-		  bool *evicted_set)
+/* Input checks of an add that need no lock. */
+static int add_check(const struct ipw_entry_spec *spec)
+{
+	if ((spec->list != IPW_LIST_BAN && spec->list != IPW_LIST_ALLOW) ||
+	    (spec->flags & ~(unsigned)IPW_ENTRY_AUTO) ||
+	    !valid_target(&spec->target))
+		return IPW_EINVAL;
+	if (spec->expires < 0 || spec->expires > UINT32_MAX)
+		return spec->expires < 0 ? IPW_ETABLE_EXPIRED : IPW_ERANGE;
+	return 0;
+}
+
+/* The add itself, with the writer lock held and the spec checked. */
+static int add_locked(struct ipw_table *t, const struct ipw_entry_spec *spec,
+		      uint32_t now, enum ipw_change *what,
+		      struct ipw_entry_info *evicted, bool *evicted_set)
 {
 	const struct ipw_addr *tg = &spec->target;
-	uint32_t now, exp, h, *ctl, *slot_exp;
+	uint32_t exp, h, *ctl, *slot_exp;
 	struct where w;
 	struct entry *e;
 	int rc = 0;
 
-	if (evicted_set)
-		*evicted_set = false;
-	if ((spec->list != IPW_LIST_BAN && spec->list != IPW_LIST_ALLOW) ||
-	    (spec->flags & ~(unsigned)IPW_ENTRY_AUTO) || !valid_target(tg))
-		return IPW_EINVAL;
-	if (spec->expires < 0 || spec->expires > UINT32_MAX)
-		return spec->expires < 0 ? IPW_ETABLE_EXPIRED : IPW_ERANGE;
-
-	pthread_mutex_lock(&t->lock);
-	now = clamp_now(t->clock(t->clock_ctx));
 	exp = (uint32_t)spec->expires;
 	if (exp != 0 && exp <= now) {
 		rc = IPW_ETABLE_EXPIRED;
@@ -1661,9 +1689,89 @@ int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 	if (what)
 		*what = IPW_CHANGE_ADDED;
 out:
+	return rc;
+}
+
+int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
+		  enum ipw_change *what, struct ipw_entry_info *evicted,
+		  bool *evicted_set)
+{
+	int rc;
+
+	if (evicted_set)
+		*evicted_set = false;
+	rc = add_check(spec);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&t->lock);
+	rc = add_locked(t, spec, clamp_now(t->clock(t->clock_ctx)), what,
+			evicted, evicted_set);
 	maybe_reclaim(t);
 	pthread_mutex_unlock(&t->lock);
 	return rc;
+}
+
+/* Fetch the tag group and slots where a later add of @spec will look. */
+static void add_prefetch(const struct ipw_table *t,
+			 const struct ipw_entry_spec *spec)
+{
+	const struct list_ix *L;
+	const struct ipw_addr *tg = &spec->target;
+	uint64_t i;
+
+	if ((unsigned)spec->list > IPW_LIST_ALLOW || !ipw_addr_is_host(tg))
+		return;
+	L = &t->l[spec->list];
+	if (tg->family == IPW_AF_INET && L->ex4) {
+		i = ix_group0(ipw_hash_u32(ipw_addr_v4(tg), L->ex4->hkey),
+			      L->ex4->mask);
+		__builtin_prefetch(L->ex4->tags + i, 1);
+		__builtin_prefetch(&L->ex4->slots[i], 1);
+	} else if (tg->family == IPW_AF_INET6 && L->ex6) {
+		struct key128 k = key_of6(tg);
+
+		i = ix_group0(ipw_hash_u128(k.hi, k.lo, L->ex6->hkey),
+			      L->ex6->mask);
+		__builtin_prefetch(L->ex6->tags + i, 1);
+		__builtin_prefetch(&L->ex6->slots[i], 1);
+	}
+}
+
+#define BATCH_AHEAD 8
+
+int ipw_table_add_batch(struct ipw_table *t, const struct ipw_entry_spec *specs,
+			size_t n, int *rcs, enum ipw_change *whats,
+			ipw_expire_cb evict_cb, void *ctx)
+{
+	uint32_t now;
+	size_t failed = 0;
+
+	pthread_mutex_lock(&t->lock);
+	now = clamp_now(t->clock(t->clock_ctx));
+	for (size_t i = 0; i < n && i < BATCH_AHEAD; i++)
+		add_prefetch(t, &specs[i]);
+	for (size_t i = 0; i < n; i++) {
+		struct ipw_entry_info ev;
+		bool ev_set = false;
+		enum ipw_change what = 0;
+		int rc;
+
+		if (i + BATCH_AHEAD < n)
+			add_prefetch(t, &specs[i + BATCH_AHEAD]);
+		rc = add_check(&specs[i]);
+		if (rc == 0)
+			rc = add_locked(t, &specs[i], now, &what, &ev, &ev_set);
+		if (ev_set && evict_cb)
+			evict_cb(&ev, ctx);
+		if (rcs)
+			rcs[i] = rc;
+		if (whats)
+			whats[i] = what;
+		failed += rc != 0;
+	}
+	maybe_reclaim(t);
+	pthread_mutex_unlock(&t->lock);
+	return (int)failed;
 }
 
 int ipw_table_del(struct ipw_table *t, enum ipw_list list,
@@ -1711,6 +1819,24 @@ int ipw_table_get(struct ipw_table *t, enum ipw_list list,
 		info_of(entry_of(t, h), out);
 	pthread_mutex_unlock(&t->lock);
 	return h ? 0 : IPW_ENOENT;
+}
+
+int ipw_table_reserve(struct ipw_table *t, enum ipw_list list,
+		      enum ipw_family family, size_t n)
+{
+	int rc;
+
+	if ((list != IPW_LIST_BAN && list != IPW_LIST_ALLOW) ||
+	    (family != IPW_AF_INET && family != IPW_AF_INET6))
+		return IPW_EINVAL;
+	if (n > t->max_entries)
+		n = t->max_entries;
+	pthread_mutex_lock(&t->lock);
+	rc = family == IPW_AF_INET ? ix4_reserve(t, &t->l[list].ex4, n) :
+				     ix6_reserve(t, &t->l[list].ex6, n);
+	maybe_reclaim(t);
+	pthread_mutex_unlock(&t->lock);
+	return rc;
 }
 
 int ipw_table_set_mode(struct ipw_table *t, enum ipw_mode mode,
@@ -1843,6 +1969,14 @@ size_t ipw_table_purge(struct ipw_table *t, size_t max, ipw_expire_cb cb,
 			uint32_t h = hv->v[hv->n - 1];
 			struct entry *e = entry_of(t, h);
 			struct ipw_entry_info info;
+
+			/* Records met later are random: fetch them now. */
+			if (hv->n > BATCH_AHEAD)
+				__builtin_prefetch(
+					entry_of(
+						t,
+						hv->v[hv->n - 1 - BATCH_AHEAD]),
+					1);
 
 			hv->n--;
 			t->nref[0]--;

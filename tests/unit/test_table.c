@@ -2148,12 +2148,156 @@ static void test_hashdos(void)
 	}
 }
 
+/*
+ * ipw_table_add_batch() must do exactly what the same ipw_table_add()
+ * calls do one by one: the same return codes, the same changes, the same
+ * table afterwards. 3000 specs mix new, repeated (extended / unchanged),
+ * covered, expired, out-of-range and invalid ones, both families, exact
+ * and prefixes, bans and allows.
+ */
+static void test_batch(void)
+{
+	enum { N = 3000 };
+	static struct ipw_entry_spec specs[N];
+	static int rc1[N], rc2[N];
+	static enum ipw_change w1[N], w2[N];
+	struct ipw_table *one = new_table(0), *many = new_table(0);
+	struct digest d1, d2;
+	uint64_t r = 12345;
+	size_t bad_rc = 0, bad_what = 0, failed = 0;
+	int failed_batch;
+
+	now_s = T0;
+	for (size_t i = 0; i < N; i++) {
+		struct ipw_entry_spec *sp = &specs[i];
+		uint32_t x;
+
+		r = r * 6364136223846793005ull + 1442695040888963407ull;
+		x = (uint32_t)(r >> 33);
+		memset(sp, 0, sizeof(*sp));
+		sp->list = (x % 7 == 0) ? A : B;
+		sp->expires = (x % 5 == 0) ? 0 : T0 + 10 + (int64_t)(x % 50);
+		sp->score = x % 4;
+		if (x % 3 == 0) {
+			uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8,      0, 0,
+					 0,    0,    0,	   0,	      0, 0,
+					 0,    0,    0,	   (uint8_t)x};
+
+			b[8] = (uint8_t)(x >> 8) & 3;
+			ipw_addr_from_v6(&sp->target, b, x % 2 ? 128 : 120);
+		} else {
+			ipw_addr_from_v4(&sp->target,
+					 0xc6336400u | ((x >> 4) & 0x1ff),
+					 x % 4 ? 32 : 28);
+		}
+		if (sp->list ==
+		    A) /* allows of one address: some bans covered */
+			sp->target.plen = (uint8_t)ipw_addr_maxlen(&sp->target);
+		switch (x % 41) { /* a few bad ones */
+		case 0:
+			sp->expires = T0 - 5; /* expired */
+			break;
+		case 1:
+			sp->target.plen = 40; /* invalid for IPv4 */
+			break;
+		case 2:
+			sp->expires = INT64_C(1) << 40; /* out of range */
+			break;
+		default:
+			break;
+		}
+	}
+	for (size_t i = 0; i < N; i++) {
+		rc1[i] = ipw_table_add(one, &specs[i], &w1[i], NULL, NULL);
+		failed += rc1[i] != 0;
+		if (rc1[i])
+			w1[i] = 0;
+	}
+	failed_batch = ipw_table_add_batch(many, specs, N, rc2, w2, NULL, NULL);
+	for (size_t i = 0; i < N; i++) {
+		bad_rc += rc1[i] != rc2[i];
+		bad_what += rc1[i] == 0 && w1[i] != w2[i];
+	}
+	is_int(bad_rc, 0, "batch: same return code as one by one for %d specs",
+	       N);
+	is_int(bad_what, 0, "batch: same change reported for every spec");
+	is_int(failed_batch, failed, "batch: returns the number that failed");
+	{
+		int kinds[8] = {0};
+
+		for (size_t i = 0; i < N; i++)
+			kinds[rc1[i] == 0		   ? 0 :
+			      rc1[i] == IPW_ETABLE_COVERED ? 1 :
+			      rc1[i] == IPW_ETABLE_EXPIRED ? 2 :
+			      rc1[i] == IPW_ERANGE	   ? 3 :
+			      rc1[i] == IPW_EINVAL	   ? 4 :
+							     5]++;
+		diag("batch mix: ok %d covered %d expired %d erange %d einval "
+		     "%d other %d",
+		     kinds[0], kinds[1], kinds[2], kinds[3], kinds[4],
+		     kinds[5]);
+		ok(kinds[0] > N / 2 && kinds[1] && kinds[2] && kinds[3] &&
+			   kinds[4] && !kinds[5],
+		   "batch: the mix had successes and every kind of failure");
+	}
+	digest_take(one, &d1);
+	digest_take(many, &d2);
+	ok(digest_same(&d1, &d2), "batch: the two tables end up equal");
+	digest_free(&d1);
+	digest_free(&d2);
+	ipw_table_free(one);
+	ipw_table_free(many);
+}
+
+/* ipw_table_reserve(): after it, adding that many addresses rebuilds no
+ * index (index_bytes stays the same) and every one is found. */
+static void test_reserve(void)
+{
+	struct ipw_table *t = new_table(0);
+	struct ipw_table_stats st0, st1;
+	struct ipw_verdict v;
+	size_t missing = 0;
+
+	now_s = T0;
+	is_int(ipw_table_reserve(t, (enum ipw_list)7, IPW_AF_INET, 10),
+	       IPW_EINVAL, "reserve: bad list");
+	is_int(ipw_table_reserve(t, B, IPW_AF_NONE, 10), IPW_EINVAL,
+	       "reserve: bad family");
+	is_int(ipw_table_reserve(t, B, IPW_AF_INET, 50000), 0,
+	       "reserve: room for 50000 IPv4 bans");
+	ipw_table_stats(t, &st0);
+	for (uint32_t i = 0; i < 50000; i++) {
+		struct ipw_entry_spec s;
+
+		memset(&s, 0, sizeof(s));
+		s.list = B;
+		ipw_addr_from_v4(&s.target, 0x0a000000u + i * 7, 32);
+		if (ipw_table_add(t, &s, NULL, NULL, NULL))
+			missing++;
+	}
+	ipw_table_stats(t, &st1);
+	for (uint32_t i = 0; i < 50000; i++) {
+		struct ipw_addr a;
+
+		ipw_addr_from_v4(&a, 0x0a000000u + i * 7, 32);
+		if (ipw_table_check(t, &a, &v) || !v.blocked)
+			missing++;
+	}
+	is_int(missing, 0, "reserve: all 50000 added and found");
+	ok(st0.index_bytes > 0 && st1.index_bytes == st0.index_bytes,
+	   "reserve: no index grew while adding them (%llu bytes)",
+	   (unsigned long long)st1.index_bytes);
+	ipw_table_free(t);
+}
+
 int main(void)
 {
 	run_scenarios();
 	test_purge();
 	test_wheel_levels();
 	test_hashdos();
+	test_batch();
+	test_reserve();
 	test_cap();
 	test_metadata();
 	test_hits();
