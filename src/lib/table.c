@@ -301,7 +301,8 @@ struct ipw_table {
 	/* Eviction FIFO: (handle, gen) of automatic expiring entries. */
 	struct fref *fifo;
 	uint32_t fhead, fn, fcap;
-	uint32_t evictable; /* live entries the FIFO must find */
+	uint32_t evictable;  /* live entries the FIFO must find */
+	uint64_t meta_bytes; /* metadata blocks of live entries */
 
 	char tsan_gp; /* address for TSan annotations only */
 };
@@ -567,12 +568,18 @@ static bool match_list(const struct ipw_table *t, int list,
 	return match6(L, key_of6(ip), now, m);
 }
 
-static void fill_verdict(struct ipw_verdict *v, const struct ipw_addr *ip,
-			 int list, const struct match *m)
+/* A verdict decided by entry @m of @list, which also counts a hit. */
+static void decide(struct ipw_table *t, struct ipw_verdict *v,
+		   const struct ipw_addr *ip, int list, const struct match *m,
+		   uint32_t now)
 {
+	v->blocked = list == IPW_LIST_BAN;
+	v->reason =
+		list == IPW_LIST_BAN ? IPW_VERDICT_BANNED : IPW_VERDICT_ALLOWED;
 	v->list = (enum ipw_list)list;
 	ipw_addr_truncate(&v->entry, ip, m->plen);
 	v->expires = m->exp;
+	count_hit(t, m->handle, now);
 }
 
 int ipw_table_check_at(struct ipw_table *t, const struct ipw_addr *ip,
@@ -588,19 +595,13 @@ int ipw_table_check_at(struct ipw_table *t, const struct ipw_addr *ip,
 	urcu_bp_read_lock();
 	mode = __atomic_load_n(&t->mode, __ATOMIC_ACQUIRE);
 	if (match_list(t, IPW_LIST_ALLOW, ip, now, &m)) {
-		v->blocked = false;
-		v->reason = IPW_VERDICT_ALLOWED;
-		fill_verdict(v, ip, IPW_LIST_ALLOW, &m);
-		count_hit(t, m.handle, now);
+		decide(t, v, ip, IPW_LIST_ALLOW, &m, now);
 	} else if (mode == IPW_MODE_ALLOWLIST) {
 		memset(v, 0, sizeof(*v));
 		v->blocked = true;
 		v->reason = IPW_VERDICT_NOT_ALLOWED;
 	} else if (match_list(t, IPW_LIST_BAN, ip, now, &m)) {
-		v->blocked = true;
-		v->reason = IPW_VERDICT_BANNED;
-		fill_verdict(v, ip, IPW_LIST_BAN, &m);
-		count_hit(t, m.handle, now);
+		decide(t, v, ip, IPW_LIST_BAN, &m, now);
 	} else {
 		memset(v, 0, sizeof(*v));
 		v->reason = IPW_VERDICT_NO_MATCH;
@@ -782,10 +783,27 @@ static bool spec_has_meta(const struct ipw_entry_spec *s)
 	       (s->source && *s->source);
 }
 
+static uint64_t meta_bytes(const struct meta *m)
+{
+	return m ? sizeof(*m) + m->source_off +
+			       strlen(m->data + m->source_off) + 1 :
+		   0;
+}
+
 static void meta_unref(struct meta *m)
 {
 	if (m && __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		free(m);
+}
+
+/* Give entry @e metadata @m (may be NULL), dropping its old one, and keep
+ * the table's count of metadata bytes (reported by ipw_table_stats()). */
+static void set_meta(struct ipw_table *t, struct entry *e, struct meta *m)
+{
+	t->meta_bytes += meta_bytes(m);
+	t->meta_bytes -= meta_bytes(e->meta);
+	meta_unref(e->meta);
+	e->meta = m;
 }
 
 static void info_of(const struct entry *e, struct ipw_entry_info *out)
@@ -1151,8 +1169,7 @@ static void where_of(int list, const struct ipw_addr *tg, struct where *w)
 
 /* Writer: the live handle for a target, or 0; *@ctlp the slot's ctl. */
 static uint32_t find_handle(struct ipw_table *t, const struct ipw_addr *tg,
-			    const struct where *w, uint32_t **ctlp,
-			    uint32_t **expp)
+			    const struct where *w, uint32_t **expp)
 {
 	struct list_ix *L = &t->l[w->list];
 	uint32_t *ctl = NULL, *exp = NULL;
@@ -1173,8 +1190,6 @@ static uint32_t find_handle(struct ipw_table *t, const struct ipw_addr *tg,
 		if (s)
 			ctl = &s->ctl, exp = &s->exp;
 	}
-	if (ctlp)
-		*ctlp = ctl;
 	if (expp)
 		*expp = exp;
 	if (!ctl || (*ctl & IX_DEAD))
@@ -1443,8 +1458,7 @@ static void remove_entry(struct ipw_table *t, uint32_t h,
 		__atomic_store_n(&t->l[e->list].nonempty[w.fam], 0,
 				 __ATOMIC_RELAXED);
 	t->live--;
-	meta_unref(e->meta);
-	e->meta = NULL;
+	set_meta(t, e, NULL);
 	e->in_use = 0;
 	/* The handle may still be in a reader's hands: recycle it after a
 	 * grace period. If limbo cannot grow, wait for one now. */
@@ -1478,7 +1492,7 @@ static bool covered_by_allow(struct ipw_table *t, const struct ipw_addr *tg,
 			continue;
 		ipw_addr_truncate(&p, tg, (unsigned)len);
 		where_of(IPW_LIST_ALLOW, &p, &w);
-		h = find_handle(t, &p, &w, NULL, &exp);
+		h = find_handle(t, &p, &w, &exp);
 		if (h && !expired(__atomic_load_n(exp, __ATOMIC_RELAXED), now))
 			return true;
 	}
@@ -1540,7 +1554,7 @@ static int add_locked(struct ipw_table *t, const struct ipw_entry_spec *spec,
 		      struct ipw_entry_info *evicted, bool *evicted_set)
 {
 	const struct ipw_addr *tg = &spec->target;
-	uint32_t exp, h, *ctl, *slot_exp;
+	uint32_t exp, h, *slot_exp;
 	struct where w;
 	struct entry *e;
 	int rc = 0;
@@ -1555,7 +1569,7 @@ static int add_locked(struct ipw_table *t, const struct ipw_entry_spec *spec,
 		goto out;
 	}
 	where_of(spec->list, tg, &w);
-	h = find_handle(t, tg, &w, &ctl, &slot_exp);
+	h = find_handle(t, tg, &w, &slot_exp);
 	/* Room in the wheel and the FIFO first: nothing fails after a change. */
 	if (wheel_reserve(t, exp) || fifo_reserve(t)) {
 		rc = IPW_ENOMEM;
@@ -1580,8 +1594,7 @@ static int add_locked(struct ipw_table *t, const struct ipw_entry_spec *spec,
 			}
 			if (was_evictable)
 				t->evictable--;
-			meta_unref(e->meta);
-			e->meta = m;
+			set_meta(t, e, m);
 			e->score = spec->score;
 			e->created = now;
 			e->flags = (uint8_t)spec->flags;
@@ -1617,10 +1630,8 @@ static int add_locked(struct ipw_table *t, const struct ipw_entry_spec *spec,
 		if (changed && spec_has_meta(spec)) {
 			struct meta *m = meta_merge(e->meta, spec);
 
-			if (m) { /* on ENOMEM the old strings stay */
-				meta_unref(e->meta);
-				e->meta = m;
-			}
+			if (m) /* on ENOMEM the old strings stay */
+				set_meta(t, e, m);
 		}
 		if (what)
 			*what = changed ? IPW_CHANGE_EXTENDED :
@@ -1673,7 +1684,7 @@ static int add_locked(struct ipw_table *t, const struct ipw_entry_spec *spec,
 	e->gen = gen;
 	e->created = now;
 	e->score = spec->score;
-	e->meta = m;
+	set_meta(t, e, m);
 	if (exp) {
 		e->expires = exp;
 		t->expiring++;
@@ -1788,7 +1799,7 @@ int ipw_table_del(struct ipw_table *t, enum ipw_list list,
 	pthread_mutex_lock(&t->lock);
 	now = clamp_now(t->clock(t->clock_ctx));
 	where_of(list, target, &w);
-	h = find_handle(t, target, &w, NULL, &exp);
+	h = find_handle(t, target, &w, &exp);
 	if (!h || expired(*exp, now)) {
 		if (what)
 			*what = IPW_CHANGE_ABSENT;
@@ -1814,7 +1825,7 @@ int ipw_table_get(struct ipw_table *t, enum ipw_list list,
 		return IPW_EINVAL;
 	pthread_mutex_lock(&t->lock);
 	where_of(list, target, &w);
-	h = find_handle(t, target, &w, NULL, NULL);
+	h = find_handle(t, target, &w, NULL);
 	if (h)
 		info_of(entry_of(t, h), out);
 	pthread_mutex_unlock(&t->lock);
@@ -2135,14 +2146,7 @@ void ipw_table_stats(struct ipw_table *t, struct ipw_table_stats *s)
 		(uint64_t)t->fcap * sizeof(struct fref);
 	for (uint32_t ws = 0; ws < WHEEL_SLOTS; ws++)
 		s->entry_bytes += (uint64_t)t->wheel[ws].cap * sizeof(uint32_t);
-	for (uint32_t h = 1; h < t->next_fresh; h++) {
-		struct entry *e = entry_of(t, h);
-
-		if (e->in_use && e->meta)
-			s->entry_bytes +=
-				sizeof(struct meta) + e->meta->source_off +
-				strlen(e->meta->data + e->meta->source_off) + 1;
-	}
+	s->entry_bytes += t->meta_bytes;
 	pthread_mutex_unlock(&t->lock);
 }
 

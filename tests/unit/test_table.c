@@ -2290,6 +2290,47 @@ static void test_reserve(void)
 	ipw_table_free(t);
 }
 
+/* entry_bytes counts the metadata strings of live entries: up by at least
+ * their length when an entry with a long reason comes, down again when it
+ * goes, and a merge that replaces the reason moves it by the difference. */
+static void test_meta_bytes(void)
+{
+	struct ipw_table *t = new_table(0);
+	struct ipw_table_stats st0, st1, st2, st3;
+	struct ipw_entry_spec s;
+	char reason[201];
+	struct ipw_addr a;
+
+	now_s = T0;
+	memset(reason, 'r', 200);
+	reason[200] = '\0';
+	add(t, B, "192.0.2.1", 0, 0, 0, NULL); /* the slab exists already */
+	ipw_table_stats(t, &st0);
+	memset(&s, 0, sizeof(s));
+	s.list = B;
+	s.reason = reason;
+	s.score = 1;
+	ipw_addr_parse_str("192.0.2.2", 0, &s.target);
+	ipw_table_add(t, &s, NULL, NULL, NULL);
+	ipw_table_stats(t, &st1);
+	ok(st1.entry_bytes >= st0.entry_bytes + 200,
+	   "meta bytes: a 200-byte reason is counted (%llu -> %llu)",
+	   (unsigned long long)st0.entry_bytes,
+	   (unsigned long long)st1.entry_bytes);
+	s.reason = "short";
+	s.score = 2; /* a change, so the reason is replaced */
+	ipw_table_add(t, &s, NULL, NULL, NULL);
+	ipw_table_stats(t, &st2);
+	is_int(st1.entry_bytes - st2.entry_bytes, 195,
+	       "meta bytes: replacing it by a 5-byte reason gives back 195");
+	ipw_addr_parse_str("192.0.2.2", 0, &a);
+	ipw_table_del(t, B, &a, NULL, NULL);
+	ipw_table_stats(t, &st3);
+	is_int(st3.entry_bytes, st0.entry_bytes,
+	       "meta bytes: deleting the entry gives back all of it");
+	ipw_table_free(t);
+}
+
 int main(void)
 {
 	run_scenarios();
@@ -2298,6 +2339,7 @@ int main(void)
 	test_hashdos();
 	test_batch();
 	test_reserve();
+	test_meta_bytes();
 	test_cap();
 	test_metadata();
 	test_hits();
