@@ -1,0 +1,855 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP API v1 handlers (docs/api.md is the reference).
+ *
+ * Each handler validates everything before it writes: query parameters
+ * (unknown ones are refused), then the body (request.c), then applies one
+ * op (ops.c). A request refused anywhere before the op changes nothing.
+ * Bodies are built with jansson, except /v1/check's, which is formatted
+ * with snprintf: it is the hot path, and every string it prints is an
+ * address we formatted or a fixed name, none needing escapes.
+ */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ipwall/addr.h>
+#include <ipwall/table.h>
+
+#include "http.h"
+#include "request.h"
+
+#define LIST_LIMIT_MAX 10000
+#define TOP_K_MAX 1000
+#define BATCH_ERRORS_MAX 100
+
+static const char *const verdict_reasons[] = {"no_match", "banned", "allowed",
+					      "not_allowed"};
+
+const char *ipwd_apierr_name(enum ipwd_apierr e)
+{
+	static const char *const names[] = {
+#define X(id, status, name) name,
+		IPWD_APIERRS(X)
+#undef X
+	};
+	return (unsigned)e < IPWD_E_COUNT ? names[e] : "internal";
+}
+
+unsigned ipwd_apierr_status(enum ipwd_apierr e)
+{
+	static const unsigned st[] = {
+#define X(id, status, name) status,
+		IPWD_APIERRS(X)
+#undef X
+	};
+	return (unsigned)e < IPWD_E_COUNT ? st[e] : 500;
+}
+
+static void set_json(struct ipwd_resp *o, unsigned status, json_t *v)
+{
+	o->status = status;
+	o->body = json_dumps(v, JSON_COMPACT);
+	json_decref(v);
+	if (o->body == NULL) {
+		o->status = 500;
+		o->body = strdup("{\"error\":{\"code\":\"internal\","
+				 "\"message\":\"out of memory\"}}");
+	}
+	o->len = o->body ? strlen(o->body) : 0;
+}
+
+void ipwd_resp_error(struct ipwd_resp *o, enum ipwd_apierr err,
+		     const char *field, const char *fmt, ...)
+{
+	char msg[512];
+	json_t *e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	e = json_pack("{s:s, s:s}", "code", ipwd_apierr_name(err), "message",
+		      msg);
+	if (e == NULL) /* msg not UTF-8: cannot happen with our messages */
+		e = json_pack("{s:s, s:s}", "code", ipwd_apierr_name(err),
+			      "message", "(unprintable)");
+	if (field && *field)
+		json_object_set_new(e, "field", json_string(field));
+	o->err = (int)err;
+	set_json(o, ipwd_apierr_status(err), json_pack("{s:o}", "error", e));
+}
+
+static void resp_perr(struct ipwd_resp *o, const struct ipwd_perr *pe,
+		      bool indexed)
+{
+	ipwd_resp_error(o, pe->code, pe->field, "%s", pe->msg);
+	if (indexed && pe->code != IPWD_E_BATCH_TOO_LARGE &&
+	    pe->code != IPWD_E_INTERNAL) {
+		/* Add the index to the error object already built. */
+		json_t *v = json_loads(o->body, 0, NULL);
+
+		if (v) {
+			json_object_set_new(json_object_get(v, "error"),
+					    "index",
+					    json_integer((json_int_t)pe->index));
+			free(o->body);
+			set_json(o, o->status, v);
+			o->err = (int)pe->code;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* Routing */
+
+static const struct route {
+	const char *path;
+	enum ipwd_route route;
+	const char *methods; /* the Allow header */
+} routes[] = {
+	{"/v1/check", IPWD_ROUTE_CHECK, "GET, HEAD"},
+	{"/v1/bans", IPWD_ROUTE_BANS, "GET, HEAD, POST, DELETE"},
+	{"/v1/bans/batch", IPWD_ROUTE_BANS_BATCH, "POST"},
+	{"/v1/allow", IPWD_ROUTE_ALLOW, "GET, HEAD, POST, DELETE"},
+	{"/v1/mode", IPWD_ROUTE_MODE, "GET, HEAD, PUT"},
+	{"/v1/top", IPWD_ROUTE_TOP, "GET, HEAD"},
+	{"/v1/stats", IPWD_ROUTE_STATS, "GET, HEAD"},
+	{"/healthz", IPWD_ROUTE_HEALTHZ, "GET, HEAD"},
+	{"/metrics", IPWD_ROUTE_METRICS, "GET, HEAD"},
+};
+
+/* Is @m in the comma-separated @list? */
+static bool method_in(const char *m, const char *list)
+{
+	size_t n = strlen(m);
+	const char *p = list;
+
+	while ((p = strstr(p, m)) != NULL) {
+		if ((p == list || p[-1] == ' ') &&
+		    (p[n] == '\0' || p[n] == ','))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+int ipwd_api_route(const char *url, const char *method,
+		   enum ipwd_route *route, const char **allow)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (strcmp(url, routes[i].path) != 0)
+			continue;
+		*route = routes[i].route;
+		*allow = routes[i].methods;
+		if (*method == '\0' || strchr(method, ',') ||
+		    !method_in(method, routes[i].methods))
+			return IPWD_E_METHOD_NOT_ALLOWED;
+		return 0;
+	}
+	return IPWD_E_NOT_FOUND;
+}
+
+/* ---------------------------------------------------------------- */
+/* Helpers */
+
+static int64_t now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static json_t *iso_time(int64_t t)
+{
+	char buf[32];
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t == 0 || gmtime_r(&tt, &tm) == NULL)
+		return json_null();
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
+static const char *list_name(enum ipw_list l)
+{
+	return l == IPW_LIST_BAN ? "bans" : "allows";
+}
+
+static json_t *entry_json(const struct ipw_entry_info *e, int64_t now)
+{
+	char t[IPW_ADDR_STRLEN];
+	json_t *o;
+
+	ipw_addr_format(&e->target, t, sizeof(t));
+	o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:s, s:s, s:s, s:b, "
+		      "s:I, s:o}",
+		      "target", t, "list", list_name(e->list), "expires_at",
+		      iso_time(e->expires), "ttl_left",
+		      e->expires ? json_integer(e->expires > now
+							? e->expires - now
+							: 0)
+				 : json_null(),
+		      "created_at", iso_time(e->created), "score",
+		      (json_int_t)e->score, "reason", e->reason, "actor",
+		      e->actor, "source", e->source, "auto",
+		      (e->flags & IPW_ENTRY_AUTO) != 0, "hits",
+		      (json_int_t)e->hits, "last_hit_at",
+		      iso_time(e->last_hit));
+	return o;
+}
+
+/* Refuse unknown or repeated query parameters. 0 or -1 (answered). */
+static int check_args(struct ipwd_req *r, struct ipwd_resp *o,
+		      const char *const *allowed)
+{
+	const char *bad;
+	bool dup;
+
+	bad = ipwd_req_unknown_arg(r, allowed, &dup);
+	if (bad == NULL)
+		return 0;
+	if (dup)
+		ipwd_resp_error(o, IPWD_E_INVALID_PARAMETER, bad,
+				"query parameter \"%.64s\" given twice", bad);
+	else
+		ipwd_resp_error(o, IPWD_E_UNKNOWN_PARAMETER, bad,
+				"unknown query parameter \"%.64s\"", bad);
+	return -1;
+}
+
+static int table_error(struct ipwd_resp *o, int rc, const char *target)
+{
+	switch (rc) {
+	case IPW_ETABLE_COVERED:
+		ipwd_resp_error(o, IPWD_E_COVERED_BY_ALLOW, "target",
+				"%s is wholly covered by an allow entry; a "
+				"ban there would never match",
+				target);
+		break;
+	case IPW_ETABLE_FULL:
+		ipwd_resp_error(o, IPWD_E_TABLE_FULL, NULL,
+				"the table is full (max_entries); automatic "
+				"bans are refused until entries expire");
+		break;
+	case IPW_ETABLE_EXPIRED:
+	case IPW_ERANGE:
+		ipwd_resp_error(o, IPWD_E_INVALID_TTL, "ttl", "%s",
+				ipw_strerror(rc));
+		break;
+	default:
+		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "%s",
+				ipw_strerror(rc));
+		break;
+	}
+	return -1;
+}
+
+/* ---------------------------------------------------------------- */
+/* GET /v1/check */
+
+static void h_check(struct ipwd_req *r, struct ipwd_resp *o)
+{
+	static const char *const allowed[] = {"ip", NULL};
+	char ip[IPW_ADDR_STRLEN], ent[IPW_ADDR_STRLEN], msg[200], exp[32];
+	struct ipw_verdict v;
+	struct ipw_addr a;
+	const char *s;
+	size_t pos = 0;
+	bool present;
+	char *body;
+	int rc, n;
+
+	if (check_args(r, o, allowed))
+		return;
+	s = ipwd_req_arg(r, "ip", &present);
+	if (s == NULL) {
+		ipwd_resp_error(o, IPWD_E_MISSING_FIELD, "ip",
+				"query parameter ip is required "
+				"(/v1/check?ip=ADDR)");
+		return;
+	}
+	rc = ipw_addr_parse(s, strlen(s), IPW_ADDR_HOST, &a, &pos);
+	if (rc != 0) {
+		ipw_addr_error_msg(msg, sizeof(msg), s, strlen(s), rc, pos);
+		ipwd_resp_error(o, IPWD_E_INVALID_IP, "ip", "ip: %s", msg);
+		return;
+	}
+	ipw_table_check(r->d->table, &a, &v);
+	ipw_addr_format(&a, ip, sizeof(ip));
+	body = malloc(384);
+	if (body == NULL) {
+		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");
+		return;
+	}
+	if (v.reason == IPW_VERDICT_BANNED || v.reason == IPW_VERDICT_ALLOWED) {
+		ipw_addr_format(&v.entry, ent, sizeof(ent));
+		if (v.expires) {
+			time_t tt = (time_t)v.expires;
+			struct tm tm;
+
+			gmtime_r(&tt, &tm);
+			strftime(exp, sizeof(exp), "\"%Y-%m-%dT%H:%M:%SZ\"",
+				 &tm);
+		} else {
+			strcpy(exp, "null");
+		}
+		n = snprintf(body, 384,
+			     "{\"ip\":\"%s\",\"verdict\":\"%s\",\"reason\":"
+			     "\"%s\",\"mode\":\"%s\",\"entry\":{\"list\":"
+			     "\"%s\",\"target\":\"%s\",\"expires_at\":%s}}",
+			     ip, v.blocked ? "blocked" : "admitted",
+			     verdict_reasons[v.reason],
+			     ipw_mode_name(ipw_table_mode(r->d->table)),
+			     list_name(v.list), ent, exp);
+	} else {
+		n = snprintf(body, 384,
+			     "{\"ip\":\"%s\",\"verdict\":\"%s\",\"reason\":"
+			     "\"%s\",\"mode\":\"%s\",\"entry\":null}",
+			     ip, v.blocked ? "blocked" : "admitted",
+			     verdict_reasons[v.reason & 3],
+			     ipw_mode_name(ipw_table_mode(r->d->table)));
+	}
+	o->status = v.blocked ? 403 : 200;
+	o->body = body;
+	o->len = (size_t)n;
+	ipwd_metric_check(&v, ipwd_now_ns() - r->t0);
+}
+
+/* ---------------------------------------------------------------- */
+/* POST /v1/bans, /v1/allow */
+
+static void h_add(struct ipwd_req *r, struct ipwd_resp *o, enum ipw_list list)
+{
+	static const char *const allowed[] = {NULL};
+	struct ipw_entry_info info;
+	struct ipwd_op op = {0};
+	struct ipwd_perr pe;
+	enum ipw_change what;
+	char t[IPW_ADDR_STRLEN];
+	json_t *body;
+	int rc;
+
+	if (check_args(r, o, allowed))
+		return;
+	if (ipwd_parse_body(r->body, r->len, &body, &pe)) {
+		resp_perr(o, &pe, false);
+		return;
+	}
+	if (ipwd_parse_entry(body, list, now_s(),
+			     live_get(r->d, default_ban_ttl), &op.spec, &pe)) {
+		resp_perr(o, &pe, false);
+		json_decref(body);
+		return;
+	}
+	if (op.spec.source == NULL)
+		op.spec.source = r->unix_peer ? "unix" : "api";
+	op.action = list == IPW_LIST_BAN ? IPWD_ACT_BAN : IPWD_ACT_ALLOW;
+	op.actor = r->actor;
+	rc = ipwd_ops_apply(r->d->ops, &op, &what, &info);
+	if (rc != 0) {
+		ipw_addr_format(&op.spec.target, t, sizeof(t));
+		table_error(o, rc, t);
+		json_decref(body);
+		return;
+	}
+	json_decref(body);
+	set_json(o, what == IPW_CHANGE_ADDED ? 201 : 200,
+		 json_pack("{s:s, s:o}", "result", ipw_change_name(what),
+			   "entry", entry_json(&info, now_s())));
+}
+
+/* ---------------------------------------------------------------- */
+/* POST /v1/bans/batch */
+
+static void h_batch(struct ipwd_req *r, struct ipwd_resp *o)
+{
+	static const char *const allowed[] = {NULL};
+	struct ipw_entry_spec *specs = NULL;
+	size_t i, n = 0, counts[8] = {0}, failed = 0;
+	enum ipw_change *whats = NULL;
+	struct ipwd_perr pe;
+	json_t *body, *errs;
+	int *rcs = NULL;
+
+	if (check_args(r, o, allowed))
+		return;
+	if (ipwd_parse_body(r->body, r->len, &body, &pe)) {
+		resp_perr(o, &pe, false);
+		return;
+	}
+	if (ipwd_parse_batch(body, live_get(r->d, max_batch), now_s(),
+			     live_get(r->d, default_ban_ttl), &specs, &n,
+			     &pe)) {
+		resp_perr(o, &pe, true);
+		json_decref(body);
+		return;
+	}
+	rcs = calloc(n ? n : 1, sizeof(*rcs));
+	whats = calloc(n ? n : 1, sizeof(*whats));
+	if (rcs == NULL || whats == NULL) {
+		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		specs[i].actor = r->actor;
+		if (specs[i].source == NULL)
+			specs[i].source = r->unix_peer ? "unix" : "api";
+	}
+	ipwd_ops_add_batch(r->d->ops, r->actor, specs, n, rcs, whats);
+	errs = json_array();
+	for (i = 0; i < n; i++) {
+		if (rcs[i] == 0) {
+			counts[whats[i] & 7]++;
+			continue;
+		}
+		failed++;
+		if (json_array_size(errs) < BATCH_ERRORS_MAX) {
+			struct ipwd_resp tmp = {.err = -1};
+			char t[IPW_ADDR_STRLEN];
+			json_t *e;
+
+			ipw_addr_format(&specs[i].target, t, sizeof(t));
+			table_error(&tmp, rcs[i], t);
+			e = json_loads(tmp.body, 0, NULL);
+			free(tmp.body);
+			if (e == NULL)
+				continue;
+			json_object_set_new(json_object_get(e, "error"),
+					    "index", json_integer((json_int_t)i));
+			json_object_set_new(json_object_get(e, "error"),
+					    "target", json_string(t));
+			json_array_append(errs, json_object_get(e, "error"));
+			json_decref(e);
+		}
+	}
+	set_json(o, 200,
+		 json_pack("{s:I, s:I, s:I, s:I, s:o}", "added",
+			   (json_int_t)counts[IPW_CHANGE_ADDED], "extended",
+			   (json_int_t)counts[IPW_CHANGE_EXTENDED], "unchanged",
+			   (json_int_t)counts[IPW_CHANGE_UNCHANGED], "failed",
+			   (json_int_t)failed, "errors", errs));
+out:
+	free(rcs);
+	free(whats);
+	free(specs);
+	json_decref(body);
+}
+
+/* ---------------------------------------------------------------- */
+/* DELETE /v1/bans, /v1/allow */
+
+static int target_arg(struct ipwd_req *r, struct ipwd_resp *o,
+		      struct ipw_addr *a)
+{
+	char msg[200];
+	size_t pos = 0;
+	bool present;
+	const char *s = ipwd_req_arg(r, "target", &present);
+	int rc;
+
+	if (s == NULL) {
+		ipwd_resp_error(o, IPWD_E_MISSING_FIELD, "target",
+				"query parameter target is required");
+		return -1;
+	}
+	rc = ipw_addr_parse(s, strlen(s), 0, a, &pos);
+	if (rc != 0) {
+		ipw_addr_error_msg(msg, sizeof(msg), s, strlen(s), rc, pos);
+		ipwd_resp_error(o, IPWD_E_INVALID_TARGET, "target",
+				"target: %s", msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void h_del(struct ipwd_req *r, struct ipwd_resp *o, enum ipw_list list)
+{
+	static const char *const allowed[] = {"target", NULL};
+	struct ipw_entry_info info;
+	struct ipwd_op op = {0};
+	enum ipw_change what;
+	int rc;
+
+	if (check_args(r, o, allowed) || target_arg(r, o, &op.spec.target))
+		return;
+	op.spec.list = list;
+	op.action = list == IPW_LIST_BAN ? IPWD_ACT_UNBAN : IPWD_ACT_DISALLOW;
+	op.actor = r->actor;
+	rc = ipwd_ops_apply(r->d->ops, &op, &what, &info);
+	if (rc != 0) {
+		table_error(o, rc, "");
+		return;
+	}
+	if (what == IPW_CHANGE_REMOVED)
+		set_json(o, 200,
+			 json_pack("{s:s, s:o}", "result", "removed", "entry",
+				   entry_json(&info, now_s())));
+	else
+		set_json(o, 200, json_pack("{s:s}", "result", "absent"));
+}
+
+/* ---------------------------------------------------------------- */
+/* GET /v1/bans, /v1/allow */
+
+struct cand {
+	struct ipw_addr key;
+	size_t idx;
+};
+
+/* Max-heap on key: the page keeps the `limit` smallest keys. */
+static void heap_down(struct cand *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		struct cand t;
+
+		if (l < n && ipw_addr_cmp(&h[l].key, &h[m].key) > 0)
+			m = l;
+		if (l + 1 < n && ipw_addr_cmp(&h[l + 1].key, &h[m].key) > 0)
+			m = l + 1;
+		if (m == i)
+			return;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+static void heap_up(struct cand *h, size_t i)
+{
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		struct cand t;
+
+		if (ipw_addr_cmp(&h[p].key, &h[i].key) >= 0)
+			return;
+		t = h[i];
+		h[i] = h[p];
+		h[p] = t;
+		i = p;
+	}
+}
+
+static int cand_cmp(const void *a, const void *b)
+{
+	return ipw_addr_cmp(&((const struct cand *)a)->key,
+			    &((const struct cand *)b)->key);
+}
+
+static void h_list(struct ipwd_req *r, struct ipwd_resp *o, enum ipw_list list)
+{
+	static const char *const allowed[] = {"limit", "cursor", "family",
+					      "kind",  "within", "auto",
+					      NULL};
+	struct ipw_addr cursor, within;
+	bool has_cursor = false, has_within = false, present, more = false;
+	int family = 0, kind = 0, autof = -1;
+	struct ipw_snapshot *snap;
+	struct cand *heap;
+	size_t limit = 100, i, n, hn = 0;
+	int64_t now = now_s();
+	const char *s;
+	json_t *items;
+	uint64_t u;
+
+	if (check_args(r, o, allowed))
+		return;
+	if ((s = ipwd_req_arg(r, "limit", &present)) || present) {
+		if (s == NULL || ipwd_parse_uint(s, LIST_LIMIT_MAX, &u) ||
+		    u == 0) {
+			ipwd_resp_error(o, IPWD_E_INVALID_PARAMETER, "limit",
+					"limit must be 1..%d",
+					LIST_LIMIT_MAX);
+			return;
+		}
+		limit = (size_t)u;
+	}
+	if ((s = ipwd_req_arg(r, "cursor", &present)) || present) {
+		if (s == NULL || ipw_addr_parse_str(s, 0, &cursor) != 0) {
+			ipwd_resp_error(o, IPWD_E_INVALID_PARAMETER, "cursor",
+					"cursor must be the \"next\" of a "
+					"previous page");
+			return;
+		}
+		has_cursor = true;
+	}
+	if ((s = ipwd_req_arg(r, "family", &present)) || present) {
+		if (s && strcmp(s, "4") == 0) {
+			family = IPW_AF_INET;
+		} else if (s && strcmp(s, "6") == 0) {
+			family = IPW_AF_INET6;
+		} else {
+			ipwd_resp_error(o, IPWD_E_INVALID_PARAMETER, "family",
+					"family must be 4 or 6");
+			return;
+		}
+	}
+	if ((s = ipwd_req_arg(r, "kind", &present)) || present) {
+		if (s && strcmp(s, "address") == 0) {
+			kind = 1;
+		} else if (s && strcmp(s, "prefix") == 0) {
+			kind = 2;
+		} else {
+			ipwd_resp_error(o, IPWD_E_INVALID_PARAMETER, "kind",
+					"kind must be address or prefix");
+			return;
+		}
+	}
+	if ((s = ipwd_req_arg(r, "within", &present)) || present) {
+		if (s == NULL || ipw_addr_parse_str(s, 0, &within) != 0) {
+			ipwd_resp_error(o, IPWD_E_INVALID_PARAMETER, "within",
+					"within must be an address or a "
+					"CIDR prefix without host bits");
+			return;
+		}
+		has_within = true;
+	}
+	if ((s = ipwd_req_arg(r, "auto", &present)) || present) {
+		bool b;
+
+		if (s == NULL || ipwd_parse_bool(s, &b)) {
+			ipwd_resp_error(o, IPWD_E_INVALID_PARAMETER, "auto",
+					"auto must be true or false");
+			return;
+		}
+		autof = b;
+	}
+
+	if (ipw_table_snapshot(r->d->table, &snap) != 0) {
+		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");
+		return;
+	}
+	n = ipw_snapshot_count(snap);
+	heap = malloc((limit + 1) * sizeof(*heap));
+	if (heap == NULL) {
+		ipw_snapshot_free(snap);
+		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct ipw_entry_info e;
+
+		ipw_snapshot_get(snap, i, &e);
+		if (e.list != list || (e.expires && e.expires <= now))
+			continue;
+		if (family && e.target.family != family)
+			continue;
+		if (kind && (kind == 1) != ipw_addr_is_host(&e.target))
+			continue;
+		if (autof >= 0 && (autof == 1) != !!(e.flags & IPW_ENTRY_AUTO))
+			continue;
+		if (has_within && !ipw_addr_contains(&within, &e.target))
+			continue;
+		if (has_cursor && ipw_addr_cmp(&e.target, &cursor) <= 0)
+			continue;
+		if (hn < limit + 1) {
+			heap[hn].key = e.target;
+			heap[hn].idx = i;
+			heap_up(heap, hn++);
+		} else if (ipw_addr_cmp(&e.target, &heap[0].key) < 0) {
+			heap[0].key = e.target;
+			heap[0].idx = i;
+			heap_down(heap, hn, 0);
+		}
+	}
+	/* limit + 1 kept: the extra one only says there is a next page. */
+	qsort(heap, hn, sizeof(*heap), cand_cmp);
+	if (hn > limit) {
+		more = true;
+		hn = limit;
+	}
+	items = json_array();
+	for (i = 0; i < hn; i++) {
+		struct ipw_entry_info e;
+
+		ipw_snapshot_get(snap, heap[i].idx, &e);
+		json_array_append_new(items, entry_json(&e, now));
+	}
+	if (more) {
+		char t[IPW_ADDR_STRLEN];
+
+		ipw_addr_format(&heap[hn - 1].key, t, sizeof(t));
+		set_json(o, 200,
+			 json_pack("{s:o, s:s}", "items", items, "next", t));
+	} else {
+		set_json(o, 200,
+			 json_pack("{s:o, s:n}", "items", items, "next"));
+	}
+	free(heap);
+	ipw_snapshot_free(snap);
+}
+
+/* ---------------------------------------------------------------- */
+/* Mode, top, stats, health, metrics */
+
+static void h_mode(struct ipwd_req *r, struct ipwd_resp *o)
+{
+	static const char *const allowed[] = {NULL};
+	struct ipwd_op op = {0};
+	enum ipw_change what;
+	struct ipwd_perr pe;
+	json_t *body;
+
+	if (check_args(r, o, allowed))
+		return;
+	if (r->method != IPWD_METHOD_PUT) {
+		set_json(o, 200,
+			 json_pack("{s:s}", "mode",
+				   ipw_mode_name(ipw_table_mode(r->d->table))));
+		return;
+	}
+	if (ipwd_parse_body(r->body, r->len, &body, &pe)) {
+		resp_perr(o, &pe, false);
+		return;
+	}
+	if (ipwd_parse_mode(body, &op.mode, &pe)) {
+		resp_perr(o, &pe, false);
+		json_decref(body);
+		return;
+	}
+	json_decref(body);
+	op.action = IPWD_ACT_MODE;
+	op.actor = r->actor;
+	if (ipwd_ops_apply(r->d->ops, &op, &what, NULL) != 0) {
+		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "mode not set");
+		return;
+	}
+	set_json(o, 200,
+		 json_pack("{s:s, s:s}", "mode", ipw_mode_name(op.mode),
+			   "result",
+			   what == IPW_CHANGE_MODE ? "changed" : "unchanged"));
+}
+
+static void h_top(struct ipwd_req *r, struct ipwd_resp *o)
+{
+	static const char *const allowed[] = {"k", NULL};
+	struct ipw_entry_info *v;
+	size_t k = 10, i, n;
+	int64_t now = now_s();
+	bool present;
+	const char *s;
+	json_t *items;
+	uint64_t u;
+
+	if (check_args(r, o, allowed))
+		return;
+	if ((s = ipwd_req_arg(r, "k", &present)) || present) {
+		if (s == NULL || ipwd_parse_uint(s, TOP_K_MAX, &u) || u == 0) {
+			ipwd_resp_error(o, IPWD_E_INVALID_PARAMETER, "k",
+					"k must be 1..%d", TOP_K_MAX);
+			return;
+		}
+		k = (size_t)u;
+	}
+	v = malloc(k * sizeof(*v));
+	if (v == NULL) {
+		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");
+		return;
+	}
+	n = ipw_table_top(r->d->table, k, v);
+	items = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(items, entry_json(&v[i], now));
+	free(v);
+	set_json(o, 200, json_pack("{s:o}", "items", items));
+}
+
+static void h_stats(struct ipwd_req *r, struct ipwd_resp *o)
+{
+	static const char *const allowed[] = {NULL};
+	struct ipw_table_stats st;
+
+	if (check_args(r, o, allowed))
+		return;
+	ipw_table_stats(r->d->table, &st);
+	set_json(
+		o, 200,
+		json_pack(
+			"{s:s, s:s, s:s, s:I, s:{s:{s:I, s:I}, s:{s:I, s:I}}, "
+			"s:{s:{s:I, s:I}, s:{s:I, s:I}}, s:I, s:I, s:I, s:I}",
+			"version", IPWALL_VERSION, "node",
+			ipwd_ops_node(r->d->ops), "mode",
+			ipw_mode_name(ipw_table_mode(r->d->table)),
+			"uptime_seconds", (json_int_t)(now_s() - r->d->started),
+			"entries", "bans", "ipv4",
+			(json_int_t)st.entries[0][0], "ipv6",
+			(json_int_t)st.entries[0][1], "allows", "ipv4",
+			(json_int_t)st.entries[1][0], "ipv6",
+			(json_int_t)st.entries[1][1], "prefixes", "bans",
+			"ipv4", (json_int_t)st.prefixes[0][0], "ipv6",
+			(json_int_t)st.prefixes[0][1], "allows", "ipv4",
+			(json_int_t)st.prefixes[1][0], "ipv6",
+			(json_int_t)st.prefixes[1][1], "max_entries",
+			(json_int_t)st.max_entries, "index_bytes",
+			(json_int_t)st.index_bytes, "entry_bytes",
+			(json_int_t)st.entry_bytes, "rekeys",
+			(json_int_t)st.rekeys));
+}
+
+static void h_metrics(struct ipwd_req *r, struct ipwd_resp *o)
+{
+	static const char *const allowed[] = {NULL};
+
+	if (check_args(r, o, allowed))
+		return;
+	o->body = ipwd_metrics_render(r->d->table, &o->len);
+	if (o->body == NULL) {
+		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");
+		return;
+	}
+	o->status = 200;
+	o->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+void ipwd_api_handle(struct ipwd_req *r, struct ipwd_resp *o)
+{
+	switch (r->route) {
+	case IPWD_ROUTE_CHECK:
+		h_check(r, o);
+		break;
+	case IPWD_ROUTE_BANS:
+	case IPWD_ROUTE_ALLOW: {
+		enum ipw_list l = r->route == IPWD_ROUTE_BANS ? IPW_LIST_BAN
+							      : IPW_LIST_ALLOW;
+
+		if (r->method == IPWD_METHOD_POST)
+			h_add(r, o, l);
+		else if (r->method == IPWD_METHOD_DELETE)
+			h_del(r, o, l);
+		else
+			h_list(r, o, l);
+		break;
+	}
+	case IPWD_ROUTE_BANS_BATCH:
+		h_batch(r, o);
+		break;
+	case IPWD_ROUTE_MODE:
+		h_mode(r, o);
+		break;
+	case IPWD_ROUTE_TOP:
+		h_top(r, o);
+		break;
+	case IPWD_ROUTE_STATS:
+		h_stats(r, o);
+		break;
+	case IPWD_ROUTE_HEALTHZ:
+		if (live_get(r->d, stopping))
+			set_json(o, 503, json_pack("{s:s}", "status",
+						   "stopping"));
+		else
+			set_json(o, 200, json_pack("{s:s}", "status", "ok"));
+		break;
+	case IPWD_ROUTE_METRICS:
+		h_metrics(r, o);
+		break;
+	default:
+		ipwd_resp_error(o, IPWD_E_NOT_FOUND, NULL, "no such path");
+		break;
+	}
+}

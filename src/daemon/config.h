@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ipwalld's configuration: an INI file (parsed by inih), then the command
+ * line flags on top. Every key, its default and whether SIGHUP reloads it
+ * is in ipwalld.conf.example at the top of the repository; the defaults are
+ * embedded here so that ipwalld runs with no file at all.
+ */
+#ifndef IPWALL_DAEMON_CONFIG_H
+#define IPWALL_DAEMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IPWD_DEFAULT_LISTEN "127.0.0.1:7420"
+#define IPWD_DEFAULT_DATA_DIR "./var"
+
+struct ipwd_config {
+	/* [daemon] */
+	char *data_dir;
+	char *node;	/* origin node name of ops; default: hostname */
+	int log_level;	/* enum ipwd_log_level */
+	unsigned shutdown_timeout; /* seconds to finish in-flight requests */
+	/* [http] */
+	char *listen;	 /* "ADDR:PORT", "[V6]:PORT", or "" (no TCP) */
+	char *socket;	 /* unix socket path, or "" (none) */
+	unsigned threads; /* HTTP worker threads; 0 = one per CPU */
+	unsigned max_connections;
+	unsigned max_connections_per_ip; /* 0 = no limit */
+	unsigned timeout;		 /* idle/request timeout, seconds */
+	size_t max_header;		 /* bytes of request line + headers */
+	size_t max_body;		 /* bytes */
+	unsigned max_batch;		 /* items in one batch request */
+	/* [auth] */
+	char *tokens_file;
+	bool tokens_file_set; /* given in the file (else: created if absent) */
+	bool protect_reads; /* GETs need a token too (TCP only) */
+	/* [table] */
+	uint32_t max_entries;
+	uint64_t default_ban_ttl; /* seconds, 0 = permanent */
+	uint32_t hit_sample;
+	unsigned purge_interval; /* seconds */
+	int mode;		 /* enum ipw_mode at start */
+};
+
+/* Command line values that override the file (NULL: not given). */
+struct ipwd_overrides {
+	const char *listen;
+	const char *data_dir;
+};
+
+/*
+ * ipwd_config_load() - defaults, then @path (NULL: none), then @ov.
+ * Every problem is reported on stderr as "FILE:LINE: message" and counted;
+ * returns the number of problems (0 = valid). *cfg is filled either way
+ * (with defaults where a value was bad) and must be freed with
+ * ipwd_config_free().
+ */
+int ipwd_config_load(struct ipwd_config *cfg, const char *path,
+		     const struct ipwd_overrides *ov);
+void ipwd_config_free(struct ipwd_config *cfg);
+
+/* Parsers shared with the rest of the daemon. Each returns 0 or -1. */
+int ipwd_parse_size(const char *s, size_t *out);	/* 64M, 8k, 1048576 */
+int ipwd_parse_bool(const char *s, bool *out);		/* yes/no/true/... */
+int ipwd_parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+#endif /* IPWALL_DAEMON_CONFIG_H */

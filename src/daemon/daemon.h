@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's shared state, built by main.c and read by the HTTP workers.
+ *
+ * Fields under "live" may change on SIGHUP while workers read them: each
+ * is one naturally aligned word, written and read with relaxed atomics
+ * (live_get/live_set), so a request sees the old or the new value of each.
+ */
+#ifndef IPWALL_DAEMON_DAEMON_H
+#define IPWALL_DAEMON_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ipwall/table.h>
+
+#include "auth.h"
+#include "config.h"
+#include "ops.h"
+
+struct ipwd_http;
+
+struct ipwd {
+	struct ipwd_config cfg; /* main thread only (reload replaces it) */
+	struct ipw_table *table;
+	struct ipwd_ops *ops;
+	struct ipwd_auth *auth;
+	struct ipwd_http *http;
+	int64_t started; /* wall-clock seconds */
+	struct {
+		size_t max_body;
+		size_t max_batch;
+		size_t protect_reads;
+		uint64_t default_ban_ttl;
+		int stopping;
+	} live;
+};
+
+#define live_get(d, f) __atomic_load_n(&(d)->live.f, __ATOMIC_RELAXED)
+#define live_set(d, f, v) __atomic_store_n(&(d)->live.f, (v), __ATOMIC_RELAXED)
+
+#endif /* IPWALL_DAEMON_DAEMON_H */

@@ -1,0 +1,665 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP front (see http.h for the design).
+ *
+ * Budget of the hot path (GET /v1/check on a keep-alive connection): MHD
+ * parses the request and the query; the first call allocates the request
+ * context (one small calloc); the last call runs the handler, which checks
+ * the table and formats ~200 bytes; no lock is taken anywhere on the way
+ * (metrics are per thread, see metrics.h).
+ *
+ * Graceful stop: every MHD daemon is quiesced (it stops accepting; its
+ * listening socket is closed), requests already started are counted by
+ * `inflight` (incremented at the first call, decremented when MHD reports
+ * the request complete) and given up to shutdown_timeout to finish; a
+ * request that arrives meanwhile on a kept-alive connection gets 503 with
+ * "Connection: close". Then the daemons are stopped.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ipwall/addr.h>
+
+#include "http.h"
+#include "log.h"
+
+#define MAX_DAEMONS 257
+
+struct ipwd_http {
+	struct ipwd *d;
+	struct MHD_Daemon *mhd[MAX_DAEMONS];
+	size_t n;
+	struct MHD_Daemon *unix_mhd;
+	unsigned port;
+	long inflight;
+};
+
+/* The cls MHD hands back: which daemon a request came through. */
+struct listener {
+	struct ipwd_http *h;
+	bool unix_peer;
+};
+
+static struct listener tcp_listener, unix_listener;
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_debug("http: %s", msg);
+}
+
+const char *ipwd_req_arg(struct ipwd_req *r, const char *name, bool *present)
+{
+	const char *v = NULL;
+
+	*present = MHD_lookup_connection_value_n(r->conn,
+						 MHD_GET_ARGUMENT_KIND, name,
+						 strlen(name), &v,
+						 NULL) == MHD_YES;
+	return v;
+}
+
+struct argscan {
+	const char *const *allowed;
+	const char *bad;
+	const char *seen[16];
+	size_t nseen;
+	bool dup;
+};
+
+static enum MHD_Result scan_arg(void *cls, enum MHD_ValueKind kind,
+				const char *key, const char *value)
+{
+	struct argscan *a = cls;
+	size_t i;
+
+	(void)kind, (void)value;
+	for (i = 0; a->allowed[i]; i++)
+		if (strcmp(key, a->allowed[i]) == 0)
+			break;
+	if (a->allowed[i] == NULL) {
+		a->bad = key;
+		return MHD_NO;
+	}
+	for (i = 0; i < a->nseen; i++)
+		if (strcmp(a->seen[i], key) == 0) {
+			a->bad = key;
+			a->dup = true;
+			return MHD_NO;
+		}
+	if (a->nseen < sizeof(a->seen) / sizeof(a->seen[0]))
+		a->seen[a->nseen++] = key;
+	return MHD_YES;
+}
+
+const char *ipwd_req_unknown_arg(struct ipwd_req *r,
+				 const char *const *allowed, bool *dup)
+{
+	struct argscan a = {.allowed = allowed};
+
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, scan_arg,
+				  &a);
+	*dup = a.dup;
+	return a.bad;
+}
+
+/* The actor of a unix socket peer: "unix:NAME" (or the uid). */
+static void unix_actor(struct MHD_Connection *c, char *out, size_t size)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct passwd pw, *res = NULL;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char buf[1024];
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci == NULL ||
+	    getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) !=
+		    0) {
+		snprintf(out, size, "unix:unknown");
+		return;
+	}
+	if (getpwuid_r(cred.uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+		snprintf(out, size, "unix:%s", pw.pw_name);
+	else
+		snprintf(out, size, "unix:uid%u", (unsigned)cred.uid);
+}
+
+static void authenticate(struct ipwd_req *r)
+{
+	char name[IPWD_TOKEN_NAME_MAX];
+	const char *h;
+
+	if (r->unix_peer) {
+		r->authed = true;
+		unix_actor(r->conn, r->actor, sizeof(r->actor));
+		return;
+	}
+	h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+					MHD_HTTP_HEADER_AUTHORIZATION);
+	if (h == NULL)
+		return;
+	r->auth_given = true;
+	if (strncasecmp(h, "Bearer ", 7) != 0)
+		return;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	if (ipwd_auth_verify(r->d->auth, h, strlen(h), name)) {
+		r->authed = true;
+		snprintf(r->actor, sizeof(r->actor), "token:%s", name);
+	}
+}
+
+static bool json_ctype(const char *ct)
+{
+	size_t n = strlen("application/json");
+
+	if (strncasecmp(ct, "application/json", n) != 0)
+		return false;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+static enum MHD_Result send_resp(struct ipwd_req *r, struct ipwd_resp *o)
+{
+	struct MHD_Response *res;
+	enum MHD_Result ret;
+
+	res = MHD_create_response_from_buffer(o->len, o->body,
+					      MHD_RESPMEM_MUST_FREE);
+	if (res == NULL) {
+		free(o->body);
+		return MHD_NO;
+	}
+	o->body = NULL;
+	MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE,
+				o->content_type ? o->content_type
+						: "application/json");
+	MHD_add_response_header(res, MHD_HTTP_HEADER_CACHE_CONTROL,
+				"no-store");
+	if (o->allow)
+		MHD_add_response_header(res, MHD_HTTP_HEADER_ALLOW, o->allow);
+	if (o->www_auth)
+		MHD_add_response_header(res, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer realm=\"ipwalld\"");
+	if (live_get(r->d, stopping))
+		MHD_add_response_header(res, MHD_HTTP_HEADER_CONNECTION,
+					"close");
+	r->status = o->status;
+	if (r->write && o->err >= 0)
+		ipwd_metric_rejected((enum ipwd_apierr)o->err);
+	ret = MHD_queue_response(r->conn, o->status, res);
+	MHD_destroy_response(res);
+	return ret;
+}
+
+/* The answer to a request that must not reach its handler, or -1. */
+static int refusal(struct ipwd_req *r, struct ipwd_resp *o)
+{
+	if (live_get(r->d, stopping) && r->route != IPWD_ROUTE_HEALTHZ) {
+		ipwd_resp_error(o, IPWD_E_SHUTTING_DOWN, NULL,
+				"ipwalld is stopping");
+		return 0;
+	}
+	if (!r->authed &&
+	    (r->write || (live_get(r->d, protect_reads) &&
+			  r->route != IPWD_ROUTE_HEALTHZ))) {
+		ipwd_resp_error(o, IPWD_E_UNAUTHORIZED, NULL, "%s",
+				r->auth_given
+					? "invalid token (expected "
+					  "\"Authorization: Bearer TOKEN\" "
+					  "with a configured token)"
+					: "this request needs "
+					  "\"Authorization: Bearer TOKEN\"");
+		o->www_auth = true;
+		return 0;
+	}
+	if (r->too_large) {
+		ipwd_resp_error(o, IPWD_E_BODY_TOO_LARGE, NULL,
+				"request body over %zu bytes (max_body)",
+				live_get(r->d, max_body));
+		return 0;
+	}
+	if (r->bad_ctype) {
+		ipwd_resp_error(o, IPWD_E_UNSUPPORTED_MEDIA_TYPE, NULL,
+				"send the body as Content-Type: "
+				"application/json");
+		return 0;
+	}
+	return -1;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+				  const char *url, const char *method,
+				  const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct listener *l = cls;
+	struct ipwd_req *r = *con_cls;
+	struct ipwd_resp o = {.err = -1};
+	const char *allow = NULL, *h;
+	int rc;
+
+	(void)version;
+	if (r == NULL) {
+		r = calloc(1, sizeof(*r));
+		if (r == NULL)
+			return MHD_NO;
+		*con_cls = r;
+		__atomic_add_fetch(&l->h->inflight, 1, __ATOMIC_RELAXED);
+		r->d = l->h->d;
+		r->conn = conn;
+		r->url = url;
+		r->t0 = ipwd_now_ns();
+		r->unix_peer = l->unix_peer;
+		r->method = ipwd_method_of(method);
+		r->write = r->method == IPWD_METHOD_POST ||
+			   r->method == IPWD_METHOD_PUT ||
+			   r->method == IPWD_METHOD_DELETE;
+		rc = ipwd_api_route(url, method, &r->route, &allow);
+		if (rc == IPWD_E_NOT_FOUND) {
+			r->route = IPWD_ROUTE_OTHER;
+			r->write = false;
+		}
+		if (rc == IPWD_E_METHOD_NOT_ALLOWED)
+			r->write = false;
+		if (rc != 0) {
+			/* Answered after the body, which is not kept. */
+			r->route_err = rc;
+			return MHD_YES;
+		}
+		if (r->route != IPWD_ROUTE_CHECK)
+			authenticate(r);
+		h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (h && strtoull(h, NULL, 10) > live_get(r->d, max_body)) {
+			/* Refuse before reading it: MHD closes the
+			 * connection after this answer. */
+			r->too_large = true;
+			if (refusal(r, &o) == 0)
+				return send_resp(r, &o);
+		}
+		h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						MHD_HTTP_HEADER_CONTENT_TYPE);
+		if (h && !json_ctype(h))
+			r->bad_ctype = true;
+		return MHD_YES;
+	}
+
+	if (*upload_size) {
+		size_t n = *upload_size;
+
+		*upload_size = 0;
+		/* Keep only what a handler will read. */
+		if (r->route_err || r->too_large || r->bad_ctype ||
+		    (r->write && !r->authed) ||
+		    (r->method != IPWD_METHOD_POST &&
+		     r->method != IPWD_METHOD_PUT))
+			return MHD_YES;
+		if (r->len + n > live_get(r->d, max_body)) {
+			r->too_large = true;
+			free(r->body);
+			r->body = NULL;
+			r->len = r->cap = 0;
+			return MHD_YES;
+		}
+		if (r->len + n + 1 > r->cap) {
+			size_t cap = r->cap ? r->cap : 4096;
+			char *b;
+
+			while (cap < r->len + n + 1)
+				cap *= 2;
+			b = realloc(r->body, cap);
+			if (b == NULL)
+				return MHD_NO;
+			r->body = b;
+			r->cap = cap;
+		}
+		memcpy(r->body + r->len, upload, n);
+		r->len += n;
+		r->body[r->len] = '\0';
+		return MHD_YES;
+	}
+
+	if (r->route_err) {
+		if (r->route_err == IPWD_E_NOT_FOUND) {
+			ipwd_resp_error(&o, IPWD_E_NOT_FOUND, NULL,
+					"no such path");
+		} else {
+			ipwd_api_route(url, method, &r->route, &allow);
+			ipwd_resp_error(&o, IPWD_E_METHOD_NOT_ALLOWED, NULL,
+					"%s is not allowed here (allowed: %s)",
+					method, allow);
+			o.allow = allow;
+		}
+		return send_resp(r, &o);
+	}
+	if (refusal(r, &o) != 0)
+		ipwd_api_handle(r, &o);
+	return send_resp(r, &o);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn,
+			 void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct listener *l = cls;
+	struct ipwd_req *r = *con_cls;
+
+	(void)conn, (void)toe;
+	if (r == NULL)
+		return;
+	ipwd_metric_http(r->route, r->method, r->status);
+	free(r->body);
+	free(r);
+	*con_cls = NULL;
+	__atomic_sub_fetch(&l->h->inflight, 1, __ATOMIC_RELEASE);
+}
+
+/* "ADDR:PORT" or "[V6]:PORT" -> sockaddr. */
+static int parse_listen(const char *s, struct sockaddr_storage *ss,
+			socklen_t *len)
+{
+	struct ipw_addr a;
+	const char *colon, *host;
+	size_t hlen;
+	unsigned long port;
+	char *end;
+
+	if (*s == '[') {
+		colon = strstr(s, "]:");
+		if (colon == NULL)
+			return -1;
+		host = s + 1;
+		hlen = (size_t)(colon - host);
+		colon++;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			return -1;
+		host = s;
+		hlen = (size_t)(colon - s);
+	}
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *end || errno || port > 65535)
+		return -1;
+	if (ipw_addr_parse(host, hlen, IPW_ADDR_HOST, &a, NULL) != 0)
+		return -1;
+	memset(ss, 0, sizeof(*ss));
+	if (a.family == IPW_AF_INET && *s != '[') {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		memcpy(&in->sin_addr, a.bytes, 4);
+		*len = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+		if (*s != '[')
+			return -1; /* IPv6 needs brackets */
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		if (a.family == IPW_AF_INET) {
+			/* [::ffff:a.b.c.d] folded to IPv4 by the parser */
+			in6->sin6_addr.s6_addr[10] = 0xff;
+			in6->sin6_addr.s6_addr[11] = 0xff;
+			memcpy(&in6->sin6_addr.s6_addr[12], a.bytes, 4);
+		} else {
+			memcpy(&in6->sin6_addr, a.bytes, 16);
+		}
+		*len = sizeof(*in6);
+	}
+	return 0;
+}
+
+int ipwd_http_check_listen(const char *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	return *s == '\0' ? 0 : parse_listen(s, &ss, &len);
+}
+
+static int tcp_socket(struct sockaddr_storage *ss, socklen_t len)
+{
+	int fd, one = 1;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    (ss->ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    bind(fd, (struct sockaddr *)ss, len) || listen(fd, 1024)) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* A unix socket at @path, mode 0660. A stale socket file (nobody
+ * listening) is replaced; a live one means another ipwalld. */
+static int unix_socket(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd, probe;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			errno = EEXIST;
+			return -1;
+		}
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sun,
+					  sizeof(sun)) == 0) {
+			close(probe);
+			errno = EADDRINUSE;
+			return -1;
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) ||
+	    chmod(path, 0660) || listen(fd, 256)) {
+		int e = errno;
+
+		close(fd);
+		unlink(path);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static struct MHD_Daemon *start_mhd(struct ipwd *d, int fd,
+				    struct listener *l, unsigned conns,
+				    unsigned per_ip)
+{
+	const struct ipwd_config *c = &d->cfg;
+
+	return MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+		0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, fd,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+		MHD_OPTION_CONNECTION_LIMIT, conns,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+		MHD_OPTION_CONNECTION_TIMEOUT, c->timeout,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->max_header,
+		MHD_OPTION_END);
+}
+
+int ipwd_http_start(struct ipwd *d)
+{
+	const struct ipwd_config *c = &d->cfg;
+	struct ipwd_http *h = calloc(1, sizeof(*h));
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	unsigned n, i, per;
+	long ncpu;
+
+	if (h == NULL)
+		return -1;
+	h->d = d;
+	d->http = h;
+	tcp_listener.h = unix_listener.h = h;
+	unix_listener.unix_peer = true;
+
+	if (*c->listen) {
+		if (parse_listen(c->listen, &ss, &sl) != 0) {
+			log_error("[http] listen = \"%s\": expected ADDR:PORT "
+				  "or [IPV6]:PORT",
+				  c->listen);
+			return -1;
+		}
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		n = c->threads ? c->threads
+			       : (unsigned)(ncpu > 0 ? ncpu : 1);
+		if (n > MAX_DAEMONS - 1)
+			n = MAX_DAEMONS - 1;
+		per = (c->max_connections + n - 1) / n;
+		for (i = 0; i < n; i++) {
+			int fd = tcp_socket(&ss, sl);
+
+			if (fd < 0) {
+				log_error("cannot listen on %s: %s",
+					  c->listen, strerror(errno));
+				return -1;
+			}
+			if (i == 0) {
+				/* Port 0: the others join the port the
+				 * kernel picked. */
+				struct sockaddr_storage got;
+				socklen_t gl = sizeof(got);
+
+				getsockname(fd, (struct sockaddr *)&got, &gl);
+				h->port = ntohs(
+					got.ss_family == AF_INET
+						? ((struct sockaddr_in *)&got)
+							  ->sin_port
+						: ((struct sockaddr_in6 *)&got)
+							  ->sin6_port);
+				if (ss.ss_family == AF_INET)
+					((struct sockaddr_in *)&ss)->sin_port =
+						htons((uint16_t)h->port);
+				else
+					((struct sockaddr_in6 *)&ss)
+						->sin6_port =
+						htons((uint16_t)h->port);
+			}
+			h->mhd[h->n] = start_mhd(d, fd, &tcp_listener, per,
+						 c->max_connections_per_ip);
+			if (h->mhd[h->n] == NULL) {
+				close(fd);
+				log_error("cannot start the HTTP server on %s",
+					  c->listen);
+				return -1;
+			}
+			h->n++;
+		}
+		log_info("listening on %s (port %u, %u threads)", c->listen,
+			 h->port, n);
+	}
+	if (*c->socket) {
+		int fd = unix_socket(c->socket);
+
+		if (fd < 0) {
+			log_error("cannot listen on unix socket %s: %s%s",
+				  c->socket, strerror(errno),
+				  errno == EADDRINUSE
+					  ? " (is another ipwalld running?)"
+					  : "");
+			return -1;
+		}
+		h->unix_mhd = start_mhd(d, fd, &unix_listener,
+					c->max_connections, 0);
+		if (h->unix_mhd == NULL) {
+			close(fd);
+			unlink(c->socket);
+			log_error("cannot start the HTTP server on %s",
+				  c->socket);
+			return -1;
+		}
+		log_info("listening on unix socket %s", c->socket);
+	}
+	return 0;
+}
+
+unsigned ipwd_http_port(struct ipwd *d)
+{
+	return d->http ? d->http->port : 0;
+}
+
+void ipwd_http_stop(struct ipwd *d, unsigned timeout_s)
+{
+	struct ipwd_http *h = d->http;
+	struct timespec ts = {0, 10 * 1000 * 1000};
+	uint64_t deadline;
+	size_t i;
+	int fd;
+
+	if (h == NULL)
+		return;
+	live_set(d, stopping, 1);
+	for (i = 0; i < h->n; i++) {
+		fd = MHD_quiesce_daemon(h->mhd[i]);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (h->unix_mhd) {
+		fd = MHD_quiesce_daemon(h->unix_mhd);
+		if (fd >= 0)
+			close(fd);
+		unlink(d->cfg.socket);
+	}
+	deadline = ipwd_now_ns() + (uint64_t)timeout_s * 1000000000u;
+	while (__atomic_load_n(&h->inflight, __ATOMIC_ACQUIRE) > 0 &&
+	       ipwd_now_ns() < deadline)
+		nanosleep(&ts, NULL);
+	if (__atomic_load_n(&h->inflight, __ATOMIC_ACQUIRE) > 0)
+		log_warn("stopping with %ld requests still in progress",
+			 __atomic_load_n(&h->inflight, __ATOMIC_ACQUIRE));
+	for (i = 0; i < h->n; i++)
+		MHD_stop_daemon(h->mhd[i]);
+	if (h->unix_mhd)
+		MHD_stop_daemon(h->unix_mhd);
+	free(h);
+	d->http = NULL;
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ipwalld's HTTP front: GNU libmicrohttpd (docs/architecture.md says why).
+ *
+ * TCP: one MHD daemon per worker thread, each with its own epoll set and
+ * its own SO_REUSEPORT listening socket on the same address, so the kernel
+ * spreads connections over workers (measured in docs/http-library.md).
+ * Unix socket: one more MHD daemon with one thread; requests on it are
+ * trusted by file permission, and their actor is the peer's unix user.
+ *
+ * Request life: MHD calls the access handler once when the headers are in
+ * (route, method, auth, Content-Length checked; a body the request may
+ * not send is never buffered), once per body fragment (appended up to
+ * max_body), and once at the end, when the handler in api.c runs and the
+ * answer is queued. Limits (connections, per-IP connections, idle timeout,
+ * header bytes) are MHD's own options.
+ */
+#ifndef IPWALL_DAEMON_HTTP_H
+#define IPWALL_DAEMON_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "apierr.h"
+#include "daemon.h"
+#include "metrics.h"
+
+struct MHD_Connection;
+
+/* One request as the handlers see it. */
+struct ipwd_req {
+	struct ipwd *d;
+	struct MHD_Connection *conn;
+	enum ipwd_route route;
+	enum ipwd_method method;
+	const char *url;
+	bool unix_peer;
+	bool authed;		/* a valid token, or the unix socket */
+	bool auth_given;	/* an Authorization header was present */
+	bool too_large;
+	bool bad_ctype;
+	bool write;		/* POST, PUT or DELETE */
+	char actor[80];
+	char *body;
+	size_t len, cap;
+	uint64_t t0;		/* ipwd_now_ns() at the first call */
+	unsigned status;	/* answered status, for the metrics */
+	int route_err;		/* 0, IPWD_E_NOT_FOUND or _METHOD_NOT_ALLOWED */
+};
+
+/* What a handler answers. @body is malloc'd (freed by http.c). */
+struct ipwd_resp {
+	unsigned status;
+	char *body;
+	size_t len;
+	const char *content_type; /* NULL: application/json */
+	const char *allow;	  /* "Allow" header for 405 */
+	bool www_auth;		  /* add WWW-Authenticate */
+	int err;		  /* enum ipwd_apierr, or -1 */
+};
+
+/* The value of query parameter @name (percent-decoded), NULL if absent;
+ * *present tells "?name" (no value) apart from absent. */
+const char *ipwd_req_arg(struct ipwd_req *r, const char *name, bool *present);
+/* The first query parameter not in @allowed (NULL-terminated), or NULL. A
+ * parameter given twice is reported too (*dup set). */
+const char *ipwd_req_unknown_arg(struct ipwd_req *r,
+				 const char *const *allowed, bool *dup);
+
+/* api.c: answer a complete request. */
+void ipwd_api_handle(struct ipwd_req *r, struct ipwd_resp *out);
+
+int ipwd_http_start(struct ipwd *d);
+/* Stop accepting, wait up to @timeout_s for requests in progress, stop. */
+void ipwd_http_stop(struct ipwd *d, unsigned timeout_s);
+/* 0 if @s is a valid [http] listen value ("" included), else -1. */
+int ipwd_http_check_listen(const char *s);
+/* The TCP port actually bound (for --listen ADDR:0), 0 if none. */
+unsigned ipwd_http_port(struct ipwd *d);
+
+/* api.c: route @url/@method. Returns 0 (route set), IPWD_E_NOT_FOUND, or
+ * IPWD_E_METHOD_NOT_ALLOWED (*allow: the methods the path has). */
+int ipwd_api_route(const char *url, const char *method,
+		   enum ipwd_route *route, const char **allow);
+/* api.c: fill @out with a JSON error. @field may be NULL. */
+void ipwd_resp_error(struct ipwd_resp *out, enum ipwd_apierr err,
+		     const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#endif /* IPWALL_DAEMON_HTTP_H */

@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ipwalld: the daemon's main. Reads the configuration, builds the table,
+ * the write path and the HTTP front, tells systemd it is ready, then
+ * spends its life in one loop on the main thread: wait for a signal (with
+ * the purge interval as timeout), purge expired entries, and on SIGHUP
+ * reload, on SIGTERM/SIGINT stop gracefully. Signals are blocked in every
+ * thread and taken synchronously here with sigtimedwait(), so no code runs
+ * in a signal handler.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ipwall/table.h>
+
+#include "auth.h"
+#include "config.h"
+#include "daemon.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "ops.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ipwalld [--config FILE] [--listen ADDR:PORT] "
+		"[--data-dir DIR]\n"
+		"       ipwalld --check-config [--config FILE] [...]\n"
+		"\n"
+		"  -c, --config FILE     INI configuration (default: none, "
+		"embedded defaults)\n"
+		"  -l, --listen ADDR:PORT  HTTP address (default %s; \"\" = "
+		"no TCP)\n"
+		"  -d, --data-dir DIR    data directory (default %s)\n"
+		"      --check-config    validate the configuration and "
+		"exit (0 valid, 1 not)\n"
+		"  -V, --version         print the version\n"
+		"  -h, --help            this text\n"
+		"\n"
+		"Flags override the file. Signals: SIGTERM/SIGINT stop "
+		"gracefully, SIGHUP reloads.\n",
+		IPWD_DEFAULT_LISTEN, IPWD_DEFAULT_DATA_DIR);
+}
+
+/* mkdir -p @path with mode 0750 for what it creates. */
+static int make_dirs(const char *path)
+{
+	char buf[4096];
+	size_t i, n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, path, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+			return -1;
+		buf[i] = i == n ? '\0' : '/';
+	}
+	return 0;
+}
+
+static void apply_live(struct ipwd *d)
+{
+	live_set(d, max_body, d->cfg.max_body);
+	live_set(d, max_batch, (size_t)d->cfg.max_batch);
+	live_set(d, protect_reads, (size_t)d->cfg.protect_reads);
+	live_set(d, default_ban_ttl, d->cfg.default_ban_ttl);
+	ipwd_log_set_level((enum ipwd_log_level)d->cfg.log_level);
+}
+
+#define RESTART_KEY(field, name)                                         \
+	do {                                                             \
+		if (strcmp(old->field, nw->field) != 0)                  \
+			log_warn("reload: %s changed; it takes effect at " \
+				 "the next start",                        \
+				 name);                                  \
+	} while (0)
+#define RESTART_NUM(field, name)                                         \
+	do {                                                             \
+		if (old->field != nw->field)                             \
+			log_warn("reload: %s changed; it takes effect at " \
+				 "the next start",                        \
+				 name);                                  \
+	} while (0)
+
+static void swap_str(char **a, char **b)
+{
+	char *t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+static void reload(struct ipwd *d, const char *path,
+		   const struct ipwd_overrides *ov)
+{
+	struct ipwd_config nc, *old = &d->cfg, *nw = &nc;
+
+	sd_notify(0, "RELOADING=1");
+	log_info("reloading%s%s", path ? " " : "", path ? path : "");
+	if (ipwd_config_load(&nc, path, ov) != 0) {
+		log_error("reload: the configuration has errors (above); "
+			  "keeping the running one");
+		ipwd_config_free(&nc);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	RESTART_KEY(data_dir, "[daemon] data_dir");
+	RESTART_KEY(node, "[daemon] node");
+	RESTART_KEY(listen, "[http] listen");
+	RESTART_KEY(socket, "[http] socket");
+	RESTART_NUM(threads, "[http] threads");
+	RESTART_NUM(max_connections, "[http] max_connections");
+	RESTART_NUM(max_connections_per_ip, "[http] max_connections_per_ip");
+	RESTART_NUM(timeout, "[http] timeout");
+	RESTART_NUM(max_header, "[http] max_header");
+	RESTART_NUM(max_entries, "[table] max_entries");
+	RESTART_NUM(hit_sample, "[table] hit_sample");
+	RESTART_NUM(mode, "[table] mode (set the mode with PUT /v1/mode)");
+	if (ipwd_auth_reload(d->auth, nc.tokens_file) != 0)
+		log_error("reload: tokens file %s has errors (above); "
+			  "keeping the current tokens",
+			  nc.tokens_file);
+	else
+		log_info("reload: %zu tokens from %s",
+			 ipwd_auth_count(d->auth), nc.tokens_file);
+	/* Keep the values that need a restart as they are running. */
+	nc.threads = old->threads;
+	nc.max_connections = old->max_connections;
+	nc.max_connections_per_ip = old->max_connections_per_ip;
+	nc.timeout = old->timeout;
+	nc.max_header = old->max_header;
+	nc.max_entries = old->max_entries;
+	nc.hit_sample = old->hit_sample;
+	nc.mode = old->mode;
+	/* The strings that need a restart too: nc takes the running ones,
+	 * then replaces the running configuration. */
+	swap_str(&nc.data_dir, &old->data_dir);
+	swap_str(&nc.node, &old->node);
+	swap_str(&nc.listen, &old->listen);
+	swap_str(&nc.socket, &old->socket);
+	ipwd_config_free(old);
+	*old = nc;
+	apply_live(d);
+	log_info("reloaded");
+	sd_notify(0, "READY=1");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"listen", required_argument, NULL, 'l'},
+		{"data-dir", required_argument, NULL, 'd'},
+		{"check-config", no_argument, NULL, 'C'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ipwd_overrides ov = {0};
+	struct ipw_table_opts topts = {0};
+	struct ipwd d = {0};
+	const char *config = NULL;
+	bool check_only = false, created;
+	enum ipw_change what;
+	struct timespec wait;
+	sigset_t sigs;
+	int c, errs, sig;
+
+	while ((c = getopt_long(argc, argv, "c:l:d:Vh", longopts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'l':
+			ov.listen = optarg;
+			break;
+		case 'd':
+			ov.data_dir = optarg;
+			break;
+		case 'C':
+			check_only = true;
+			break;
+		case 'V':
+			printf("ipwalld %s\n", IPWALL_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "ipwalld: unexpected argument \"%s\"\n",
+			argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (ov.listen && ipwd_http_check_listen(ov.listen) != 0) {
+		fprintf(stderr,
+			"ipwalld: --listen \"%s\": expected ADDR:PORT or "
+			"[IPV6]:PORT\n",
+			ov.listen);
+		return 2;
+	}
+
+	ipwd_log_init();
+	errs = ipwd_config_load(&d.cfg, config, &ov);
+	if (check_only) {
+		if (errs)
+			fprintf(stderr, "%s: %d error%s\n",
+				config ? config : "configuration", errs,
+				errs == 1 ? "" : "s");
+		else
+			printf("%s: ok\n", config ? config : "(defaults)");
+		ipwd_config_free(&d.cfg);
+		return errs ? 1 : 0;
+	}
+	if (errs) {
+		fprintf(stderr, "ipwalld: %d configuration error%s; not "
+				"starting\n",
+			errs, errs == 1 ? "" : "s");
+		ipwd_config_free(&d.cfg);
+		return 1;
+	}
+	apply_live(&d);
+
+	/* Every thread inherits this mask; the loop below takes them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (make_dirs(d.cfg.data_dir) != 0) {
+		log_error("cannot create data directory %s: %s",
+			  d.cfg.data_dir, strerror(errno));
+		return 1;
+	}
+	if (ipwd_auth_new(&d.auth, d.cfg.tokens_file, !d.cfg.tokens_file_set,
+			  &created) != 0) {
+		log_error("cannot load tokens from %s (above)",
+			  d.cfg.tokens_file);
+		return 1;
+	}
+	if (created)
+		log_info("created %s with a token named admin (mode 0600)",
+			 d.cfg.tokens_file);
+	topts.max_entries = d.cfg.max_entries;
+	topts.hit_sample = d.cfg.hit_sample;
+	if (ipw_table_new(&d.table, &topts) != 0 ||
+	    ipwd_ops_new(&d.ops, d.table, d.cfg.node) != 0) {
+		log_error("out of memory");
+		return 1;
+	}
+	ipw_table_set_mode(d.table, (enum ipw_mode)d.cfg.mode, &what);
+	ipwd_metrics_init();
+	d.started = (int64_t)time(NULL);
+	if (ipwd_http_start(&d) != 0) {
+		ipwd_http_stop(&d, 0);
+		return 1;
+	}
+	log_info("ipwalld %s ready: node %s, mode %s, max_entries %u",
+		 IPWALL_VERSION, d.cfg.node,
+		 ipw_mode_name(ipw_table_mode(d.table)), d.cfg.max_entries);
+	sd_notifyf(0, "READY=1\nSTATUS=serving on %s%s%s", d.cfg.listen,
+		   *d.cfg.socket ? " and " : "", d.cfg.socket);
+
+	for (;;) {
+		wait.tv_sec = d.cfg.purge_interval;
+		wait.tv_nsec = 0;
+		sig = sigtimedwait(&sigs, NULL, &wait);
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+		if (sig == SIGHUP)
+			reload(&d, config, &ov);
+		ipwd_ops_purge(d.ops);
+	}
+
+	log_info("stopping: finishing requests in progress (up to %us)",
+		 d.cfg.shutdown_timeout);
+	sd_notify(0, "STOPPING=1");
+	ipwd_http_stop(&d, d.cfg.shutdown_timeout);
+	ipwd_ops_free(d.ops);
+	ipw_table_free(d.table);
+	ipwd_auth_free(d.auth);
+	ipwd_config_free(&d.cfg);
+	log_info("stopped");
+	return 0;
+}
