@@ -66,7 +66,17 @@ enum ipw_error {
 	IPW_ETABLE_COVERED = -1051, /* ban target wholly covered by an allow */
 	IPW_ETABLE_EXPIRED = -1052, /* expiry already in the past */
 
-	IPW_ERROR_LAST = -1052,
+	/* duration (TTL) parsing */
+	IPW_EDURATION_EMPTY = -1060, /* nothing to parse */
+	/* bad character, missing number or unit, unit out of order or
+	 * repeated */
+	IPW_EDURATION_SYNTAX = -1061,
+
+	/* blocklist file lines */
+	IPW_ELIST_TRAILING = -1070, /* text after the target, not a comment */
+	IPW_ELIST_NUL = -1071,	    /* a NUL byte in the line */
+
+	IPW_ERROR_LAST = -1071,
 };
 
 /*

@@ -63,6 +63,14 @@ static const struct errdesc errors[] = {
 	{IPW_ETABLE_COVERED, "ETABLE_COVERED",
 	 "target is wholly covered by an allow entry"},
 	{IPW_ETABLE_EXPIRED, "ETABLE_EXPIRED", "expiry is in the past"},
+	{IPW_EDURATION_EMPTY, "EDURATION_EMPTY", "empty duration"},
+	{IPW_EDURATION_SYNTAX, "EDURATION_SYNTAX",
+	 "duration must be digits with units w, d, h, m, s in that order, "
+	 "each at most once"},
+	{IPW_ELIST_TRAILING, "ELIST_TRAILING",
+	 "unexpected text after the address (a comment starts with '#' or "
+	 "';')"},
+	{IPW_ELIST_NUL, "ELIST_NUL", "NUL byte in the line"},
 };
 
 static const struct errdesc *find(int err)
