@@ -51,9 +51,20 @@ bench: build/release/build.ninja
 	scripts/bench
 	scripts/bench-plot
 
-run:
-	@echo "ipwalld, the daemon, is not built yet (see docs/architecture.md)."
-	@exit 1
+# The daemon in the foreground with the embedded defaults: HTTP on
+# 127.0.0.1:7420, data directory ./var (tokens file, unix socket).
+run: build/release/build.ninja
+	ninja -C build/release
+	@mkdir -p var
+	@echo
+	@echo "ipwalld: HTTP on http://127.0.0.1:7420, unix socket ./var/ipwalld.sock"
+	@echo "  check:  curl -i 'http://127.0.0.1:7420/v1/check?ip=192.0.2.1'"
+	@echo "  ban:    build/release/src/cli/ipwall ban 192.0.2.1 --ttl 10m   (unix socket: no token)"
+	@echo "  or:     curl -H \"Authorization: Bearer \$$(cut -d: -f2 var/tokens)\" \\"
+	@echo "            --json '{\"target\":\"192.0.2.1\",\"ttl\":\"10m\"}' http://127.0.0.1:7420/v1/bans"
+	@echo "  API:    docs/api.md   CLI: docs/cli.md   stop: Ctrl-C"
+	@echo
+	exec build/release/src/daemon/ipwalld --data-dir ./var
 
 lint: build/asan/build.ninja
 	scripts/lint
