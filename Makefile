@@ -53,18 +53,21 @@ bench: build/release/build.ninja
 
 # The daemon in the foreground with the embedded defaults: HTTP on
 # 127.0.0.1:7420, data directory ./var (tokens file, unix socket).
+# RUN_LISTEN and RUN_DATA change them (tests use both).
+RUN_LISTEN ?= 127.0.0.1:7420
+RUN_DATA   ?= ./var
 run: build/release/build.ninja
 	ninja -C build/release
-	@mkdir -p var
 	@echo
-	@echo "ipwalld: HTTP on http://127.0.0.1:7420, unix socket ./var/ipwalld.sock"
-	@echo "  check:  curl -i 'http://127.0.0.1:7420/v1/check?ip=192.0.2.1'"
-	@echo "  ban:    build/release/src/cli/ipwall ban 192.0.2.1 --ttl 10m   (unix socket: no token)"
-	@echo "  or:     curl -H \"Authorization: Bearer \$$(cut -d: -f2 var/tokens)\" \\"
-	@echo "            --json '{\"target\":\"192.0.2.1\",\"ttl\":\"10m\"}' http://127.0.0.1:7420/v1/bans"
+	@echo "ipwalld: HTTP on http://$(RUN_LISTEN), unix socket $(RUN_DATA)/ipwalld.sock"
+	@echo "  check:  curl -i 'http://$(RUN_LISTEN)/v1/check?ip=192.0.2.1'"
+	@echo "  ban:    build/release/src/cli/ipwall --socket $(RUN_DATA)/ipwalld.sock ban 192.0.2.1 --ttl 10m"
+	@echo "          (over the unix socket: no token needed)"
+	@echo "  or:     curl -H \"Authorization: Bearer \$$(cut -d: -f2 $(RUN_DATA)/tokens)\" \\"
+	@echo "            --json '{\"target\":\"192.0.2.1\",\"ttl\":\"10m\"}' http://$(RUN_LISTEN)/v1/bans"
 	@echo "  API:    docs/api.md   CLI: docs/cli.md   stop: Ctrl-C"
 	@echo
-	exec build/release/src/daemon/ipwalld --data-dir ./var
+	exec build/release/src/daemon/ipwalld --listen $(RUN_LISTEN) --data-dir $(RUN_DATA)
 
 lint: build/asan/build.ninja
 	scripts/lint
