@@ -313,6 +313,18 @@ void ipw_snapshot_get(const struct ipw_snapshot *s, size_t i,
 		      struct ipw_entry_info *out);
 void ipw_snapshot_free(struct ipw_snapshot *s);
 
+/* What sorting and filtering a listing needs of entry @i, without the
+ * metadata copy of ipw_snapshot_get() (which copies ~400 bytes of
+ * strings). */
+struct ipw_entry_key {
+	struct ipw_addr target;
+	enum ipw_list list;
+	unsigned flags;
+	int64_t expires; /* 0 = permanent */
+};
+void ipw_snapshot_key(const struct ipw_snapshot *s, size_t i,
+		      struct ipw_entry_key *out);
+
 /*
  * ipw_table_top() - the @k entries with the most hits, most first, into
  * @out (room for k). Returns how many were written. Reads counters without

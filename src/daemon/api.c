@@ -10,6 +10,7 @@
  * address we formatted or a fixed name, none needing escapes.
  */
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,13 +181,19 @@ static const char *list_name(enum ipw_list l)
 	return l == IPW_LIST_BAN ? "bans" : "allows";
 }
 
+/* Metadata the writer did not give is "" in the table, null on the wire. */
+static json_t *str_or_null(const char *s)
+{
+	return *s ? json_string(s) : json_null();
+}
+
 static json_t *entry_json(const struct ipw_entry_info *e, int64_t now)
 {
 	char t[IPW_ADDR_STRLEN];
 	json_t *o;
 
 	ipw_addr_format(&e->target, t, sizeof(t));
-	o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:s, s:s, s:s, s:b, "
+	o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:o, s:s, s:o, s:b, "
 		      "s:I, s:o}",
 		      "target", t, "list", list_name(e->list), "expires_at",
 		      iso_time(e->expires), "ttl_left",
@@ -195,8 +202,9 @@ static json_t *entry_json(const struct ipw_entry_info *e, int64_t now)
 							: 0)
 				 : json_null(),
 		      "created_at", iso_time(e->created), "score",
-		      (json_int_t)e->score, "reason", e->reason, "actor",
-		      e->actor, "source", e->source, "auto",
+		      (json_int_t)e->score, "reason", str_or_null(e->reason),
+		      "actor", e->actor, "source", str_or_null(e->source),
+		      "auto",
 		      (e->flags & IPW_ENTRY_AUTO) != 0, "hits",
 		      (json_int_t)e->hits, "last_hit_at",
 		      iso_time(e->last_hit));
@@ -346,8 +354,6 @@ static void h_add(struct ipwd_req *r, struct ipwd_resp *o, enum ipw_list list)
 		json_decref(body);
 		return;
 	}
-	if (op.spec.source == NULL)
-		op.spec.source = r->unix_peer ? "unix" : "api";
 	op.action = list == IPW_LIST_BAN ? IPWD_ACT_BAN : IPWD_ACT_ALLOW;
 	op.actor = r->actor;
 	rc = ipwd_ops_apply(r->d->ops, &op, &what, &info);
@@ -395,11 +401,8 @@ static void h_batch(struct ipwd_req *r, struct ipwd_resp *o)
 		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		specs[i].actor = r->actor;
-		if (specs[i].source == NULL)
-			specs[i].source = r->unix_peer ? "unix" : "api";
-	}
 	ipwd_ops_add_batch(r->d->ops, r->actor, specs, n, rcs, whats);
 	errs = json_array();
 	for (i = 0; i < n; i++) {
@@ -496,50 +499,153 @@ static void h_del(struct ipwd_req *r, struct ipwd_resp *o, enum ipw_list list)
 /* ---------------------------------------------------------------- */
 /* GET /v1/bans, /v1/allow */
 
-struct cand {
+/*
+ * Listing pages come from a view: a snapshot of the table with the keys
+ * of each list sorted (IPv4 before IPv6, by address, shorter prefix
+ * first). Building one costs a snapshot and a sort, O(n log n); a page
+ * from it costs a binary search for the cursor and a scan that stops after
+ * limit + 1 matches. The last view is kept and reused while the table has
+ * not changed (ops generation), and for up to VIEW_PAGING_NS by requests
+ * that continue a paging (they carry a cursor), so paging through a large
+ * table stays on one consistent snapshot even while bans pour in. A view
+ * nobody asked for in VIEW_IDLE_NS is dropped (ipwd_api_tick()).
+ */
+#define VIEW_PAGING_NS (10ull * 1000000000u)
+#define VIEW_IDLE_NS (30ull * 1000000000u)
+
+struct vkey {
 	struct ipw_addr key;
-	size_t idx;
+	uint32_t flags;
+	uint32_t idx;
+	int64_t expires;
 };
 
-/* Max-heap on key: the page keeps the `limit` smallest keys. */
-static void heap_down(struct cand *h, size_t n, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, m = i;
-		struct cand t;
+struct view {
+	uint64_t gen;
+	uint64_t built_ns;
+	uint64_t used_ns; /* atomic */
+	int refs;	  /* under views_lock */
+	struct ipw_snapshot *snap;
+	struct vkey *keys[2];
+	size_t n[2];
+};
 
-		if (l < n && ipw_addr_cmp(&h[l].key, &h[m].key) > 0)
-			m = l;
-		if (l + 1 < n && ipw_addr_cmp(&h[l + 1].key, &h[m].key) > 0)
-			m = l + 1;
-		if (m == i)
-			return;
-		t = h[i];
-		h[i] = h[m];
-		h[m] = t;
-		i = m;
-	}
+static pthread_mutex_t views_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct view *cur_view;
+
+static void view_free(struct view *v)
+{
+	ipw_snapshot_free(v->snap);
+	free(v->keys[0]);
+	free(v->keys[1]);
+	free(v);
 }
 
-static void heap_up(struct cand *h, size_t i)
+static void view_put(struct view *v)
 {
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-		struct cand t;
+	bool last;
 
-		if (ipw_addr_cmp(&h[p].key, &h[i].key) >= 0)
-			return;
-		t = h[i];
-		h[i] = h[p];
-		h[p] = t;
-		i = p;
-	}
+	pthread_mutex_lock(&views_lock);
+	last = --v->refs == 0;
+	pthread_mutex_unlock(&views_lock);
+	if (last)
+		view_free(v);
 }
 
-static int cand_cmp(const void *a, const void *b)
+static int vkey_cmp(const void *a, const void *b)
 {
-	return ipw_addr_cmp(&((const struct cand *)a)->key,
-			    &((const struct cand *)b)->key);
+	return ipw_addr_cmp(&((const struct vkey *)a)->key,
+			    &((const struct vkey *)b)->key);
+}
+
+static struct view *view_build(struct ipwd *d)
+{
+	struct view *v = calloc(1, sizeof(*v));
+	size_t i, n, l;
+
+	if (v == NULL)
+		return NULL;
+	v->gen = ipwd_ops_generation(d->ops); /* before: may be stale-safe */
+	if (ipw_table_snapshot(d->table, &v->snap) != 0) {
+		free(v);
+		return NULL;
+	}
+	n = ipw_snapshot_count(v->snap);
+	v->keys[0] = malloc((n ? n : 1) * sizeof(struct vkey));
+	v->keys[1] = malloc((n ? n : 1) * sizeof(struct vkey));
+	if (v->keys[0] == NULL || v->keys[1] == NULL) {
+		view_free(v);
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		struct ipw_entry_key k;
+		struct vkey *o;
+
+		ipw_snapshot_key(v->snap, i, &k);
+		l = k.list == IPW_LIST_BAN ? 0 : 1;
+		o = &v->keys[l][v->n[l]++];
+		o->key = k.target;
+		o->flags = k.flags;
+		o->idx = (uint32_t)i;
+		o->expires = k.expires;
+	}
+	for (l = 0; l < 2; l++)
+		qsort(v->keys[l], v->n[l], sizeof(struct vkey), vkey_cmp);
+	v->built_ns = ipwd_now_ns();
+	v->used_ns = v->built_ns;
+	v->refs = 1; /* the caller's */
+	return v;
+}
+
+/* A current view (see above), referenced; NULL on ENOMEM. */
+static struct view *view_get(struct ipwd *d, bool paging)
+{
+	uint64_t now = ipwd_now_ns(), gen = ipwd_ops_generation(d->ops);
+	struct view *v, *old = NULL;
+
+	pthread_mutex_lock(&views_lock);
+	v = cur_view;
+	if (v && (v->gen == gen ||
+		  (paging && now - v->built_ns < VIEW_PAGING_NS))) {
+		v->refs++;
+		__atomic_store_n(&v->used_ns, now, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&views_lock);
+		return v;
+	}
+	pthread_mutex_unlock(&views_lock);
+
+	v = view_build(d);
+	if (v == NULL)
+		return NULL;
+	pthread_mutex_lock(&views_lock);
+	v->refs++; /* the cache's */
+	old = cur_view;
+	cur_view = v;
+	if (old && --old->refs != 0)
+		old = NULL;
+	pthread_mutex_unlock(&views_lock);
+	if (old)
+		view_free(old);
+	return v;
+}
+
+void ipwd_api_tick(bool final)
+{
+	struct view *old = NULL;
+	uint64_t now = ipwd_now_ns();
+
+	pthread_mutex_lock(&views_lock);
+	if (cur_view &&
+	    (final || now - __atomic_load_n(&cur_view->used_ns,
+					    __ATOMIC_RELAXED) > VIEW_IDLE_NS)) {
+		old = cur_view;
+		cur_view = NULL;
+		if (--old->refs != 0)
+			old = NULL;
+	}
+	pthread_mutex_unlock(&views_lock);
+	if (old)
+		view_free(old);
 }
 
 static void h_list(struct ipwd_req *r, struct ipwd_resp *o, enum ipw_list list)
@@ -548,12 +654,12 @@ static void h_list(struct ipwd_req *r, struct ipwd_resp *o, enum ipw_list list)
 					      "kind",  "within", "auto",
 					      NULL};
 	struct ipw_addr cursor, within;
-	bool has_cursor = false, has_within = false, present, more = false;
+	bool has_cursor = false, has_within = false, present;
 	int family = 0, kind = 0, autof = -1;
-	struct ipw_snapshot *snap;
-	struct cand *heap;
-	size_t limit = 100, i, n, hn = 0;
+	size_t limit = 100, lo, hi, i, found = 0;
+	struct vkey *keys, *last = NULL;
 	int64_t now = now_s();
+	struct view *v;
 	const char *s;
 	json_t *items;
 	uint64_t u;
@@ -621,68 +727,58 @@ static void h_list(struct ipwd_req *r, struct ipwd_resp *o, enum ipw_list list)
 		autof = b;
 	}
 
-	if (ipw_table_snapshot(r->d->table, &snap) != 0) {
+	v = view_get(r->d, has_cursor);
+	if (v == NULL) {
 		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");
 		return;
 	}
-	n = ipw_snapshot_count(snap);
-	heap = malloc((limit + 1) * sizeof(*heap));
-	if (heap == NULL) {
-		ipw_snapshot_free(snap);
-		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		struct ipw_entry_info e;
+	keys = v->keys[list];
+	/* First key after the cursor. */
+	lo = 0;
+	hi = v->n[list];
+	while (has_cursor && lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
 
-		ipw_snapshot_get(snap, i, &e);
-		if (e.list != list || (e.expires && e.expires <= now))
-			continue;
-		if (family && e.target.family != family)
-			continue;
-		if (kind && (kind == 1) != ipw_addr_is_host(&e.target))
-			continue;
-		if (autof >= 0 && (autof == 1) != !!(e.flags & IPW_ENTRY_AUTO))
-			continue;
-		if (has_within && !ipw_addr_contains(&within, &e.target))
-			continue;
-		if (has_cursor && ipw_addr_cmp(&e.target, &cursor) <= 0)
-			continue;
-		if (hn < limit + 1) {
-			heap[hn].key = e.target;
-			heap[hn].idx = i;
-			heap_up(heap, hn++);
-		} else if (ipw_addr_cmp(&e.target, &heap[0].key) < 0) {
-			heap[0].key = e.target;
-			heap[0].idx = i;
-			heap_down(heap, hn, 0);
-		}
-	}
-	/* limit + 1 kept: the extra one only says there is a next page. */
-	qsort(heap, hn, sizeof(*heap), cand_cmp);
-	if (hn > limit) {
-		more = true;
-		hn = limit;
+		if (ipw_addr_cmp(&keys[mid].key, &cursor) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
 	items = json_array();
-	for (i = 0; i < hn; i++) {
+	for (i = lo; i < v->n[list]; i++) {
+		const struct vkey *k = &keys[i];
 		struct ipw_entry_info e;
 
-		ipw_snapshot_get(snap, heap[i].idx, &e);
+		if (k->expires && k->expires <= now)
+			continue;
+		if (family && k->key.family != family)
+			continue;
+		if (kind && (kind == 1) != ipw_addr_is_host(&k->key))
+			continue;
+		if (autof >= 0 && (autof == 1) != !!(k->flags & IPW_ENTRY_AUTO))
+			continue;
+		if (has_within && !ipw_addr_contains(&within, &k->key))
+			continue;
+		if (found == limit) {
+			found++; /* one more exists: there is a next page */
+			break;
+		}
+		ipw_snapshot_get(v->snap, k->idx, &e);
 		json_array_append_new(items, entry_json(&e, now));
+		last = &keys[i];
+		found++;
 	}
-	if (more) {
+	if (found > limit) {
 		char t[IPW_ADDR_STRLEN];
 
-		ipw_addr_format(&heap[hn - 1].key, t, sizeof(t));
+		ipw_addr_format(&last->key, t, sizeof(t));
 		set_json(o, 200,
 			 json_pack("{s:o, s:s}", "items", items, "next", t));
 	} else {
 		set_json(o, 200,
 			 json_pack("{s:o, s:n}", "items", items, "next"));
 	}
-	free(heap);
-	ipw_snapshot_free(snap);
+	view_put(v);
 }
 
 /* ---------------------------------------------------------------- */

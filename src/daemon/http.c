@@ -444,6 +444,26 @@ int ipwd_http_check_listen(const char *s)
 	return *s == '\0' ? 0 : parse_listen(s, &ss, &len);
 }
 
+/*
+ * SO_REUSEPORT lets any socket of the same user join the port, so a second
+ * ipwalld (or anything else with SO_REUSEPORT) on our address would bind
+ * without an error and silently take half the connections. Before binding,
+ * see whether something already listens there. (Two daemons starting at
+ * the same instant can still both pass; the unix socket check catches
+ * them when they share a data directory.)
+ */
+static bool someone_listens(const struct sockaddr_storage *ss, socklen_t len)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool yes;
+
+	if (fd < 0)
+		return false;
+	yes = connect(fd, (const struct sockaddr *)ss, len) == 0;
+	close(fd);
+	return yes;
+}
+
 static int tcp_socket(struct sockaddr_storage *ss, socklen_t len)
 {
 	int fd, one = 1;
@@ -549,6 +569,13 @@ int ipwd_http_start(struct ipwd *d)
 		if (parse_listen(c->listen, &ss, &sl) != 0) {
 			log_error("[http] listen = \"%s\": expected ADDR:PORT "
 				  "or [IPV6]:PORT",
+				  c->listen);
+			return -1;
+		}
+		if (strcmp(c->listen + strlen(c->listen) - 2, ":0") != 0 &&
+		    someone_listens(&ss, sl)) {
+			log_error("cannot listen on %s: something already "
+				  "listens there (another ipwalld?)",
 				  c->listen);
 			return -1;
 		}

@@ -67,6 +67,10 @@ const char *ipwd_req_arg(struct ipwd_req *r, const char *name, bool *present);
 const char *ipwd_req_unknown_arg(struct ipwd_req *r,
 				 const char *const *allowed, bool *dup);
 
+/* api.c: housekeeping, called by the main loop each tick (and with
+ * @final at exit): drops a listing view idle for 30 s. */
+void ipwd_api_tick(bool final);
+
 /* api.c: answer a complete request. */
 void ipwd_api_handle(struct ipwd_req *r, struct ipwd_resp *out);
 

@@ -177,7 +177,7 @@ int main(int argc, char **argv)
 	enum ipw_change what;
 	struct timespec wait;
 	sigset_t sigs;
-	int c, errs, sig;
+	int c, errs, sig, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "c:l:d:Vh", longopts, NULL)) !=
 	       -1) {
@@ -251,13 +251,13 @@ int main(int argc, char **argv)
 	if (make_dirs(d.cfg.data_dir) != 0) {
 		log_error("cannot create data directory %s: %s",
 			  d.cfg.data_dir, strerror(errno));
-		return 1;
+		goto out;
 	}
 	if (ipwd_auth_new(&d.auth, d.cfg.tokens_file, !d.cfg.tokens_file_set,
 			  &created) != 0) {
 		log_error("cannot load tokens from %s (above)",
 			  d.cfg.tokens_file);
-		return 1;
+		goto out;
 	}
 	if (created)
 		log_info("created %s with a token named admin (mode 0600)",
@@ -267,15 +267,13 @@ int main(int argc, char **argv)
 	if (ipw_table_new(&d.table, &topts) != 0 ||
 	    ipwd_ops_new(&d.ops, d.table, d.cfg.node) != 0) {
 		log_error("out of memory");
-		return 1;
+		goto out;
 	}
 	ipw_table_set_mode(d.table, (enum ipw_mode)d.cfg.mode, &what);
 	ipwd_metrics_init();
 	d.started = (int64_t)time(NULL);
-	if (ipwd_http_start(&d) != 0) {
-		ipwd_http_stop(&d, 0);
-		return 1;
-	}
+	if (ipwd_http_start(&d) != 0)
+		goto out;
 	log_info("ipwalld %s ready: node %s, mode %s, max_entries %u",
 		 IPWALL_VERSION, d.cfg.node,
 		 ipw_mode_name(ipw_table_mode(d.table)), d.cfg.max_entries);
@@ -291,16 +289,21 @@ int main(int argc, char **argv)
 		if (sig == SIGHUP)
 			reload(&d, config, &ov);
 		ipwd_ops_purge(d.ops);
+		ipwd_api_tick(false);
 	}
 
 	log_info("stopping: finishing requests in progress (up to %us)",
 		 d.cfg.shutdown_timeout);
 	sd_notify(0, "STOPPING=1");
-	ipwd_http_stop(&d, d.cfg.shutdown_timeout);
+	rc = 0;
+out:
+	ipwd_http_stop(&d, rc == 0 ? d.cfg.shutdown_timeout : 0);
+	ipwd_api_tick(true);
 	ipwd_ops_free(d.ops);
 	ipw_table_free(d.table);
 	ipwd_auth_free(d.auth);
 	ipwd_config_free(&d.cfg);
-	log_info("stopped");
-	return 0;
+	if (rc == 0)
+		log_info("stopped");
+	return rc;
 }

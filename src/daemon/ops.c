@@ -28,7 +28,18 @@ struct ipwd_ops {
 	uint64_t last_ms;
 	uint32_t seq;
 	uint64_t rnd_state[2];
+	uint64_t generation; /* atomic */
 };
+
+static void changed(struct ipwd_ops *o)
+{
+	__atomic_add_fetch(&o->generation, 1, __ATOMIC_RELEASE);
+}
+
+uint64_t ipwd_ops_generation(struct ipwd_ops *o)
+{
+	return __atomic_load_n(&o->generation, __ATOMIC_ACQUIRE);
+}
 
 static uint64_t xorshift(uint64_t s[2])
 {
@@ -162,6 +173,7 @@ int ipwd_ops_apply(struct ipwd_ops *o, struct ipwd_op *op,
 	    *what != IPW_CHANGE_ABSENT) {
 		char t[IPW_ADDR_STRLEN] = "";
 
+		changed(o);
 		if (op->action != IPWD_ACT_MODE)
 			ipw_addr_format(&op->spec.target, t, sizeof(t));
 		log_debug("op %s %s %s%s by %s: %s", op->id,
@@ -196,6 +208,8 @@ size_t ipwd_ops_add_batch(struct ipwd_ops *o, const char *actor,
 					       : IPWD_ACT_ALLOW,
 				       (int)whats[i], 1);
 	ipwd_metric_write(IPWD_ACT_BATCH, ipwd_now_ns() - t0);
+	if (failed < n)
+		changed(o);
 	return failed;
 }
 
@@ -218,6 +232,7 @@ size_t ipwd_ops_purge(struct ipwd_ops *o)
 		total += counted;
 	} while (n == 65536);
 	if (total) {
+		changed(o);
 		ipwd_metric_expired(total);
 		ipwd_metric_op(IPWD_ACT_EXPIRE, IPW_CHANGE_REMOVED, total);
 		log_debug("purged %zu expired entries", total);

@@ -67,6 +67,10 @@ size_t ipwd_ops_add_batch(struct ipwd_ops *o, const char *actor,
 			  const struct ipw_entry_spec *specs, size_t n,
 			  int *rcs, enum ipw_change *whats);
 
+/* A counter that grows with every op that changed the table (readers
+ * use it to tell whether a cached view is still current). */
+uint64_t ipwd_ops_generation(struct ipwd_ops *o);
+
 /* Purge expired entries (each an expire op); returns how many. */
 size_t ipwd_ops_purge(struct ipwd_ops *o);
 

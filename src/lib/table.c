@@ -2235,6 +2235,17 @@ void ipw_snapshot_get(const struct ipw_snapshot *s, size_t i,
 	info_of(&s->e[i], out);
 }
 
+void ipw_snapshot_key(const struct ipw_snapshot *s, size_t i,
+		      struct ipw_entry_key *out)
+{
+	const struct entry *e = &s->e[i];
+
+	out->target = e->target;
+	out->list = (enum ipw_list)e->list;
+	out->flags = e->flags;
+	out->expires = e->expires;
+}
+
 void ipw_snapshot_free(struct ipw_snapshot *s)
 {
 	if (!s)

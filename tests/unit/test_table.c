@@ -1564,7 +1564,7 @@ static void test_snapshot(void)
 	char reasons[200][24];
 	struct ipw_snapshot *snap = NULL;
 	struct ipw_table_stats st;
-	size_t n = 0, bad = 0, missing = 0, count;
+	size_t n = 0, bad = 0, missing = 0, count, keybad = 0;
 	bool seen[200] = {false};
 	enum ipw_change what;
 
@@ -1628,9 +1628,18 @@ static void test_snapshot(void)
 	bad = 0;
 	for (size_t i = 0; i < count; i++) {
 		struct ipw_entry_info e;
+		struct ipw_entry_key key;
 		size_t k;
 
 		ipw_snapshot_get(snap, i, &e);
+		ipw_snapshot_key(snap, i, &key);
+		if (!ipw_addr_equal(&key.target, &e.target) ||
+		    key.list != e.list || key.flags != e.flags ||
+		    key.expires != e.expires) {
+			diag("  %s: ipw_snapshot_key differs from _get",
+			     fmt(&e.target));
+			keybad++;
+		}
 		for (k = 0; k < n; k++)
 			if (specs[k].list == e.list &&
 			    ipw_addr_equal(&specs[k].target, &e.target))
@@ -1662,6 +1671,7 @@ static void test_snapshot(void)
 		missing += !seen[k];
 	is_int(bad, 0, "snapshot: each entry once, with its fields");
 	is_int(missing, 0, "snapshot: no entry missing");
+	is_int(keybad, 0, "snapshot: ipw_snapshot_key agrees with _get");
 	ipw_table_stats(t, &st);
 	is_int(st.entries[0][0] + st.entries[0][1] + st.entries[1][0] +
 		       st.entries[1][1],
