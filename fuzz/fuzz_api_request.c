@@ -16,7 +16,7 @@
 
 #include <ipwall/addr.h>
 
-#include "request.h"
+#include "../src/daemon/request.h"
 
 #define NOW 1790000000
 
@@ -37,7 +37,8 @@ static void check_spec(const struct ipw_entry_spec *s, enum ipw_list list)
 	assert(ipw_addr_format(&s->target, buf, sizeof(buf)) > 0);
 	assert(ipw_addr_parse_str(buf, 0, &back) == 0);
 	assert(ipw_addr_equal(&back, &s->target));
-	assert(s->expires == 0 || (s->expires > NOW && s->expires <= UINT32_MAX));
+	assert(s->expires == 0 ||
+	       (s->expires > NOW && s->expires <= UINT32_MAX));
 	assert(s->score <= 1000000);
 	assert(!s->reason || strlen(s->reason) < IPW_REASON_MAX);
 	assert(!s->source || strlen(s->source) < IPW_SOURCE_MAX);

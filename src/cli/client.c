@@ -333,7 +333,7 @@ int cli_request(struct cli_conn *c, const char *method, const char *path,
 
 	out->body = json_loadb(c->reply.data ? c->reply.data : "", c->reply.len,
 			       0, &jerr);
-	if (out->body && json_is_object(out->body))
+	if (json_is_object(out->body))
 		return CLI_EXIT_OK;
 	json_decref(out->body);
 	out->body = NULL;
@@ -421,7 +421,7 @@ static const char *quote(const char *s, char *buf, size_t size)
 	static const char hex[] = "0123456789abcdef";
 	size_t i = 0, n = 0;
 
-	for (; s[n] && n < 64 && i + 5 < size; n++) {
+	for (; n < 64 && s[n] && i + 5 < size; n++) {
 		unsigned char ch = (unsigned char)s[n];
 
 		if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') {

@@ -499,7 +499,7 @@ static int cmd_ls(struct ctx *x)
 			fputs(pages == 0 ? "{\"items\": [" : "", stdout);
 			json_array_foreach(items, i, e)
 			{
-				fputs(count + i ? ",\n" : "\n", stdout);
+				fputs((count + i) ? ",\n" : "\n", stdout);
 				json_dumpf(e, stdout,
 					   JSON_COMPACT | JSON_PRESERVE_ORDER);
 			}
@@ -613,7 +613,9 @@ static int cmd_mode(struct ctx *x)
 	return rc;
 }
 
-/* Print nested objects as "a.b.c  value" lines, keys padded to @w. */
+/* Print nested objects as "a.b.c  value" lines, keys padded to @w.
+ * Recursive over the nesting of /v1/stats (three levels). */
+// NOLINTNEXTLINE(misc-no-recursion)
 static void print_flat(const json_t *v, char *key, size_t klen, size_t size)
 {
 	const char *k;
@@ -891,7 +893,7 @@ int main(int argc, char **argv)
 	while (optind < argc)
 		pos[npos++] = argv[optind++];
 
-	if (npos == 0) {
+	if (npos == 0 || pos[0] == NULL) {
 		rc = cli_usage_error("no command given");
 		goto out;
 	}

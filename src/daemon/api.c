@@ -23,8 +23,8 @@
 #include "http.h"
 #include "request.h"
 
-#define LIST_LIMIT_MAX 10000
-#define TOP_K_MAX 1000
+#define LIST_LIMIT_MAX	 10000
+#define TOP_K_MAX	 1000
 #define BATCH_ERRORS_MAX 100
 
 static const char *const verdict_reasons[] = {"no_match", "banned", "allowed",
@@ -94,9 +94,9 @@ static void resp_perr(struct ipwd_resp *o, const struct ipwd_perr *pe,
 		json_t *v = json_loads(o->body, 0, NULL);
 
 		if (v) {
-			json_object_set_new(json_object_get(v, "error"),
-					    "index",
-					    json_integer((json_int_t)pe->index));
+			json_object_set_new(
+				json_object_get(v, "error"), "index",
+				json_integer((json_int_t)pe->index));
 			free(o->body);
 			set_json(o, o->status, v);
 			o->err = (int)pe->code;
@@ -138,8 +138,8 @@ static bool method_in(const char *m, const char *list)
 	return false;
 }
 
-int ipwd_api_route(const char *url, const char *method,
-		   enum ipwd_route *route, const char **allow)
+int ipwd_api_route(const char *url, const char *method, enum ipwd_route *route,
+		   const char **allow)
 {
 	size_t i;
 
@@ -193,21 +193,19 @@ static json_t *entry_json(const struct ipw_entry_info *e, int64_t now)
 	json_t *o;
 
 	ipw_addr_format(&e->target, t, sizeof(t));
-	o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:o, s:s, s:o, s:b, "
-		      "s:I, s:o}",
-		      "target", t, "list", list_name(e->list), "expires_at",
-		      iso_time(e->expires), "ttl_left",
-		      e->expires ? json_integer(e->expires > now
-							? e->expires - now
-							: 0)
-				 : json_null(),
-		      "created_at", iso_time(e->created), "score",
-		      (json_int_t)e->score, "reason", str_or_null(e->reason),
-		      "actor", e->actor, "source", str_or_null(e->source),
-		      "auto",
-		      (e->flags & IPW_ENTRY_AUTO) != 0, "hits",
-		      (json_int_t)e->hits, "last_hit_at",
-		      iso_time(e->last_hit));
+	o = json_pack(
+		"{s:s, s:s, s:o, s:o, s:o, s:I, s:o, s:s, s:o, s:b, "
+		"s:I, s:o}",
+		"target", t, "list", list_name(e->list), "expires_at",
+		iso_time(e->expires), "ttl_left",
+		e->expires ?
+			json_integer(e->expires > now ? e->expires - now : 0) :
+			json_null(),
+		"created_at", iso_time(e->created), "score",
+		(json_int_t)e->score, "reason", str_or_null(e->reason), "actor",
+		e->actor, "source", str_or_null(e->source), "auto",
+		(e->flags & IPW_ENTRY_AUTO) != 0, "hits", (json_int_t)e->hits,
+		"last_hit_at", iso_time(e->last_hit));
 	return o;
 }
 
@@ -423,7 +421,8 @@ static void h_batch(struct ipwd_req *r, struct ipwd_resp *o)
 			if (e == NULL)
 				continue;
 			json_object_set_new(json_object_get(e, "error"),
-					    "index", json_integer((json_int_t)i));
+					    "index",
+					    json_integer((json_int_t)i));
 			json_object_set_new(json_object_get(e, "error"),
 					    "target", json_string(t));
 			json_array_append(errs, json_object_get(e, "error"));
@@ -511,7 +510,7 @@ static void h_del(struct ipwd_req *r, struct ipwd_resp *o, enum ipw_list list)
  * nobody asked for in VIEW_IDLE_NS is dropped (ipwd_api_tick()).
  */
 #define VIEW_PAGING_NS (10ull * 1000000000u)
-#define VIEW_IDLE_NS (30ull * 1000000000u)
+#define VIEW_IDLE_NS   (30ull * 1000000000u)
 
 struct vkey {
 	struct ipw_addr key;
@@ -605,8 +604,8 @@ static struct view *view_get(struct ipwd *d, bool paging)
 
 	pthread_mutex_lock(&views_lock);
 	v = cur_view;
-	if (v && (v->gen == gen ||
-		  (paging && now - v->built_ns < VIEW_PAGING_NS))) {
+	if (v &&
+	    (v->gen == gen || (paging && now - v->built_ns < VIEW_PAGING_NS))) {
 		v->refs++;
 		__atomic_store_n(&v->used_ns, now, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&views_lock);
@@ -635,9 +634,9 @@ void ipwd_api_tick(bool final)
 	uint64_t now = ipwd_now_ns();
 
 	pthread_mutex_lock(&views_lock);
-	if (cur_view &&
-	    (final || now - __atomic_load_n(&cur_view->used_ns,
-					    __ATOMIC_RELAXED) > VIEW_IDLE_NS)) {
+	if (cur_view && (final || now - __atomic_load_n(&cur_view->used_ns,
+							__ATOMIC_RELAXED) >
+					  VIEW_IDLE_NS)) {
 		old = cur_view;
 		cur_view = NULL;
 		if (--old->refs != 0)
@@ -650,9 +649,8 @@ void ipwd_api_tick(bool final)
 
 static void h_list(struct ipwd_req *r, struct ipwd_resp *o, enum ipw_list list)
 {
-	static const char *const allowed[] = {"limit", "cursor", "family",
-					      "kind",  "within", "auto",
-					      NULL};
+	static const char *const allowed[] = {
+		"limit", "cursor", "family", "kind", "within", "auto", NULL};
 	struct ipw_addr cursor, within;
 	bool has_cursor = false, has_within = false, present;
 	int family = 0, kind = 0, autof = -1;
@@ -670,8 +668,7 @@ static void h_list(struct ipwd_req *r, struct ipwd_resp *o, enum ipw_list list)
 		if (s == NULL || ipwd_parse_uint(s, LIST_LIMIT_MAX, &u) ||
 		    u == 0) {
 			ipwd_resp_error(o, IPWD_E_INVALID_PARAMETER, "limit",
-					"limit must be 1..%d",
-					LIST_LIMIT_MAX);
+					"limit must be 1..%d", LIST_LIMIT_MAX);
 			return;
 		}
 		limit = (size_t)u;
@@ -864,28 +861,27 @@ static void h_stats(struct ipwd_req *r, struct ipwd_resp *o)
 	if (check_args(r, o, allowed))
 		return;
 	ipw_table_stats(r->d->table, &st);
-	set_json(
-		o, 200,
-		json_pack(
-			"{s:s, s:s, s:s, s:I, s:{s:{s:I, s:I}, s:{s:I, s:I}}, "
-			"s:{s:{s:I, s:I}, s:{s:I, s:I}}, s:I, s:I, s:I, s:I}",
-			"version", IPWALL_VERSION, "node",
-			ipwd_ops_node(r->d->ops), "mode",
-			ipw_mode_name(ipw_table_mode(r->d->table)),
-			"uptime_seconds", (json_int_t)(now_s() - r->d->started),
-			"entries", "bans", "ipv4",
-			(json_int_t)st.entries[0][0], "ipv6",
-			(json_int_t)st.entries[0][1], "allows", "ipv4",
-			(json_int_t)st.entries[1][0], "ipv6",
-			(json_int_t)st.entries[1][1], "prefixes", "bans",
-			"ipv4", (json_int_t)st.prefixes[0][0], "ipv6",
-			(json_int_t)st.prefixes[0][1], "allows", "ipv4",
-			(json_int_t)st.prefixes[1][0], "ipv6",
-			(json_int_t)st.prefixes[1][1], "max_entries",
-			(json_int_t)st.max_entries, "index_bytes",
-			(json_int_t)st.index_bytes, "entry_bytes",
-			(json_int_t)st.entry_bytes, "rekeys",
-			(json_int_t)st.rekeys));
+	set_json(o, 200,
+		 json_pack(
+			 "{s:s, s:s, s:s, s:I, s:{s:{s:I, s:I}, s:{s:I, s:I}}, "
+			 "s:{s:{s:I, s:I}, s:{s:I, s:I}}, s:I, s:I, s:I, s:I}",
+			 "version", IPWALL_VERSION, "node",
+			 ipwd_ops_node(r->d->ops), "mode",
+			 ipw_mode_name(ipw_table_mode(r->d->table)),
+			 "uptime_seconds",
+			 (json_int_t)(now_s() - r->d->started), "entries",
+			 "bans", "ipv4", (json_int_t)st.entries[0][0], "ipv6",
+			 (json_int_t)st.entries[0][1], "allows", "ipv4",
+			 (json_int_t)st.entries[1][0], "ipv6",
+			 (json_int_t)st.entries[1][1], "prefixes", "bans",
+			 "ipv4", (json_int_t)st.prefixes[0][0], "ipv6",
+			 (json_int_t)st.prefixes[0][1], "allows", "ipv4",
+			 (json_int_t)st.prefixes[1][0], "ipv6",
+			 (json_int_t)st.prefixes[1][1], "max_entries",
+			 (json_int_t)st.max_entries, "index_bytes",
+			 (json_int_t)st.index_bytes, "entry_bytes",
+			 (json_int_t)st.entry_bytes, "rekeys",
+			 (json_int_t)st.rekeys));
 }
 
 static void h_metrics(struct ipwd_req *r, struct ipwd_resp *o)
@@ -911,8 +907,8 @@ void ipwd_api_handle(struct ipwd_req *r, struct ipwd_resp *o)
 		break;
 	case IPWD_ROUTE_BANS:
 	case IPWD_ROUTE_ALLOW: {
-		enum ipw_list l = r->route == IPWD_ROUTE_BANS ? IPW_LIST_BAN
-							      : IPW_LIST_ALLOW;
+		enum ipw_list l = r->route == IPWD_ROUTE_BANS ? IPW_LIST_BAN :
+								IPW_LIST_ALLOW;
 
 		if (r->method == IPWD_METHOD_POST)
 			h_add(r, o, l);
@@ -936,8 +932,8 @@ void ipwd_api_handle(struct ipwd_req *r, struct ipwd_resp *o)
 		break;
 	case IPWD_ROUTE_HEALTHZ:
 		if (live_get(r->d, stopping))
-			set_json(o, 503, json_pack("{s:s}", "status",
-						   "stopping"));
+			set_json(o, 503,
+				 json_pack("{s:s}", "status", "stopping"));
 		else
 			set_json(o, 200, json_pack("{s:s}", "status", "ok"));
 		break;

@@ -7,29 +7,29 @@
 #ifndef IPWALL_DAEMON_APIERR_H
 #define IPWALL_DAEMON_APIERR_H
 
-#define IPWD_APIERRS(X)                                         \
-	X(INVALID_JSON, 400, "invalid_json")                    \
-	X(NOT_AN_OBJECT, 400, "not_an_object")                  \
-	X(UNKNOWN_FIELD, 400, "unknown_field")                  \
-	X(MISSING_FIELD, 400, "missing_field")                  \
-	X(WRONG_TYPE, 400, "wrong_type")                        \
-	X(INVALID_TARGET, 400, "invalid_target")                \
-	X(INVALID_IP, 400, "invalid_ip")                        \
-	X(INVALID_TTL, 400, "invalid_ttl")                      \
-	X(INVALID_SCORE, 400, "invalid_score")                  \
-	X(INVALID_MODE, 400, "invalid_mode")                    \
-	X(INVALID_PARAMETER, 400, "invalid_parameter")          \
-	X(UNKNOWN_PARAMETER, 400, "unknown_parameter")          \
-	X(STRING_TOO_LONG, 400, "string_too_long")              \
-	X(UNAUTHORIZED, 401, "unauthorized")                    \
-	X(NOT_FOUND, 404, "not_found")                          \
-	X(METHOD_NOT_ALLOWED, 405, "method_not_allowed")        \
-	X(COVERED_BY_ALLOW, 409, "covered_by_allow")            \
-	X(BODY_TOO_LARGE, 413, "body_too_large")                \
-	X(BATCH_TOO_LARGE, 413, "batch_too_large")              \
+#define IPWD_APIERRS(X)                                          \
+	X(INVALID_JSON, 400, "invalid_json")                     \
+	X(NOT_AN_OBJECT, 400, "not_an_object")                   \
+	X(UNKNOWN_FIELD, 400, "unknown_field")                   \
+	X(MISSING_FIELD, 400, "missing_field")                   \
+	X(WRONG_TYPE, 400, "wrong_type")                         \
+	X(INVALID_TARGET, 400, "invalid_target")                 \
+	X(INVALID_IP, 400, "invalid_ip")                         \
+	X(INVALID_TTL, 400, "invalid_ttl")                       \
+	X(INVALID_SCORE, 400, "invalid_score")                   \
+	X(INVALID_MODE, 400, "invalid_mode")                     \
+	X(INVALID_PARAMETER, 400, "invalid_parameter")           \
+	X(UNKNOWN_PARAMETER, 400, "unknown_parameter")           \
+	X(STRING_TOO_LONG, 400, "string_too_long")               \
+	X(UNAUTHORIZED, 401, "unauthorized")                     \
+	X(NOT_FOUND, 404, "not_found")                           \
+	X(METHOD_NOT_ALLOWED, 405, "method_not_allowed")         \
+	X(COVERED_BY_ALLOW, 409, "covered_by_allow")             \
+	X(BODY_TOO_LARGE, 413, "body_too_large")                 \
+	X(BATCH_TOO_LARGE, 413, "batch_too_large")               \
 	X(UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type") \
-	X(TABLE_FULL, 429, "table_full")                        \
-	X(INTERNAL, 500, "internal")                            \
+	X(TABLE_FULL, 429, "table_full")                         \
+	X(INTERNAL, 500, "internal")                             \
 	X(SHUTTING_DOWN, 503, "shutting_down")
 
 enum ipwd_apierr {

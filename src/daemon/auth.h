@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define IPWD_TOKEN_NAME_MAX 33	 /* incl. NUL */
+#define IPWD_TOKEN_NAME_MAX   33  /* incl. NUL */
 #define IPWD_TOKEN_SECRET_MAX 128 /* bytes */
 
 struct ipwd_auth;

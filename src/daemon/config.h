@@ -12,18 +12,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IPWD_DEFAULT_LISTEN "127.0.0.1:7420"
+#define IPWD_DEFAULT_LISTEN   "127.0.0.1:7420"
 #define IPWD_DEFAULT_DATA_DIR "./var"
 
 struct ipwd_config {
 	/* [daemon] */
 	char *data_dir;
-	char *node;	/* origin node name of ops; default: hostname */
-	int log_level;	/* enum ipwd_log_level */
+	char *node;    /* origin node name of ops; default: hostname */
+	int log_level; /* enum ipwd_log_level */
 	unsigned shutdown_timeout; /* seconds to finish in-flight requests */
 	/* [http] */
-	char *listen;	 /* "ADDR:PORT", "[V6]:PORT", or "" (no TCP) */
-	char *socket;	 /* unix socket path, or "" (none) */
+	char *listen;	  /* "ADDR:PORT", "[V6]:PORT", or "" (no TCP) */
+	char *socket;	  /* unix socket path, or "" (none) */
 	unsigned threads; /* HTTP worker threads; 0 = one per CPU */
 	unsigned max_connections;
 	unsigned max_connections_per_ip; /* 0 = no limit */
@@ -34,7 +34,7 @@ struct ipwd_config {
 	/* [auth] */
 	char *tokens_file;
 	bool tokens_file_set; /* given in the file (else: created if absent) */
-	bool protect_reads; /* GETs need a token too (TCP only) */
+	bool protect_reads;   /* GETs need a token too (TCP only) */
 	/* [table] */
 	uint32_t max_entries;
 	uint64_t default_ban_ttl; /* seconds, 0 = permanent */
@@ -61,8 +61,8 @@ int ipwd_config_load(struct ipwd_config *cfg, const char *path,
 void ipwd_config_free(struct ipwd_config *cfg);
 
 /* Parsers shared with the rest of the daemon. Each returns 0 or -1. */
-int ipwd_parse_size(const char *s, size_t *out);	/* 64M, 8k, 1048576 */
-int ipwd_parse_bool(const char *s, bool *out);		/* yes/no/true/... */
+int ipwd_parse_size(const char *s, size_t *out); /* 64M, 8k, 1048576 */
+int ipwd_parse_bool(const char *s, bool *out);	 /* yes/no/true/... */
 int ipwd_parse_uint(const char *s, uint64_t max, uint64_t *out);
 
 #endif /* IPWALL_DAEMON_CONFIG_H */

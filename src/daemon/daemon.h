@@ -37,7 +37,7 @@ struct ipwd {
 	} live;
 };
 
-#define live_get(d, f) __atomic_load_n(&(d)->live.f, __ATOMIC_RELAXED)
+#define live_get(d, f)	  __atomic_load_n(&(d)->live.f, __ATOMIC_RELAXED)
 #define live_set(d, f, v) __atomic_store_n(&(d)->live.f, (v), __ATOMIC_RELAXED)
 
 #endif /* IPWALL_DAEMON_DAEMON_H */

@@ -75,9 +75,8 @@ const char *ipwd_req_arg(struct ipwd_req *r, const char *name, bool *present)
 {
 	const char *v = NULL;
 
-	*present = MHD_lookup_connection_value_n(r->conn,
-						 MHD_GET_ARGUMENT_KIND, name,
-						 strlen(name), &v,
+	*present = MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND,
+						 name, strlen(name), &v,
 						 NULL) == MHD_YES;
 	return v;
 }
@@ -115,13 +114,12 @@ static enum MHD_Result scan_arg(void *cls, enum MHD_ValueKind kind,
 	return MHD_YES;
 }
 
-const char *ipwd_req_unknown_arg(struct ipwd_req *r,
-				 const char *const *allowed, bool *dup)
+const char *ipwd_req_unknown_arg(struct ipwd_req *r, const char *const *allowed,
+				 bool *dup)
 {
 	struct argscan a = {.allowed = allowed};
 
-	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, scan_arg,
-				  &a);
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, scan_arg, &a);
 	*dup = a.dup;
 	return a.bad;
 }
@@ -136,9 +134,8 @@ static void unix_actor(struct MHD_Connection *c, char *out, size_t size)
 	char buf[1024];
 
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (ci == NULL ||
-	    getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) !=
-		    0) {
+	if (ci == NULL || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED,
+				     &cred, &len) != 0) {
 		snprintf(out, size, "unix:unknown");
 		return;
 	}
@@ -196,10 +193,9 @@ static enum MHD_Result send_resp(struct ipwd_req *r, struct ipwd_resp *o)
 	}
 	o->body = NULL;
 	MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE,
-				o->content_type ? o->content_type
-						: "application/json");
-	MHD_add_response_header(res, MHD_HTTP_HEADER_CACHE_CONTROL,
-				"no-store");
+				o->content_type ? o->content_type :
+						  "application/json");
+	MHD_add_response_header(res, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (o->allow)
 		MHD_add_response_header(res, MHD_HTTP_HEADER_ALLOW, o->allow);
 	if (o->www_auth)
@@ -224,16 +220,15 @@ static int refusal(struct ipwd_req *r, struct ipwd_resp *o)
 				"ipwalld is stopping");
 		return 0;
 	}
-	if (!r->authed &&
-	    (r->write || (live_get(r->d, protect_reads) &&
-			  r->route != IPWD_ROUTE_HEALTHZ))) {
+	if (!r->authed && (r->write || (live_get(r->d, protect_reads) &&
+					r->route != IPWD_ROUTE_HEALTHZ))) {
 		ipwd_resp_error(o, IPWD_E_UNAUTHORIZED, NULL, "%s",
-				r->auth_given
-					? "invalid token (expected "
-					  "\"Authorization: Bearer TOKEN\" "
-					  "with a configured token)"
-					: "this request needs "
-					  "\"Authorization: Bearer TOKEN\"");
+				r->auth_given ?
+					"invalid token (expected "
+					"\"Authorization: Bearer TOKEN\" "
+					"with a configured token)" :
+					"this request needs "
+					"\"Authorization: Bearer TOKEN\"");
 		o->www_auth = true;
 		return 0;
 	}
@@ -362,8 +357,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	return send_resp(r, &o);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn,
-			 void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
 {
 	struct listener *l = cls;
 	struct ipwd_req *r = *con_cls;
@@ -498,15 +493,15 @@ static int unix_socket(const char *path)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	strcpy(sun.sun_path, path);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			errno = EEXIST;
 			return -1;
 		}
 		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sun,
-					  sizeof(sun)) == 0) {
+		if (probe >= 0 &&
+		    connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
 			close(probe);
 			errno = EADDRINUSE;
 			return -1;
@@ -530,9 +525,8 @@ static int unix_socket(const char *path)
 	return fd;
 }
 
-static struct MHD_Daemon *start_mhd(struct ipwd *d, int fd,
-				    struct listener *l, unsigned conns,
-				    unsigned per_ip)
+static struct MHD_Daemon *start_mhd(struct ipwd *d, int fd, struct listener *l,
+				    unsigned conns, unsigned per_ip)
 {
 	const struct ipwd_config *c = &d->cfg;
 
@@ -580,8 +574,7 @@ int ipwd_http_start(struct ipwd *d)
 			return -1;
 		}
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		n = c->threads ? c->threads
-			       : (unsigned)(ncpu > 0 ? ncpu : 1);
+		n = c->threads ? c->threads : (unsigned)(ncpu > 0 ? ncpu : 1);
 		if (n > MAX_DAEMONS - 1)
 			n = MAX_DAEMONS - 1;
 		per = (c->max_connections + n - 1) / n;
@@ -589,23 +582,23 @@ int ipwd_http_start(struct ipwd *d)
 			int fd = tcp_socket(&ss, sl);
 
 			if (fd < 0) {
-				log_error("cannot listen on %s: %s",
-					  c->listen, strerror(errno));
+				log_error("cannot listen on %s: %s", c->listen,
+					  strerror(errno));
 				return -1;
 			}
 			if (i == 0) {
 				/* Port 0: the others join the port the
 				 * kernel picked. */
-				struct sockaddr_storage got;
+				struct sockaddr_storage got = ss;
 				socklen_t gl = sizeof(got);
 
 				getsockname(fd, (struct sockaddr *)&got, &gl);
 				h->port = ntohs(
-					got.ss_family == AF_INET
-						? ((struct sockaddr_in *)&got)
-							  ->sin_port
-						: ((struct sockaddr_in6 *)&got)
-							  ->sin6_port);
+					got.ss_family == AF_INET ?
+						((struct sockaddr_in *)&got)
+							->sin_port :
+						((struct sockaddr_in6 *)&got)
+							->sin6_port);
 				if (ss.ss_family == AF_INET)
 					((struct sockaddr_in *)&ss)->sin_port =
 						htons((uint16_t)h->port);
@@ -633,13 +626,13 @@ int ipwd_http_start(struct ipwd *d)
 		if (fd < 0) {
 			log_error("cannot listen on unix socket %s: %s%s",
 				  c->socket, strerror(errno),
-				  errno == EADDRINUSE
-					  ? " (is another ipwalld running?)"
-					  : "");
+				  errno == EADDRINUSE ?
+					  " (is another ipwalld running?)" :
+					  "");
 			return -1;
 		}
-		h->unix_mhd = start_mhd(d, fd, &unix_listener,
-					c->max_connections, 0);
+		h->unix_mhd =
+			start_mhd(d, fd, &unix_listener, c->max_connections, 0);
 		if (h->unix_mhd == NULL) {
 			close(fd);
 			unlink(c->socket);

@@ -35,17 +35,17 @@ struct ipwd_req {
 	enum ipwd_method method;
 	const char *url;
 	bool unix_peer;
-	bool authed;		/* a valid token, or the unix socket */
-	bool auth_given;	/* an Authorization header was present */
+	bool authed;	 /* a valid token, or the unix socket */
+	bool auth_given; /* an Authorization header was present */
 	bool too_large;
 	bool bad_ctype;
-	bool write;		/* POST, PUT or DELETE */
+	bool write; /* POST, PUT or DELETE */
 	char actor[80];
 	char *body;
 	size_t len, cap;
-	uint64_t t0;		/* ipwd_now_ns() at the first call */
-	unsigned status;	/* answered status, for the metrics */
-	int route_err;		/* 0, IPWD_E_NOT_FOUND or _METHOD_NOT_ALLOWED */
+	uint64_t t0;	 /* ipwd_now_ns() at the first call */
+	unsigned status; /* answered status, for the metrics */
+	int route_err;	 /* 0, IPWD_E_NOT_FOUND or _METHOD_NOT_ALLOWED */
 };
 
 /* What a handler answers. @body is malloc'd (freed by http.c). */
@@ -64,8 +64,8 @@ struct ipwd_resp {
 const char *ipwd_req_arg(struct ipwd_req *r, const char *name, bool *present);
 /* The first query parameter not in @allowed (NULL-terminated), or NULL. A
  * parameter given twice is reported too (*dup set). */
-const char *ipwd_req_unknown_arg(struct ipwd_req *r,
-				 const char *const *allowed, bool *dup);
+const char *ipwd_req_unknown_arg(struct ipwd_req *r, const char *const *allowed,
+				 bool *dup);
 
 /* api.c: housekeeping, called by the main loop each tick (and with
  * @final at exit): drops a listing view idle for 30 s. */
@@ -84,8 +84,8 @@ unsigned ipwd_http_port(struct ipwd *d);
 
 /* api.c: route @url/@method. Returns 0 (route set), IPWD_E_NOT_FOUND, or
  * IPWD_E_METHOD_NOT_ALLOWED (*allow: the methods the path has). */
-int ipwd_api_route(const char *url, const char *method,
-		   enum ipwd_route *route, const char **allow);
+int ipwd_api_route(const char *url, const char *method, enum ipwd_route *route,
+		   const char **allow);
 /* api.c: fill @out with a JSON error. @field may be NULL. */
 void ipwd_resp_error(struct ipwd_resp *out, enum ipwd_apierr err,
 		     const char *field, const char *fmt, ...)

@@ -64,8 +64,8 @@ void ipwd_log(enum ipwd_log_level level, const char *fmt, ...)
 	if (log_journal)
 		n = snprintf(line, sizeof(line), "<%d>", (int)level);
 	else
-		n = snprintf(line, sizeof(line), "ipwalld: %s: ",
-			     level_name(level));
+		n = snprintf(line, sizeof(line),
+			     "ipwalld: %s: ", level_name(level));
 	va_start(ap, fmt);
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);

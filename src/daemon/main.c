@@ -80,19 +80,19 @@ static void apply_live(struct ipwd *d)
 	ipwd_log_set_level((enum ipwd_log_level)d->cfg.log_level);
 }
 
-#define RESTART_KEY(field, name)                                         \
-	do {                                                             \
-		if (strcmp(old->field, nw->field) != 0)                  \
+#define RESTART_KEY(field, name)                                           \
+	do {                                                               \
+		if (strcmp(old->field, nw->field) != 0)                    \
 			log_warn("reload: %s changed; it takes effect at " \
-				 "the next start",                        \
-				 name);                                  \
+				 "the next start",                         \
+				 name);                                    \
 	} while (0)
-#define RESTART_NUM(field, name)                                         \
-	do {                                                             \
-		if (old->field != nw->field)                             \
+#define RESTART_NUM(field, name)                                           \
+	do {                                                               \
+		if (old->field != nw->field)                               \
 			log_warn("reload: %s changed; it takes effect at " \
-				 "the next start",                        \
-				 name);                                  \
+				 "the next start",                         \
+				 name);                                    \
 	} while (0)
 
 static void swap_str(char **a, char **b)
@@ -134,8 +134,8 @@ static void reload(struct ipwd *d, const char *path,
 			  "keeping the current tokens",
 			  nc.tokens_file);
 	else
-		log_info("reload: %zu tokens from %s",
-			 ipwd_auth_count(d->auth), nc.tokens_file);
+		log_info("reload: %zu tokens from %s", ipwd_auth_count(d->auth),
+			 nc.tokens_file);
 	/* Keep the values that need a restart as they are running. */
 	nc.threads = old->threads;
 	nc.max_connections = old->max_connections;
@@ -232,8 +232,9 @@ int main(int argc, char **argv)
 		return errs ? 1 : 0;
 	}
 	if (errs) {
-		fprintf(stderr, "ipwalld: %d configuration error%s; not "
-				"starting\n",
+		fprintf(stderr,
+			"ipwalld: %d configuration error%s; not "
+			"starting\n",
 			errs, errs == 1 ? "" : "s");
 		ipwd_config_free(&d.cfg);
 		return 1;
@@ -249,8 +250,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (make_dirs(d.cfg.data_dir) != 0) {
-		log_error("cannot create data directory %s: %s",
-			  d.cfg.data_dir, strerror(errno));
+		log_error("cannot create data directory %s: %s", d.cfg.data_dir,
+			  strerror(errno));
 		goto out;
 	}
 	if (ipwd_auth_new(&d.auth, d.cfg.tokens_file, !d.cfg.tokens_file_set,

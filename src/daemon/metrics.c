@@ -19,13 +19,13 @@
 
 /* Histogram upper bounds in nanoseconds; +Inf is implicit. */
 static const uint64_t check_bounds[] = {
-	1000,	2500,	5000,	 10000,	  25000,   50000,
+	1000,	2500,	5000,	10000,	 25000,	  50000,
 	100000, 250000, 500000, 1000000, 5000000, 25000000,
 };
 static const uint64_t write_bounds[] = {
-	1000,	  5000,	    10000,     50000,	  100000,     500000,
-	1000000,  5000000,  10000000,  50000000,  100000000,  500000000,
-	1000000000, 5000000000ull,
+	1000,	   5000,      10000,	  50000,	 100000,
+	500000,	   1000000,   5000000,	  10000000,	 50000000,
+	100000000, 500000000, 1000000000, 5000000000ull,
 };
 #define N_CHECK_B (sizeof(check_bounds) / sizeof(check_bounds[0]))
 #define N_WRITE_B (sizeof(write_bounds) / sizeof(write_bounds[0]))
@@ -66,7 +66,7 @@ static const char *const route_names[IPWD_ROUTE_COUNT] = {
 static const char *const method_names[IPWD_METHOD_COUNT] = {
 	"GET", "POST", "PUT", "DELETE", "other"};
 static const char *const action_names[IPWD_ACT_COUNT] = {
-	"ban",	"unban", "allow", "disallow",
+	"ban",	"unban",  "allow", "disallow",
 	"mode", "expire", "evict", "batch"};
 
 const char *ipwd_route_name(enum ipwd_route r)
@@ -218,8 +218,8 @@ static void hist(FILE *f, const char *name, const char *labels,
 
 char *ipwd_metrics_render(struct ipw_table *t, size_t *len)
 {
-	static const char *const reasons[4] = {"no_match", "banned",
-					       "allowed", "not_allowed"};
+	static const char *const reasons[4] = {"no_match", "banned", "allowed",
+					       "not_allowed"};
 	static const char *const lists[2] = {"bans", "allows"};
 	static const char *const fams[2] = {"ipv4", "ipv6"};
 	/* The (action, change) pairs that can happen. */
@@ -306,8 +306,9 @@ char *ipwd_metrics_render(struct ipw_table *t, size_t *len)
 	      "by error code.\n# TYPE ipwall_writes_rejected_total counter\n",
 	      f);
 	for (k = 0; k < IPWD_E_COUNT; k++)
-		fprintf(f, "ipwall_writes_rejected_total{reason=\"%s\"} %" PRIu64
-			   "\n",
+		fprintf(f,
+			"ipwall_writes_rejected_total{reason=\"%s\"} %" PRIu64
+			"\n",
 			ipwd_apierr_name((enum ipwd_apierr)k),
 			SUM(rejected[k]));
 

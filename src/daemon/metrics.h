@@ -67,8 +67,7 @@ void ipwd_metric_write(enum ipwd_action a, uint64_t ns);
 /* @n ops of action @a with result @change (enum ipw_change). */
 void ipwd_metric_op(enum ipwd_action a, int change, uint64_t n);
 void ipwd_metric_rejected(enum ipwd_apierr reason);
-void ipwd_metric_http(enum ipwd_route r, enum ipwd_method m,
-		      unsigned status);
+void ipwd_metric_http(enum ipwd_route r, enum ipwd_method m, unsigned status);
 void ipwd_metric_expired(uint64_t n);
 
 /* The /metrics body (malloc'd, NUL-terminated) or NULL on ENOMEM. */

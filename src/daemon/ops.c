@@ -51,8 +51,7 @@ static uint64_t xorshift(uint64_t s[2])
 	return s[1] + b;
 }
 
-int ipwd_ops_new(struct ipwd_ops **out, struct ipw_table *t,
-		 const char *node)
+int ipwd_ops_new(struct ipwd_ops **out, struct ipw_table *t, const char *node)
 {
 	struct ipwd_ops *o = calloc(1, sizeof(*o));
 
@@ -178,9 +177,9 @@ int ipwd_ops_apply(struct ipwd_ops *o, struct ipwd_op *op,
 			ipw_addr_format(&op->spec.target, t, sizeof(t));
 		log_debug("op %s %s %s%s by %s: %s", op->id,
 			  ipwd_action_name(op->action), t,
-			  op->action == IPWD_ACT_MODE
-				  ? ipw_mode_name(op->mode)
-				  : "",
+			  op->action == IPWD_ACT_MODE ?
+				  ipw_mode_name(op->mode) :
+				  "",
 			  op->actor, ipw_change_name(*what));
 	}
 	return rc;
@@ -203,9 +202,9 @@ size_t ipwd_ops_add_batch(struct ipwd_ops *o, const char *actor,
 	}
 	for (i = 0; i < n; i++)
 		if (rcs[i] == 0)
-			ipwd_metric_op(specs[i].list == IPW_LIST_BAN
-					       ? IPWD_ACT_BAN
-					       : IPWD_ACT_ALLOW,
+			ipwd_metric_op(specs[i].list == IPW_LIST_BAN ?
+					       IPWD_ACT_BAN :
+					       IPWD_ACT_ALLOW,
 				       (int)whats[i], 1);
 	ipwd_metric_write(IPWD_ACT_BATCH, ipwd_now_ns() - t0);
 	if (failed < n)

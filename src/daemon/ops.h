@@ -28,17 +28,16 @@
 struct ipwd_ops;
 
 struct ipwd_op {
-	char id[IPWD_OPID_LEN];	  /* filled by ipwd_ops_* */
-	int64_t time;		  /* wall-clock seconds, filled */
+	char id[IPWD_OPID_LEN]; /* filled by ipwd_ops_* */
+	int64_t time;		/* wall-clock seconds, filled */
 	enum ipwd_action action;
-	const char *actor;	  /* "token:NAME", "unix:USER", "purger" */
+	const char *actor;	    /* "token:NAME", "unix:USER", "purger" */
 	struct ipw_entry_spec spec; /* ban/allow: all; unban/disallow:
 				       target and list */
-	enum ipw_mode mode;	  /* mode ops */
+	enum ipw_mode mode;	    /* mode ops */
 };
 
-int ipwd_ops_new(struct ipwd_ops **out, struct ipw_table *t,
-		 const char *node);
+int ipwd_ops_new(struct ipwd_ops **out, struct ipw_table *t, const char *node);
 void ipwd_ops_free(struct ipwd_ops *o);
 struct ipw_table *ipwd_ops_table(struct ipwd_ops *o);
 const char *ipwd_ops_node(struct ipwd_ops *o);

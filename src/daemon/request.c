@@ -20,12 +20,11 @@
 
 #define SCORE_MAX 1000000
 
-static int fail(struct ipwd_perr *e, enum ipwd_apierr code,
-		const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static int fail(struct ipwd_perr *e, enum ipwd_apierr code, const char *field,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static int fail(struct ipwd_perr *e, enum ipwd_apierr code,
-		const char *field, const char *fmt, ...)
+static int fail(struct ipwd_perr *e, enum ipwd_apierr code, const char *field,
+		const char *fmt, ...)
 {
 	va_list ap;
 
@@ -102,8 +101,9 @@ int ipwd_parse_ttl(json_t *v, uint64_t *secs, struct ipwd_perr *e)
 		return 0;
 	}
 	if (!json_is_string(v))
-		return fail(e, json_is_real(v) ? IPWD_E_INVALID_TTL
-					       : IPWD_E_WRONG_TYPE,
+		return fail(e,
+			    json_is_real(v) ? IPWD_E_INVALID_TTL :
+					      IPWD_E_WRONG_TYPE,
 			    "ttl",
 			    "ttl must be whole seconds or a duration string "
 			    "such as \"10m\", not %s",
@@ -124,8 +124,7 @@ static int get_string(json_t *v, const char *field, size_t max,
 {
 	if (!json_is_string(v))
 		return fail(e, IPWD_E_WRONG_TYPE, field,
-			    "%s must be a string, not %s", field,
-			    type_name(v));
+			    "%s must be a string, not %s", field, type_name(v));
 	if (json_string_length(v) > max)
 		return fail(e, IPWD_E_STRING_TOO_LONG, field,
 			    "%s is %zu bytes, more than %zu", field,
@@ -187,15 +186,14 @@ int ipwd_parse_entry(json_t *obj, enum ipw_list list, int64_t now,
 			if (get_string(v, "source", IPW_SOURCE_MAX - 1,
 				       &spec->source, e))
 				return -1;
-		} else if (strcmp(key, "score") == 0 &&
-			   list == IPW_LIST_BAN) {
+		} else if (strcmp(key, "score") == 0 && list == IPW_LIST_BAN) {
 			json_int_t s;
 
 			if (!json_is_integer(v))
 				return fail(e,
-					    json_is_real(v)
-						    ? IPWD_E_INVALID_SCORE
-						    : IPWD_E_WRONG_TYPE,
+					    json_is_real(v) ?
+						    IPWD_E_INVALID_SCORE :
+						    IPWD_E_WRONG_TYPE,
 					    "score",
 					    "score must be an integer, not %s",
 					    type_name(v));
@@ -221,8 +219,8 @@ int ipwd_parse_entry(json_t *obj, enum ipw_list list, int64_t now,
 				    "unknown member \"%.64s\" (known: target, "
 				    "ttl, reason, source%s)",
 				    key,
-				    list == IPW_LIST_BAN ? ", score, auto"
-							 : "");
+				    list == IPW_LIST_BAN ? ", score, auto" :
+							   "");
 		}
 	}
 	if (!have_target)
@@ -241,9 +239,9 @@ int ipwd_parse_entry(json_t *obj, enum ipw_list list, int64_t now,
 	return 0;
 }
 
-int ipwd_parse_batch(json_t *obj, size_t max, int64_t now,
-		     uint64_t default_ttl, struct ipw_entry_spec **specs,
-		     size_t *n, struct ipwd_perr *e)
+int ipwd_parse_batch(json_t *obj, size_t max, int64_t now, uint64_t default_ttl,
+		     struct ipw_entry_spec **specs, size_t *n,
+		     struct ipwd_perr *e)
 {
 	struct ipw_entry_spec *v;
 	json_t *items = NULL, *it;
@@ -268,13 +266,11 @@ int ipwd_parse_batch(json_t *obj, size_t max, int64_t now,
 			    "items is required");
 	if (!json_is_array(items))
 		return fail(e, IPWD_E_WRONG_TYPE, "items",
-			    "items must be an array, not %s",
-			    type_name(items));
+			    "items must be an array, not %s", type_name(items));
 	count = json_array_size(items);
 	if (count > max)
 		return fail(e, IPWD_E_BATCH_TOO_LARGE, "items",
-			    "%zu items, more than max_batch (%zu)", count,
-			    max);
+			    "%zu items, more than max_batch (%zu)", count, max);
 	v = calloc(count ? count : 1, sizeof(*v));
 	if (v == NULL)
 		return fail(e, IPWD_E_INTERNAL, NULL, "out of memory");
@@ -285,8 +281,7 @@ int ipwd_parse_batch(json_t *obj, size_t max, int64_t now,
 			char msg[sizeof(e->msg) + 32];
 
 			e->index = i;
-			snprintf(msg, sizeof(msg), "items[%zu]: %s", i,
-				 e->msg);
+			snprintf(msg, sizeof(msg), "items[%zu]: %s", i, e->msg);
 			memcpy(e->msg, msg, sizeof(e->msg) - 1);
 			e->msg[sizeof(e->msg) - 1] = '\0';
 			free(v);

@@ -43,9 +43,9 @@ int ipwd_parse_entry(json_t *obj, enum ipw_list list, int64_t now,
  * them). More than @max items: IPWD_E_BATCH_TOO_LARGE. An invalid item:
  * -1 with e->index set. Returns 0 or -1.
  */
-int ipwd_parse_batch(json_t *obj, size_t max, int64_t now,
-		     uint64_t default_ttl, struct ipw_entry_spec **specs,
-		     size_t *n, struct ipwd_perr *e);
+int ipwd_parse_batch(json_t *obj, size_t max, int64_t now, uint64_t default_ttl,
+		     struct ipw_entry_spec **specs, size_t *n,
+		     struct ipwd_perr *e);
 
 /* {"mode": "denylist" | "allowlist"}. Returns 0 or -1. */
 int ipwd_parse_mode(json_t *obj, enum ipw_mode *mode, struct ipwd_perr *e);
