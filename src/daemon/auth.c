@@ -225,7 +225,18 @@ int ipwd_auth_new(struct ipwd_auth **out, const char *path, bool create,
 		tokset_free(s);
 		return -1;
 	}
-	pthread_rwlock_init(&a->lock, NULL);
+	{
+		/* Writer-preferring: with glibc's default, a stream of token
+		 * checks kept a SIGHUP reload waiting for minutes (seen with
+		 * four checking threads on two CPUs). */
+		pthread_rwlockattr_t at;
+
+		pthread_rwlockattr_init(&at);
+		pthread_rwlockattr_setkind_np(
+			&at, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&a->lock, &at);
+		pthread_rwlockattr_destroy(&at);
+	}
 	a->cur = s;
 	*out = a;
 	return 0;

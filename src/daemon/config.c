@@ -289,12 +289,20 @@ static char *read_line(char *str, int num, void *stream)
 {
 	struct loader *l = stream;
 	ssize_t n = getline(&l->buf, &l->bufsize, l->f);
+	size_t content;
 
 	if (n < 0)
 		return NULL;
 	l->line++;
-	if (n >= num - 1) {
-		problem(l, "line longer than %d bytes", num - 3);
+	/* The line without its "\n" or "\r\n"; num is LINE_MAX_BYTES + 3,
+	 * room for both and the NUL. */
+	content = (size_t)n;
+	if (content && l->buf[content - 1] == '\n')
+		content--;
+	if (content && l->buf[content - 1] == '\r')
+		content--;
+	if (content > LINE_MAX_BYTES || (size_t)n + 1 > (size_t)num) {
+		problem(l, "line longer than %d bytes", LINE_MAX_BYTES);
 		str[0] = '\n';
 		str[1] = '\0';
 		return str;
@@ -343,7 +351,8 @@ int ipwd_config_load(struct ipwd_config *cfg, const char *path,
 		l.f = fopen(path, "r");
 		if (l.f == NULL) {
 			fprintf(stderr, "%s: %s\n", path, strerror(errno));
-			return 1;
+			l.errors++;
+			goto finish; /* *cfg still gets defaults and flags */
 		}
 		ini_allow_multiline = false;
 		ini_max_line = LINE_MAX_BYTES + 3;
@@ -360,6 +369,7 @@ int ipwd_config_load(struct ipwd_config *cfg, const char *path,
 		free(l.buf);
 		fclose(l.f);
 	}
+finish:
 	if (ov && ov->listen)
 		set_str(&cfg->listen, ov->listen);
 	if (ov && ov->data_dir)

@@ -66,7 +66,8 @@ int ipwd_parse_body(const char *body, size_t len, json_t **out,
 	if (len == 0)
 		return fail(e, IPWD_E_INVALID_JSON, NULL,
 			    "the request needs a JSON body");
-	v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	v = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+		       &je);
 	if (v == NULL)
 		return fail(e, IPWD_E_INVALID_JSON, NULL,
 			    "invalid JSON at line %d, column %d: %s", je.line,
