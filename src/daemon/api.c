@@ -88,8 +88,7 @@ static void resp_perr(struct ipwd_resp *o, const struct ipwd_perr *pe,
 		      bool indexed)
 {
 	ipwd_resp_error(o, pe->code, pe->field, "%s", pe->msg);
-	if (indexed && pe->code != IPWD_E_BATCH_TOO_LARGE &&
-	    pe->code != IPWD_E_INTERNAL) {
+	if (indexed && pe->index != SIZE_MAX) {
 		/* Add the index to the error object already built. */
 		json_t *v = json_loads(o->body, 0, NULL);
 
@@ -499,14 +498,16 @@ static void h_del(struct ipwd_req *r, struct ipwd_resp *o, enum ipw_list list)
 /* GET /v1/bans, /v1/allow */
 
 /*
- * Listing pages come from a view: a snapshot of the table with the keys
- * of each list sorted (IPv4 before IPv6, by address, shorter prefix
+ * Listing pages come from a view: the keys of each list, taken from a
+ * snapshot of the table and sorted (IPv4 before IPv6, by address, shorter prefix
  * first). Building one costs a snapshot and a sort, O(n log n); a page
  * from it costs a binary search for the cursor and a scan that stops after
  * limit + 1 matches. The last view is kept and reused while the table has
  * not changed (ops generation), and for up to VIEW_PAGING_NS by requests
  * that continue a paging (they carry a cursor), so paging through a large
- * table stays on one consistent snapshot even while bans pour in. A view
+ * table keeps one order even while bans pour in. The entries of a page are
+ * read from the table when the page is cut (ipw_table_get(), a brief
+ * writer lock each), so what a page shows is current. A view
  * nobody asked for in VIEW_IDLE_NS is dropped (ipwd_api_tick()).
  */
 #define VIEW_PAGING_NS (10ull * 1000000000u)
@@ -515,7 +516,6 @@ static void h_del(struct ipwd_req *r, struct ipwd_resp *o, enum ipw_list list)
 struct vkey {
 	struct ipw_addr key;
 	uint32_t flags;
-	uint32_t idx;
 	int64_t expires;
 };
 
@@ -524,7 +524,6 @@ struct view {
 	uint64_t built_ns;
 	uint64_t used_ns; /* atomic */
 	int refs;	  /* under views_lock */
-	struct ipw_snapshot *snap;
 	struct vkey *keys[2];
 	size_t n[2];
 };
@@ -534,7 +533,6 @@ static struct view *cur_view;
 
 static void view_free(struct view *v)
 {
-	ipw_snapshot_free(v->snap);
 	free(v->keys[0]);
 	free(v->keys[1]);
 	free(v);
@@ -560,19 +558,23 @@ static int vkey_cmp(const void *a, const void *b)
 static struct view *view_build(struct ipwd *d)
 {
 	struct view *v = calloc(1, sizeof(*v));
+	struct ipw_snapshot *snap;
 	size_t i, n, l;
 
 	if (v == NULL)
 		return NULL;
-	v->gen = ipwd_ops_generation(d->ops); /* before: may be stale-safe */
-	if (ipw_table_snapshot(d->table, &v->snap) != 0) {
+	/* Read before the snapshot: a write in between makes the view look
+	 * older than it is (rebuilt once more), never newer. */
+	v->gen = ipwd_ops_generation(d->ops);
+	if (ipw_table_snapshot(d->table, &snap) != 0) {
 		free(v);
 		return NULL;
 	}
-	n = ipw_snapshot_count(v->snap);
+	n = ipw_snapshot_count(snap);
 	v->keys[0] = malloc((n ? n : 1) * sizeof(struct vkey));
 	v->keys[1] = malloc((n ? n : 1) * sizeof(struct vkey));
 	if (v->keys[0] == NULL || v->keys[1] == NULL) {
+		ipw_snapshot_free(snap);
 		view_free(v);
 		return NULL;
 	}
@@ -580,14 +582,14 @@ static struct view *view_build(struct ipwd *d)
 		struct ipw_entry_key k;
 		struct vkey *o;
 
-		ipw_snapshot_key(v->snap, i, &k);
+		ipw_snapshot_key(snap, i, &k);
 		l = k.list == IPW_LIST_BAN ? 0 : 1;
 		o = &v->keys[l][v->n[l]++];
 		o->key = k.target;
 		o->flags = k.flags;
-		o->idx = (uint32_t)i;
 		o->expires = k.expires;
 	}
+	ipw_snapshot_free(snap); /* the view keeps only the keys */
 	for (l = 0; l < 2; l++)
 		qsort(v->keys[l], v->n[l], sizeof(struct vkey), vkey_cmp);
 	v->built_ns = ipwd_now_ns();
@@ -756,11 +758,17 @@ static void h_list(struct ipwd_req *r, struct ipwd_resp *o, enum ipw_list list)
 			continue;
 		if (has_within && !ipw_addr_contains(&within, &k->key))
 			continue;
+		/* The view says which targets, in what order; the entry
+		 * itself is read now, so hits, expiry and metadata are
+		 * current. One removed since the view was built is
+		 * skipped. */
+		if (ipw_table_get(r->d->table, list, &k->key, &e) != 0 ||
+		    (e.expires && e.expires <= now))
+			continue;
 		if (found == limit) {
 			found++; /* one more exists: there is a next page */
 			break;
 		}
-		ipw_snapshot_get(v->snap, k->idx, &e);
 		json_array_append_new(items, entry_json(&e, now));
 		last = &keys[i];
 		found++;

@@ -215,7 +215,9 @@ static enum MHD_Result send_resp(struct ipwd_req *r, struct ipwd_resp *o)
 /* The answer to a request that must not reach its handler, or -1. */
 static int refusal(struct ipwd_req *r, struct ipwd_resp *o)
 {
-	if (live_get(r->d, stopping) && r->route != IPWD_ROUTE_HEALTHZ) {
+	/* A request that arrived before the stop is finished; one that
+	 * arrived after (on a kept-alive connection) is turned away. */
+	if (r->late && r->route != IPWD_ROUTE_HEALTHZ) {
 		ipwd_resp_error(o, IPWD_E_SHUTTING_DOWN, NULL,
 				"ipwalld is stopping");
 		return 0;
@@ -270,6 +272,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		r->url = url;
 		r->t0 = ipwd_now_ns();
 		r->unix_peer = l->unix_peer;
+		r->late = live_get(r->d, stopping) != 0;
 		r->method = ipwd_method_of(method);
 		r->write = r->method == IPWD_METHOD_POST ||
 			   r->method == IPWD_METHOD_PUT ||
@@ -286,7 +289,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			r->route_err = rc;
 			return MHD_YES;
 		}
-		if (r->route != IPWD_ROUTE_CHECK)
+		/* /v1/check (the hot path) skips token checks unless reads
+		 * are protected: it never writes. */
+		if (r->route != IPWD_ROUTE_CHECK ||
+		    live_get(r->d, protect_reads))
 			authenticate(r);
 		h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						MHD_HTTP_HEADER_CONTENT_LENGTH);

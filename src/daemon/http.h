@@ -40,6 +40,7 @@ struct ipwd_req {
 	bool too_large;
 	bool bad_ctype;
 	bool write; /* POST, PUT or DELETE */
+	bool late;  /* arrived after the stop began */
 	char actor[80];
 	char *body;
 	size_t len, cap;

@@ -250,6 +250,7 @@ int ipwd_parse_batch(json_t *obj, size_t max, int64_t now, uint64_t default_ttl,
 	size_t i, count;
 	json_t *m;
 
+	e->index = SIZE_MAX; /* set only when an item is at fault */
 	json_object_foreach(obj, key, m)
 	{
 		if (strcmp(key, "items") != 0) {

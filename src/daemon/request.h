@@ -22,7 +22,7 @@ struct ipwd_perr {
 	enum ipwd_apierr code;
 	char field[32];
 	char msg[256];
-	size_t index; /* batch item, when in a batch */
+	size_t index; /* the batch item at fault, or SIZE_MAX */
 };
 
 /* Parse a body into @out (JSON_REJECT_DUPLICATES, strict). 0 or -1. */

@@ -87,9 +87,10 @@ IPW_CURL_MAX_TIME=${IPW_CURL_MAX_TIME:-10}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# shellcheck disable=SC2034 # for the scripts that source this file
 declare -gA IPWD_PID=() IPWD_PORT=() IPWD_URL=() IPWD_DIR=() IPWD_SOCK=()
 declare -gA IPWD_LOG=() IPWD_TOKEN=() IPWD_STATUS=()
-HTTP_STATUS= HTTP_BODY= HTTP_HEADERS=
+HTTP_STATUS='' HTTP_BODY='' HTTP_HEADERS=
 
 IPW_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ipwall-it.XXXXXX") || {
 	echo "Bail out! mktemp -d failed"
@@ -185,8 +186,8 @@ ipw_port_busy() {
 }
 
 ipw_free_port() {
-	local p i
-	for i in $(seq 1 50); do
+	local p
+	for _ in $(seq 1 50); do
 		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
 		if ! ipw_port_busy "$p"; then
 			echo "$p"
@@ -204,8 +205,8 @@ ipw_running() {
 }
 
 ipw_wait_healthy() {
-	local name=$1 i
-	for i in $(seq 1 $((IPW_START_WAIT * 10))); do
+	local name=$1
+	for _ in $(seq 1 $((IPW_START_WAIT * 10))); do
 		if ! ipw_running "$name"; then
 			return 1
 		fi
@@ -223,12 +224,14 @@ ipw_start() {
 	shift
 	dir=$IPW_TMP/$name/data
 	mkdir -p "$IPW_TMP/$name"
+	# shellcheck disable=SC2034 # read by the scripts
 	IPWD_DIR[$name]=$dir
 	IPWD_LOG[$name]=$IPW_TMP/$name/log
 	IPWD_SOCK[$name]=$dir/ipwalld.sock
 	IPWD_STATUS[$name]=
 	for try in 1 2 3 4 5; do
 		port=$(ipw_free_port) || break
+		# shellcheck disable=SC2034 # read by the scripts
 		IPWD_PORT[$name]=$port
 		IPWD_URL[$name]=http://127.0.0.1:$port
 		echo "=== ipw_start $name (try $try): $IPWALLD" \
@@ -262,12 +265,12 @@ ipw_start() {
 }
 
 ipw_stop() {
-	local name=$1 sig=${2:-TERM} pid=${IPWD_PID[$1]:-} i st
+	local name=$1 sig=${2:-TERM} pid=${IPWD_PID[$1]:-} st
 	if [ -z "$pid" ]; then
 		return "${IPWD_STATUS[$name]:-1}"
 	fi
 	kill "-$sig" "$pid" 2>/dev/null
-	for i in $(seq 1 $((IPW_STOP_WAIT * 10))); do
+	for _ in $(seq 1 $((IPW_STOP_WAIT * 10))); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
