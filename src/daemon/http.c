@@ -314,6 +314,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		size_t n = *upload_size;
 
 		*upload_size = 0;
+		/* A body nobody will read (refused, or over the limit) is
+		 * drained so the error can be answered, but only up to
+		 * max_body bytes: beyond that the connection is closed
+		 * rather than read forever. */
+		r->seen += n;
+		if (r->seen > 2 * live_get(r->d, max_body))
+			return MHD_NO;
 		/* Keep only what a handler will read. */
 		if (r->route_err || r->too_large || r->bad_ctype ||
 		    (r->write && !r->authed) ||

@@ -44,6 +44,7 @@ struct ipwd_req {
 	char actor[80];
 	char *body;
 	size_t len, cap;
+	size_t seen;	 /* body bytes received, kept or not */
 	uint64_t t0;	 /* ipwd_now_ns() at the first call */
 	unsigned status; /* answered status, for the metrics */
 	int route_err;	 /* 0, IPWD_E_NOT_FOUND or _METHOD_NOT_ALLOWED */
