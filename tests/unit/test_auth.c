@@ -56,8 +56,13 @@ static char *slurp_fd(int fd)
 	lseek(fd, 0, SEEK_SET);
 	while ((r = read(fd, s + n, cap - n - 1)) > 0) {
 		n += (size_t)r;
-		if (n == cap - 1 && (s = realloc(s, cap *= 2)) == NULL)
-			abort();
+		if (n == cap - 1) {
+			char *t = realloc(s, cap *= 2);
+
+			if (t == NULL)
+				abort();
+			s = t;
+		}
 	}
 	s[n] = '\0';
 	return s;
@@ -161,8 +166,9 @@ static void test_create(void)
 		free(text);
 		free(err);
 	}
-	ok(strcmp(secrets[0], secrets[1]) && strcmp(secrets[1], secrets[2]) &&
-		   strcmp(secrets[0], secrets[2]),
+	ok(strcmp(secrets[0], secrets[1]) != 0 &&
+		   strcmp(secrets[1], secrets[2]) != 0 &&
+		   strcmp(secrets[0], secrets[2]) != 0,
 	   "each created file has its own secret");
 }
 
@@ -282,7 +288,8 @@ static void test_verify(void)
 		else
 			ok(!r, "verify %s (%zu bytes) -> refused", v[i].what,
 			   v[i].len);
-		if (r != (v[i].name != NULL) || (r && strcmp(name, v[i].name)))
+		if (r != (v[i].name != NULL) ||
+		    (r && strcmp(name, v[i].name) != 0))
 			diag("got %s, name \"%s\"", r ? "true" : "false", name);
 	}
 	/* A 129-byte input is refused without reading past 128. */
@@ -492,11 +499,13 @@ static void *checker(void *arg)
 		char n[IPWD_TOKEN_NAME_MAX];
 
 		if (!ipwd_auth_verify(r->a, S_BOB, 19, n) ||
-		    (strcmp(n, "y1") && strcmp(n, "x2")))
+		    (strcmp(n, "y1") != 0 && strcmp(n, "x2") != 0))
 			atomic_fetch_add(&r->torn, 1);
-		if (ipwd_auth_verify(r->a, S_ALICE, 16, n) && strcmp(n, "x1"))
+		if (ipwd_auth_verify(r->a, S_ALICE, 16, n) &&
+		    strcmp(n, "x1") != 0)
 			atomic_fetch_add(&r->torn, 1);
-		if (ipwd_auth_verify(r->a, S_CI, 128, n) && strcmp(n, "y2"))
+		if (ipwd_auth_verify(r->a, S_CI, 128, n) &&
+		    strcmp(n, "y2") != 0)
 			atomic_fetch_add(&r->torn, 1);
 		if (ipwd_auth_count(r->a) != 2)
 			atomic_fetch_add(&r->torn, 1);

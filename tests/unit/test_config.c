@@ -106,7 +106,7 @@ static void report_lines(const char *err, const char *p, char *out, size_t size)
 {
 	size_t pl = strlen(p), o = 0, k = 0;
 	const char *s = err;
-	long nums[64];
+	long nums[64] = {0};
 
 	out[0] = '\0';
 	while (*s && k < 64) {
@@ -252,7 +252,7 @@ static enum fld first_diff(const struct ipwd_config *a,
 			const char *x = get_str(a, (enum fld)f);
 			const char *y = get_str(b, (enum fld)f);
 
-			if (x == NULL || y == NULL ? x != y : strcmp(x, y))
+			if (x == NULL || y == NULL ? x != y : strcmp(x, y) != 0)
 				return (enum fld)f;
 		} else if (get_num(a, (enum fld)f) != get_num(b, (enum fld)f)) {
 			return (enum fld)f;

@@ -291,12 +291,15 @@ static int validate(const char *body, size_t len, size_t *samples)
 				     (int)kl, line);
 				bad++;
 			} else {
-				if (nseries == cap &&
-				    (series = realloc(
-					     series,
-					     (cap *= 2) * sizeof(*series))) ==
-					    NULL)
-					abort();
+				if (nseries == cap) {
+					char **t = realloc(
+						series,
+						(cap *= 2) * sizeof(*series));
+
+					if (t == NULL)
+						abort();
+					series = t;
+				}
 				series[nseries] = strndup(line, kl);
 				nseries++;
 			}

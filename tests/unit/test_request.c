@@ -72,7 +72,7 @@ static const char *printable(const char *s)
 	char *b = bufs[k ^= 1];
 	size_t o = 0;
 
-	for (size_t i = 0; s[i] && i < 160; i++) {
+	for (size_t i = 0; i < 160 && s[i]; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c < 0x20 || c >= 0x7f)
