@@ -25,6 +25,7 @@ enum ipw_error {
 	IPW_ENOSPC = -ENOSPC,
 	IPW_EAGAIN = -EAGAIN,
 	IPW_ERANGE = -ERANGE,
+	IPW_EIO = -EIO,
 
 	IPW_ERROR_MIN = -1000,
 

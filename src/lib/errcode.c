@@ -24,6 +24,7 @@ static const struct errdesc errors[] = {
 	{IPW_ENOSPC, "ENOSPC", "no space left"},
 	{IPW_EAGAIN, "EAGAIN", "try again"},
 	{IPW_ERANGE, "ERANGE", "value out of range"},
+	{IPW_EIO, "EIO", "input/output error"},
 
 	{IPW_EADDR_EMPTY, "EADDR_EMPTY", "empty address"},
 	{IPW_EADDR_SPACE, "EADDR_SPACE", "whitespace in address"},

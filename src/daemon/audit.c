@@ -1,0 +1,536 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The audit log (see audit.h for the line format and the contract).
+ *
+ * A record becomes a jansson object, keys inserted in the documented order
+ * (jansson keeps insertion order; JSON_PRESERVE_ORDER says so for older
+ * versions), dumped compactly. Nothing is formatted by hand, so quotes,
+ * control characters and non-ASCII text are escaped by the one JSON
+ * writer the daemon uses everywhere. jansson refuses strings that are not
+ * valid UTF-8; the table's metadata strings are cut at a character
+ * boundary but not otherwise checked, so text is checked here and bad
+ * bytes become U+FFFD instead of losing the line.
+ *
+ * Cost: building a line is a few microseconds of allocation, done before
+ * the lock is taken; the lock is held only for the write(2) of the whole
+ * group, or for the journal sends. With O_APPEND every group lands at the
+ * end of the file in one piece, even next to other appenders, unless the
+ * write is cut short (a full disk, a signal), when the rest follows in
+ * another write still under the lock.
+ *
+ * Reopening (SIGHUP after logrotate renamed the file) opens the path anew
+ * and swaps the descriptor under the same lock, so a group is written
+ * wholly to the old file or wholly to the new one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#define SD_JOURNAL_SUPPRESS_LOCATION
+#include <systemd/sd-journal.h>
+
+#include "audit.h"
+#include "metrics.h"
+
+#define DUMP_FLAGS     (JSON_PRESERVE_ORDER | JSON_COMPACT)
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+
+enum audit_kind {
+	AUDIT_NONE,
+	AUDIT_STDOUT,
+	AUDIT_FILE,
+	AUDIT_JOURNAL,
+};
+
+struct ipwd_audit {
+	enum audit_kind kind;
+	int fd;	    /* stdout and file; -1 otherwise */
+	char *path; /* file */
+	pthread_mutex_t lock;
+};
+
+/* ---------------------------------------------------------------- */
+/* JSON values */
+
+/* Length of the well-formed UTF-8 sequence at @s (RFC 3629: no overlong
+ * forms, no surrogates, nothing past U+10FFFF), 0 if there is none. The
+ * NUL terminator is not a continuation byte, so reads stop at it. */
+static size_t utf8_seq(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+/* A JSON string of @s with every ill-formed byte replaced by U+FFFD. */
+static json_t *text_repaired(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char *buf, *q;
+	json_t *v;
+	size_t n;
+
+	buf = malloc(strlen(s) * 3 + 1);
+	if (buf == NULL)
+		return NULL;
+	for (q = buf; *p;) {
+		n = utf8_seq(p);
+		if (n == 0) {
+			memcpy(q, "\xef\xbf\xbd", 3);
+			q += 3;
+			p++;
+			continue;
+		}
+		memcpy(q, p, n);
+		q += n;
+		p += n;
+	}
+	*q = '\0';
+	v = json_string(buf);
+	free(buf);
+	return v;
+}
+
+/* Text that may be missing: null when NULL or empty. */
+static json_t *text(const char *s)
+{
+	const unsigned char *p;
+	size_t n;
+
+	if (s == NULL || *s == '\0')
+		return json_null();
+	for (p = (const unsigned char *)s; *p; p += n)
+		if ((n = utf8_seq(p)) == 0)
+			return text_repaired(s);
+	return json_string(s);
+}
+
+static json_t *iso_time(int64_t t)
+{
+	time_t tt = (time_t)t;
+	char buf[32];
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return json_null();
+	return json_string(buf);
+}
+
+static json_t *target_json(const struct ipw_addr *a)
+{
+	char buf[IPW_ADDR_STRLEN];
+
+	if (ipw_addr_format(a, buf, sizeof(buf)) < 0)
+		return json_null();
+	return json_string(buf);
+}
+
+static const char *list_name(enum ipw_list l)
+{
+	return l == IPW_LIST_BAN ? "bans" : "allows";
+}
+
+static const char *action_name(enum ipwd_action a)
+{
+	return (unsigned)a < IPWD_ACT_COUNT ? ipwd_action_name(a) : "unknown";
+}
+
+static const char *result_name(const struct ipwd_oprec *r)
+{
+	if (r->action == IPWD_ACT_MODE)
+		return r->change == IPW_CHANGE_MODE ? "changed" : "unchanged";
+	return ipw_change_name((enum ipw_change)r->change);
+}
+
+/* Add @v under @k; jansson takes @v even on failure (and NULL fails). */
+static bool put(json_t *o, const char *k, json_t *v)
+{
+	return json_object_set_new(o, k, v) == 0;
+}
+
+static json_t *entry_obj(const struct ipw_entry_info *e)
+{
+	json_t *o = json_object();
+	bool ok = true;
+
+	if (o == NULL)
+		return NULL;
+	ok &= put(o, "target", target_json(&e->target));
+	ok &= put(o, "list", json_string(list_name(e->list)));
+	ok &= put(o, "expires",
+		  e->expires ? json_integer(e->expires) : json_null());
+	ok &= put(o, "expires_at",
+		  e->expires ? iso_time(e->expires) : json_null());
+	ok &= put(o, "created", json_integer(e->created));
+	ok &= put(o, "score", json_integer(e->score));
+	ok &= put(o, "auto", json_boolean(e->flags & IPW_ENTRY_AUTO));
+	ok &= put(o, "reason", text(e->reason));
+	ok &= put(o, "actor", text(e->actor));
+	ok &= put(o, "source", text(e->source));
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *opt_entry(const struct ipw_entry_info *e)
+{
+	return e ? entry_obj(e) : json_null();
+}
+
+static json_t *ttl_json(const struct ipw_entry_info *e, int64_t now)
+{
+	if (e == NULL || e->expires == 0)
+		return json_null();
+	return json_integer(e->expires > now ? e->expires - now : 0);
+}
+
+static json_t *line_obj(const struct ipwd_oprec *r)
+{
+	/* reason, score, ttl and expires describe the entry as the op left
+	 * it, or as it was when the op removed it. */
+	const struct ipw_entry_info *e = r->after ? r->after : r->before;
+	json_t *o = json_object();
+	bool ok = true;
+
+	if (o == NULL)
+		return NULL;
+	ok &= put(o, "ts", iso_time(r->time));
+	ok &= put(o, "op", text(r->id));
+	ok &= put(o, "node", text(r->node));
+	ok &= put(o, "actor", text(r->actor));
+	ok &= put(o, "action", json_string(action_name(r->action)));
+	ok &= put(o, "result", json_string(result_name(r)));
+	if (r->action == IPWD_ACT_MODE) {
+		ok &= put(o, "mode", json_string(ipw_mode_name(r->mode)));
+	} else {
+		ok &= put(o, "list", json_string(list_name(r->list)));
+		ok &= put(o, "target", target_json(&r->target));
+	}
+	ok &= put(o, "reason", e ? text(e->reason) : json_null());
+	ok &= put(o, "score", e ? json_integer(e->score) : json_null());
+	ok &= put(o, "ttl", ttl_json(e, r->time));
+	ok &= put(o, "expires",
+		  e && e->expires ? json_integer(e->expires) : json_null());
+	ok &= put(o, "before", opt_entry(r->before));
+	ok &= put(o, "after", opt_entry(r->after));
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Dump and free @o; NULL (errno ENOMEM) if either failed. */
+static char *dump(json_t *o)
+{
+	char *s;
+
+	if (o == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	s = json_dumps(o, DUMP_FLAGS);
+	json_decref(o);
+	if (s == NULL)
+		errno = ENOMEM;
+	return s;
+}
+
+char *ipwd_audit_line(const struct ipwd_oprec *r)
+{
+	return dump(line_obj(r));
+}
+
+char *ipwd_audit_entry_json(const struct ipw_entry_info *e)
+{
+	return dump(entry_obj(e));
+}
+
+/* ---------------------------------------------------------------- */
+/* Destinations */
+
+static int open_file(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+int ipwd_audit_open(struct ipwd_audit **out, const char *dest, char *err,
+		    size_t errlen)
+{
+	struct ipwd_audit *a;
+	struct stat st;
+	int e;
+
+	a = calloc(1, sizeof(*a));
+	if (a == NULL) {
+		snprintf(err, errlen, "audit log: out of memory");
+		errno = ENOMEM;
+		return -1;
+	}
+	a->fd = -1;
+	if (dest == NULL || *dest == '\0' || strcmp(dest, "none") == 0) {
+		a->kind = AUDIT_NONE;
+	} else if (strcmp(dest, "-") == 0 || strcmp(dest, "stdout") == 0) {
+		a->kind = AUDIT_STDOUT;
+		a->fd = STDOUT_FILENO;
+	} else if (strcmp(dest, "journal") == 0) {
+		/* Fail now rather than lose every record later: without
+		 * journald, sd_journal_sendv() has nowhere to send. */
+		e = stat(JOURNAL_SOCKET, &st) != 0 ? errno :
+		    !S_ISSOCK(st.st_mode)	   ? ENOTSOCK :
+						     0;
+		if (e != 0) {
+			snprintf(err, errlen,
+				 "audit log \"journal\": no systemd journal "
+				 "(%s: %s)",
+				 JOURNAL_SOCKET, strerror(e));
+			free(a);
+			errno = e;
+			return -1;
+		}
+		a->kind = AUDIT_JOURNAL;
+	} else {
+		a->kind = AUDIT_FILE;
+		a->path = strdup(dest);
+		if (a->path == NULL) {
+			snprintf(err, errlen, "audit log: out of memory");
+			free(a);
+			errno = ENOMEM;
+			return -1;
+		}
+		a->fd = open_file(dest);
+		if (a->fd < 0) {
+			e = errno;
+			snprintf(err, errlen,
+				 "cannot open audit log \"%s\": %s", dest,
+				 strerror(e));
+			free(a->path);
+			free(a);
+			errno = e;
+			return -1;
+		}
+	}
+	pthread_mutex_init(&a->lock, NULL);
+	*out = a;
+	return 0;
+}
+
+void ipwd_audit_close(struct ipwd_audit *a)
+{
+	if (a == NULL)
+		return;
+	if (a->kind == AUDIT_FILE)
+		close(a->fd);
+	pthread_mutex_destroy(&a->lock);
+	free(a->path);
+	free(a);
+}
+
+int ipwd_audit_reopen(struct ipwd_audit *a)
+{
+	int fd, old;
+
+	if (a == NULL || a->kind != AUDIT_FILE)
+		return 0;
+	fd = open_file(a->path);
+	if (fd < 0)
+		return -1;
+	pthread_mutex_lock(&a->lock);
+	old = a->fd;
+	a->fd = fd;
+	pthread_mutex_unlock(&a->lock);
+	close(old);
+	return 0;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		w = write(fd, buf, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* The lines of @recs, each with its '\n', in one malloc'd buffer. */
+static char *build_lines(const struct ipwd_oprec *recs, size_t n, size_t *lenp)
+{
+	size_t len = 0, cap = 0, l, i;
+	char *buf = NULL, *nb, *s;
+
+	for (i = 0; i < n; i++) {
+		s = ipwd_audit_line(&recs[i]);
+		if (s == NULL)
+			goto nomem;
+		l = strlen(s);
+		if (len + l + 1 > cap) {
+			cap = cap ? cap * 2 : 1024 * (n < 64 ? n : 64);
+			if (cap < len + l + 1)
+				cap = len + l + 1;
+			nb = realloc(buf, cap);
+			if (nb == NULL) {
+				free(s);
+				goto nomem;
+			}
+			buf = nb;
+		}
+		memcpy(buf + len, s, l);
+		buf[len + l] = '\n';
+		len += l + 1;
+		free(s);
+	}
+	*lenp = len;
+	return buf;
+nomem:
+	free(buf);
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* "NAME=value" into @buf, cut to fit; returns its length. */
+static size_t field(char *buf, size_t size, const char *name, const char *value)
+{
+	int n = snprintf(buf, size, "%s=%s", name, value ? value : "");
+
+	if (n < 0)
+		return 0;
+	return (size_t)n < size ? (size_t)n : size - 1;
+}
+
+/* One journal entry for @r, whose line is @line. Returns 0 or a negative
+ * errno. */
+static int journal_send(const struct ipwd_oprec *r, const char *line)
+{
+	char id[64], act[64], tgt[16 + IPW_ADDR_STRLEN];
+	char addr[IPW_ADDR_STRLEN];
+	struct iovec iov[6];
+	size_t n = 0, l;
+	char *msg;
+	int rc;
+
+	l = strlen(line);
+	msg = malloc(l + sizeof("MESSAGE="));
+	if (msg == NULL)
+		return -ENOMEM;
+	memcpy(msg, "MESSAGE=", 8);
+	memcpy(msg + 8, line, l + 1);
+	iov[n++] = (struct iovec){msg, l + 8};
+	iov[n++] = (struct iovec){id,
+				  field(id, sizeof(id), "IPWALL_OP_ID", r->id)};
+	iov[n++] = (struct iovec){act, field(act, sizeof(act), "IPWALL_ACTION",
+					     action_name(r->action))};
+	if (r->action != IPWD_ACT_MODE &&
+	    ipw_addr_format(&r->target, addr, sizeof(addr)) >= 0)
+		iov[n++] = (struct iovec){
+			tgt, field(tgt, sizeof(tgt), "IPWALL_TARGET", addr)};
+	iov[n++] = (struct iovec){(char *)"PRIORITY=6", 10};
+	iov[n++] =
+		(struct iovec){(char *)"SYSLOG_IDENTIFIER=ipwalld-audit", 31};
+	rc = sd_journal_sendv(iov, (int)n);
+	free(msg);
+	return rc;
+}
+
+/* The journal: every line built first, then sent under the lock so the
+ * records of one call stay together. */
+static int write_journal(struct ipwd_audit *a, const struct ipwd_oprec *recs,
+			 size_t n)
+{
+	char **lines;
+	size_t i;
+	int rc = 0;
+
+	lines = calloc(n, sizeof(*lines));
+	if (lines == NULL)
+		goto nomem;
+	for (i = 0; i < n; i++)
+		if ((lines[i] = ipwd_audit_line(&recs[i])) == NULL)
+			goto nomem;
+	pthread_mutex_lock(&a->lock);
+	for (i = 0; i < n && rc == 0; i++)
+		rc = journal_send(&recs[i], lines[i]);
+	pthread_mutex_unlock(&a->lock);
+	for (i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	return 0;
+nomem:
+	if (lines)
+		for (i = 0; i < n; i++)
+			free(lines[i]);
+	free(lines);
+	errno = ENOMEM;
+	return -1;
+}
+
+int ipwd_audit_write(struct ipwd_audit *a, const struct ipwd_oprec *recs,
+		     size_t n)
+{
+	size_t len;
+	char *buf;
+	int rc, e;
+
+	if (a == NULL || a->kind == AUDIT_NONE || n == 0)
+		return 0;
+	if (a->kind == AUDIT_JOURNAL)
+		return write_journal(a, recs, n);
+	buf = build_lines(recs, n, &len);
+	if (buf == NULL)
+		return -1;
+	pthread_mutex_lock(&a->lock);
+	rc = write_all(a->fd, buf, len);
+	e = errno;
+	pthread_mutex_unlock(&a->lock);
+	free(buf);
+	errno = e;
+	return rc;
+}

@@ -1,0 +1,555 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The durable store (see store.h).
+ *
+ * Keys. A target is stored as (family, address bytes, prefix length): 4 or
+ * 16 bytes in network order, so the rows of every target inside a prefix
+ * are one contiguous range of the (family, addr) index, and "how often was
+ * this /24 banned" is a range scan, not a table scan.
+ *
+ * Statements are prepared once at open and reset after each use. The
+ * entries table is WITHOUT ROWID (its primary key is the lookup key); the
+ * ops table keeps a rowid (seq) so history rows stay in commit order, with
+ * the op id UNIQUE so that recording an op twice (a replay) is ignored.
+ *
+ * Failure: a record or commit that fails with SQLITE_FULL reports
+ * IPW_ENOSPC, anything else IPW_EIO; the caller rolls back (the
+ * transaction and its in-memory effects) and answers 503. Reads at start
+ * that meet SQLITE_CORRUPT / SQLITE_NOTADB refuse the start with a hint.
+ */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ipwall/addr.h>
+#include <ipwall/errcode.h>
+
+#include "audit.h"
+#include "store.h"
+
+#define SCHEMA_VERSION 1
+#define LOAD_BATCH     8192
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS meta("
+	" key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS entries("
+	" list INTEGER NOT NULL, family INTEGER NOT NULL, addr BLOB NOT NULL,"
+	" plen INTEGER NOT NULL, expires INTEGER NOT NULL,"
+	" created INTEGER NOT NULL, score INTEGER NOT NULL,"
+	" flags INTEGER NOT NULL, hits INTEGER NOT NULL,"
+	" last_hit INTEGER NOT NULL, reason TEXT, actor TEXT, source TEXT,"
+	" PRIMARY KEY (list, family, addr, plen)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS ops("
+	" seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+	" time INTEGER NOT NULL, actor TEXT, node TEXT,"
+	" action TEXT NOT NULL, result TEXT, list INTEGER, family INTEGER,"
+	" addr BLOB, plen INTEGER, target TEXT, expires INTEGER,"
+	" score INTEGER, reason TEXT, mode TEXT, before TEXT, after TEXT);"
+	"CREATE INDEX IF NOT EXISTS ops_by_target ON ops(family, addr, time)"
+	" WHERE addr IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS ops_by_time ON ops(time);";
+
+enum stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_OP,
+	ST_PUT,
+	ST_DEL,
+	ST_MODE,
+	ST_COUNT_OPS,
+	ST_BAN_COUNT,
+	ST_N
+};
+
+static const char *const stmt_sql[ST_N] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_OP] = "INSERT OR IGNORE INTO ops(id, time, actor, node, action,"
+		  " result, list, family, addr, plen, target, expires, score,"
+		  " reason, mode, before, after) VALUES"
+		  " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+		  " ?14, ?15, ?16, ?17)",
+	[ST_PUT] = "INSERT OR REPLACE INTO entries(list, family, addr, plen,"
+		   " expires, created, score, flags, hits, last_hit, reason,"
+		   " actor, source) VALUES"
+		   " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[ST_DEL] = "DELETE FROM entries WHERE list = ?1 AND family = ?2 AND"
+		   " addr = ?3 AND plen = ?4",
+	[ST_MODE] = "INSERT OR REPLACE INTO meta(key, value) VALUES"
+		    " ('mode', ?1)",
+	[ST_COUNT_OPS] = "SELECT count(*) FROM ops",
+	[ST_BAN_COUNT] = "SELECT count(*) FROM ops WHERE family = ?1 AND"
+			 " addr >= ?2 AND addr <= ?3 AND time >= ?4 AND"
+			 " action = 'ban' AND result IN ('added', 'extended')",
+};
+
+struct ipwd_store {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_N];
+	bool in_tx;
+};
+
+static int map_rc(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_FULL:
+		return IPW_ENOSPC;
+	case SQLITE_NOMEM:
+		return IPW_ENOMEM;
+	default:
+		return IPW_EIO;
+	}
+}
+
+/* Run a prepared statement to completion. */
+static int run(struct ipwd_store *s, enum stmt i)
+{
+	int rc = sqlite3_step(s->st[i]);
+
+	sqlite3_reset(s->st[i]);
+	sqlite3_clear_bindings(s->st[i]);
+	return map_rc(rc);
+}
+
+static const char *hint(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return "the file is damaged or not an ipwall store. Nothing was "
+		       "changed. To recover: stop here, keep a copy of the "
+		       "file, try `sqlite3 FILE .recover | sqlite3 NEW` and "
+		       "point [store] path at NEW, or move the file away to "
+		       "start empty";
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+	case SQLITE_READONLY:
+		return "check that the data directory exists and that ipwalld's "
+		       "user may read and write it";
+	case SQLITE_FULL:
+		return "the file system is full";
+	default:
+		return "see the SQLite message";
+	}
+}
+
+static int open_fail(struct ipwd_store *s, const char *path, const char *what,
+		     int rc, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: %s: %s (%s); %s", path, what,
+		 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc),
+		 sqlite3_errstr(rc), hint(rc));
+	ipwd_store_close(s);
+	return -1;
+}
+
+int ipwd_store_open(struct ipwd_store **out, const char *path,
+		    enum ipwd_sync sync, char *err, size_t errlen)
+{
+	static const char *const sync_pragma[] = {"PRAGMA synchronous=FULL",
+						  "PRAGMA synchronous=NORMAL",
+						  "PRAGMA synchronous=OFF"};
+	struct ipwd_store *s = calloc(1, sizeof(*s));
+	sqlite3_stmt *q = NULL;
+	const unsigned char *res;
+	int rc, version = 0, i;
+	bool fresh;
+
+	if (s == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	rc = sqlite3_open_v2(path, &s->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				     SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK)
+		return open_fail(s, path, "cannot open", rc, err, errlen);
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, 5000);
+
+	/* Integrity first, before anything writes: a damaged file must be
+	 * refused as it is. quick_check is O(size) without the index
+	 * cross-checks of integrity_check. */
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &q, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(q);
+		return open_fail(s, path, "cannot read", rc, err, errlen);
+	}
+	res = sqlite3_column_text(q, 0);
+	if (res == NULL || strcmp((const char *)res, "ok") != 0) {
+		snprintf(err, errlen,
+			 "%s: the database fails SQLite's quick_check (%s); "
+			 "%s",
+			 path, res ? (const char *)res : "?",
+			 hint(SQLITE_CORRUPT));
+		sqlite3_finalize(q);
+		ipwd_store_close(s);
+		return -1;
+	}
+	sqlite3_finalize(q);
+
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL);
+	if (rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+		version = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	rc = sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_schema", -1,
+				&q, NULL);
+	fresh = rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW &&
+		sqlite3_column_int(q, 0) == 0;
+	sqlite3_finalize(q);
+	if (!fresh && version != SCHEMA_VERSION) {
+		snprintf(err, errlen,
+			 "%s: schema version %d, this ipwalld knows %d (a "
+			 "database of another program, or of a newer "
+			 "ipwalld); nothing was changed",
+			 path, version, SCHEMA_VERSION);
+		ipwd_store_close(s);
+		return -1;
+	}
+
+	rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->db, sync_pragma[sync], NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->db, schema, NULL, NULL, NULL);
+	if (rc == SQLITE_OK && fresh) {
+		char v[64];
+
+		snprintf(v, sizeof(v), "PRAGMA user_version=%d",
+			 SCHEMA_VERSION);
+		rc = sqlite3_exec(s->db, v, NULL, NULL, NULL);
+	}
+	if (rc != SQLITE_OK)
+		return open_fail(s, path, "cannot set up", rc, err, errlen);
+	for (i = 0; i < ST_N; i++) {
+		rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1,
+					SQLITE_PREPARE_PERSISTENT, &s->st[i],
+					NULL);
+		if (rc != SQLITE_OK)
+			return open_fail(s, path, "cannot prepare", rc, err,
+					 errlen);
+	}
+	*out = s;
+	return 0;
+}
+
+void ipwd_store_close(struct ipwd_store *s)
+{
+	int i;
+
+	if (s == NULL)
+		return;
+	if (s->in_tx)
+		ipwd_store_rollback(s);
+	for (i = 0; i < ST_N; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+const char *ipwd_store_errmsg(struct ipwd_store *s)
+{
+	return sqlite3_errmsg(s->db);
+}
+
+static void bind_key(sqlite3_stmt *q, int first, enum ipw_list list,
+		     const struct ipw_addr *a)
+{
+	sqlite3_bind_int(q, first, (int)list);
+	sqlite3_bind_int(q, first + 1, a->family);
+	sqlite3_bind_blob(q, first + 2, a->bytes,
+			  a->family == IPW_AF_INET ? 4 : 16, SQLITE_STATIC);
+	sqlite3_bind_int(q, first + 3, a->plen);
+}
+
+static void bind_text(sqlite3_stmt *q, int i, const char *s)
+{
+	if (s && *s)
+		sqlite3_bind_text(q, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, i);
+}
+
+int ipwd_store_begin(struct ipwd_store *s)
+{
+	int rc = run(s, ST_BEGIN);
+
+	if (rc == 0)
+		s->in_tx = true;
+	return rc;
+}
+
+int ipwd_store_commit(struct ipwd_store *s)
+{
+	int rc = run(s, ST_COMMIT);
+
+	if (rc == 0)
+		s->in_tx = false;
+	return rc;
+}
+
+void ipwd_store_rollback(struct ipwd_store *s)
+{
+	/* After SQLITE_FULL during COMMIT, SQLite may already have rolled
+	 * back; a second ROLLBACK then fails harmlessly. */
+	if (!sqlite3_get_autocommit(s->db))
+		run(s, ST_ROLLBACK);
+	s->in_tx = false;
+}
+
+static const char *result_name(const struct ipwd_oprec *r)
+{
+	if (r->action == IPWD_ACT_MODE)
+		return r->change == IPW_CHANGE_MODE ? "changed" : "unchanged";
+	return ipw_change_name((enum ipw_change)r->change);
+}
+
+int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r)
+{
+	const struct ipw_entry_info *e = r->after ? r->after : r->before;
+	char *before = NULL, *after = NULL, tgt[IPW_ADDR_STRLEN];
+	sqlite3_stmt *q = s->st[ST_OP];
+	int rc;
+
+	sqlite3_bind_text(q, 1, r->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, r->time);
+	bind_text(q, 3, r->actor);
+	bind_text(q, 4, r->node);
+	sqlite3_bind_text(q, 5, ipwd_action_name(r->action), -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 6, result_name(r), -1, SQLITE_STATIC);
+	if (r->action == IPWD_ACT_MODE) {
+		sqlite3_bind_text(q, 15, ipw_mode_name(r->mode), -1,
+				  SQLITE_STATIC);
+	} else {
+		bind_key(q, 7, r->list, &r->target);
+		ipw_addr_format(&r->target, tgt, sizeof(tgt));
+		sqlite3_bind_text(q, 11, tgt, -1, SQLITE_STATIC);
+	}
+	if (e) {
+		sqlite3_bind_int64(q, 12, e->expires);
+		sqlite3_bind_int64(q, 13, e->score);
+		bind_text(q, 14, e->reason);
+	}
+	if (r->before) {
+		before = ipwd_audit_entry_json(r->before);
+		sqlite3_bind_text(q, 16, before, -1, SQLITE_STATIC);
+	}
+	if (r->after) {
+		after = ipwd_audit_entry_json(r->after);
+		sqlite3_bind_text(q, 17, after, -1, SQLITE_STATIC);
+	}
+	rc = run(s, ST_OP);
+	free(before);
+	free(after);
+	if (rc != 0 || sqlite3_changes(s->db) == 0)
+		return rc; /* failed, or this op id is already recorded */
+
+	/* The current state. */
+	if (r->action == IPWD_ACT_MODE) {
+		if (r->change != IPW_CHANGE_MODE)
+			return 0;
+		q = s->st[ST_MODE];
+		sqlite3_bind_text(q, 1, ipw_mode_name(r->mode), -1,
+				  SQLITE_STATIC);
+		return run(s, ST_MODE);
+	}
+	if (r->after) {
+		q = s->st[ST_PUT];
+		bind_key(q, 1, r->list, &r->target);
+		sqlite3_bind_int64(q, 5, r->after->expires);
+		sqlite3_bind_int64(q, 6, r->after->created);
+		sqlite3_bind_int64(q, 7, r->after->score);
+		sqlite3_bind_int(q, 8, (int)r->after->flags);
+		sqlite3_bind_int64(q, 9, (sqlite3_int64)r->after->hits);
+		sqlite3_bind_int64(q, 10, r->after->last_hit);
+		bind_text(q, 11, r->after->reason);
+		bind_text(q, 12, r->after->actor);
+		bind_text(q, 13, r->after->source);
+		return run(s, ST_PUT);
+	}
+	if (r->before) {
+		q = s->st[ST_DEL];
+		bind_key(q, 1, r->list, &r->target);
+		return run(s, ST_DEL);
+	}
+	return 0;
+}
+
+static void copy_col(sqlite3_stmt *q, int col, char *dst, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(q, col);
+
+	snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+/* One row of the entries query into @e; -1 (with @err) if malformed. */
+static int row_entry(sqlite3_stmt *q, struct ipw_entry_info *e, char *err,
+		     size_t errlen)
+{
+	const uint8_t *b = sqlite3_column_blob(q, 2);
+	int fam = sqlite3_column_int(q, 1);
+	int blen = sqlite3_column_bytes(q, 2);
+	int plen = sqlite3_column_int(q, 3);
+	int rc = -1;
+
+	memset(e, 0, sizeof(*e));
+	e->list = (enum ipw_list)sqlite3_column_int(q, 0);
+	if (b && plen >= 0 && fam == IPW_AF_INET && blen == 4)
+		rc = ipw_addr_from_v4(&e->target,
+				      (uint32_t)b[0] << 24 |
+					      (uint32_t)b[1] << 16 |
+					      (uint32_t)b[2] << 8 | b[3],
+				      (unsigned)plen);
+	else if (b && plen >= 0 && fam == IPW_AF_INET6 && blen == 16)
+		rc = ipw_addr_from_v6(&e->target, b, (unsigned)plen);
+	if (rc != 0 || (e->list != IPW_LIST_BAN && e->list != IPW_LIST_ALLOW)) {
+		snprintf(err, errlen,
+			 "a stored entry is malformed (list %d, family %d, "
+			 "%d address bytes, /%d); %s",
+			 (int)e->list, fam, blen, plen, hint(SQLITE_CORRUPT));
+		return -1;
+	}
+	e->expires = sqlite3_column_int64(q, 4);
+	e->created = sqlite3_column_int64(q, 5);
+	e->score = (uint32_t)sqlite3_column_int64(q, 6);
+	e->flags = (unsigned)sqlite3_column_int(q, 7);
+	e->hits = (uint64_t)sqlite3_column_int64(q, 8);
+	e->last_hit = sqlite3_column_int64(q, 9);
+	copy_col(q, 10, e->reason, sizeof(e->reason));
+	copy_col(q, 11, e->actor, sizeof(e->actor));
+	copy_col(q, 12, e->source, sizeof(e->source));
+	return 0;
+}
+
+int ipwd_store_load(struct ipwd_store *s,
+		    int (*cb)(void *ctx, const struct ipw_entry_info *v,
+			      size_t n),
+		    void *ctx, int *mode, char *err, size_t errlen)
+{
+	struct ipw_entry_info *v = malloc(LOAD_BATCH * sizeof(*v));
+	sqlite3_stmt *q = NULL;
+	bool malformed = false;
+	size_t n = 0;
+	int rc, cbrc = 0;
+
+	if (v == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	*mode = -1;
+	rc = sqlite3_prepare_v2(s->db,
+				"SELECT value FROM meta WHERE key = 'mode'", -1,
+				&q, NULL);
+	if (rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW) {
+		const unsigned char *m = sqlite3_column_text(q, 0);
+
+		if (m && strcmp((const char *)m, "allowlist") == 0)
+			*mode = IPW_MODE_ALLOWLIST;
+		else if (m && strcmp((const char *)m, "denylist") == 0)
+			*mode = IPW_MODE_DENYLIST;
+	}
+	sqlite3_finalize(q);
+	rc = sqlite3_prepare_v2(
+		s->db,
+		"SELECT list, family, addr, plen, expires, created, score,"
+		" flags, hits, last_hit, reason, actor, source FROM entries",
+		-1, &q, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(q);
+	while (rc == SQLITE_ROW) {
+		if (row_entry(q, &v[n], err, errlen) != 0) {
+			malformed = true;
+			break;
+		}
+		if (++n == LOAD_BATCH) {
+			cbrc = cb(ctx, v, n);
+			n = 0;
+			if (cbrc)
+				break;
+		}
+		rc = sqlite3_step(q);
+	}
+	if (rc == SQLITE_DONE && n && cbrc == 0)
+		cbrc = cb(ctx, v, n);
+	if (!malformed && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		snprintf(err, errlen, "cannot read the stored entries: %s; %s",
+			 sqlite3_errmsg(s->db), hint(rc));
+	sqlite3_finalize(q);
+	free(v);
+	if (malformed)
+		return -1;
+	if (cbrc)
+		return cbrc;
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int ipwd_store_limit_pages(struct ipwd_store *s, int extra)
+{
+	sqlite3_stmt *q;
+	char sql[64];
+	int pages = -1;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA page_count", -1, &q, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		pages = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	if (pages < 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %d", pages + extra);
+	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+int64_t ipwd_store_op_count(struct ipwd_store *s)
+{
+	sqlite3_stmt *q = s->st[ST_COUNT_OPS];
+	int64_t n = -1;
+
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	return n;
+}
+
+int64_t ipwd_store_ban_count(struct ipwd_store *s,
+			     const struct ipw_addr *within, int64_t since)
+{
+	sqlite3_stmt *q = s->st[ST_BAN_COUNT];
+	uint8_t lo[16], hi[16];
+	size_t len = within->family == IPW_AF_INET ? 4 : 16, i;
+	int64_t n = -1;
+
+	/* The range of address bytes inside @within. */
+	for (i = 0; i < len; i++) {
+		unsigned bits = within->plen > 8 * i ?
+					(within->plen - 8 * i >= 8 ?
+						 8 :
+						 within->plen - 8 * i) :
+					0;
+		uint8_t mask = (uint8_t)(0xff00u >> bits);
+
+		lo[i] = within->bytes[i] & mask;
+		hi[i] = (uint8_t)(lo[i] | (uint8_t)~mask);
+	}
+	sqlite3_bind_int(q, 1, within->family);
+	sqlite3_bind_blob(q, 2, lo, (int)len, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 3, hi, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, since);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return n;
+}

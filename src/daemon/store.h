@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The durable store: SQLite (WAL) in the data directory, the cold tier.
+ *
+ *   entries   the current bans and allows with full metadata, one row per
+ *             (list, target): what the table is rebuilt from at start
+ *   ops       the history: one row per op ever applied (id, time, actor,
+ *             origin node, action, target, result, expiry, score, reason,
+ *             and the entry before and after as JSON), indexed by target
+ *             (family + address bytes, so a prefix is a range) and by time
+ *   meta      schema version, policy mode
+ *
+ * The write path (ops.c) calls begin, record per op, commit: one
+ * transaction per group of ops, so one fsync covers every op of the group
+ * (group commit). Durability per [store] sync:
+ *   full   synchronous=FULL: the commit returns after the WAL is fsynced;
+ *          an acknowledged op survives a crash of the process, the OS or
+ *          the power
+ *   batch  synchronous=NORMAL: the WAL is written at commit, fsynced at
+ *          checkpoints; survives a crash of the process, may lose the last
+ *          acknowledged ops on an OS crash or power loss (never corrupts)
+ *   off    synchronous=OFF: no fsync at all; survives a crash of the
+ *          process; an OS crash or power loss may lose ops or corrupt the
+ *          database
+ *
+ * Not thread-safe: one thread (the write path's committer, or start-up)
+ * uses a store at a time.
+ */
+#ifndef IPWALL_DAEMON_STORE_H
+#define IPWALL_DAEMON_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ipwall/table.h>
+
+#include "oprec.h"
+
+enum ipwd_sync {
+	IPWD_SYNC_FULL = 0,
+	IPWD_SYNC_BATCH = 1,
+	IPWD_SYNC_OFF = 2,
+};
+
+struct ipwd_store;
+
+/*
+ * ipwd_store_open() - open @path, creating it (and its schema) if it does
+ * not exist. A file that is not a SQLite database, fails SQLite's
+ * quick_check (corrupt or truncated), or has a schema this ipwalld does
+ * not know is refused: -1 with a message and a recovery hint in @err,
+ * and the file is left as it is.
+ */
+int ipwd_store_open(struct ipwd_store **out, const char *path,
+		    enum ipwd_sync sync, char *err, size_t errlen);
+void ipwd_store_close(struct ipwd_store *s);
+
+/*
+ * ipwd_store_load() - every stored entry, handed to @cb in batches (in
+ * key order), expired ones included (the caller records their expiry).
+ * *mode: the stored mode, or -1 if none was ever stored. Returns 0, or
+ * -1 with @err (the database could not be read) or @cb's non-zero.
+ */
+int ipwd_store_load(struct ipwd_store *s,
+		    int (*cb)(void *ctx, const struct ipw_entry_info *v,
+			      size_t n),
+		    void *ctx, int *mode, char *err, size_t errlen);
+
+/* A transaction around a group of records. Each returns 0 or a negative
+ * IPW_E* (IPW_ENOSPC: disk full; IPW_EIO: anything else). After a failed
+ * record or commit, call ipwd_store_rollback(). */
+int ipwd_store_begin(struct ipwd_store *s);
+int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r);
+int ipwd_store_commit(struct ipwd_store *s);
+void ipwd_store_rollback(struct ipwd_store *s);
+
+/* SQLite's message for the last failure. */
+const char *ipwd_store_errmsg(struct ipwd_store *s);
+
+/* Cap the database at its current size plus @extra pages (SQLite's
+ * max_page_count, this connection only): writes past it fail exactly as
+ * on a full file system. For tests. Returns 0 or -1. */
+int ipwd_store_limit_pages(struct ipwd_store *s, int extra);
+
+/* Number of ops in the history (for tests and stats). */
+int64_t ipwd_store_op_count(struct ipwd_store *s);
+
+/*
+ * ipwd_store_ban_count() - how many ops banned (added or extended a ban
+ * on) a target inside @within (an address, a /24, a /64, ...) at or after
+ * @since: the auto-ban engine's "repeat offender" question. Uses the ops
+ * index (family, address) as a range. -1 on error.
+ */
+int64_t ipwd_store_ban_count(struct ipwd_store *s, const struct ipw_addr *within,
+			     int64_t since);
+
+#endif /* IPWALL_DAEMON_STORE_H */

@@ -1,0 +1,483 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the durable store (src/daemon/store.c) against real SQLite
+ * files in a temporary directory: schema creation, recording ops (history
+ * rows and the current state), loading back exactly, idempotent op ids,
+ * the stored mode, the repeat-offender count by prefix, the refusal of
+ * damaged, truncated, foreign and newer files (left as they were), and a
+ * full disk (SQLite's max_page_count) reported as IPW_ENOSPC with nothing
+ * half-applied.
+ */
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ipwall/addr.h>
+#include <ipwall/errcode.h>
+
+#include "store.h"
+#include "tap.h"
+
+static char dir[] = "/tmp/ipwall-test-store-XXXXXX";
+static char path[256];
+
+struct loaded {
+	struct ipw_entry_info v[64];
+	size_t n;
+	size_t calls;
+};
+
+static int collect(void *ctx, const struct ipw_entry_info *v, size_t n)
+{
+	struct loaded *l = ctx;
+
+	l->calls++;
+	for (size_t i = 0; i < n && l->n < 64; i++)
+		l->v[l->n++] = v[i];
+	return 0;
+}
+
+static struct ipw_entry_info entry(const char *target, enum ipw_list list,
+				   int64_t expires, uint32_t score,
+				   const char *reason)
+{
+	struct ipw_entry_info e;
+
+	memset(&e, 0, sizeof(e));
+	if (ipw_addr_parse_str(target, 0, &e.target) != 0)
+		abort();
+	e.list = list;
+	e.expires = expires;
+	e.created = 1790000000;
+	e.score = score;
+	e.hits = 7;
+	e.last_hit = 1790000100;
+	snprintf(e.reason, sizeof(e.reason), "%s", reason);
+	snprintf(e.actor, sizeof(e.actor), "token:admin");
+	snprintf(e.source, sizeof(e.source), "sshd");
+	return e;
+}
+
+static struct ipwd_oprec rec(const char *id, enum ipwd_action a,
+			     const struct ipw_entry_info *before,
+			     const struct ipw_entry_info *after, int change)
+{
+	const struct ipw_entry_info *e = after ? after : before;
+	struct ipwd_oprec r;
+
+	memset(&r, 0, sizeof(r));
+	r.id = id;
+	r.time = 1790000000;
+	r.actor = "token:admin";
+	r.node = "node-a";
+	r.action = a;
+	if (e) {
+		r.list = e->list;
+		r.target = e->target;
+	}
+	r.change = change;
+	r.before = before;
+	r.after = after;
+	return r;
+}
+
+static bool same_entry(const struct ipw_entry_info *a,
+		       const struct ipw_entry_info *b)
+{
+	return ipw_addr_equal(&a->target, &b->target) && a->list == b->list &&
+	       a->expires == b->expires && a->created == b->created &&
+	       a->score == b->score && a->flags == b->flags &&
+	       a->hits == b->hits && a->last_hit == b->last_hit &&
+	       strcmp(a->reason, b->reason) == 0 &&
+	       strcmp(a->actor, b->actor) == 0 &&
+	       strcmp(a->source, b->source) == 0;
+}
+
+static int apply(struct ipwd_store *s, const struct ipwd_oprec *r, size_t n)
+{
+	int rc = ipwd_store_begin(s);
+
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = ipwd_store_record(s, &r[i]);
+	if (rc == 0)
+		rc = ipwd_store_commit(s);
+	if (rc != 0)
+		ipwd_store_rollback(s);
+	return rc;
+}
+
+static void write_file(const char *p, const void *data, size_t len)
+{
+	FILE *f = fopen(p, "wb");
+
+	if (f == NULL || fwrite(data, 1, len, f) != len)
+		abort();
+	fclose(f);
+}
+
+static char *read_file(const char *p, size_t *len)
+{
+	FILE *f = fopen(p, "rb");
+	char *b;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	b = malloc((size_t)n + 1);
+	if (b == NULL || fread(b, 1, (size_t)n, f) != (size_t)n)
+		abort();
+	fclose(f);
+	*len = (size_t)n;
+	return b;
+}
+
+static void test_roundtrip(void)
+{
+	struct ipw_entry_info a = entry("203.0.113.7", IPW_LIST_BAN, 1790003600,
+					5, "ssh brute force");
+	struct ipw_entry_info a2 = a, b = entry("2001:db8::/32", IPW_LIST_BAN,
+						0, 0, "");
+	struct ipw_entry_info c = entry("198.51.100.7", IPW_LIST_ALLOW, 0, 0,
+					"office \"NAT\"\nline 2");
+	struct ipwd_oprec r[6];
+	struct ipwd_store *s = NULL;
+	struct loaded l = {0};
+	char err[512] = "";
+	int mode = 99, rc;
+
+	a2.expires = 1790007200;
+	a2.score = 9;
+	rc = ipwd_store_open(&s, path, IPWD_SYNC_FULL, err, sizeof(err));
+	if (!ok(rc == 0 && s, "open creates %s", path))
+		diag("%s", err);
+	if (s == NULL)
+		exit(1);
+	is_int(ipwd_store_op_count(s), 0, "a new store has no ops");
+	r[0] = rec("0190a000-0000-7000-8000-000000000001", IPWD_ACT_BAN, NULL,
+		   &a, IPW_CHANGE_ADDED);
+	r[1] = rec("0190a000-0000-7000-8000-000000000002", IPWD_ACT_BAN, &a,
+		   &a2, IPW_CHANGE_EXTENDED);
+	r[2] = rec("0190a000-0000-7000-8000-000000000003", IPWD_ACT_BAN, NULL,
+		   &b, IPW_CHANGE_ADDED);
+	r[3] = rec("0190a000-0000-7000-8000-000000000004", IPWD_ACT_ALLOW, NULL,
+		   &c, IPW_CHANGE_ADDED);
+	r[4] = rec("0190a000-0000-7000-8000-000000000005", IPWD_ACT_UNBAN, &b,
+		   NULL, IPW_CHANGE_REMOVED);
+	r[5] = rec("0190a000-0000-7000-8000-000000000006", IPWD_ACT_MODE, NULL,
+		   NULL, IPW_CHANGE_MODE);
+	r[5].mode = IPW_MODE_ALLOWLIST;
+	is_int(apply(s, r, 6), 0, "six ops in one transaction commit");
+	is_int(ipwd_store_op_count(s), 6, "six history rows");
+	is_int(apply(s, r, 6), 0, "recording the same ops again succeeds");
+	is_int(ipwd_store_op_count(s), 6,
+	       "... and adds nothing (op ids are unique)");
+	ipwd_store_close(s);
+	s = NULL;
+
+	rc = ipwd_store_open(&s, path, IPWD_SYNC_BATCH, err, sizeof(err));
+	ok(rc == 0, "the file reopens (sync = batch)");
+	if (s == NULL)
+		exit(1);
+	rc = ipwd_store_load(s, collect, &l, &mode, err, sizeof(err));
+	is_int(rc, 0, "load succeeds");
+	if (rc != 0)
+		diag("%s", err);
+	is_int(l.n, 2, "two entries are current (the IPv6 ban was removed)");
+	is_int(mode, IPW_MODE_ALLOWLIST, "the stored mode is allowlist");
+	{
+		const struct ipw_entry_info *ga = NULL, *gc = NULL;
+
+		for (size_t i = 0; i < l.n; i++) {
+			if (ipw_addr_equal(&l.v[i].target, &a.target))
+				ga = &l.v[i];
+			if (ipw_addr_equal(&l.v[i].target, &c.target))
+				gc = &l.v[i];
+		}
+		ok(ga && same_entry(ga, &a2),
+		   "the ban loads as it was after the extension, every field");
+		ok(gc && same_entry(gc, &c),
+		   "the allow loads exactly (quotes and newline in reason)");
+	}
+	ipwd_store_close(s);
+
+	/* the history rows, read with the sqlite3 API directly */
+	{
+		sqlite3 *db;
+		sqlite3_stmt *q;
+		int n = 0;
+
+		sqlite3_open(path, &db);
+		sqlite3_prepare_v2(db,
+				   "SELECT action, result, target, node, actor,"
+				   " before IS NOT NULL, after IS NOT NULL,"
+				   " expires, score, reason FROM ops ORDER BY"
+				   " seq",
+				   -1, &q, NULL);
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			static const char *const want[] = {
+				"ban added 203.0.113.7 0 1 1790003600 5",
+				"ban extended 203.0.113.7 1 1 1790007200 9",
+				"ban added 2001:db8::/32 0 1 0 0",
+				"allow added 198.51.100.7 0 1 0 0",
+				"unban removed 2001:db8::/32 1 0 0 0",
+				"mode changed (null) 0 0 0 0",
+			};
+			char got[256];
+			const unsigned char *t = sqlite3_column_text(q, 2);
+
+			snprintf(got, sizeof(got), "%s %s %s %d %d %lld %lld",
+				 sqlite3_column_text(q, 0),
+				 sqlite3_column_text(q, 1),
+				 t ? (const char *)t : "(null)",
+				 sqlite3_column_int(q, 5),
+				 sqlite3_column_int(q, 6),
+				 sqlite3_column_int64(q, 7),
+				 sqlite3_column_int64(q, 8));
+			if (n < 6)
+				is_str(got, want[n], "history row %d", n + 1);
+			if (n == 0)
+				is_str((const char *)sqlite3_column_text(q, 3),
+				       "node-a",
+				       "history keeps the origin node");
+			n++;
+		}
+		is_int(n, 6, "six history rows, in commit order");
+		sqlite3_finalize(q);
+		sqlite3_close(db);
+	}
+}
+
+static void test_ban_count(void)
+{
+	static const char *const targets[] = {
+		"192.0.2.1",   "192.0.2.200", "192.0.3.1",
+		"2001:db8::1", "2001:db8::2", "2001:db8:0:1::1",
+	};
+	struct ipw_entry_info e[6];
+	struct ipwd_oprec r[7];
+	struct ipwd_store *s = NULL;
+	struct ipw_addr w;
+	char err[512], id[64], p[300];
+
+	/* a store of its own: only these ops in the history */
+	snprintf(p, sizeof(p), "%s/count.db", dir);
+	if (ipwd_store_open(&s, p, IPWD_SYNC_OFF, err, sizeof(err)) != 0)
+		exit(1);
+	for (int i = 0; i < 6; i++) {
+		e[i] = entry(targets[i], IPW_LIST_BAN, 0, 1, "x");
+		snprintf(id, sizeof(id), "0190b000-0000-7000-8000-%012d", i);
+		r[i] = rec(strdup(id), IPWD_ACT_BAN, NULL, &e[i],
+			   IPW_CHANGE_ADDED);
+		r[i].time = 1790000000 + i * 86400; /* one per day */
+	}
+	/* an unchanged ban does not count */
+	r[6] = rec("0190b000-0000-7000-8000-999999999999", IPWD_ACT_BAN, &e[0],
+		   &e[0], IPW_CHANGE_UNCHANGED);
+	is_int(apply(s, r, 7), 0, "seven ban ops commit");
+	ipw_addr_parse_str("192.0.2.1", 0, &w);
+	is_int(ipwd_store_ban_count(s, &w, 0), 1, "192.0.2.1: banned once");
+	ipw_addr_parse_str("192.0.2.0/24", 0, &w);
+	is_int(ipwd_store_ban_count(s, &w, 0), 2, "its /24: twice");
+	is_int(ipwd_store_ban_count(s, &w, 1790000000 + 86400), 1,
+	       "its /24 since day 2: once");
+	ipw_addr_parse_str("192.0.0.0/16", 0, &w);
+	is_int(ipwd_store_ban_count(s, &w, 0), 3, "its /16: three times");
+	ipw_addr_parse_str("2001:db8::/64", 0, &w);
+	is_int(ipwd_store_ban_count(s, &w, 0), 2, "2001:db8::/64: twice");
+	ipw_addr_parse_str("2001:db8::/32", 0, &w);
+	is_int(ipwd_store_ban_count(s, &w, 0), 3, "2001:db8::/32: three");
+	ipw_addr_parse_str("0.0.0.0/0", 0, &w);
+	is_int(ipwd_store_ban_count(s, &w, 0), 3,
+	       "0.0.0.0/0: the IPv4 ones only");
+	for (int i = 0; i < 6; i++)
+		free((void *)r[i].id);
+	ipwd_store_close(s);
+}
+
+/* Record @n ban ops with long reasons, numbered from @first. */
+static int ban_group(struct ipwd_store *s, int first, int n)
+{
+	struct ipw_entry_info *e = calloc((size_t)n, sizeof(*e));
+	struct ipwd_oprec *r = calloc((size_t)n, sizeof(*r));
+	char(*ids)[40] = calloc((size_t)n, sizeof(*ids));
+	int rc;
+
+	if (!e || !r || !ids)
+		abort();
+	for (int i = 0; i < n; i++) {
+		char t[32];
+
+		snprintf(t, sizeof(t), "10.%d.%d.%d", (first + i) >> 16,
+			 ((first + i) >> 8) & 255, (first + i) & 255);
+		e[i] = entry(t, IPW_LIST_BAN, 0, 1, "");
+		memset(e[i].reason, 'r', 200);
+		e[i].reason[200] = '\0';
+		snprintf(ids[i], sizeof(ids[i]),
+			 "0190c000-0000-7000-8000-%012d", first + i);
+		r[i] = rec(ids[i], IPWD_ACT_BAN, NULL, &e[i], IPW_CHANGE_ADDED);
+	}
+	rc = apply(s, r, (size_t)n);
+	free(e);
+	free(r);
+	free(ids);
+	return rc;
+}
+
+static void test_full_disk(void)
+{
+	struct ipwd_store *s = NULL;
+	struct loaded l = {0};
+	int64_t ops_before;
+	char err[512];
+	int rc = 0, first = 0, mode;
+	size_t entries_before;
+
+	if (ipwd_store_open(&s, path, IPWD_SYNC_FULL, err, sizeof(err)) != 0)
+		exit(1);
+	ok(ipwd_store_limit_pages(s, 8) == 0,
+	   "full disk: the database is capped 8 pages above its size");
+	/* groups of 20 ops (~10 KiB) until one does not fit */
+	for (int g = 0; g < 50 && rc == 0; g++) {
+		ops_before = ipwd_store_op_count(s);
+		rc = ban_group(s, first, 20);
+		if (rc == 0)
+			first += 20;
+	}
+	is_int(rc, IPW_ENOSPC, "a group that does not fit fails with ENOSPC");
+	is_int(ipwd_store_op_count(s), ops_before,
+	       "... and none of its ops is in the history");
+	memset(&l, 0, sizeof(l));
+	ipwd_store_load(s, collect, &l, &mode, err, sizeof(err));
+	entries_before = l.n; /* collect keeps 64 at most */
+	ok(entries_before > 0, "entries committed before are still there");
+	ipwd_store_close(s);
+	s = NULL;
+
+	/* space returns: a new connection has no cap */
+	if (ipwd_store_open(&s, path, IPWD_SYNC_FULL, err, sizeof(err)) != 0)
+		exit(1);
+	is_int(ban_group(s, first, 20), 0,
+	       "when space returns, the same group commits");
+	is_int(ipwd_store_op_count(s), ops_before + 20,
+	       "... and its 20 ops are in the history once");
+	ipwd_store_close(s);
+}
+
+static void test_refusals(void)
+{
+	static const char garbage[] = "this is not a database\n";
+	struct ipwd_store *s = NULL;
+	char err[1024], p[300], *orig, *now;
+	size_t olen, nlen;
+	int rc;
+
+	snprintf(p, sizeof(p), "%s/garbage.db", dir);
+	write_file(p, garbage, sizeof(garbage) - 1);
+	rc = ipwd_store_open(&s, p, IPWD_SYNC_FULL, err, sizeof(err));
+	ok(rc == -1 && s == NULL, "a text file is refused");
+	ok(strstr(err, p) && strstr(err, "recover"),
+	   "... with the path and a recovery hint");
+	diag("message: %s", err);
+	now = read_file(p, &nlen);
+	ok(now && nlen == sizeof(garbage) - 1 &&
+		   memcmp(now, garbage, nlen) == 0,
+	   "... and the file is left as it was");
+	free(now);
+
+	/* a real store, truncated to half */
+	orig = read_file(path, &olen);
+	snprintf(p, sizeof(p), "%s/truncated.db", dir);
+	write_file(p, orig, olen / 2);
+	rc = ipwd_store_open(&s, p, IPWD_SYNC_FULL, err, sizeof(err));
+	ok(rc == -1 && s == NULL, "a store truncated to half is refused");
+	diag("message: %s", err);
+	now = read_file(p, &nlen);
+	ok(now && nlen == olen / 2 && memcmp(now, orig, nlen) == 0,
+	   "... and left as it was");
+	free(now);
+
+	/* a real store with a page overwritten by noise */
+	snprintf(p, sizeof(p), "%s/corrupt.db", dir);
+	if (olen > 8192) {
+		for (size_t k = 4096; k < 8192; k++)
+			orig[k] = (char)(k * 7 + 3);
+	}
+	write_file(p, orig, olen);
+	rc = ipwd_store_open(&s, p, IPWD_SYNC_FULL, err, sizeof(err));
+	ok(rc == -1 && s == NULL, "a store with a page of noise is refused");
+	diag("message: %s", err);
+	free(orig);
+
+	/* another program's SQLite database */
+	{
+		sqlite3 *db;
+
+		snprintf(p, sizeof(p), "%s/other.db", dir);
+		sqlite3_open(p, &db);
+		sqlite3_exec(db, "CREATE TABLE t(x); PRAGMA user_version = 42;",
+			     NULL, NULL, NULL);
+		sqlite3_close(db);
+	}
+	rc = ipwd_store_open(&s, p, IPWD_SYNC_FULL, err, sizeof(err));
+	ok(rc == -1 && s == NULL && strstr(err, "schema version 42"),
+	   "a database of another schema is refused: %s", err);
+
+	/* a readable store with a row no ipwalld wrote: load refuses */
+	{
+		struct loaded l = {0};
+		sqlite3 *db;
+		int mode;
+
+		snprintf(p, sizeof(p), "%s/badrow.db", dir);
+		rc = ipwd_store_open(&s, p, IPWD_SYNC_FULL, err, sizeof(err));
+		ipwd_store_close(s);
+		s = NULL;
+		sqlite3_open(p, &db);
+		sqlite3_exec(db,
+			     "INSERT INTO entries VALUES (0, 4, x'c000', 32,"
+			     " 0, 0, 0, 0, 0, 0, NULL, NULL, NULL)",
+			     NULL, NULL, NULL);
+		sqlite3_close(db);
+		rc = ipwd_store_open(&s, p, IPWD_SYNC_FULL, err, sizeof(err));
+		ok(rc == 0, "a store with a malformed row opens");
+		rc = s ? ipwd_store_load(s, collect, &l, &mode, err,
+					 sizeof(err)) :
+			 0;
+		ok(rc == -1 && strstr(err, "malformed"),
+		   "... and its load is refused: %s", err);
+		ipwd_store_close(s);
+		s = NULL;
+	}
+
+	/* an unwritable directory */
+	snprintf(p, sizeof(p), "%s/no/such/dir/ipwall.db", dir);
+	rc = ipwd_store_open(&s, p, IPWD_SYNC_FULL, err, sizeof(err));
+	ok(rc == -1 && s == NULL && strstr(err, "cannot open"),
+	   "a path in a missing directory is refused: %s", err);
+}
+
+int main(void)
+{
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	snprintf(path, sizeof(path), "%s/ipwall.db", dir);
+	test_roundtrip();
+	test_ban_count();
+	test_full_disk();
+	test_refusals();
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		if (system(cmd) != 0)
+			diag("could not remove %s", dir);
+	}
+	return done_testing();
+}
