@@ -398,13 +398,15 @@ static int write_all(int fd, const char *buf, size_t len)
 }
 
 /* The lines of @recs, each with its '\n', in one malloc'd buffer. */
-static char *build_lines(const struct ipwd_oprec *recs, size_t n, size_t *lenp)
+/* @pre: the lines already built (ipwd_audit_line()), or NULL. */
+static char *build_lines(const struct ipwd_oprec *recs, char *const *pre,
+			 size_t n, size_t *lenp)
 {
 	size_t len = 0, cap = 0, l, i;
 	char *buf = NULL, *nb, *s;
 
 	for (i = 0; i < n; i++) {
-		s = ipwd_audit_line(&recs[i]);
+		s = pre ? pre[i] : ipwd_audit_line(&recs[i]);
 		if (s == NULL)
 			goto nomem;
 		l = strlen(s);
@@ -414,7 +416,8 @@ static char *build_lines(const struct ipwd_oprec *recs, size_t n, size_t *lenp)
 				cap = len + l + 1;
 			nb = realloc(buf, cap);
 			if (nb == NULL) {
-				free(s);
+				if (!pre)
+					free(s);
 				goto nomem;
 			}
 			buf = nb;
@@ -422,7 +425,8 @@ static char *build_lines(const struct ipwd_oprec *recs, size_t n, size_t *lenp)
 		memcpy(buf + len, s, l);
 		buf[len + l] = '\n';
 		len += l + 1;
-		free(s);
+		if (!pre)
+			free(s);
 	}
 	*lenp = len;
 	return buf;
@@ -479,7 +483,7 @@ static int journal_send(const struct ipwd_oprec *r, const char *line)
 /* The journal: every line built first, then sent under the lock so the
  * records of one call stay together. */
 static int write_journal(struct ipwd_audit *a, const struct ipwd_oprec *recs,
-			 size_t n)
+			 char *const *pre, size_t n)
 {
 	char **lines;
 	size_t i;
@@ -489,7 +493,8 @@ static int write_journal(struct ipwd_audit *a, const struct ipwd_oprec *recs,
 	if (lines == NULL)
 		goto nomem;
 	for (i = 0; i < n; i++)
-		if ((lines[i] = ipwd_audit_line(&recs[i])) == NULL)
+		if ((lines[i] = pre ? strdup(pre[i]) :
+				      ipwd_audit_line(&recs[i])) == NULL)
 			goto nomem;
 	pthread_mutex_lock(&a->lock);
 	for (i = 0; i < n && rc == 0; i++)
@@ -512,8 +517,8 @@ nomem:
 	return -1;
 }
 
-int ipwd_audit_write(struct ipwd_audit *a, const struct ipwd_oprec *recs,
-		     size_t n)
+static int write_recs(struct ipwd_audit *a, const struct ipwd_oprec *recs,
+		      char *const *pre, size_t n)
 {
 	size_t len;
 	char *buf;
@@ -522,8 +527,8 @@ int ipwd_audit_write(struct ipwd_audit *a, const struct ipwd_oprec *recs,
 	if (a == NULL || a->kind == AUDIT_NONE || n == 0)
 		return 0;
 	if (a->kind == AUDIT_JOURNAL)
-		return write_journal(a, recs, n);
-	buf = build_lines(recs, n, &len);
+		return write_journal(a, recs, pre, n);
+	buf = build_lines(recs, pre, n, &len);
 	if (buf == NULL)
 		return -1;
 	pthread_mutex_lock(&a->lock);
@@ -533,4 +538,16 @@ int ipwd_audit_write(struct ipwd_audit *a, const struct ipwd_oprec *recs,
 	free(buf);
 	errno = e;
 	return rc;
+}
+
+int ipwd_audit_write(struct ipwd_audit *a, const struct ipwd_oprec *recs,
+		     size_t n)
+{
+	return write_recs(a, recs, NULL, n);
+}
+
+int ipwd_audit_write_lines(struct ipwd_audit *a, const struct ipwd_oprec *recs,
+			   char *const *lines, size_t n)
+{
+	return write_recs(a, recs, lines, n);
 }

@@ -92,6 +92,12 @@ int ipwd_audit_open(struct ipwd_audit **out, const char *dest, char *err,
 int ipwd_audit_write(struct ipwd_audit *a, const struct ipwd_oprec *recs,
 		     size_t n);
 
+/* ipwd_audit_write() with the lines already built by ipwd_audit_line()
+ * (the write path builds each once and gives the same text to the store);
+ * @lines stay the caller's. */
+int ipwd_audit_write_lines(struct ipwd_audit *a, const struct ipwd_oprec *recs,
+			   char *const *lines, size_t n);
+
 /*
  * ipwd_audit_reopen() - reopen the file at its path (on SIGHUP, after
  * logrotate moved it): lines written after this returns go to the file

@@ -14,15 +14,15 @@
 #include "metrics.h"
 
 struct ipwd_oprec {
-	const char *id;	    /* UUIDv7 text */
-	int64_t time;	    /* wall-clock seconds */
-	const char *actor;  /* token:NAME, unix:USER, purger, ... */
-	const char *node;   /* origin node */
+	const char *id;	   /* UUIDv7 text */
+	int64_t time;	   /* wall-clock seconds */
+	const char *actor; /* token:NAME, unix:USER, purger, ... */
+	const char *node;  /* origin node */
 	enum ipwd_action action;
-	enum ipw_list list;	    /* not for mode ops */
-	struct ipw_addr target;	    /* not for mode ops */
-	int change;		    /* enum ipw_change */
-	enum ipw_mode mode;	    /* mode ops: the mode asked for */
+	enum ipw_list list;	/* not for mode ops */
+	struct ipw_addr target; /* not for mode ops */
+	int change;		/* enum ipw_change */
+	enum ipw_mode mode;	/* mode ops: the mode asked for */
 	/* The entry before and after the op, NULL where there is none
 	 * (before an add, after a removal; mode ops have neither). */
 	const struct ipw_entry_info *before;

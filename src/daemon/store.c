@@ -7,10 +7,14 @@
  * are one contiguous range of the (family, addr) index, and "how often was
  * this /24 banned" is a range scan, not a table scan.
  *
- * Statements are prepared once at open and reset after each use. The
- * entries table is WITHOUT ROWID (its primary key is the lookup key); the
- * ops table keeps a rowid (seq) so history rows stay in commit order, with
- * the op id UNIQUE so that recording an op twice (a replay) is ignored.
+ * Statements are prepared once at open and reset after each use. Both
+ * tables are WITHOUT ROWID, clustered on their key: entries on (list,
+ * target), ops on the op id as 16 bytes. A UUIDv7 starts with its
+ * millisecond timestamp, so the ops are stored in time order and a time
+ * range is an id range, with no index of its own; recording an op twice
+ * (a replay) hits the primary key and is ignored. One secondary index,
+ * ops_by_target, answers questions about a target or a prefix. So an op
+ * costs two B-tree inserts in ops and one in entries.
  *
  * Failure: a record or commit that fails with SQLITE_FULL reports
  * IPW_ENOSPC, anything else IPW_EIO; the caller rolls back (the
@@ -26,7 +30,6 @@
 #include <ipwall/addr.h>
 #include <ipwall/errcode.h>
 
-#include "audit.h"
 #include "store.h"
 
 #define SCHEMA_VERSION 1
@@ -43,14 +46,12 @@ static const char schema[] =
 	" last_hit INTEGER NOT NULL, reason TEXT, actor TEXT, source TEXT,"
 	" PRIMARY KEY (list, family, addr, plen)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS ops("
-	" seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
-	" time INTEGER NOT NULL, actor TEXT, node TEXT,"
+	" id BLOB PRIMARY KEY, time INTEGER NOT NULL, actor TEXT, node TEXT,"
 	" action TEXT NOT NULL, result TEXT, list INTEGER, family INTEGER,"
 	" addr BLOB, plen INTEGER, target TEXT, expires INTEGER,"
-	" score INTEGER, reason TEXT, mode TEXT, before TEXT, after TEXT);"
+	" score INTEGER, reason TEXT, mode TEXT, line TEXT) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS ops_by_target ON ops(family, addr, time)"
-	" WHERE addr IS NOT NULL;"
-	"CREATE INDEX IF NOT EXISTS ops_by_time ON ops(time);";
+	" WHERE addr IS NOT NULL;";
 
 enum stmt {
 	ST_BEGIN,
@@ -71,9 +72,9 @@ static const char *const stmt_sql[ST_N] = {
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_OP] = "INSERT OR IGNORE INTO ops(id, time, actor, node, action,"
 		  " result, list, family, addr, plen, target, expires, score,"
-		  " reason, mode, before, after) VALUES"
+		  " reason, mode, line) VALUES"
 		  " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-		  " ?14, ?15, ?16, ?17)",
+		  " ?14, ?15, ?16)",
 	[ST_PUT] = "INSERT OR REPLACE INTO entries(list, family, addr, plen,"
 		   " expires, created, score, flags, hits, last_hit, reason,"
 		   " actor, source) VALUES"
@@ -316,14 +317,45 @@ static const char *result_name(const struct ipwd_oprec *r)
 	return ipw_change_name((enum ipw_change)r->change);
 }
 
-int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r)
+/* "0190a000-0000-7000-8000-000000000001" -> 16 bytes; -1 if malformed. */
+static int uuid_bytes(const char *id, uint8_t out[16])
+{
+	size_t n = 0;
+
+	for (; *id && n < 32; id++) {
+		int v;
+
+		if (*id == '-')
+			continue;
+		if (*id >= '0' && *id <= '9')
+			v = *id - '0';
+		else if (*id >= 'a' && *id <= 'f')
+			v = *id - 'a' + 10;
+		else if (*id >= 'A' && *id <= 'F')
+			v = *id - 'A' + 10;
+		else
+			return -1;
+		if (n % 2 == 0)
+			out[n / 2] = (uint8_t)(v << 4);
+		else
+			out[n / 2] |= (uint8_t)v;
+		n++;
+	}
+	return n == 32 && *id == '\0' ? 0 : -1;
+}
+
+int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r,
+		      const char *line)
 {
 	const struct ipw_entry_info *e = r->after ? r->after : r->before;
-	char *before = NULL, *after = NULL, tgt[IPW_ADDR_STRLEN];
+	char tgt[IPW_ADDR_STRLEN];
 	sqlite3_stmt *q = s->st[ST_OP];
+	uint8_t id[16];
 	int rc;
 
-	sqlite3_bind_text(q, 1, r->id, -1, SQLITE_STATIC);
+	if (r->id == NULL || uuid_bytes(r->id, id) != 0)
+		return IPW_EINVAL;
+	sqlite3_bind_blob(q, 1, id, 16, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, r->time);
 	bind_text(q, 3, r->actor);
 	bind_text(q, 4, r->node);
@@ -342,17 +374,8 @@ int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r)
 		sqlite3_bind_int64(q, 13, e->score);
 		bind_text(q, 14, e->reason);
 	}
-	if (r->before) {
-		before = ipwd_audit_entry_json(r->before);
-		sqlite3_bind_text(q, 16, before, -1, SQLITE_STATIC);
-	}
-	if (r->after) {
-		after = ipwd_audit_entry_json(r->after);
-		sqlite3_bind_text(q, 17, after, -1, SQLITE_STATIC);
-	}
+	bind_text(q, 16, line);
 	rc = run(s, ST_OP);
-	free(before);
-	free(after);
 	if (rc != 0 || sqlite3_changes(s->db) == 0)
 		return rc; /* failed, or this op id is already recorded */
 

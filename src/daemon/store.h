@@ -6,8 +6,10 @@
  *             (list, target): what the table is rebuilt from at start
  *   ops       the history: one row per op ever applied (id, time, actor,
  *             origin node, action, target, result, expiry, score, reason,
- *             and the entry before and after as JSON), indexed by target
- *             (family + address bytes, so a prefix is a range) and by time
+ *             and the op's audit line, the JSON with the entry before and
+ *             after: the log and the history are the same text), stored
+ *             in op id order, which is time order (UUIDv7), and indexed
+ *             by target (family + address bytes, so a prefix is a range)
  *   meta      schema version, policy mode
  *
  * The write path (ops.c) calls begin, record per op, commit: one
@@ -71,7 +73,10 @@ int ipwd_store_load(struct ipwd_store *s,
  * IPW_E* (IPW_ENOSPC: disk full; IPW_EIO: anything else). After a failed
  * record or commit, call ipwd_store_rollback(). */
 int ipwd_store_begin(struct ipwd_store *s);
-int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r);
+/* @line: the op's audit line (ipwd_audit_line()), kept in the history;
+ * may be NULL. */
+int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r,
+		      const char *line);
 int ipwd_store_commit(struct ipwd_store *s);
 void ipwd_store_rollback(struct ipwd_store *s);
 
@@ -92,7 +97,7 @@ int64_t ipwd_store_op_count(struct ipwd_store *s);
  * @since: the auto-ban engine's "repeat offender" question. Uses the ops
  * index (family, address) as a range. -1 on error.
  */
-int64_t ipwd_store_ban_count(struct ipwd_store *s, const struct ipw_addr *within,
-			     int64_t since);
+int64_t ipwd_store_ban_count(struct ipwd_store *s,
+			     const struct ipw_addr *within, int64_t since);
 
 #endif /* IPWALL_DAEMON_STORE_H */

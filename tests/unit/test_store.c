@@ -19,6 +19,7 @@
 #include <ipwall/addr.h>
 #include <ipwall/errcode.h>
 
+#include "audit.h"
 #include "store.h"
 #include "tap.h"
 
@@ -99,14 +100,20 @@ static bool same_entry(const struct ipw_entry_info *a,
 
 static int apply(struct ipwd_store *s, const struct ipwd_oprec *r, size_t n)
 {
+	char **lines = calloc(n ? n : 1, sizeof(*lines));
 	int rc = ipwd_store_begin(s);
 
+	for (size_t i = 0; i < n; i++)
+		lines[i] = ipwd_audit_line(&r[i]);
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = ipwd_store_record(s, &r[i]);
+		rc = ipwd_store_record(s, &r[i], lines[i]);
 	if (rc == 0)
 		rc = ipwd_store_commit(s);
 	if (rc != 0)
 		ipwd_store_rollback(s);
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
 	return rc;
 }
 
@@ -214,12 +221,14 @@ static void test_roundtrip(void)
 		int n = 0;
 
 		sqlite3_open(path, &db);
-		sqlite3_prepare_v2(db,
-				   "SELECT action, result, target, node, actor,"
-				   " before IS NOT NULL, after IS NOT NULL,"
-				   " expires, score, reason FROM ops ORDER BY"
-				   " seq",
-				   -1, &q, NULL);
+		sqlite3_prepare_v2(
+			db,
+			"SELECT action, result, target, node, actor,"
+			" json_extract(line, '$.before') IS NOT NULL,"
+			" json_extract(line, '$.after') IS NOT NULL,"
+			" expires, score, reason FROM ops ORDER BY"
+			" id",
+			-1, &q, NULL);
 		while (sqlite3_step(q) == SQLITE_ROW) {
 			static const char *const want[] = {
 				"ban added 203.0.113.7 0 1 1790003600 5",
