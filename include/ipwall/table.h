@@ -22,11 +22,11 @@
  *   acquire semantics); a check concurrent with a write sees the table
  *   either before or after that write, per entry. On failure (IPW_EINVAL)
  *   nothing was read.
- * - Writers: every function that changes the table (add, del, set_mode,
- *   purge, clear) may be called from any thread; they serialise on one
- *   mutex inside the table. Memory a reader might still hold (an old index
- *   array, the handle of a deleted entry) is reused or freed only after an
- *   RCU grace period: the writer that holds the lock waits for one
+ * - Writers: every function that changes the table (add, put, del,
+ *   set_mode, purge, clear) may be called from any thread; they serialise
+ *   on one mutex inside the table. Memory a reader might still hold (an old
+ *   index array, the handle of a deleted entry) is reused or freed only
+ *   after an RCU grace period: the writer that holds the lock waits for one
  *   (urcu_bp_synchronize_rcu(), i.e. for the checks in progress to end)
  *   once per max(4096, live/8) deletions and after an index rebuild;
  *   readers never wait for writers.
@@ -237,6 +237,47 @@ int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 int ipw_table_add_batch(struct ipw_table *t, const struct ipw_entry_spec *specs,
 			size_t n, int *rcs, enum ipw_change *whats,
 			ipw_expire_cb evict_cb, void *ctx);
+
+/*
+ * ipw_table_put() - make the entry of (@e->list, @e->target) exactly @e:
+ * expires, created, score, flags, hits, last_hit, reason, actor, source
+ * (all copied; each string is read up to its array's size less one byte,
+ * so it need not be NUL-terminated, and cut like ipw_table_add()'s). An
+ * existing entry of that list and target (expired or not) is replaced in
+ * place; otherwise one is added. For restoring known state: loading from a
+ * store at start-up, or undoing a write. So, unlike ipw_table_add(), no
+ * merge (a lower expiry or score is kept as given), no coverage check
+ * (IPW_ETABLE_COVERED never), no eviction; an expiry at or before now is
+ * accepted (the entry is stored, never matches, and the next purge removes
+ * it and reports it as usual). Hit counting goes on from the hits and
+ * last_hit given. A concurrent check sees the entry as before or after.
+ *
+ * Eviction order: an entry that was automatic and expiring before the put
+ * and still is keeps its place; one that becomes so goes last, as if just
+ * added. An entry made manual or permanent is never evicted.
+ *
+ * Returns 0, or:
+ *   IPW_EINVAL       bad list, flags or target (as ipw_table_add())
+ *   IPW_ERANGE       @e->expires negative or after 2106-02-07, @e->created
+ *                    or @e->last_hit negative or after 2106-02-07 (all are
+ *                    kept as unsigned 32-bit seconds)
+ *   IPW_ETABLE_FULL  adding it would pass max_entries (replacing never does)
+ *   IPW_ENOMEM
+ * On error the table is unchanged. Writer.
+ */
+int ipw_table_put(struct ipw_table *t, const struct ipw_entry_info *e);
+
+/*
+ * ipw_table_put_batch() - ipw_table_put() for @n entries in order, under one
+ * acquisition of the writer lock, fetching the index memory of later
+ * entries while earlier ones are stored (as ipw_table_add_batch()). For a
+ * large load, ipw_table_reserve() first saves the index doublings.
+ * @rcs: out (may be NULL): each entry's return code.
+ * Returns the number of entries that failed. Other writers wait for the
+ * whole batch: the caller picks the batch size (a few thousand). Writer.
+ */
+int ipw_table_put_batch(struct ipw_table *t, const struct ipw_entry_info *v,
+			size_t n, int *rcs);
 
 /*
  * ipw_table_del() - remove a ban or an allow.

@@ -34,10 +34,12 @@
  * limbo list until it holds max(4096, live/8) of them.
  *
  * Expiry. A two-level timing wheel (4096 one-second slots, 4096 slots of
- * 4096 s, and an overflow vector for expiries beyond ~194 days) of handle
- * vectors, lazy (see "timing wheel and eviction FIFO" below): O(1)
- * insert, extend and delete without touching other records; purge costs
- * O(references met + seconds elapsed), skipping empty levels in one step.
+ * 4096 s, an overflow vector for expiries beyond ~194 days, and a "due"
+ * vector for expiries already behind the wheel's clock, which only
+ * ipw_table_put() and a stepped-back clock produce) of handle vectors,
+ * lazy (see "timing wheel and eviction FIFO" below): O(1) insert, extend
+ * and delete without touching other records; purge costs O(references met
+ * + seconds elapsed), skipping empty levels in one step.
  *
  * Eviction. Automatic expiring entries are referenced in FIFO order; a
  * manual add on a full table evicts the oldest. Manual and permanent
@@ -219,7 +221,8 @@ struct entry {
 #define WHEEL_SIZE  (1u << WHEEL_BITS)
 #define WHEEL_MASK  (WHEEL_SIZE - 1)
 #define WSLOT_OVER  (2 * WHEEL_SIZE)
-#define WHEEL_SLOTS (2 * WHEEL_SIZE + 1)
+#define WSLOT_DUE   (2 * WHEEL_SIZE + 1)
+#define WHEEL_SLOTS (2 * WHEEL_SIZE + 2)
 
 struct hvec {
 	uint32_t *v;
@@ -295,7 +298,7 @@ struct ipw_table {
 	/* Expiry wheel: vectors of handles; see "Expiry" at the top. */
 	int64_t wheel_now;
 	struct hvec wheel[WHEEL_SLOTS];
-	uint64_t nref[3];  /* references per level: 0, 1, overflow */
+	uint64_t nref[4];  /* references per level: 0, 1, overflow, due */
 	uint64_t expiring; /* live entries with an expiry */
 	bool wheel_broken; /* a rebuild failed for memory: purge scans */
 	/* Eviction FIFO: (handle, gen) of automatic expiring entries. */
@@ -728,7 +731,7 @@ static size_t cut_utf8(const char *s, size_t max)
 }
 
 /* Metadata block for three strings (NULL = empty); NULL if all empty or
- * on allocation failure (tell them apart with spec_has_meta()). */
+ * on allocation failure (tell them apart with meta_nonempty()). */
 static struct meta *meta_new(const char *r, const char *a, const char *src)
 {
 	size_t lr, la, ls;
@@ -755,6 +758,16 @@ static struct meta *meta_new(const char *r, const char *a, const char *src)
 	memcpy(m->data + m->source_off, src, ls);
 	m->data[m->source_off + ls] = '\0';
 	return m;
+}
+
+/* Whether meta_new() of these strings stores anything: a NULL from it then
+ * means out of memory. (A string can be non-empty and still cut to
+ * nothing: only continuation bytes up to the limit.) */
+static bool meta_nonempty(const char *r, const char *a, const char *src)
+{
+	return (r && cut_utf8(r, IPW_REASON_MAX)) ||
+	       (a && cut_utf8(a, IPW_ACTOR_MAX)) ||
+	       (src && cut_utf8(src, IPW_SOURCE_MAX));
 }
 
 static struct meta *meta_of_spec(const struct ipw_entry_spec *s)
@@ -858,16 +871,27 @@ static int hvec_reserve(struct hvec *hv, uint32_t extra)
 
 static int wheel_level(uint32_t ws)
 {
-	return ws < WHEEL_SIZE ? 0 : ws < WSLOT_OVER ? 1 : 2;
+	return ws < WHEEL_SIZE	? 0 :
+	       ws < WSLOT_OVER	? 1 :
+	       ws == WSLOT_OVER ? 2 :
+				  3;
 }
 
-/* The wheel slot for an expiry, relative to wheel_now. */
+/*
+ * The wheel slot for an expiry, relative to wheel_now. An expiry before
+ * wheel_now goes to the due vector, which the next purge takes first:
+ * the level-0 slot of wheel_now would wait for the clock to reach
+ * wheel_now, a second after a purge that just ran. At that purge the
+ * expiry has passed (the clock is at least wheel_now - 1, or it stepped
+ * back and the wheel is rebuilt), so a due reference to an entry that is
+ * not due is stale.
+ */
 static uint32_t wheel_slot(const struct ipw_table *t, uint32_t exp)
 {
 	int64_t d = (int64_t)exp - t->wheel_now;
 
 	if (d < 0)
-		return (uint32_t)(t->wheel_now & WHEEL_MASK);
+		return WSLOT_DUE;
 	if (d < WHEEL_SIZE)
 		return exp & WHEEL_MASK;
 	if (d < (int64_t)(WHEEL_SIZE - 1) * WHEEL_SIZE)
@@ -909,7 +933,7 @@ static void wheel_rebuild(struct ipw_table *t, int64_t now)
 {
 	for (uint32_t ws = 0; ws < WHEEL_SLOTS; ws++)
 		t->wheel[ws].n = 0;
-	t->nref[0] = t->nref[1] = t->nref[2] = 0;
+	memset(t->nref, 0, sizeof(t->nref));
 	t->wheel_now = now;
 	t->wheel_broken = false;
 	for (uint32_t h = 1; h < t->next_fresh; h++) {
@@ -1536,6 +1560,44 @@ static void set_expiry(struct ipw_table *t, uint32_t h, uint32_t exp,
 		wheel_push(t, h, exp);
 }
 
+/*
+ * Fill the record of free handle @h from @rec (target, list, flags,
+ * expires, created, score, hits, last_hit), give it metadata @m and publish
+ * it in the index. Room was made first (prepare_insert(), wheel_reserve(),
+ * fifo_reserve()), so this cannot fail. No reader holds @h: a handle is
+ * recycled only after a grace period.
+ */
+static void insert_entry(struct ipw_table *t, const struct where *w, uint32_t h,
+			 const struct entry *rec, struct meta *m)
+{
+	struct entry *e = entry_of(t, h);
+	uint32_t gen = e->gen + 1;
+
+	memset(e, 0, sizeof(*e));
+	e->target = rec->target;
+	e->list = rec->list;
+	e->flags = rec->flags;
+	e->in_use = 1;
+	e->gen = gen;
+	e->created = rec->created;
+	e->score = rec->score;
+	e->hits = rec->hits;
+	e->last_hit = rec->last_hit;
+	set_meta(t, e, m);
+	if (rec->expires) {
+		e->expires = rec->expires;
+		t->expiring++;
+		wheel_push(t, h, rec->expires);
+	}
+	if (is_evictable(e))
+		fifo_push(t, h);
+	index_insert(t, &e->target, w, h, rec->expires);
+	if (t->l[e->list].n[w->fam]++ == 0)
+		__atomic_store_n(&t->l[e->list].nonempty[w->fam], 1,
+				 __ATOMIC_RELAXED);
+	t->live++;
+}
+
 /* Input checks of an add that need no lock. */
 static int add_check(const struct ipw_entry_spec *spec)
 {
@@ -1588,7 +1650,8 @@ static int add_locked(struct ipw_table *t, const struct ipw_entry_spec *spec,
 			 * stale). */
 			struct meta *m = meta_of_spec(spec);
 
-			if (!m && spec_has_meta(spec)) {
+			if (!m && meta_nonempty(spec->reason, spec->actor,
+						spec->source)) {
 				rc = IPW_ENOMEM;
 				goto out;
 			}
@@ -1643,7 +1706,7 @@ static int add_locked(struct ipw_table *t, const struct ipw_entry_spec *spec,
 	struct meta *m = meta_of_spec(spec);
 	uint32_t victim = 0;
 
-	if (!m && spec_has_meta(spec)) {
+	if (!m && meta_nonempty(spec->reason, spec->actor, spec->source)) {
 		rc = IPW_ENOMEM;
 		goto out;
 	}
@@ -1673,30 +1736,17 @@ static int add_locked(struct ipw_table *t, const struct ipw_entry_spec *spec,
 		if (evicted_set)
 			*evicted_set = true;
 	}
-	e = entry_of(t, h);
-	uint32_t gen = e->gen + 1;
+	{
+		struct entry rec = {0};
 
-	memset(e, 0, sizeof(*e));
-	e->target = *tg;
-	e->list = (uint8_t)spec->list;
-	e->flags = (uint8_t)spec->flags;
-	e->in_use = 1;
-	e->gen = gen;
-	e->created = now;
-	e->score = spec->score;
-	set_meta(t, e, m);
-	if (exp) {
-		e->expires = exp;
-		t->expiring++;
-		wheel_push(t, h, exp);
+		rec.target = *tg;
+		rec.list = (uint8_t)spec->list;
+		rec.flags = (uint8_t)spec->flags;
+		rec.expires = exp;
+		rec.created = now;
+		rec.score = spec->score;
+		insert_entry(t, &w, h, &rec, m);
 	}
-	if (is_evictable(e))
-		fifo_push(t, h);
-	index_insert(t, tg, &w, h, exp);
-	if (t->l[spec->list].n[w.fam]++ == 0)
-		__atomic_store_n(&t->l[spec->list].nonempty[w.fam], 1,
-				 __ATOMIC_RELAXED);
-	t->live++;
 	if (what)
 		*what = IPW_CHANGE_ADDED;
 out:
@@ -1722,29 +1772,42 @@ int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 	return rc;
 }
 
-/* Fetch the tag group and slots where a later add of @spec will look. */
-static void add_prefetch(const struct ipw_table *t,
-			 const struct ipw_entry_spec *spec)
+/* Fetch the tag group and slots where a later write of (@list, @tg) will
+ * look (writer: the index pointers are stable under the lock). */
+static void write_prefetch(const struct ipw_table *t, int list,
+			   const struct ipw_addr *tg)
 {
 	const struct list_ix *L;
-	const struct ipw_addr *tg = &spec->target;
+	struct where w;
 	uint64_t i;
 
-	if ((unsigned)spec->list > IPW_LIST_ALLOW || !ipw_addr_is_host(tg))
+	if ((unsigned)list > IPW_LIST_ALLOW || !valid_target(tg))
 		return;
-	L = &t->l[spec->list];
-	if (tg->family == IPW_AF_INET && L->ex4) {
-		i = ix_group0(ipw_hash_u32(ipw_addr_v4(tg), L->ex4->hkey),
-			      L->ex4->mask);
+	L = &t->l[list];
+	where_of(list, tg, &w);
+	if (w.fam == 0 && w.host) {
+		if (!L->ex4)
+			return;
+		i = ix_group0(ipw_hash_u32(w.a4, L->ex4->hkey), L->ex4->mask);
 		__builtin_prefetch(L->ex4->tags + i, 1);
 		__builtin_prefetch(&L->ex4->slots[i], 1);
-	} else if (tg->family == IPW_AF_INET6 && L->ex6) {
-		struct key128 k = key_of6(tg);
+	} else if (w.fam == 0) {
+		if (!L->px4)
+			return;
+		i = ix_group0(
+			ipw_hash_u64(p4_key(w.a4, tg->plen), L->px4->hkey),
+			L->px4->mask);
+		__builtin_prefetch(L->px4->tags + i, 1);
+		__builtin_prefetch(&L->px4->slots[i], 1);
+	} else {
+		const struct ix6 *ix = w.host ? L->ex6 : L->px6;
 
-		i = ix_group0(ipw_hash_u128(k.hi, k.lo, L->ex6->hkey),
-			      L->ex6->mask);
-		__builtin_prefetch(L->ex6->tags + i, 1);
-		__builtin_prefetch(&L->ex6->slots[i], 1);
+		if (!ix)
+			return;
+		i = ix_group0(ipw_hash_u128(w.k6.hi, w.k6.lo, ix->hkey),
+			      ix->mask);
+		__builtin_prefetch(ix->tags + i, 1);
+		__builtin_prefetch(&ix->slots[i], 1);
 	}
 }
 
@@ -1760,7 +1823,7 @@ int ipw_table_add_batch(struct ipw_table *t, const struct ipw_entry_spec *specs,
 	pthread_mutex_lock(&t->lock);
 	now = clamp_now(t->clock(t->clock_ctx));
 	for (size_t i = 0; i < n && i < BATCH_AHEAD; i++)
-		add_prefetch(t, &specs[i]);
+		write_prefetch(t, specs[i].list, &specs[i].target);
 	for (size_t i = 0; i < n; i++) {
 		struct ipw_entry_info ev;
 		bool ev_set = false;
@@ -1768,7 +1831,8 @@ int ipw_table_add_batch(struct ipw_table *t, const struct ipw_entry_spec *specs,
 		int rc;
 
 		if (i + BATCH_AHEAD < n)
-			add_prefetch(t, &specs[i + BATCH_AHEAD]);
+			write_prefetch(t, specs[i + BATCH_AHEAD].list,
+				       &specs[i + BATCH_AHEAD].target);
 		rc = add_check(&specs[i]);
 		if (rc == 0)
 			rc = add_locked(t, &specs[i], now, &what, &ev, &ev_set);
@@ -1778,6 +1842,140 @@ int ipw_table_add_batch(struct ipw_table *t, const struct ipw_entry_spec *specs,
 			rcs[i] = rc;
 		if (whats)
 			whats[i] = what;
+		failed += rc != 0;
+	}
+	maybe_reclaim(t);
+	pthread_mutex_unlock(&t->lock);
+	return (int)failed;
+}
+
+/* Input checks of a put that need no lock. */
+static int put_check(const struct ipw_entry_info *in)
+{
+	if ((in->list != IPW_LIST_BAN && in->list != IPW_LIST_ALLOW) ||
+	    (in->flags & ~(unsigned)IPW_ENTRY_AUTO) ||
+	    !valid_target(&in->target))
+		return IPW_EINVAL;
+	if (in->expires < 0 || in->expires > UINT32_MAX || in->created < 0 ||
+	    in->created > UINT32_MAX || in->last_hit < 0 ||
+	    in->last_hit > UINT32_MAX)
+		return IPW_ERANGE;
+	return 0;
+}
+
+/*
+ * The put itself, with the writer lock held and @in checked. Everything
+ * that can fail (metadata, wheel and FIFO room, index room, a handle) is
+ * done before the first change.
+ */
+static int put_locked(struct ipw_table *t, const struct ipw_entry_info *in)
+{
+	const struct ipw_addr *tg = &in->target;
+	uint32_t exp = (uint32_t)in->expires, h, *slot_exp;
+	bool evictable = (in->flags & IPW_ENTRY_AUTO) && exp != 0;
+	struct entry rec = {0};
+	struct meta *m;
+	struct where w;
+	int rc;
+
+	where_of(in->list, tg, &w);
+	h = find_handle(t, tg, &w, &slot_exp);
+	if (!h && t->live >= t->max_entries)
+		return IPW_ETABLE_FULL;
+	m = meta_new(in->reason, in->actor, in->source);
+	if (!m && meta_nonempty(in->reason, in->actor, in->source))
+		return IPW_ENOMEM;
+	if (h) {
+		/*
+		 * Replace in place: readers see only the slot's expiry (one
+		 * atomic store) and the hit counters (atomic), so a check
+		 * sees the entry before or after. The wheel gets a reference
+		 * for a new expiry (the old one goes stale). The FIFO: an
+		 * entry evictable before and after keeps its reference; one
+		 * that stops being evictable leaves a stale one; one that
+		 * becomes evictable starts a new life of the handle (so an
+		 * old reference cannot come back to life) and goes last.
+		 */
+		struct entry *e = entry_of(t, h);
+		bool was_evictable = is_evictable(e);
+		bool new_exp = exp != e->expires;
+
+		if ((new_exp && wheel_reserve(t, exp)) ||
+		    (evictable && !was_evictable && fifo_reserve(t))) {
+			meta_unref(m);
+			return IPW_ENOMEM;
+		}
+		set_meta(t, e, m);
+		e->created = (uint32_t)in->created;
+		e->score = in->score;
+		e->flags = (uint8_t)in->flags;
+		__atomic_store_n(&e->hits, in->hits, __ATOMIC_RELAXED);
+		__atomic_store_n(&e->last_hit, (uint32_t)in->last_hit,
+				 __ATOMIC_RELAXED);
+		if (new_exp)
+			set_expiry(t, h, exp, slot_exp);
+		if (was_evictable && !evictable) {
+			t->evictable--;
+		} else if (!was_evictable && evictable) {
+			e->gen++;
+			fifo_push(t, h);
+		}
+		return 0;
+	}
+	rc = prepare_insert(t, tg, &w);
+	if (rc == 0 &&
+	    (wheel_reserve(t, exp) || (evictable && fifo_reserve(t))))
+		rc = IPW_ENOMEM;
+	if (rc == 0 && (h = alloc_handle(t)) == 0)
+		rc = IPW_ENOMEM;
+	if (rc) {
+		meta_unref(m);
+		return rc;
+	}
+	rec.target = *tg;
+	rec.list = (uint8_t)in->list;
+	rec.flags = (uint8_t)in->flags;
+	rec.expires = exp;
+	rec.created = (uint32_t)in->created;
+	rec.score = in->score;
+	rec.hits = in->hits;
+	rec.last_hit = (uint32_t)in->last_hit;
+	insert_entry(t, &w, h, &rec, m);
+	return 0;
+}
+
+int ipw_table_put(struct ipw_table *t, const struct ipw_entry_info *e)
+{
+	int rc = put_check(e);
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&t->lock);
+	rc = put_locked(t, e);
+	maybe_reclaim(t);
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+int ipw_table_put_batch(struct ipw_table *t, const struct ipw_entry_info *v,
+			size_t n, int *rcs)
+{
+	size_t failed = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (size_t i = 0; i < n && i < BATCH_AHEAD; i++)
+		write_prefetch(t, v[i].list, &v[i].target);
+	for (size_t i = 0; i < n; i++) {
+		int rc;
+
+		if (i + BATCH_AHEAD < n)
+			write_prefetch(t, v[i + BATCH_AHEAD].list,
+				       &v[i + BATCH_AHEAD].target);
+		rc = put_check(&v[i]);
+		if (rc == 0)
+			rc = put_locked(t, &v[i]);
+		if (rcs)
+			rcs[i] = rc;
 		failed += rc != 0;
 	}
 	maybe_reclaim(t);
@@ -1956,6 +2154,37 @@ static size_t purge_scan(struct ipw_table *t, int64_t now, size_t max,
 	return n;
 }
 
+/*
+ * Take references from the end of wheel slot @ws, removing the due entries
+ * they name, until the slot is empty or *@n reaches @max (0: no limit).
+ * Any reference to a due entry removes it; others are stale.
+ */
+static void purge_slot(struct ipw_table *t, uint32_t ws, int64_t now,
+		       size_t max, size_t *n, ipw_expire_cb cb, void *ctx)
+{
+	struct hvec *hv = &t->wheel[ws];
+	int lvl = wheel_level(ws);
+
+	while (hv->n && (max == 0 || *n < max)) {
+		uint32_t h = hv->v[hv->n - 1];
+		struct entry *e = entry_of(t, h);
+		struct ipw_entry_info info;
+
+		/* Records met later are random: fetch them now. */
+		if (hv->n > BATCH_AHEAD)
+			__builtin_prefetch(
+				entry_of(t, hv->v[hv->n - 1 - BATCH_AHEAD]), 1);
+		hv->n--;
+		t->nref[lvl]--;
+		if (!e->in_use || !expired(e->expires, clamp_now(now)))
+			continue;
+		remove_entry(t, h, cb ? &info : NULL);
+		if (cb)
+			cb(&info, ctx);
+		(*n)++;
+	}
+}
+
 size_t ipw_table_purge(struct ipw_table *t, size_t max, ipw_expire_cb cb,
 		       void *ctx)
 {
@@ -1967,40 +2196,19 @@ size_t ipw_table_purge(struct ipw_table *t, size_t max, ipw_expire_cb cb,
 	/* The clock stepped back behind the wheel, or stale references
 	 * outnumber the live: rebuild from the entries. */
 	if (now + 1 < t->wheel_now || t->wheel_broken ||
-	    t->nref[0] + t->nref[1] + t->nref[2] > 2 * t->expiring + 65536)
+	    t->nref[0] + t->nref[1] + t->nref[2] + t->nref[3] >
+		    2 * t->expiring + 65536)
 		wheel_rebuild(t, now < t->wheel_now ? now : t->wheel_now);
 	if (t->wheel_broken) {
 		n = purge_scan(t, now, max, cb, ctx);
 		goto out;
 	}
+	purge_slot(t, WSLOT_DUE, now, max, &n, cb, ctx);
 	while (t->wheel_now <= now && (max == 0 || n < max)) {
-		struct hvec *hv = &t->wheel[t->wheel_now & WHEEL_MASK];
+		uint32_t ws = (uint32_t)(t->wheel_now & WHEEL_MASK);
 
-		while (hv->n && (max == 0 || n < max)) {
-			uint32_t h = hv->v[hv->n - 1];
-			struct entry *e = entry_of(t, h);
-			struct ipw_entry_info info;
-
-			/* Records met later are random: fetch them now. */
-			if (hv->n > BATCH_AHEAD)
-				__builtin_prefetch(
-					entry_of(
-						t,
-						hv->v[hv->n - 1 - BATCH_AHEAD]),
-					1);
-
-			hv->n--;
-			t->nref[0]--;
-			/* Any reference to a due entry removes it; others
-			 * are stale. */
-			if (!e->in_use || !expired(e->expires, clamp_now(now)))
-				continue;
-			remove_entry(t, h, cb ? &info : NULL);
-			if (cb)
-				cb(&info, ctx);
-			n++;
-		}
-		if (hv->n)
+		purge_slot(t, ws, now, max, &n, cb, ctx);
+		if (t->wheel[ws].n)
 			break; /* batch full */
 		if (t->nref[0] == 0) {
 			/* Nothing in level 0: jump to the end of this turn
@@ -2032,7 +2240,7 @@ void ipw_table_clear(struct ipw_table *t)
 	/* Every wheel and FIFO reference is stale now. */
 	for (uint32_t ws = 0; ws < WHEEL_SLOTS; ws++)
 		t->wheel[ws].n = 0;
-	t->nref[0] = t->nref[1] = t->nref[2] = 0;
+	memset(t->nref, 0, sizeof(t->nref));
 	t->fhead = t->fn = 0;
 	reclaim(t);
 	pthread_mutex_unlock(&t->lock);

@@ -10,6 +10,10 @@
  * snapshot, taken before and after). Rules that do not fit a step list
  * (purge batches, the entry cap and eviction, metadata limits, hit counters,
  * snapshots, statistics, argument errors) have a function each.
+ * ipw_table_put() has a table of cases of its own (one put each, after an
+ * optional setup, with its result, its read-back and a check), then a
+ * function per rule: expiry, eviction, prefixes and statistics against a
+ * table built by add, metadata, and put_batch against put one by one.
  *
  * Time is a fake clock (opts.clock): scenarios start at T0 + 100 and move it
  * with TICK steps. Expiry values in the tables are offsets from T0 (0 is
@@ -2341,6 +2345,1073 @@ static void test_meta_bytes(void)
 	ipw_table_free(t);
 }
 
+/* ---- ipw_table_put(): restoring known state ---- */
+
+/* An entry as a store would hold it; strings empty. */
+static struct ipw_entry_info put_info(enum ipw_list list, const char *target,
+				      int64_t expires, int64_t created,
+				      uint32_t score, unsigned flags,
+				      uint64_t hits, int64_t last_hit)
+{
+	struct ipw_entry_info e;
+
+	memset(&e, 0, sizeof(e));
+	e.list = list;
+	e.target = addr(target);
+	e.expires = expires;
+	e.created = created;
+	e.score = score;
+	e.flags = flags;
+	e.hits = hits;
+	e.last_hit = last_hit;
+	return e;
+}
+
+static void put_strings(struct ipw_entry_info *e, const char *reason,
+			const char *actor, const char *source)
+{
+	snprintf(e->reason, sizeof(e->reason), "%s", reason);
+	snprintf(e->actor, sizeof(e->actor), "%s", actor);
+	snprintf(e->source, sizeof(e->source), "%s", source);
+}
+
+/* Every field equal, hit counters included. */
+static bool info_exact(const struct ipw_entry_info *a,
+		       const struct ipw_entry_info *b)
+{
+	return info_same(a, b) && a->hits == b->hits &&
+	       a->last_hit == b->last_hit;
+}
+
+static void diag_info(const char *who, const struct ipw_entry_info *e)
+{
+	diag("  %s: %s %s expires %lld created %lld score %u flags %u hits "
+	     "%llu last_hit %lld reason \"%.30s\" actor \"%.30s\" source "
+	     "\"%.30s\"",
+	     who, list_str(e->list), fmt(&e->target), (long long)e->expires,
+	     (long long)e->created, e->score, e->flags,
+	     (unsigned long long)e->hits, (long long)e->last_hit, e->reason,
+	     e->actor, e->source);
+}
+
+/* Same entries, every field equal (hit counters included), same mode. */
+static bool digest_exact(const struct digest *a, const struct digest *b)
+{
+	if (!digest_same(a, b))
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (!info_exact(&a->e[i], &b->e[i]))
+			return false;
+	return true;
+}
+
+/* ipw_table_get() of @want's list and target returns exactly @want. */
+static bool get_exact(struct ipw_table *t, const struct ipw_entry_info *want)
+{
+	struct ipw_entry_info got;
+	int rc;
+
+	memset(&got, 0x5a, sizeof(got));
+	rc = ipw_table_get(t, want->list, &want->target, &got);
+	if (rc == 0 && info_exact(&got, want))
+		return true;
+	if (rc)
+		diag("  get: %s", ipw_errname(rc));
+	else
+		diag_info("got ", &got);
+	diag_info("want", want);
+	return false;
+}
+
+/* The verdict for @ip: @reason, decided by @by (NULL: none) expiring at
+ * @exp (absolute). */
+static bool verdict_is(struct ipw_table *t, const char *ip, int reason,
+		       const char *by, int64_t exp)
+{
+	struct ipw_addr a = addr(ip);
+	struct ipw_verdict v;
+	bool pass;
+
+	memset(&v, 0xa5, sizeof(v));
+	pass = ipw_table_check(t, &a, &v) == 0 && v.reason == reason;
+	if (pass && by) {
+		struct ipw_addr b = addr(by);
+
+		pass = ipw_addr_equal(&v.entry, &b) && v.expires == exp;
+	}
+	if (!pass)
+		diag("  check %s: %s by %s expires %lld; want %s by %s "
+		     "expires %lld",
+		     ip, reason_str(v.reason), fmt(&v.entry),
+		     (long long)v.expires, reason_str(reason), by ? by : "-",
+		     (long long)exp);
+	return pass;
+}
+
+struct put_pre {
+	enum ipw_list list;
+	const char *target; /* NULL: none */
+	int64_t exp;	    /* offset from T0, 0 = permanent */
+	uint32_t score;
+	unsigned flags;
+};
+
+enum put_mangle {
+	PM_NONE = 0,
+	PM_LIST2,
+	PM_LIST_NEG,
+	PM_FLAG7,
+	PM_FLAG1,
+	PM_PLEN33,
+	PM_HOST_BITS,
+	PM_FAMILY0,
+};
+
+struct put_case {
+	const char *name;
+	uint32_t cap;	       /* 0: default */
+	struct put_pre pre[2]; /* added first, at T0+100 */
+	int64_t tick;	       /* then the clock moves this far */
+	enum ipw_list list;    /* the put */
+	const char *target;
+	int64_t exp, created; /* absolute */
+	uint32_t score;
+	unsigned flags;
+	uint64_t hits;
+	int64_t last_hit; /* absolute */
+	enum put_mangle mangle;
+	int rc;
+	const char *probe; /* then a check of this address */
+	int verdict;
+	const char *by;
+	int64_t byexp; /* absolute */
+};
+
+#define NOW	  (T0 + 100)
+#define AUTO_F	  IPW_ENTRY_AUTO
+#define V_BANNED  IPW_VERDICT_BANNED
+#define V_ALLOWED IPW_VERDICT_ALLOWED
+#define V_NONE	  IPW_VERDICT_NO_MATCH
+#define U32_END	  INT64_C(4294967295)
+
+/* clang-format off */
+static const struct put_case put_cases[] = {
+	/* new entries */
+	{ .name = "new IPv4 address, every field", .list = B,
+	  .target = "192.0.2.1", .exp = T0 + 500, .created = T0 + 7,
+	  .score = 42, .flags = AUTO_F, .hits = 1234, .last_hit = T0 + 99,
+	  .probe = "192.0.2.1", .verdict = V_BANNED, .by = "192.0.2.1",
+	  .byexp = T0 + 500 },
+	{ .name = "new IPv6 address, permanent", .list = B,
+	  .target = "2001:db8::1", .exp = 0, .created = T0 + 1, .score = 3,
+	  .probe = "2001:db8::1", .verdict = V_BANNED, .by = "2001:db8::1" },
+	{ .name = "new allow", .list = A, .target = "198.51.100.7",
+	  .exp = T0 + 300, .created = T0, .hits = 5, .last_hit = T0 + 50,
+	  .probe = "198.51.100.7", .verdict = V_ALLOWED,
+	  .by = "198.51.100.7", .byexp = T0 + 300 },
+	{ .name = "created 0, no hits, hits at the top of their range",
+	  .list = B, .target = "192.0.2.2", .exp = T0 + 400,
+	  .hits = UINT64_MAX, .last_hit = U32_END, .probe = "192.0.2.2",
+	  .verdict = V_BANNED, .by = "192.0.2.2", .byexp = T0 + 400 },
+	{ .name = "the last representable expiry and creation time",
+	  .list = B, .target = "192.0.2.3", .exp = U32_END,
+	  .created = U32_END, .probe = "192.0.2.3", .verdict = V_BANNED,
+	  .by = "192.0.2.3", .byexp = U32_END },
+
+	/* replacing: no merge */
+	{ .name = "replace: a lower expiry and score are kept",
+	  .pre = {{ B, "192.0.2.1", 1000, 9, 0 }}, .list = B,
+	  .target = "192.0.2.1", .exp = T0 + 300, .created = T0 + 20,
+	  .score = 2, .hits = 77, .last_hit = T0 + 80,
+	  .probe = "192.0.2.1", .verdict = V_BANNED, .by = "192.0.2.1",
+	  .byexp = T0 + 300 },
+	{ .name = "replace: permanent becomes expiring",
+	  .pre = {{ B, "2001:db8::5", 0, 5, 0 }}, .list = B,
+	  .target = "2001:db8::5", .exp = T0 + 200, .created = T0 + 1,
+	  .probe = "2001:db8::5", .verdict = V_BANNED, .by = "2001:db8::5",
+	  .byexp = T0 + 200 },
+	{ .name = "replace: expiring becomes permanent, auto becomes manual",
+	  .pre = {{ B, "192.0.2.1", 1000, 0, AUTO_F }}, .list = B,
+	  .target = "192.0.2.1", .exp = 0, .created = T0 + 3,
+	  .probe = "192.0.2.1", .verdict = V_BANNED, .by = "192.0.2.1" },
+	{ .name = "replace: manual becomes auto",
+	  .pre = {{ B, "192.0.2.1", 1000, 0, 0 }}, .list = B,
+	  .target = "192.0.2.1", .exp = T0 + 900, .created = T0 + 3,
+	  .flags = AUTO_F, .probe = "192.0.2.1", .verdict = V_BANNED,
+	  .by = "192.0.2.1", .byexp = T0 + 900 },
+
+	/* expired entries */
+	{ .name = "new, already expired: stored, never matches", .list = B,
+	  .target = "192.0.2.9", .exp = T0 + 40, .created = T0 + 10,
+	  .probe = "192.0.2.9", .verdict = V_NONE },
+	{ .name = "new, expiring exactly now", .list = B,
+	  .target = "2001:db8::9", .exp = NOW, .created = T0,
+	  .probe = "2001:db8::9", .verdict = V_NONE },
+	{ .name = "replace a live entry by an expired one",
+	  .pre = {{ B, "192.0.2.1", 1000, 0, 0 }}, .list = B,
+	  .target = "192.0.2.1", .exp = NOW - 1, .created = T0,
+	  .probe = "192.0.2.1", .verdict = V_NONE },
+	{ .name = "over an expired entry not yet purged",
+	  .pre = {{ B, "192.0.2.1", 110, 8, AUTO_F }}, .tick = 20, .list = B,
+	  .target = "192.0.2.1", .exp = T0 + 900, .created = T0 + 3,
+	  .score = 1, .hits = 9, .last_hit = T0 + 105,
+	  .probe = "192.0.2.1", .verdict = V_BANNED, .by = "192.0.2.1",
+	  .byexp = T0 + 900 },
+	{ .name = "over an expired entry, expired again",
+	  .pre = {{ B, "192.0.2.1", 110, 0, 0 }}, .tick = 20, .list = B,
+	  .target = "192.0.2.1", .exp = T0 + 115, .created = T0 + 100,
+	  .probe = "192.0.2.1", .verdict = V_NONE },
+
+	/* no coverage check */
+	{ .name = "a ban inside an allow is stored (never COVERED)",
+	  .pre = {{ A, "192.0.2.0/24", 0, 0, 0 }}, .list = B,
+	  .target = "192.0.2.7", .exp = T0 + 500, .created = T0,
+	  .probe = "192.0.2.7", .verdict = V_ALLOWED, .by = "192.0.2.0/24" },
+
+	/* prefixes */
+	{ .name = "IPv4 /16 inside a /8", .pre = {{ B, "10.0.0.0/8", 0, 0, 0 }},
+	  .list = B, .target = "10.1.0.0/16", .exp = T0 + 600,
+	  .probe = "10.1.2.3", .verdict = V_BANNED, .by = "10.1.0.0/16",
+	  .byexp = T0 + 600 },
+	{ .name = "IPv4 /27 inside a /16",
+	  .pre = {{ B, "10.1.0.0/16", 0, 0, 0 }}, .list = B,
+	  .target = "10.1.2.0/27", .exp = T0 + 600, .probe = "10.1.2.17",
+	  .verdict = V_BANNED, .by = "10.1.2.0/27", .byexp = T0 + 600 },
+	{ .name = "IPv4 /16 expired: the /8 decides",
+	  .pre = {{ B, "10.0.0.0/8", 0, 0, 0 }}, .list = B,
+	  .target = "10.1.0.0/16", .exp = T0 + 50, .probe = "10.1.2.3",
+	  .verdict = V_BANNED, .by = "10.0.0.0/8" },
+	{ .name = "IPv4 /16 replaced by an expired one: the /8 decides",
+	  .pre = {{ B, "10.0.0.0/8", 0, 0, 0 }, { B, "10.1.0.0/16", 0, 0, 0 }},
+	  .list = B, .target = "10.1.0.0/16", .exp = T0 + 90,
+	  .probe = "10.1.2.3", .verdict = V_BANNED, .by = "10.0.0.0/8" },
+	{ .name = "IPv4 /0", .list = B, .target = "0.0.0.0/0",
+	  .probe = "203.0.113.1", .verdict = V_BANNED, .by = "0.0.0.0/0" },
+	{ .name = "IPv6 /48 inside a /32",
+	  .pre = {{ B, "2001:db8::/32", 0, 0, 0 }}, .list = B,
+	  .target = "2001:db8:1::/48", .exp = T0 + 600,
+	  .probe = "2001:db8:1::5", .verdict = V_BANNED,
+	  .by = "2001:db8:1::/48", .byexp = T0 + 600 },
+	{ .name = "IPv6 /100 inside a /48",
+	  .pre = {{ B, "2001:db8:1::/48", 0, 0, 0 }}, .list = B,
+	  .target = "2001:db8:1:2::/100", .exp = T0 + 600,
+	  .probe = "2001:db8:1:2::7", .verdict = V_BANNED,
+	  .by = "2001:db8:1:2::/100", .byexp = T0 + 600 },
+	{ .name = "IPv6 /0", .list = B, .target = "::/0", .exp = T0 + 600,
+	  .probe = "2001:db8::99", .verdict = V_BANNED, .by = "::/0",
+	  .byexp = T0 + 600 },
+	{ .name = "IPv6 allow /64 over a ban /48",
+	  .pre = {{ B, "2001:db8:1::/48", 0, 0, 0 }}, .list = A,
+	  .target = "2001:db8:1:2::/64", .exp = T0 + 600,
+	  .probe = "2001:db8:1:2::7", .verdict = V_ALLOWED,
+	  .by = "2001:db8:1:2::/64", .byexp = T0 + 600 },
+
+	/* the cap */
+	{ .name = "full: replacing needs no room", .cap = 2,
+	  .pre = {{ B, "192.0.2.1", 1000, 0, 0 }, { B, "192.0.2.2", 0, 0, 0 }},
+	  .list = B, .target = "192.0.2.1", .exp = T0 + 200,
+	  .probe = "192.0.2.1", .verdict = V_BANNED, .by = "192.0.2.1",
+	  .byexp = T0 + 200 },
+	{ .name = "full: a new entry is refused", .cap = 2,
+	  .pre = {{ B, "192.0.2.1", 1000, 0, 0 }, { B, "192.0.2.2", 0, 0, 0 }},
+	  .list = B, .target = "192.0.2.3", .rc = IPW_ETABLE_FULL },
+	{ .name = "full: a manual put evicts no auto entry", .cap = 2,
+	  .pre = {{ B, "192.0.2.1", 1000, 0, AUTO_F },
+		  { B, "192.0.2.2", 1000, 0, AUTO_F }},
+	  .list = A, .target = "10.0.0.0/8", .rc = IPW_ETABLE_FULL },
+
+	/* errors */
+	{ .name = "list 2", .list = B, .target = "192.0.2.1",
+	  .mangle = PM_LIST2, .rc = IPW_EINVAL },
+	{ .name = "list -1", .list = B, .target = "192.0.2.1",
+	  .mangle = PM_LIST_NEG, .rc = IPW_EINVAL },
+	{ .name = "an unknown flag (1 << 7)", .list = B, .target = "192.0.2.1",
+	  .mangle = PM_FLAG7, .rc = IPW_EINVAL },
+	{ .name = "an unknown flag (1 << 1) over an existing entry",
+	  .pre = {{ B, "192.0.2.1", 1000, 0, 0 }}, .list = B,
+	  .target = "192.0.2.1", .mangle = PM_FLAG1, .rc = IPW_EINVAL },
+	{ .name = "an IPv4 /33", .list = B, .target = "192.0.2.1",
+	  .mangle = PM_PLEN33, .rc = IPW_EINVAL },
+	{ .name = "a prefix with host bits set", .list = B,
+	  .target = "192.0.2.0/24", .mangle = PM_HOST_BITS, .rc = IPW_EINVAL },
+	{ .name = "a target with no family", .list = B, .target = "192.0.2.1",
+	  .mangle = PM_FAMILY0, .rc = IPW_EINVAL },
+	{ .name = "expires -1", .list = B, .target = "192.0.2.1", .exp = -1,
+	  .rc = IPW_ERANGE },
+	{ .name = "expires INT64_MIN over an existing entry",
+	  .pre = {{ B, "192.0.2.1", 1000, 0, 0 }}, .list = B,
+	  .target = "192.0.2.1", .exp = INT64_MIN, .rc = IPW_ERANGE },
+	{ .name = "expires after 2106", .list = B, .target = "192.0.2.1",
+	  .exp = U32_END + 1, .rc = IPW_ERANGE },
+	{ .name = "created -1", .list = B, .target = "192.0.2.1",
+	  .created = -1, .rc = IPW_ERANGE },
+	{ .name = "created after 2106 over an existing entry",
+	  .pre = {{ B, "192.0.2.1", 1000, 0, 0 }}, .list = B,
+	  .target = "192.0.2.1", .created = U32_END + 1, .rc = IPW_ERANGE },
+	{ .name = "last_hit -1", .list = B, .target = "192.0.2.1",
+	  .last_hit = -1, .rc = IPW_ERANGE },
+	{ .name = "last_hit after 2106", .list = B, .target = "192.0.2.1",
+	  .last_hit = U32_END + 1, .rc = IPW_ERANGE },
+};
+/* clang-format on */
+
+static void run_put_case(const struct put_case *c)
+{
+	struct ipw_table *t = new_table(c->cap);
+	struct ipw_entry_info e;
+	struct digest d1, d2;
+	int rc;
+
+	now_s = NOW;
+	for (size_t i = 0; i < NELEM(c->pre) && c->pre[i].target; i++) {
+		const struct put_pre *p = &c->pre[i];
+
+		if (add(t, p->list, p->target, abs_time(p->exp), p->score,
+			p->flags, NULL))
+			bail("put: a setup add failed");
+	}
+	now_s += c->tick;
+	e = put_info(c->list, c->target, c->exp, c->created, c->score, c->flags,
+		     c->hits, c->last_hit);
+	put_strings(&e, c->name, "loader", "store");
+	switch (c->mangle) {
+	case PM_LIST2:
+		e.list = (enum ipw_list)2;
+		break;
+	case PM_LIST_NEG:
+		e.list = (enum ipw_list) - 1;
+		break;
+	case PM_FLAG7:
+		e.flags = 1u << 7;
+		break;
+	case PM_FLAG1:
+		e.flags = IPW_ENTRY_AUTO | 1u << 1;
+		break;
+	case PM_PLEN33:
+		e.target.plen = 33;
+		break;
+	case PM_HOST_BITS:
+		e.target.bytes[3] = 7;
+		break;
+	case PM_FAMILY0:
+		e.target.family = 0;
+		break;
+	case PM_NONE:
+		break;
+	}
+	digest_take(t, &d1);
+	rc = ipw_table_put(t, &e);
+	is_int(rc, c->rc, "put: %s -> %s", c->name,
+	       c->rc ? ipw_errname(c->rc) : "ok");
+	if (c->rc) {
+		digest_take(t, &d2);
+		ok(digest_exact(&d1, &d2), "put: %s: the table is unchanged",
+		   c->name);
+		digest_free(&d2);
+	} else if (rc == 0) {
+		ok(get_exact(t, &e), "put: %s: get returns every field as put",
+		   c->name);
+	}
+	digest_free(&d1);
+	if (c->probe)
+		ok(verdict_is(t, c->probe, c->verdict, c->by, c->byexp),
+		   "put: %s: check %s -> %s %s", c->name, c->probe,
+		   reason_str(c->verdict), c->by ? c->by : "");
+	ipw_table_free(t);
+}
+
+static void test_put_cases(void)
+{
+	for (size_t i = 0; i < NELEM(put_cases); i++)
+		run_put_case(&put_cases[i]);
+}
+
+struct purge_rec {
+	size_t n;
+	struct ipw_entry_info e[16];
+};
+
+static void purge_rec_cb(const struct ipw_entry_info *e, void *ctx)
+{
+	struct purge_rec *r = ctx;
+
+	if (r->n < NELEM(r->e))
+		r->e[r->n] = *e;
+	r->n++;
+}
+
+/*
+ * Expiry of put entries: an expired put is removed and reported by the
+ * next purge, even one in the same second as a purge that already ran;
+ * a put that moves an expiry (far to near, near to far, across the wheel's
+ * levels) is purged at its new expiry, never at the old one.
+ */
+static void test_put_expiry(void)
+{
+	struct ipw_table *t = new_table(0);
+	struct ipw_entry_info e[4], far, near, gone;
+	struct purge_rec rec = {0};
+	size_t n, bad = 0;
+
+	now_s = NOW;
+	add(t, B, "192.0.2.100", 0, 0, 0, NULL);
+	is_int(ipw_table_purge(t, 0, NULL, NULL), 0,
+	       "put expiry: a first purge at now removes nothing");
+	e[0] = put_info(B, "192.0.2.1", NOW - 30, T0, 1, 0, 10, T0 + 50);
+	e[1] = put_info(B, "10.0.0.0/8", NOW, T0 + 1, 2, IPW_ENTRY_AUTO, 0, 0);
+	e[2] = put_info(A, "2001:db8::/64", T0 + 1, T0 + 1, 3, 0, 64, T0 + 1);
+	e[3] = put_info(B, "2001:db8::7", NOW - 1, T0 + 2, 4, 0, 0, 0);
+	for (int i = 0; i < 4; i++) {
+		put_strings(&e[i], "expired", "loader", "store");
+		bad += ipw_table_put(t, &e[i]) != 0;
+	}
+	is_int(bad, 0,
+	       "put expiry: 4 expired entries put (both families, "
+	       "prefixes, an allow)");
+	ok(verdict_is(t, "192.0.2.1", V_NONE, NULL, 0) &&
+		   verdict_is(t, "10.1.2.3", V_NONE, NULL, 0) &&
+		   verdict_is(t, "2001:db8::7", V_NONE, NULL, 0),
+	   "put expiry: none of them matches");
+	n = ipw_table_purge(t, 0, purge_rec_cb, &rec);
+	is_int(n, 4,
+	       "put expiry: a purge in the same second as the last one "
+	       "removes all 4");
+	is_int(rec.n, 4, "put expiry: and reports each through the callback");
+	bad = 0;
+	for (size_t i = 0; i < rec.n && i < NELEM(rec.e); i++) {
+		int k;
+
+		for (k = 0; k < 4; k++)
+			if (info_exact(&rec.e[i], &e[k]))
+				break;
+		if (k == 4) {
+			diag_info("reported", &rec.e[i]);
+			bad++;
+		}
+	}
+	is_int(bad, 0, "put expiry: with exactly the fields put");
+	is_int(ipw_table_purge(t, 0, NULL, NULL), 0,
+	       "put expiry: a second purge removes nothing more");
+	{
+		struct ipw_table_stats st;
+
+		ipw_table_stats(t, &st);
+		is_int(total(&st), 1,
+		       "put expiry: only the permanent ban stays");
+	}
+
+	/* Moving expiries across the wheel's levels. */
+	far = put_info(B, "192.0.2.10", NOW + 40000000, T0, 0, 0, 0, 0);
+	near = put_info(B, "192.0.2.11", NOW + 5, T0, 0, IPW_ENTRY_AUTO, 0, 0);
+	gone = put_info(B, "192.0.2.12", NOW + 3, T0, 0, 0, 0, 0);
+	bad = ipw_table_put(t, &far) != 0;
+	bad += ipw_table_put(t, &near) != 0;
+	bad += ipw_table_put(t, &gone) != 0;
+	now_s += 1;
+	ipw_table_purge(t, 0, NULL, NULL);
+	far.expires = NOW + 10;	   /* overflow -> level 0 */
+	near.expires = NOW + 9000; /* level 0 -> level 1 */
+	gone.expires = NOW - 50;   /* level 0 -> due now */
+	bad += ipw_table_put(t, &far) != 0;
+	bad += ipw_table_put(t, &near) != 0;
+	bad += ipw_table_put(t, &gone) != 0;
+	is_int(bad, 0,
+	       "put expiry: 3 entries put, then put again with other "
+	       "expiries");
+	memset(&rec, 0, sizeof(rec));
+	n = ipw_table_purge(t, 0, purge_rec_cb, &rec);
+	ok(n == 1 && rec.n == 1 && info_exact(&rec.e[0], &gone),
+	   "put expiry: the one put expired is purged at once");
+	now_s = NOW + 9;
+	is_int(ipw_table_purge(t, 0, NULL, NULL), 0,
+	       "put expiry: nothing at NOW+9 (the old near expiry passed)");
+	now_s = NOW + 10;
+	memset(&rec, 0, sizeof(rec));
+	n = ipw_table_purge(t, 0, purge_rec_cb, &rec);
+	ok(n == 1 && info_exact(&rec.e[0], &far),
+	   "put expiry: the far entry brought near is purged at its new "
+	   "expiry");
+	now_s = NOW + 8999;
+	is_int(ipw_table_purge(t, 0, NULL, NULL), 0,
+	       "put expiry: the near entry pushed out is not purged early");
+	now_s = NOW + 9000;
+	memset(&rec, 0, sizeof(rec));
+	n = ipw_table_purge(t, 0, purge_rec_cb, &rec);
+	ok(n == 1 && info_exact(&rec.e[0], &near),
+	   "put expiry: it is purged at its new expiry (level 1)");
+	ipw_table_free(t);
+
+	/* Expired put over an expired entry not yet purged: one report. */
+	t = new_table(0);
+	now_s = NOW;
+	add(t, B, "192.0.2.20", NOW + 5, 0, 0, NULL);
+	now_s = NOW + 10;
+	gone = put_info(B, "192.0.2.20", NOW + 7, T0 + 3, 5, 0, 1, T0 + 4);
+	is_int(ipw_table_put(t, &gone), 0,
+	       "put expiry: put over an expired entry, expired too");
+	memset(&rec, 0, sizeof(rec));
+	n = ipw_table_purge(t, 0, purge_rec_cb, &rec);
+	ok(n == 1 && rec.n == 1 && info_exact(&rec.e[0], &gone),
+	   "put expiry: purged once, reported with the put's fields");
+	ipw_table_free(t);
+}
+
+static int add_manual(struct ipw_table *t, const char *target,
+		      struct ipw_entry_info *ev, bool *ev_set)
+{
+	struct ipw_entry_spec s = spec_of(B, target, 0, 0, 0);
+
+	*ev_set = false;
+	memset(ev, 0, sizeof(*ev));
+	return ipw_table_add(t, &s, NULL, ev, ev_set);
+}
+
+/* A manual add on a full table evicts @want (NULL: refused, nothing
+ * evicted). */
+static bool evicts(struct ipw_table *t, const char *target, const char *want)
+{
+	struct ipw_entry_info ev;
+	bool ev_set;
+	int rc = add_manual(t, target, &ev, &ev_set);
+
+	if (!want && rc == IPW_ETABLE_FULL && !ev_set)
+		return true;
+	if (want && rc == 0 && ev_set && strcmp(fmt(&ev.target), want) == 0)
+		return true;
+	diag("  add %s: %s, evicted %s, want %s", target, ipw_errname(rc),
+	     ev_set ? fmt(&ev.target) : "nothing", want ? want : "a refusal");
+	return false;
+}
+
+static int put_simple(struct ipw_table *t, const char *target, int64_t expires,
+		      unsigned flags)
+{
+	struct ipw_entry_info e =
+		put_info(B, target, expires, now_s, 0, flags, 0, 0);
+
+	return ipw_table_put(t, &e);
+}
+
+/*
+ * Eviction of put entries: the FIFO holds a reference for a put automatic
+ * expiring entry (new, or made so by a put: it goes last), none that
+ * counts for one made manual or permanent, and an entry that stays
+ * automatic and expiring keeps its place.
+ */
+static void test_put_evict(void)
+{
+	struct ipw_table *t = new_table(3);
+	int rc;
+
+	now_s = NOW;
+	rc = put_simple(t, "192.0.2.1", NOW + 1000, IPW_ENTRY_AUTO);
+	rc |= put_simple(t, "192.0.2.2", NOW + 1000, 0);
+	rc |= put_simple(t, "192.0.2.3", NOW + 1000, IPW_ENTRY_AUTO);
+	is_int(rc, 0, "put evict: auto, manual, auto put; the table is full");
+	ok(evicts(t, "198.51.100.1", "192.0.2.1"),
+	   "put evict: a manual add evicts the first auto put");
+	ok(evicts(t, "198.51.100.2", "192.0.2.3"),
+	   "put evict: then the second");
+	ok(evicts(t, "198.51.100.3", NULL),
+	   "put evict: then refuses (manual entries only)");
+	ipw_table_free(t);
+
+	/* auto -> manual by put: never evicted; manual -> auto: goes last */
+	t = new_table(3);
+	now_s = NOW;
+	rc = add(t, B, "192.0.2.1", NOW + 1000, 0, IPW_ENTRY_AUTO, NULL);
+	rc |= add(t, B, "192.0.2.2", NOW + 1000, 0, 0, NULL);
+	rc |= add(t, B, "192.0.2.3", NOW + 1000, 0, IPW_ENTRY_AUTO, NULL);
+	rc |= put_simple(t, "192.0.2.1", NOW + 1000, 0);
+	rc |= put_simple(t, "192.0.2.2", NOW + 2000, IPW_ENTRY_AUTO);
+	is_int(rc, 0,
+	       "put evict: auto 1, manual 2, auto 3 added; put makes "
+	       "1 manual and 2 auto");
+	ok(evicts(t, "198.51.100.1", "192.0.2.3"),
+	   "put evict: 3 goes first (1 is manual now, 2 went last)");
+	ok(evicts(t, "198.51.100.2", "192.0.2.2"),
+	   "put evict: then 2, the entry put made automatic");
+	ok(evicts(t, "198.51.100.3", NULL),
+	   "put evict: and the entry put made manual is never evicted");
+	{
+		struct ipw_addr a = addr("192.0.2.1");
+		struct ipw_entry_info e;
+
+		ok(ipw_table_get(t, B, &a, &e) == 0 && e.flags == 0,
+		   "put evict: it is still there, manual");
+	}
+	ipw_table_free(t);
+
+	/* permanent auto by put: never evicted; auto kept auto keeps its
+	 * place; auto -> manual -> auto by put goes last */
+	t = new_table(4);
+	now_s = NOW;
+	rc = put_simple(t, "192.0.2.1", NOW + 1000, IPW_ENTRY_AUTO);
+	rc |= put_simple(t, "192.0.2.2", NOW + 1000, IPW_ENTRY_AUTO);
+	rc |= put_simple(t, "192.0.2.3", NOW + 1000, IPW_ENTRY_AUTO);
+	rc |= put_simple(t, "192.0.2.4", NOW + 1000, IPW_ENTRY_AUTO);
+	rc |= put_simple(t, "192.0.2.1", 0, IPW_ENTRY_AUTO);
+	rc |= put_simple(t, "192.0.2.2", NOW + 50, IPW_ENTRY_AUTO);
+	rc |= put_simple(t, "192.0.2.3", NOW + 1000, 0);
+	rc |= put_simple(t, "192.0.2.3", NOW + 1000, IPW_ENTRY_AUTO);
+	is_int(rc, 0,
+	       "put evict: 4 autos put; 1 made permanent, 2 put again "
+	       "auto, 3 made manual and auto again");
+	ok(evicts(t, "198.51.100.1", "192.0.2.2"),
+	   "put evict: 2 kept its place: evicted first");
+	ok(evicts(t, "198.51.100.2", "192.0.2.4"),
+	   "put evict: then 4 (3 went last)");
+	ok(evicts(t, "198.51.100.3", "192.0.2.3"), "put evict: then 3, once");
+	ok(evicts(t, "198.51.100.4", NULL),
+	   "put evict: the permanent auto entry is never evicted");
+	ipw_table_free(t);
+
+	/*
+	 * Each time a put makes an entry automatic and expiring again it is
+	 * referenced anew; the stale references are dropped as long as the
+	 * table counts its evictable entries right, so 100,000 toggles leave
+	 * the FIFO (counted in entry_bytes) about as big as it was.
+	 */
+	t = new_table(0);
+	now_s = NOW;
+	{
+		struct ipw_table_stats st0, st1;
+
+		rc = 0;
+		for (uint32_t i = 0; i < 1000; i++) {
+			char a[32];
+
+			snprintf(a, sizeof(a), "10.7.%u.%u", i >> 8, i & 255);
+			rc |= put_simple(t, a, NOW + 1000, IPW_ENTRY_AUTO);
+		}
+		ipw_table_stats(t, &st0);
+		for (int i = 0; i < 100000; i++)
+			rc |= put_simple(t, "10.7.0.1", NOW + 1000,
+					 i % 2 ? IPW_ENTRY_AUTO : 0);
+		ipw_table_stats(t, &st1);
+		is_int(rc, 0,
+		       "put evict: 1000 autos, then 100000 puts "
+		       "toggling one of them");
+		ok(st1.entry_bytes <= st0.entry_bytes + 64 * 1024,
+		   "put evict: the FIFO stays bounded (entry_bytes %llu -> "
+		   "%llu)",
+		   (unsigned long long)st0.entry_bytes,
+		   (unsigned long long)st1.entry_bytes);
+	}
+	ipw_table_free(t);
+}
+
+/* A set of entries of both families and lists, nested prefixes of many
+ * lengths, as a store would hold them. */
+static const char *const put_targets[] = {
+	"10.0.0.0/8",	   "10.1.0.0/16",	 "10.1.2.0/24",
+	"10.1.2.128/25",   "10.1.2.192/27",	 "10.1.2.200",
+	"10.1.3.0/31",	   "10.2.0.0/15",	 "0.0.0.0/1",
+	"198.51.100.0/24", "198.51.100.7",	 "2001:db8::/32",
+	"2001:db8:1::/48", "2001:db8:1:2::/64",	 "2001:db8:1:2::/100",
+	"2001:db8:1:2::1", "2001:db8:1:3::/127", "2000::/3",
+	"2001:db8:2::/47", "2001:db8:1:2::abcd",
+};
+
+static const char *const put_probes[] = {
+	"10.1.2.200",	      "10.1.2.201",	  "10.1.2.129",
+	"10.1.2.5",	      "10.1.3.1",	  "10.1.3.2",
+	"10.1.4.1",	      "10.2.0.1",	  "10.3.0.1",
+	"10.0.0.1",	      "11.0.0.1",	  "127.0.0.1",
+	"128.0.0.1",	      "198.51.100.7",	  "198.51.100.8",
+	"2001:db8:1:2::1",    "2001:db8:1:2::2",  "2001:db8:1:2::abcd",
+	"2001:db8:1:2:0:1::", "2001:db8:1:2:1::", "2001:db8:1:3::1",
+	"2001:db8:1:4::",     "2001:db8:2::1",	  "2001:db8:3::1",
+	"2001:db9::1",	      "3000::1",	  "fe80::1",
+};
+
+/* The same entry for target @i on either table (allows are every fifth). */
+static struct ipw_entry_info put_set_entry(size_t i, int64_t now)
+{
+	struct ipw_entry_info e =
+		put_info(i % 5 == 4 ? A : B, put_targets[i],
+			 i % 3 ? now + 100 + (int64_t)i * 7 : 0, now,
+			 (uint32_t)i, i % 2 ? IPW_ENTRY_AUTO : 0, 0, 0);
+
+	if (i % 4)
+		put_strings(&e, "restored", i % 8 ? "loader" : "", "store");
+	return e;
+}
+
+static struct ipw_entry_spec spec_of_info(const struct ipw_entry_info *e)
+{
+	struct ipw_entry_spec s;
+
+	memset(&s, 0, sizeof(s));
+	s.target = e->target;
+	s.list = e->list;
+	s.expires = e->expires;
+	s.score = e->score;
+	s.flags = e->flags;
+	s.reason = e->reason;
+	s.actor = e->actor;
+	s.source = e->source;
+	return s;
+}
+
+/* Every probe gets the same verdict from both tables. */
+static size_t verdicts_differ(struct ipw_table *a, struct ipw_table *b)
+{
+	size_t bad = 0;
+
+	for (size_t i = 0; i < NELEM(put_probes); i++) {
+		struct ipw_addr ip = addr(put_probes[i]);
+		struct ipw_verdict va, vb;
+
+		memset(&va, 0, sizeof(va));
+		memset(&vb, 0, sizeof(vb));
+		ipw_table_check(a, &ip, &va);
+		ipw_table_check(b, &ip, &vb);
+		if (va.blocked != vb.blocked || va.reason != vb.reason ||
+		    va.list != vb.list ||
+		    !ipw_addr_equal(&va.entry, &vb.entry) ||
+		    va.expires != vb.expires) {
+			diag("  %s: %s by %s / %s by %s", put_probes[i],
+			     reason_str(va.reason), fmt(&va.entry),
+			     reason_str(vb.reason), fmt(&vb.entry));
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/*
+ * Prefixes and statistics: a table filled by put (and one by put_batch)
+ * holds what one filled by add does: the same snapshot (created = now,
+ * no hits), the same verdicts for addresses in and around every prefix
+ * (most specific first), the same counts of entries and prefixes and the
+ * same entry_bytes. Then both lose some prefixes (del) and get some
+ * expired (put / a later clock): verdicts still agree, so the prefix
+ * summaries were kept for entries put as for entries added.
+ */
+static void test_put_prefixes(void)
+{
+	struct ipw_table *ta = new_table(0), *tp = new_table(0),
+			 *tb = new_table(0);
+	struct ipw_entry_info v[NELEM(put_targets)];
+	struct ipw_table_stats sa, sp, sb;
+	struct digest da, dp, db;
+	size_t bad = 0;
+	int failed;
+
+	now_s = NOW;
+	for (size_t i = 0; i < NELEM(put_targets); i++) {
+		v[i] = put_set_entry(i, now_s);
+		bad += ipw_table_put(tp, &v[i]) != 0;
+	}
+	/* add: the bans first, or an allow would cover some of them */
+	for (int list = B; list <= A; list++)
+		for (size_t i = 0; i < NELEM(put_targets); i++) {
+			struct ipw_entry_spec s = spec_of_info(&v[i]);
+
+			if (v[i].list == (enum ipw_list)list)
+				bad += ipw_table_add(ta, &s, NULL, NULL,
+						     NULL) != 0;
+		}
+	failed = ipw_table_put_batch(tb, v, NELEM(v), NULL);
+	is_int(bad, 0, "put prefixes: %zu entries added and put",
+	       NELEM(put_targets));
+	is_int(failed, 0, "put prefixes: and put as one batch");
+	digest_take(ta, &da);
+	digest_take(tp, &dp);
+	digest_take(tb, &db);
+	ok(digest_exact(&da, &dp) && digest_exact(&da, &db),
+	   "put prefixes: the three tables hold the same entries");
+	digest_free(&da);
+	digest_free(&dp);
+	digest_free(&db);
+	is_int(verdicts_differ(ta, tp) + verdicts_differ(ta, tb), 0,
+	       "put prefixes: %zu probes get the same verdicts",
+	       NELEM(put_probes));
+	ok(verdict_is(tp, "10.1.2.200", V_ALLOWED, "10.1.2.192/27",
+		      NOW + 100 + 4 * 7) &&
+		   verdict_is(tp, "10.1.2.129", V_BANNED, "10.1.2.128/25", 0) &&
+		   verdict_is(tp, "10.1.2.5", V_BANNED, "10.1.2.0/24",
+			      NOW + 100 + 2 * 7) &&
+		   verdict_is(tp, "10.3.0.1", V_BANNED, "10.2.0.0/15",
+			      NOW + 100 + 7 * 7) &&
+		   verdict_is(tp, "2001:db8:1:2::2", V_ALLOWED,
+			      "2001:db8:1:2::/100", NOW + 100 + 14 * 7) &&
+		   verdict_is(tp, "2001:db8:1:2:1::", V_BANNED,
+			      "2001:db8:1:2::/64", NOW + 100 + 13 * 7),
+	   "put prefixes: the most specific entry decides (spot checks)");
+	ipw_table_stats(ta, &sa);
+	ipw_table_stats(tp, &sp);
+	ipw_table_stats(tb, &sb);
+	ok(memcmp(sa.entries, sp.entries, sizeof(sa.entries)) == 0 &&
+		   memcmp(sa.entries, sb.entries, sizeof(sa.entries)) == 0,
+	   "put prefixes: same entry counts (%llu v4 bans)",
+	   (unsigned long long)sp.entries[B][0]);
+	ok(memcmp(sa.prefixes, sp.prefixes, sizeof(sa.prefixes)) == 0 &&
+		   memcmp(sa.prefixes, sb.prefixes, sizeof(sa.prefixes)) == 0,
+	   "put prefixes: same prefix counts (%llu v4 ban prefixes)",
+	   (unsigned long long)sp.prefixes[B][0]);
+	ok(sa.entry_bytes == sp.entry_bytes && sa.entry_bytes == sb.entry_bytes,
+	   "put prefixes: same entry_bytes (%llu / %llu / %llu)",
+	   (unsigned long long)sa.entry_bytes,
+	   (unsigned long long)sp.entry_bytes,
+	   (unsigned long long)sb.entry_bytes);
+
+	/* Remove some prefixes from both, expire one by put in tp and by
+	 * time in ta (tp's is put to expire at the same moment). */
+	for (size_t i = 0; i < NELEM(put_targets); i += 3) {
+		ipw_table_del(ta, v[i].list, &v[i].target, NULL, NULL);
+		ipw_table_del(tp, v[i].list, &v[i].target, NULL, NULL);
+	}
+	{
+		struct ipw_entry_info e = v[1]; /* 10.1.0.0/16, expiring */
+
+		e.expires = NOW + 1;
+		bad = ipw_table_put(tp, &e) != 0;
+		e = v[13]; /* 2001:db8:1:2::/64 */
+		e.expires = NOW + 1;
+		bad += ipw_table_put(tp, &e) != 0;
+		ipw_table_del(ta, v[1].list, &v[1].target, NULL, NULL);
+		ipw_table_del(ta, v[13].list, &v[13].target, NULL, NULL);
+		now_s = NOW + 1;
+		is_int(bad, 0, "put prefixes: two prefixes put to expire now");
+	}
+	is_int(verdicts_differ(ta, tp), 0,
+	       "put prefixes: after removals and expiry, the same verdicts");
+	ok(verdict_is(tp, "10.1.3.1", V_BANNED, "0.0.0.0/1", NOW + 100 + 8 * 7),
+	   "put prefixes: 10.1.3.1 falls back to 0.0.0.0/1");
+	is_int(ipw_table_purge(tp, 0, NULL, NULL), 2,
+	       "put prefixes: the purge removes the two");
+	ipw_table_stats(ta, &sa);
+	ipw_table_stats(tp, &sp);
+	ok(memcmp(sa.entries, sp.entries, sizeof(sa.entries)) == 0 &&
+		   memcmp(sa.prefixes, sp.prefixes, sizeof(sa.prefixes)) == 0 &&
+		   verdicts_differ(ta, tp) == 0,
+	   "put prefixes: then counts and verdicts agree");
+	ipw_table_free(ta);
+	ipw_table_free(tp);
+	ipw_table_free(tb);
+}
+
+/*
+ * Metadata of put entries: each string is read up to its array's size
+ * less one byte (no NUL needed) and cut at a UTF-8 boundary; a string of
+ * nothing but continuation bytes cuts to nothing (not an allocation
+ * failure, for put nor for add); replacing the strings moves entry_bytes by
+ * the difference.
+ */
+static void test_put_meta(void)
+{
+	struct ipw_table *t = new_table(0);
+	struct ipw_entry_info e, got;
+	struct ipw_table_stats st0, st1, st2;
+	int rc;
+
+	now_s = NOW;
+	add(t, B, "192.0.2.200", 0, 0, 0, NULL); /* the slab exists */
+	ipw_table_stats(t, &st0);
+	e = put_info(B, "192.0.2.1", 0, T0, 0, 0, 0, 0);
+	memset(e.reason, 'r', sizeof(e.reason)); /* no NUL */
+	for (size_t i = 0; i + 1 < sizeof(e.actor); i += 2)
+		memcpy(e.actor + i, "\xc3\xa9", 2); /* no NUL either */
+	memset(e.source, 0x80, sizeof(e.source) - 1);
+	e.source[sizeof(e.source) - 1] = 0x80;
+	rc = ipw_table_put(t, &e);
+	is_int(rc, 0, "put meta: unterminated strings accepted");
+	memset(&got, 0, sizeof(got));
+	ipw_table_get(t, B, &e.target, &got);
+	ok(strlen(got.reason) == IPW_REASON_MAX - 1 &&
+		   strspn(got.reason, "r") == IPW_REASON_MAX - 1,
+	   "put meta: the reason array is read to %d bytes",
+	   IPW_REASON_MAX - 1);
+	ok(strlen(got.actor) == IPW_ACTOR_MAX - 2 && utf8_valid(got.actor),
+	   "put meta: 2-byte characters cut at a boundary (%d bytes)",
+	   IPW_ACTOR_MAX - 2);
+	is_str(got.source, "",
+	       "put meta: only continuation bytes cut to nothing");
+	ipw_table_stats(t, &st1);
+	ok(st1.entry_bytes >= st0.entry_bytes + IPW_REASON_MAX - 1,
+	   "put meta: entry_bytes counts the strings");
+	put_strings(&e, "short", "", "");
+	rc = ipw_table_put(t, &e);
+	ipw_table_stats(t, &st2);
+	ok(rc == 0 && st1.entry_bytes - st2.entry_bytes ==
+			      (IPW_REASON_MAX - 1 - 5) + (IPW_ACTOR_MAX - 2),
+	   "put meta: replacing them gives back the difference (%llu)",
+	   (unsigned long long)(st1.entry_bytes - st2.entry_bytes));
+	memset(e.reason, 0, sizeof(e.reason));
+	rc = ipw_table_put(t, &e);
+	ipw_table_stats(t, &st2);
+	ok(rc == 0 && st2.entry_bytes == st0.entry_bytes,
+	   "put meta: no strings, no metadata bytes");
+	e = put_info(B, "192.0.2.4", 0, T0, 0, 0, 0, 0);
+	memset(e.reason, 0x80, sizeof(e.reason));
+	rc = ipw_table_put(t, &e);
+	memset(&got, 0x5a, sizeof(got));
+	ipw_table_get(t, B, &e.target, &got);
+	ok(rc == 0 && got.reason[0] == 0,
+	   "put meta: a reason that cuts to nothing is no allocation "
+	   "failure");
+	{
+		char *cont = repeat("\x80", 300);
+		struct ipw_entry_spec s = spec_of(B, "192.0.2.2", 0, 0, 0);
+
+		s.reason = cont;
+		is_int(ipw_table_add(t, &s, NULL, NULL, NULL), 0,
+		       "add meta: a reason of 300 continuation bytes is no "
+		       "allocation failure");
+		s = spec_of(B, "192.0.2.3", 0, 0, 0);
+		s.actor = cont;
+		now_s += 10;
+		add(t, B, "192.0.2.3", NOW + 5, 0, 0, NULL);
+		is_int(ipw_table_add(t, &s, NULL, NULL, NULL), 0,
+		       "add meta: nor when replacing an expired entry");
+		free(cont);
+	}
+	ipw_table_free(t);
+}
+
+/*
+ * ipw_table_put_batch() does what the same ipw_table_put() calls do one by
+ * one: same return codes, same table (every field, hit counters included),
+ * same statistics. 3000 entries over a table that already holds some:
+ * new, replacing (added ones and earlier ones of the batch), expired,
+ * invalid, out of range, both families, prefixes, both lists; and a cap
+ * reached half way.
+ */
+static void test_put_batch(void)
+{
+	enum { N = 3000 };
+	static struct ipw_entry_info v[N];
+	static int rc1[N], rc2[N];
+	struct ipw_table *one = new_table(900), *many = new_table(900);
+	struct ipw_table_stats s1, s2;
+	struct digest d1, d2;
+	uint64_t r = 424242;
+	size_t bad_rc = 0, failed = 0;
+	int kinds[6] = {0}, failed_batch;
+
+	now_s = NOW;
+	for (uint32_t i = 0; i < 200; i++) {
+		struct ipw_entry_spec s;
+
+		memset(&s, 0, sizeof(s));
+		s.list = i % 4 ? B : A;
+		s.expires = i % 3 ? NOW + 1000 : 0;
+		s.flags = i % 2 ? IPW_ENTRY_AUTO : 0;
+		s.reason = "before";
+		ipw_addr_from_v4(&s.target, 0xc6336400u | i, 32);
+		if (ipw_table_add(one, &s, NULL, NULL, NULL) ||
+		    ipw_table_add(many, &s, NULL, NULL, NULL))
+			bail("put batch: setup failed");
+	}
+	for (size_t i = 0; i < N; i++) {
+		struct ipw_entry_info *e = &v[i];
+		uint32_t x;
+
+		r = r * 6364136223846793005ull + 1442695040888963407ull;
+		x = (uint32_t)(r >> 33);
+		memset(e, 0, sizeof(*e));
+		e->list = x % 7 == 0 ? A : B;
+		e->expires = x % 5 == 0 ? 0 : NOW - 20 + (int64_t)(x % 500);
+		e->created = T0 + x % 100;
+		e->score = x % 9;
+		e->flags = x % 2 ? IPW_ENTRY_AUTO : 0;
+		e->hits = x % 3 ? 0 : x % 1000;
+		e->last_hit = e->hits ? T0 + x % 90 : 0;
+		if (x % 3 == 0) {
+			uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8};
+
+			b[8] = (uint8_t)(x >> 8) & 3;
+			b[15] = (uint8_t)x;
+			ipw_addr_from_v6(&e->target, b, x % 2 ? 128 : 120);
+		} else {
+			ipw_addr_from_v4(&e->target,
+					 0xc6336400u | ((x >> 4) & 0x1ff),
+					 x % 4 ? 32 : 28);
+		}
+		if (x % 11 == 0)
+			snprintf(e->reason, sizeof(e->reason), "batch %u",
+				 x % 50);
+		if (x % 13 == 0)
+			snprintf(e->actor, sizeof(e->actor), "loader");
+		switch (x % 43) { /* a few bad ones */
+		case 0:
+			e->target.plen = 40; /* invalid for IPv4 */
+			break;
+		case 1:
+			e->expires = INT64_C(1) << 40;
+			break;
+		case 2:
+			e->created = -5;
+			break;
+		case 3:
+			e->flags = 4;
+			break;
+		default:
+			break;
+		}
+	}
+	for (size_t i = 0; i < N; i++) {
+		rc1[i] = ipw_table_put(one, &v[i]);
+		failed += rc1[i] != 0;
+	}
+	failed_batch = ipw_table_put_batch(many, v, N, rc2);
+	for (size_t i = 0; i < N; i++) {
+		bad_rc += rc1[i] != rc2[i];
+		kinds[rc1[i] == 0		? 0 :
+		      rc1[i] == IPW_EINVAL	? 1 :
+		      rc1[i] == IPW_ERANGE	? 2 :
+		      rc1[i] == IPW_ETABLE_FULL ? 3 :
+						  4]++;
+	}
+	diag("put batch mix: ok %d einval %d erange %d full %d other %d",
+	     kinds[0], kinds[1], kinds[2], kinds[3], kinds[4]);
+	ok(kinds[0] > N / 2 && kinds[1] && kinds[2] && kinds[3] && !kinds[4],
+	   "put batch: the mix had successes and every kind of failure");
+	is_int(bad_rc, 0, "put batch: same return codes as one by one for %d",
+	       N);
+	is_int(failed_batch, failed, "put batch: returns the number failed");
+	digest_take(one, &d1);
+	digest_take(many, &d2);
+	ok(d1.n > 800 && digest_exact(&d1, &d2),
+	   "put batch: the two tables end up equal (%zu entries)", d1.n);
+	for (size_t i = 0, shown = 0; i < d1.n && i < d2.n && shown < 3; i++)
+		if (!info_exact(&d1.e[i], &d2.e[i])) {
+			diag_info("one ", &d1.e[i]);
+			diag_info("many", &d2.e[i]);
+			shown++;
+		}
+	digest_free(&d1);
+	digest_free(&d2);
+	ipw_table_stats(one, &s1);
+	ipw_table_stats(many, &s2);
+	ok(memcmp(s1.entries, s2.entries, sizeof(s1.entries)) == 0 &&
+		   memcmp(s1.prefixes, s2.prefixes, sizeof(s1.prefixes)) == 0 &&
+		   s1.entry_bytes == s2.entry_bytes,
+	   "put batch: same statistics");
+	{
+		size_t n1 = ipw_table_purge(one, 0, NULL, NULL);
+		size_t n2 = ipw_table_purge(many, 0, NULL, NULL);
+
+		ok(n1 == n2 && n1 > 0, "put batch: the same purge (%zu)", n1);
+	}
+	is_int(ipw_table_put_batch(many, v, 0, NULL), 0,
+	       "put batch: an empty batch is a no-op");
+	ipw_table_free(one);
+	ipw_table_free(many);
+}
+
+static void test_put(void)
+{
+	test_put_cases();
+	test_put_expiry();
+	test_put_evict();
+	test_put_prefixes();
+	test_put_meta();
+	test_put_batch();
+}
+
 int main(void)
 {
 	run_scenarios();
@@ -2358,5 +3429,6 @@ int main(void)
 	test_stats();
 	test_einval();
 	test_names();
+	test_put();
 	return done_testing();
 }

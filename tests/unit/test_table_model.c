@@ -2,8 +2,9 @@
 /*
  * Model-based randomized test of the ban table.
  *
- * Millions of random operations (ban, unban, allow, disallow, mode, move
- * the clock, check, check_at, get, purge, clear, and invalid requests) are
+ * Millions of random operations (ban, unban, allow, disallow, put and
+ * put_batch, mode, move the clock, check, check_at, get, purge, clear, and
+ * invalid requests) are
  * applied both to the real table and to a reference model written here from
  * the header's contract alone: a flat array of entries, scanned linearly,
  * with none of the table's indexes, summaries or timing wheel. Every answer
@@ -35,8 +36,15 @@
  *     both EXPIRED and COVERED apply either is accepted: the header does
  *     not order them); an existing expired entry is replaced (ADDED, new
  *     creation time, hits reset); a live one is merged: later expiry (0
- *     latest), higher score, EXTENDED if either changed (then non-NULL
- *     strings replace the metadata) else UNCHANGED;
+ *     latest), higher score, a manual add makes an automatic entry
+ *     manual, EXTENDED if any of these changed (then non-NULL strings
+ *     replace the metadata) else UNCHANGED;
+ *   - put: EINVAL as add; ERANGE for an expiry, creation time or last hit
+ *     outside 0..2^32-1; else the entry of that list and target (expired
+ *     or not) becomes exactly the one given, every field (hits and
+ *     last_hit included), strings cut as add's: no merge, no coverage,
+ *     an expiry in the past accepted (a stored entry that never matches);
+ *     put_batch: the same, one by one, with a return code each;
  *   - del: REMOVED for a live entry, ABSENT for an absent or expired one
  *     (which stays until purged); get returns expired entries too;
  *   - purge(max): removes min(max, expired) expired entries (all when max
@@ -230,13 +238,17 @@ static struct expect madd(const struct ipw_entry_spec *s, int64_t now,
 			      s->expires > m->expires		 ? s->expires :
 								   m->expires;
 		uint32_t score = s->score > m->score ? s->score : m->score;
+		bool to_manual = (m->flags & IPW_ENTRY_AUTO) &&
+				 !(s->flags & IPW_ENTRY_AUTO);
 
-		if (exp == m->expires && score == m->score) {
+		if (exp == m->expires && score == m->score && !to_manual) {
 			x.what = IPW_CHANGE_UNCHANGED;
 			return x;
 		}
 		m->expires = exp;
 		m->score = score;
+		if (to_manual)
+			m->flags &= ~(unsigned)IPW_ENTRY_AUTO;
 		mset_meta(m, s, true);
 		x.what = IPW_CHANGE_EXTENDED;
 	}
@@ -289,6 +301,49 @@ static void mhit(const struct ment *cm, int64_t at)
 	if (m->hits == 0 || at > m->hit_max)
 		m->hit_max = at;
 	m->hits++;
+}
+
+/* The strings a put was made from (its arrays may hold them cut, and
+ * unterminated). */
+struct put_strs {
+	const char *reason, *actor, *source;
+};
+
+/* Put @in into the model; returns the expected return code. */
+static int mput(const struct ipw_entry_info *in, const struct put_strs *ps,
+		bool *replaced)
+{
+	struct ment *m;
+
+	*replaced = false;
+	if ((in->list != IPW_LIST_BAN && in->list != IPW_LIST_ALLOW) ||
+	    !valid_target(&in->target) || (in->flags & ~IPW_ENTRY_AUTO))
+		return IPW_EINVAL;
+	if (in->expires < 0 || in->expires > UINT32_MAX || in->created < 0 ||
+	    in->created > UINT32_MAX || in->last_hit < 0 ||
+	    in->last_hit > UINT32_MAX)
+		return IPW_ERANGE;
+	m = mfind(in->list, &in->target);
+	if (m) {
+		*replaced = true;
+	} else {
+		if (nmodel == MMAX)
+			abort(); /* the universe is smaller than this */
+		m = &model[nmodel++];
+	}
+	memset(m, 0, sizeof(*m));
+	m->target = in->target;
+	m->list = in->list;
+	m->expires = in->expires;
+	m->created = in->created;
+	m->score = in->score;
+	m->flags = in->flags;
+	m->hits = in->hits;
+	m->hit_min = m->hit_max = in->last_hit;
+	cut(m->reason, sizeof(m->reason), ps->reason);
+	cut(m->actor, sizeof(m->actor), ps->actor);
+	cut(m->source, sizeof(m->source), ps->source);
+	return 0;
 }
 
 /* ---- the universe of targets ---- */
@@ -380,7 +435,9 @@ static void probe(struct ipw_addr *ip)
 	}
 }
 
-/* Ban flags are a function of the target, so merges never change them. */
+/* Ban flags of an add are a function of the target, so adds alone never
+ * change them; a put sets any flags, and a later manual add merged into an
+ * automatic entry makes it manual. */
 static unsigned flags_for(const struct ipw_addr *t, enum ipw_list list)
 {
 	uint32_t h = 2166136261u;
@@ -542,7 +599,8 @@ static void report_entry(const char *what, const struct ipw_entry_info *e,
 /* ---- statistics of what the run covered ---- */
 
 static uint64_t n_change[8], n_reason[4], n_covered, n_expired_err, n_einval,
-	n_replaced, n_del_expired, n_purged, n_snap, n_check_at, n_clear;
+	n_replaced, n_del_expired, n_purged, n_snap, n_check_at, n_clear, n_put,
+	n_put_replaced, n_put_expired, n_put_batch, n_put_einval, n_put_erange;
 static size_t max_model;
 
 /* ---- operations ---- */
@@ -594,6 +652,157 @@ static void op_add(enum ipw_list list)
 	n_covered += rc == IPW_ETABLE_COVERED;
 	n_expired_err += rc == IPW_ETABLE_EXPIRED;
 	n_replaced += replaced;
+}
+
+/* Copy @src into the array @dst of @size bytes: NUL-padded, or cut
+ * without a NUL when it is longer (the table reads size - 1 bytes). */
+static void fill_array(char *dst, size_t size, const char *src)
+{
+	size_t n = src ? strlen(src) : 0;
+
+	memset(dst, 0, size);
+	if (n)
+		memcpy(dst, src, n < size ? n : size);
+}
+
+/* A random put request, valid mostly: a target the model holds (either
+ * list) or a fresh one, any flags, an expiry in the past, now, soon, later
+ * or never, and hit counters. */
+static void make_put(struct ipw_entry_info *e, struct put_strs *ps)
+{
+	uint32_t r = below(100);
+
+	memset(e, 0, sizeof(*e));
+	e->list = below(4) ? IPW_LIST_BAN : IPW_LIST_ALLOW;
+	if (nmodel && below(2)) {
+		const struct ment *m = &model[below((uint32_t)nmodel)];
+
+		e->target = m->target;
+		e->list = m->list;
+	} else {
+		target(&e->target, e->list == IPW_LIST_ALLOW);
+	}
+	e->expires = r < 10 ? 0 :
+		     r < 30 ? now_s - between(0, 600) :
+		     r < 35 ? now_s :
+		     r < 95 ? now_s + between(1, 600) :
+			      now_s + between(100000, 50000000);
+	e->created = now_s - between(0, 5000);
+	e->score = below(8);
+	e->flags = below(2) ? IPW_ENTRY_AUTO : 0;
+	if (below(2)) {
+		e->hits = 1 + below(5000);
+		e->last_hit = now_s - between(0, 100);
+	}
+	ps->reason = reasons[below(NELEM(reasons))];
+	ps->actor = actors[below(NELEM(actors))];
+	ps->source = sources[below(NELEM(sources))];
+	fill_array(e->reason, sizeof(e->reason), ps->reason);
+	fill_array(e->actor, sizeof(e->actor), ps->actor);
+	fill_array(e->source, sizeof(e->source), ps->source);
+	switch (below(60)) { /* a few bad ones */
+	case 0:
+		e->list = (enum ipw_list)(2 + below(3));
+		break;
+	case 1:
+		e->flags = 2u << below(20);
+		break;
+	case 2:
+		e->target.plen = (uint8_t)(ipw_addr_maxlen(&e->target) + 1);
+		break;
+	case 3:
+		e->expires = below(2) ? -1 - (int64_t)below(10) :
+					INT64_C(4294967296) + below(10);
+		break;
+	case 4:
+		e->created = -1;
+		break;
+	case 5:
+		e->hits = 1;
+		e->last_hit = INT64_C(4294967296);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The entry the table holds for @e's list and target against the
+ * model's, every field (hit counters included). */
+static bool put_readback(const struct ipw_entry_info *e)
+{
+	struct ipw_entry_info got;
+	struct ment *m = mfind(e->list, &e->target);
+	const char *d;
+	int rc;
+
+	memset(&got, 0x5a, sizeof(got));
+	rc = ipw_table_get(tbl, e->list, &e->target, &got);
+	if (rc || !m) {
+		mismatch("get after put: table %s, model %s",
+			 rc ? ipw_errname(rc) : "found",
+			 m ? "has it" : "does not");
+		return false;
+	}
+	d = entry_diff(&got, m, true);
+	if (d) {
+		report_entry("get after put", &got, m, d);
+		return false;
+	}
+	return true;
+}
+
+static void count_put(int rc, bool replaced, const struct ipw_entry_info *e)
+{
+	n_put++;
+	n_put_replaced += rc == 0 && replaced;
+	n_put_expired += rc == 0 && e->expires && e->expires <= now_s;
+	n_put_einval += rc == IPW_EINVAL;
+	n_put_erange += rc == IPW_ERANGE;
+}
+
+static void op_put(void)
+{
+	struct ipw_entry_info v[8];
+	struct put_strs ps[8];
+	int rcs[8], nfailed = 0, nfail = 0;
+	size_t n = below(4) ? 1 : 2 + below(7);
+
+	for (size_t i = 0; i < n; i++)
+		make_put(&v[i], &ps[i]);
+	snprintf(op_desc, sizeof(op_desc),
+		 "%s: %s %s expires %s%+" PRId64 " flags %u hits %" PRIu64 "%s",
+		 n == 1 ? "put" : "put_batch", lname(v[0].list),
+		 fmt(&v[0].target), v[0].expires ? "now" : "permanent ",
+		 v[0].expires ? v[0].expires - now_s : 0, v[0].flags, v[0].hits,
+		 n > 1 ? " and more" : "");
+	if (n == 1) {
+		rcs[0] = ipw_table_put(tbl, &v[0]);
+	} else {
+		memset(rcs, 0x5a, sizeof(rcs));
+		nfailed = ipw_table_put_batch(tbl, v, n, rcs);
+		n_put_batch++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool replaced;
+		int want = mput(&v[i], &ps[i], &replaced);
+
+		if (rcs[i] != want) {
+			mismatch("put #%zu of %zu (%s %s): table %s, model %s",
+				 i, n, lname(v[i].list), fmt(&v[i].target),
+				 rcs[i] ? ipw_errname(rcs[i]) : "ok",
+				 want ? ipw_errname(want) : "ok");
+			return;
+		}
+		nfail += want != 0;
+		count_put(want, replaced, &v[i]);
+	}
+	if (n > 1 && nfailed != nfail) {
+		mismatch("put_batch returned %d, %d failed", nfailed, nfail);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (rcs[i] == 0 && !put_readback(&v[i]))
+			return;
 }
 
 static void op_del(enum ipw_list list)
@@ -994,19 +1203,21 @@ enum op {
 	OP_PURGE,
 	OP_INVALID,
 	OP_CLEAR,
+	OP_PUT,
 	OP_N,
 };
 
 /* Weights per 100000 operations. */
 static const uint32_t weights[OP_N] = {
 	[OP_BAN] = 26000,     [OP_ALLOW] = 4000,   [OP_UNBAN] = 9000,
-	[OP_DISALLOW] = 7000, [OP_CHECK] = 42000,  [OP_CHECK_AT] = 3000,
+	[OP_DISALLOW] = 7000, [OP_CHECK] = 38000,  [OP_CHECK_AT] = 3000,
 	[OP_GET] = 3000,      [OP_MODE] = 300,	   [OP_TICK] = 2500,
 	[OP_PURGE] = 2000,    [OP_INVALID] = 1195, [OP_CLEAR] = 5,
+	[OP_PUT] = 4000,
 };
 
-_Static_assert(26000 + 4000 + 9000 + 7000 + 42000 + 3000 + 3000 + 300 + 2500 +
-			       2000 + 1195 + 5 ==
+_Static_assert(26000 + 4000 + 9000 + 7000 + 38000 + 3000 + 3000 + 300 + 2500 +
+			       2000 + 1195 + 5 + 4000 ==
 		       100000,
 	       "weights add up to 100000");
 
@@ -1102,6 +1313,9 @@ int main(void)
 		case OP_INVALID:
 			op_invalid();
 			break;
+		case OP_PUT:
+			op_put();
+			break;
 		default:
 			op_clear();
 			break;
@@ -1140,13 +1354,19 @@ int main(void)
 	     ", most entries %zu",
 	     n_covered, n_expired_err, n_einval, n_replaced, n_del_expired,
 	     n_purged, n_check_at, n_clear, max_model);
+	diag("puts: %" PRIu64 " (in %" PRIu64 " batches of 2..8 too): replaced "
+	     "%" PRIu64 ", expired %" PRIu64 ", einval %" PRIu64
+	     ", erange %" PRIu64,
+	     n_put, n_put_batch, n_put_replaced, n_put_expired, n_put_einval,
+	     n_put_erange);
 	/* The generator must reach every case, or the comparison is empty. */
 	cov = n_change[IPW_CHANGE_ADDED] && n_change[IPW_CHANGE_EXTENDED] &&
 	      n_change[IPW_CHANGE_UNCHANGED] && n_change[IPW_CHANGE_REMOVED] &&
 	      n_change[IPW_CHANGE_ABSENT] && n_change[IPW_CHANGE_MODE] &&
 	      n_reason[0] && n_reason[1] && n_reason[2] && n_reason[3] &&
 	      n_covered && n_expired_err && n_einval && n_replaced &&
-	      n_del_expired && n_purged && n_snap;
+	      n_del_expired && n_purged && n_snap && n_put && n_put_replaced &&
+	      n_put_expired && n_put_batch && n_put_einval && n_put_erange;
 	ok(failed || op_index < 200000 || cov,
 	   "the run covered every kind of result");
 

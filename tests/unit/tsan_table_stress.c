@@ -3,12 +3,14 @@
  * Concurrent stress of the ban table, meant to run under ThreadSanitizer.
  *
  * Threads: NREADERS readers checking addresses, NWRITERS writers adding and
- * removing bans and allows, and one purger that advances the (fake,
- * atomic) clock, purges in small batches and takes snapshots, statistics
- * and top-k lists. The run is bounded by a deadline on CLOCK_MONOTONIC
- * (IPW_STRESS_SECONDS, default 6) and by per-thread operation caps, and
- * stops by itself. Nothing here measures time: the deadline only bounds
- * the run.
+ * removing bans and allows, one putter restoring entries with
+ * ipw_table_put() and ipw_table_put_batch() (any expiry, past ones
+ * included, any flags and hit counters) and removing some, and one purger
+ * that advances the (fake, atomic) clock, purges in small batches and takes
+ * snapshots, statistics and top-k lists. The run is bounded by a deadline
+ * on CLOCK_MONOTONIC (IPW_STRESS_SECONDS, default 6) and by per-thread
+ * operation caps, and stops by itself. Nothing here measures time: the
+ * deadline only bounds the run.
  *
  * Invariants checked while the threads run (each violation is counted and
  * the first few are printed):
@@ -22,10 +24,16 @@
  *   - each writer owns a key range no one else touches: every write there
  *     reports exactly what the writer's own bookkeeping predicts, and its
  *     own check right after sees it;
+ *   - so does the putter (addresses and prefixes of both families, which
+ *     readers check too): a get returns exactly what was put last (hit
+ *     counters only grown by readers), or nothing once it expired and the
+ *     purger may have taken it; a check right after a put is decided by
+ *     the put entry iff it had not expired;
  *   - the purger is handed only expired entries; every concurrent snapshot
  *     lists each entry once and holds every pinned entry; top-k is sorted.
  * After all threads have joined:
- *   - the owned keys are exactly as their writers left them (get + check);
+ *   - the owned keys are exactly as their writers (and the putter) left
+ *     them (get + check);
  *   - the snapshot count equals the statistics' count;
  *   - every check over the whole key space agrees with a verdict computed
  *     from the snapshot by a linear scan;
@@ -49,6 +57,10 @@
 #define NREADERS   3
 #define NWRITERS   2
 #define OWN_KEYS   512 /* per writer and family */
+#define PUT_HOSTS  256 /* the putter's: per family; then prefixes */
+#define PUT_PFX	   16
+#define PUT_KEYS   (2 * PUT_HOSTS + 2 * PUT_PFX)
+#define PUT_BATCH  32
 #define READER_CAP 20000000UL
 #define WRITER_CAP 5000000UL
 #define NELEM(a)   (sizeof(a) / sizeof((a)[0]))
@@ -76,6 +88,7 @@ enum violation {
 	V_PURGED_LIVE,
 	V_SNAPSHOT,
 	V_TOP,
+	V_PUT,
 	V_N,
 };
 
@@ -90,6 +103,7 @@ static const char *const v_names[V_N] = {
 	"purged an entry that had not expired",
 	"snapshot duplicate or pinned entry missing",
 	"top-k not sorted",
+	"put entry misreported, not visible, or visible when expired",
 };
 
 static atomic_ulong violations[V_N];
@@ -144,6 +158,9 @@ static uint32_t below(uint64_t *s, uint32_t n)
  * 2001:db8:cafe::/48 are banned too, and inside them the pinned allows
  * 192.0.2.0/28 and 2001:db8:cafe::/64 admit.
  * Writer w owns 10.(w+1).0.0/23 hosts and 2001:db8:10:w::0..511 (bans only).
+ * The putter owns 10.200.0.0/24 hosts, 2001:db8:20::0..255, the prefixes
+ * 10.201.k.0/24 and 2001:db8:21:k::/64 (k < 16); every fifth key is an
+ * allow, the others bans; nothing else covers them.
  * Shared: 10.9.0.0/24 (bans and allows of several lengths, TTLs), the TTL
  * range 172.16.w.0/24, and bans inside the pinned ranges.
  */
@@ -172,6 +189,32 @@ static void own_key(struct ipw_addr *a, int w, unsigned k)
 		v4(a, 0x0a000000u | (uint32_t)(w + 1) << 16 | k, 32);
 	else
 		v6(a, 0x10, (uint16_t)w, (uint16_t)(k - OWN_KEYS), 128);
+}
+
+/* The putter's key @k: its target (and list). */
+static enum ipw_list put_key(struct ipw_addr *a, unsigned k)
+{
+	if (k < PUT_HOSTS)
+		v4(a, 0x0ac80000u | k, 32); /* 10.200.0.k */
+	else if (k < 2 * PUT_HOSTS)
+		v6(a, 0x20, 0, (uint16_t)(k - PUT_HOSTS), 128);
+	else if (k < 2 * PUT_HOSTS + PUT_PFX)
+		v4(a, 0x0ac90000u | (k - 2 * PUT_HOSTS) << 8, 24);
+	else
+		v6(a, 0x21, (uint16_t)(k - 2 * PUT_HOSTS - PUT_PFX), 0, 64);
+	return k % 5 == 4 ? IPW_LIST_ALLOW : IPW_LIST_BAN;
+}
+
+/* An address inside the putter's key @k. */
+static void put_key_addr(struct ipw_addr *a, unsigned k, uint32_t low)
+{
+	if (k < 2 * PUT_HOSTS)
+		put_key(a, k);
+	else if (k < 2 * PUT_HOSTS + PUT_PFX)
+		v4(a, 0x0ac90000u | (k - 2 * PUT_HOSTS) << 8 | (low & 255), 32);
+	else
+		v6(a, 0x21, (uint16_t)(k - 2 * PUT_HOSTS - PUT_PFX),
+		   (uint16_t)low, 128);
 }
 
 struct pinned {
@@ -260,7 +303,10 @@ static void pinned_allow_addr(uint64_t *r, struct ipw_addr *a)
 /* Anything the writers touch. */
 static void shared_addr(uint64_t *r, struct ipw_addr *a)
 {
-	switch (below(r, 4)) {
+	switch (below(r, 5)) {
+	case 4:
+		put_key_addr(a, below(r, PUT_KEYS), below(r, 65536));
+		break;
 	case 0:
 		v4(a, 0x0a090000 | below(r, 256), 32); /* 10.9.0.x */
 		break;
@@ -314,7 +360,7 @@ struct counters {
 	unsigned long ops, checks, writes, purged;
 };
 
-static struct counters totals[NREADERS + NWRITERS + 1];
+static struct counters totals[NREADERS + NWRITERS + 2]; /* + purger, putter */
 
 struct reader_arg {
 	int id;
@@ -536,6 +582,208 @@ static void *writer(void *p)
 	return NULL;
 }
 
+/* ---- the putter ---- */
+
+struct put_state {
+	bool present;		 /* put last, not deleted since */
+	struct ipw_entry_info e; /* what was put */
+};
+
+static struct put_state put_keys[PUT_KEYS];
+
+static void make_put(uint64_t *r, unsigned k, struct ipw_entry_info *e)
+{
+	int64_t now = stress_clock(NULL);
+	uint32_t x = below(r, 100);
+
+	memset(e, 0, sizeof(*e));
+	e->list = put_key(&e->target, k);
+	e->expires = x < 15 ? 0 :
+		     x < 30 ? now - (int64_t)below(r, 20) :
+			      now + 1 + (int64_t)below(r, 30);
+	e->created = now - (int64_t)below(r, 1000);
+	e->score = below(r, 10);
+	e->flags = below(r, 2) ? IPW_ENTRY_AUTO : 0;
+	if (below(r, 2)) {
+		e->hits = 1 + below(r, 1000);
+		e->last_hit = now - (int64_t)below(r, 100);
+	}
+	snprintf(e->reason, sizeof(e->reason), "restored %u", below(r, 100));
+	snprintf(e->actor, sizeof(e->actor), "%s", below(r, 2) ? "store" : "");
+}
+
+/* The table's entry for key @k against what was put last. */
+static void put_verify(unsigned k, const char *when)
+{
+	const struct put_state *ps = &put_keys[k];
+	struct ipw_entry_info got;
+	struct ipw_addr a;
+	enum ipw_list list = put_key(&a, k);
+	char buf[IPW_ADDR_STRLEN];
+	int rc = ipw_table_get(tbl, list, &a, &got);
+	int64_t after = stress_clock(NULL);
+	const struct ipw_entry_info *e = &ps->e;
+
+	if (!ps->present) {
+		if (rc != IPW_ENOENT)
+			violate(V_PUT, "%s: get %s: %s, want ENOENT", when,
+				fmt(&a, buf), ipw_errname(rc));
+		return;
+	}
+	if (rc == IPW_ENOENT) {
+		/* only the purger removes it, and only once expired */
+		if (e->expires == 0 || e->expires > after)
+			violate(V_PUT,
+				"%s: get %s: gone, expires %" PRId64
+				", now %" PRId64,
+				when, fmt(&a, buf), e->expires, after);
+		return;
+	}
+	if (rc || got.expires != e->expires || got.created != e->created ||
+	    got.score != e->score || got.flags != e->flags ||
+	    got.hits < e->hits || got.last_hit < e->last_hit ||
+	    strcmp(got.reason, e->reason) != 0 ||
+	    strcmp(got.actor, e->actor) != 0 || got.source[0])
+		violate(V_PUT,
+			"%s: get %s: %s expires %" PRId64 " created %" PRId64
+			" score %u flags %u hits %" PRIu64
+			"; put expires %" PRId64 " created %" PRId64
+			" score %u flags %u hits %" PRIu64,
+			when, fmt(&a, buf), ipw_errname(rc), got.expires,
+			got.created, got.score, got.flags, got.hits, e->expires,
+			e->created, e->score, e->flags, e->hits);
+}
+
+/* A check inside key @k right after its put: decided by it iff live. */
+static void put_check_after(uint64_t *r, unsigned k, int64_t before)
+{
+	const struct ipw_entry_info *e = &put_keys[k].e;
+	struct ipw_addr ip;
+	struct ipw_verdict v;
+	char b1[IPW_ADDR_STRLEN], b2[IPW_ADDR_STRLEN];
+	int64_t after;
+	bool by_it;
+
+	put_key_addr(&ip, k, below(r, 65536));
+	if (ipw_table_check(tbl, &ip, &v)) {
+		violate(V_PUT, "check %s failed", fmt(&ip, b1));
+		return;
+	}
+	after = stress_clock(NULL);
+	by_it = (v.reason == IPW_VERDICT_BANNED ||
+		 v.reason == IPW_VERDICT_ALLOWED) &&
+		v.list == e->list && ipw_addr_equal(&v.entry, &e->target) &&
+		v.expires == e->expires;
+	if ((e->expires == 0 || e->expires > after) && !by_it)
+		violate(V_PUT, "check %s after a live put: reason %u by %s",
+			fmt(&ip, b1), v.reason, fmt(&v.entry, b2));
+	if (e->expires != 0 && e->expires <= before &&
+	    v.reason != IPW_VERDICT_NO_MATCH)
+		violate(V_PUT,
+			"check %s after an expired put: reason %u by %s "
+			"expires %" PRId64,
+			fmt(&ip, b1), v.reason, fmt(&v.entry, b2), v.expires);
+}
+
+static void *putter(void *p)
+{
+	struct counters *c = &totals[NREADERS + NWRITERS + 1];
+	uint64_t r = 0x4000;
+	struct ipw_entry_info batch[PUT_BATCH];
+	unsigned keys[PUT_BATCH];
+	int rcs[PUT_BATCH];
+
+	(void)p;
+	ipw_reader_register();
+	while (c->ops < WRITER_CAP) {
+		uint32_t kind = below(&r, 100);
+		unsigned k = below(&r, PUT_KEYS);
+		char buf[IPW_ADDR_STRLEN];
+		int64_t before;
+		int rc;
+
+		if ((c->ops & 63) == 0 &&
+		    atomic_load_explicit(&stop, memory_order_relaxed))
+			break;
+		c->ops++;
+		if (kind < 40) { /* one put, then a check and a get */
+			struct ipw_entry_info e;
+
+			make_put(&r, k, &e);
+			before = stress_clock(NULL);
+			rc = ipw_table_put(tbl, &e);
+			if (rc) {
+				violate(V_PUT, "put %s: %s",
+					fmt(&e.target, buf), ipw_errname(rc));
+				continue;
+			}
+			put_keys[k].present = true;
+			put_keys[k].e = e;
+			c->writes++;
+			put_check_after(&r, k, before);
+			put_verify(k, "after put");
+		} else if (kind < 60) { /* a batch, keys may repeat */
+			unsigned n = 2 + below(&r, PUT_BATCH - 1);
+			int failed;
+
+			for (unsigned i = 0; i < n; i++) {
+				keys[i] = below(&r, PUT_KEYS);
+				make_put(&r, keys[i], &batch[i]);
+				if (below(&r, 50) == 0)
+					batch[i].flags = 2; /* EINVAL */
+			}
+			failed = ipw_table_put_batch(tbl, batch, n, rcs);
+			for (unsigned i = 0; i < n; i++) {
+				int want = batch[i].flags > 1 ? IPW_EINVAL : 0;
+
+				if (rcs[i] != want) {
+					violate(V_PUT, "put_batch #%u %s: %s",
+						i, fmt(&batch[i].target, buf),
+						ipw_errname(rcs[i]));
+					failed--;
+				}
+				failed -= want != 0;
+				if (rcs[i] == 0) {
+					put_keys[keys[i]].present = true;
+					put_keys[keys[i]].e = batch[i];
+				}
+			}
+			if (failed != 0)
+				violate(V_PUT, "put_batch miscounted failures");
+			c->writes += n;
+			for (unsigned i = 0; i < n; i++)
+				put_verify(keys[i], "after put_batch");
+		} else if (kind < 70) { /* removal */
+			struct ipw_addr a;
+			enum ipw_list list = put_key(&a, k);
+			const struct ipw_entry_info *e = &put_keys[k].e;
+			enum ipw_change what = 0;
+
+			before = stress_clock(NULL);
+			rc = ipw_table_del(tbl, list, &a, &what, NULL);
+			/* REMOVED if it was there, live; ABSENT if not there,
+			 * or expired (it stays for the purger) */
+			if (rc ||
+			    (what == IPW_CHANGE_REMOVED &&
+			     (!put_keys[k].present ||
+			      (e->expires && e->expires <= before))) ||
+			    (what == IPW_CHANGE_ABSENT && put_keys[k].present &&
+			     (e->expires == 0 ||
+			      e->expires > stress_clock(NULL))))
+				violate(V_PUT, "del %s: %s/%s", fmt(&a, buf),
+					ipw_errname(rc), ipw_change_name(what));
+			if (what == IPW_CHANGE_REMOVED)
+				put_keys[k].present = false;
+			c->writes++;
+			put_verify(k, "after del");
+		} else {
+			put_verify(k, "later");
+		}
+	}
+	ipw_reader_unregister();
+	return NULL;
+}
+
 static void purge_cb(const struct ipw_entry_info *e, void *ctx)
 {
 	char buf[IPW_ADDR_STRLEN];
@@ -690,8 +938,10 @@ static size_t compare_all_checks(const struct ipw_entry_info *e, size_t n,
 	char b1[IPW_ADDR_STRLEN], b2[IPW_ADDR_STRLEN];
 
 	*checked = 0;
-	for (unsigned kind = 0; kind < 7; kind++) {
-		unsigned count = kind == 0 ? 2 * OWN_KEYS * NWRITERS : 256;
+	for (unsigned kind = 0; kind < 8; kind++) {
+		unsigned count = kind == 0 ? 2 * OWN_KEYS * NWRITERS :
+				 kind == 7 ? 4 * PUT_KEYS :
+					     256;
 
 		for (unsigned i = 0; i < count; i++) {
 			struct ipw_addr ip;
@@ -719,9 +969,13 @@ static size_t compare_all_checks(const struct ipw_entry_info *e, size_t n,
 			case 5:
 				v4(&ip, 0xc0000200 | i, 32);
 				break;
-			default:
+			case 6:
 				v6(&ip, i % 2 ? 0xdead : 0xcafe, (uint16_t)i, 0,
 				   128);
+				break;
+			default:
+				put_key_addr(&ip, i % PUT_KEYS,
+					     i / PUT_KEYS * 77);
 				break;
 			}
 			if (ipw_table_check(tbl, &ip, &v)) {
@@ -761,7 +1015,7 @@ int main(void)
 {
 	static struct writer_arg wargs[NWRITERS];
 	struct reader_arg rargs[NREADERS];
-	pthread_t th[NREADERS + NWRITERS + 1];
+	pthread_t th[NREADERS + NWRITERS + 2];
 	struct ipw_table_opts o;
 	struct ipw_table_stats st;
 	struct ipw_entry_info *snap;
@@ -783,7 +1037,7 @@ int main(void)
 	}
 	ipw_reader_register();
 	setup_pinned();
-	diag("%d readers, %d writers, 1 purger, for %.1f s "
+	diag("%d readers, %d writers, 1 putter, 1 purger, for %.1f s "
 	     "(IPW_STRESS_SECONDS)",
 	     NREADERS, NWRITERS, seconds);
 
@@ -797,6 +1051,7 @@ int main(void)
 		pthread_create(&th[nth++], NULL, writer, &wargs[i]);
 	}
 	pthread_create(&th[nth++], NULL, purger, NULL);
+	pthread_create(&th[nth++], NULL, putter, NULL);
 	while (monotonic() < deadline) {
 		struct timespec pause = {0, 20000000};
 
@@ -810,12 +1065,15 @@ int main(void)
 		total_checks += totals[i].checks;
 	for (int i = 0; i < NWRITERS; i++)
 		total_writes += totals[NREADERS + i].writes;
-	diag("%lu checks, %lu writes, %lu purge calls removing %lu entries",
-	     total_checks, total_writes, totals[NREADERS + NWRITERS].ops,
+	diag("%lu checks, %lu writes, %lu puts and removals by the putter, "
+	     "%lu purge calls removing %lu entries",
+	     total_checks, total_writes, totals[NREADERS + NWRITERS + 1].writes,
+	     totals[NREADERS + NWRITERS].ops,
 	     totals[NREADERS + NWRITERS].purged);
 	ok(total_checks > 0 && total_writes > 0 &&
-		   totals[NREADERS + NWRITERS].purged > 0,
-	   "every thread did work (checks, writes, purges)");
+		   totals[NREADERS + NWRITERS].purged > 0 &&
+		   totals[NREADERS + NWRITERS + 1].writes > 0,
+	   "every thread did work (checks, writes, puts, purges)");
 	for (int v = 0; v < V_N; v++)
 		is_int(atomic_load(&violations[v]), 0, "while running: no %s",
 		       v_names[v]);
@@ -845,6 +1103,15 @@ int main(void)
 			}
 		}
 	is_int(bad, 0, "after: every owned key is in its writer's final state");
+	{
+		unsigned long before = atomic_load(&violations[V_PUT]);
+
+		for (unsigned k = 0; k < PUT_KEYS; k++)
+			put_verify(k, "after the run");
+		is_int(atomic_load(&violations[V_PUT]) - before, 0,
+		       "after: every put key holds what was put last (or "
+		       "nothing, once expired)");
+	}
 
 	n = snapshot_sorted(&snap);
 	ipw_table_stats(tbl, &st);
