@@ -708,6 +708,26 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/* "t<thread>-<n>" -> *t, *n; false if it is not that. */
+static bool parse_tn(const char *s, int *t, int *n)
+{
+	char *end;
+	long a, b;
+
+	if (s[0] != 't')
+		return false;
+	a = strtol(s + 1, &end, 10);
+	if (end == s + 1 || *end != '-')
+		return false;
+	s = end + 1;
+	b = strtol(s, &end, 10);
+	if (end == s || *end != '\0')
+		return false;
+	*t = (int)a;
+	*n = (int)b;
+	return true;
+}
+
 static void test_concurrent(void)
 {
 	struct writer w[THREADS];
@@ -747,8 +767,8 @@ static void test_concurrent(void)
 		j = json_loads(p, 0, NULL);
 		id = json_object_get(j, "op");
 		if (!json_is_string(id) ||
-		    sscanf(json_string_value(id), "t%d-%d", &t, &n) != 2 ||
-		    t < 0 || t >= THREADS)
+		    !parse_tn(json_string_value(id), &t, &n) || t < 0 ||
+		    t >= THREADS)
 			bad++;
 		else if (n != next[t]++)
 			order++;

@@ -762,7 +762,7 @@ static void count_put(int rc, bool replaced, const struct ipw_entry_info *e)
 
 static void op_put(void)
 {
-	struct ipw_entry_info v[8];
+	struct ipw_entry_info v[8] = {0};
 	struct put_strs ps[8];
 	int rcs[8], nfailed = 0, nfail = 0;
 	size_t n = below(4) ? 1 : 2 + below(7);
