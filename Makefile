@@ -56,7 +56,7 @@ bench: build/release/build.ninja
 # RUN_LISTEN and RUN_DATA change them (tests use both).
 RUN_LISTEN ?= 127.0.0.1:7420
 RUN_DATA   ?= ./var
-run: build/release/build.ninja
+run: deps build/release/build.ninja
 	ninja -C build/release
 	@echo
 	@echo "ipwalld: HTTP on http://$(RUN_LISTEN), unix socket $(RUN_DATA)/ipwalld.sock"
