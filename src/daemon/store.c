@@ -18,8 +18,13 @@
  *
  * Failure: a record or commit that fails with SQLITE_FULL reports
  * IPW_ENOSPC, anything else IPW_EIO; the caller rolls back (the
- * transaction and its in-memory effects) and answers 503. Reads at start
- * that meet SQLITE_CORRUPT / SQLITE_NOTADB refuse the start with a hint.
+ * transaction and its in-memory effects) and answers 503. SQLite's message
+ * for the failure is kept (a ROLLBACK would reset sqlite3_errmsg() to "not
+ * an error") for ipwd_store_errmsg(). Reads at start that meet
+ * SQLITE_CORRUPT / SQLITE_NOTADB refuse the start with a hint, and so does
+ * a store this process may read but not write (a read-only file, or a
+ * directory where the -wal file cannot be made): it would otherwise start
+ * and refuse every write with 503 for ever.
  */
 #include <errno.h>
 #include <sqlite3.h>
@@ -93,6 +98,7 @@ struct ipwd_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_N];
 	bool in_tx;
+	char errmsg[256]; /* SQLite's message for the last failure */
 };
 
 static int map_rc(int rc)
@@ -111,11 +117,15 @@ static int map_rc(int rc)
 	}
 }
 
-/* Run a prepared statement to completion. */
+/* Run a prepared statement to completion. A failure's message is kept
+ * (not a ROLLBACK's: it follows the failure that matters). */
 static int run(struct ipwd_store *s, enum stmt i)
 {
 	int rc = sqlite3_step(s->st[i]);
 
+	if (map_rc(rc) != 0 && i != ST_ROLLBACK)
+		snprintf(s->errmsg, sizeof(s->errmsg), "%s",
+			 sqlite3_errmsg(s->db));
 	sqlite3_reset(s->st[i]);
 	sqlite3_clear_bindings(s->st[i]);
 	return map_rc(rc);
@@ -135,7 +145,8 @@ static const char *hint(int rc)
 	case SQLITE_PERM:
 	case SQLITE_READONLY:
 		return "check that the data directory exists and that ipwalld's "
-		       "user may read and write it";
+		       "user may read and write it, the database file, and the "
+		       "-wal and -shm files beside it";
 	case SQLITE_FULL:
 		return "the file system is full";
 	default:
@@ -177,6 +188,17 @@ int ipwd_store_open(struct ipwd_store **out, const char *path,
 		return open_fail(s, path, "cannot open", rc, err, errlen);
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, 5000);
+	/* SQLite falls back to read-only when the file is write-protected.
+	 * Asked before anything is read, so that no -wal or -shm file is made
+	 * beside it (they would take the file's read-only mode). */
+	if (sqlite3_db_readonly(s->db, "main") == 1) {
+		snprintf(err, errlen,
+			 "%s: cannot write: the file is read-only for this "
+			 "user; %s",
+			 path, hint(SQLITE_READONLY));
+		ipwd_store_close(s);
+		return -1;
+	}
 
 	/* Integrity first, before anything writes: a damaged file must be
 	 * refused as it is. quick_check is O(size) without the index
@@ -190,11 +212,19 @@ int ipwd_store_open(struct ipwd_store **out, const char *path,
 	}
 	res = sqlite3_column_text(q, 0);
 	if (res == NULL || strcmp((const char *)res, "ok") != 0) {
+		char what[256], *nl;
+
+		/* quick_check's report has several lines; a log message has
+		 * one (under systemd each line would be an entry of its own,
+		 * the hint apart from the file it is about). */
+		snprintf(what, sizeof(what), "%s",
+			 res ? (const char *)res : "?");
+		while ((nl = strchr(what, '\n')) != NULL)
+			*nl = ' ';
 		snprintf(err, errlen,
 			 "%s: the database fails SQLite's quick_check (%s); "
 			 "%s",
-			 path, res ? (const char *)res : "?",
-			 hint(SQLITE_CORRUPT));
+			 path, what, hint(SQLITE_CORRUPT));
 		sqlite3_finalize(q);
 		ipwd_store_close(s);
 		return -1;
@@ -210,6 +240,12 @@ int ipwd_store_open(struct ipwd_store **out, const char *path,
 	fresh = rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW &&
 		sqlite3_column_int(q, 0) == 0;
 	sqlite3_finalize(q);
+	/* Taking the write lock opens the -wal file for writing (a store in
+	 * a directory this user may not write fails here), and writes
+	 * nothing. */
+	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE; COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return open_fail(s, path, "cannot write", rc, err, errlen);
 	if (!fresh && version != SCHEMA_VERSION) {
 		snprintf(err, errlen,
 			 "%s: schema version %d, this ipwalld knows %d (a "
@@ -262,7 +298,7 @@ void ipwd_store_close(struct ipwd_store *s)
 
 const char *ipwd_store_errmsg(struct ipwd_store *s)
 {
-	return sqlite3_errmsg(s->db);
+	return s->errmsg[0] ? s->errmsg : sqlite3_errmsg(s->db);
 }
 
 static void bind_key(sqlite3_stmt *q, int first, enum ipw_list list,

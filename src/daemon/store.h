@@ -51,8 +51,10 @@ struct ipwd_store;
  * ipwd_store_open() - open @path, creating it (and its schema) if it does
  * not exist. A file that is not a SQLite database, fails SQLite's
  * quick_check (corrupt or truncated), or has a schema this ipwalld does
- * not know is refused: -1 with a message and a recovery hint in @err,
- * and the file is left as it is.
+ * not know is refused, and so is one this process cannot write (a
+ * read-only file, a directory where it may not make the -wal file): -1
+ * with a one-line message naming @path and a hint in @err, and the file
+ * is left as it is.
  */
 int ipwd_store_open(struct ipwd_store **out, const char *path,
 		    enum ipwd_sync sync, char *err, size_t errlen);
@@ -80,7 +82,8 @@ int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r,
 int ipwd_store_commit(struct ipwd_store *s);
 void ipwd_store_rollback(struct ipwd_store *s);
 
-/* SQLite's message for the last failure. */
+/* SQLite's message for the last failed begin, record or commit (kept
+ * across the rollback that follows it). */
 const char *ipwd_store_errmsg(struct ipwd_store *s);
 
 /* Cap the database at its current size plus @extra pages (SQLite's

@@ -4,9 +4,11 @@
  * files in a temporary directory: schema creation, recording ops (history
  * rows and the current state), loading back exactly, idempotent op ids,
  * the stored mode, the repeat-offender count by prefix, the refusal of
- * damaged, truncated, foreign and newer files (left as they were), and a
- * full disk (SQLite's max_page_count) reported as IPW_ENOSPC with nothing
- * half-applied.
+ * damaged, truncated, foreign and newer files (left as they were), of a
+ * file this user may only read (as a user other than root), a full disk
+ * (SQLite's max_page_count) reported as IPW_ENOSPC with nothing
+ * half-applied, and SQLite's reason for a failed record kept across the
+ * rollback.
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -380,6 +382,38 @@ static void test_full_disk(void)
 	ipwd_store_close(s);
 }
 
+/* A record that fails inside the transaction (here a trigger another
+ * program added) is rolled back by the caller; ipwd_store_errmsg() must
+ * still give SQLite's reason, which the write path logs after the
+ * rollback (sqlite3_errmsg() would say "not an error" by then). */
+static void test_errmsg_after_rollback(void)
+{
+	struct ipwd_store *s = NULL;
+	char err[512], p[300];
+	sqlite3 *db;
+	int rc;
+
+	snprintf(p, sizeof(p), "%s/trigger.db", dir);
+	if (ipwd_store_open(&s, p, IPWD_SYNC_FULL, err, sizeof(err)) != 0)
+		exit(1);
+	ipwd_store_close(s);
+	s = NULL;
+	sqlite3_open(p, &db);
+	sqlite3_exec(db,
+		     "CREATE TRIGGER no_entries BEFORE INSERT ON entries"
+		     " BEGIN SELECT RAISE(ABORT, 'no entries today'); END",
+		     NULL, NULL, NULL);
+	sqlite3_close(db);
+	if (ipwd_store_open(&s, p, IPWD_SYNC_FULL, err, sizeof(err)) != 0)
+		exit(1);
+	rc = ban_group(s, 0, 1);
+	is_int(rc, IPW_EIO, "a record that fails in the transaction: EIO");
+	is_str(ipwd_store_errmsg(s), "no entries today",
+	       "... and after the rollback errmsg still says why");
+	is_int(ipwd_store_op_count(s), 0, "... and nothing was recorded");
+	ipwd_store_close(s);
+}
+
 static void test_refusals(void)
 {
 	static const char garbage[] = "this is not a database\n";
@@ -469,6 +503,36 @@ static void test_refusals(void)
 		s = NULL;
 	}
 
+	/* a store this user may read but not write: refused at open (it
+	 * would refuse every write with 503), the file left as it was and
+	 * no -wal or -shm made beside it */
+	if (geteuid() != 0) {
+		snprintf(p, sizeof(p), "%s/readonly.db", dir);
+		if (ipwd_store_open(&s, p, IPWD_SYNC_FULL, err, sizeof(err)))
+			exit(1);
+		ipwd_store_close(s);
+		s = NULL;
+		orig = read_file(p, &olen);
+		chmod(p, 0400);
+		rc = ipwd_store_open(&s, p, IPWD_SYNC_FULL, err, sizeof(err));
+		ok(rc == -1 && s == NULL && strstr(err, p) &&
+			   strstr(err, "read-only"),
+		   "a read-only store file is refused: %s", err);
+		now = read_file(p, &nlen);
+		ok(now && orig && nlen == olen && memcmp(now, orig, nlen) == 0,
+		   "... and left as it was");
+		free(now);
+		free(orig);
+		snprintf(p, sizeof(p), "%s/readonly.db-shm", dir);
+		ok(access(p, F_OK) != 0,
+		   "... with no -shm file made beside it");
+	} else {
+		printf("ok %d - a read-only store file is refused # SKIP root "
+		       "writes any file (tests/integration/store_failures.sh "
+		       "runs ipwalld as nobody)\n",
+		       ++tap_n);
+	}
+
 	/* an unwritable directory */
 	snprintf(p, sizeof(p), "%s/no/such/dir/ipwall.db", dir);
 	rc = ipwd_store_open(&s, p, IPWD_SYNC_FULL, err, sizeof(err));
@@ -491,6 +555,7 @@ int main(void)
 	test_roundtrip();
 	test_ban_count();
 	test_full_disk();
+	test_errmsg_after_rollback();
 	test_refusals();
 	if (nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		diag("could not remove %s", dir);
