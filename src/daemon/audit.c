@@ -15,8 +15,17 @@
  * the lock is taken; the lock is held only for the write(2) of the whole
  * group, or for the journal sends. With O_APPEND every group lands at the
  * end of the file in one piece, even next to other appenders, unless the
- * write is cut short (a full disk, a signal), when the rest follows in
- * another write still under the lock.
+ * write is cut short (a signal), when the rest follows in another write
+ * still under the lock.
+ *
+ * Whole lines only. A write that fails part way (a full disk) would leave
+ * the start of a line at the end of the file, and the next group would be
+ * glued to it: a line that does not parse, in the middle of the log. So
+ * the file is cut back to the end of the last whole line written, and
+ * the group's other lines are lost (the caller says so), not mangled. A
+ * crash of an earlier ipwalld in the middle of a long write (kill -9
+ * during a big batch's lines) leaves the same kind of tail: opening the
+ * file cuts it, when it is the start of one of our lines.
  *
  * Reopening (SIGHUP after logrotate renamed the file) opens the path anew
  * and swaps the descriptor under the same lock, so a group is written
@@ -40,6 +49,7 @@
 #include <systemd/sd-journal.h>
 
 #include "audit.h"
+#include "log.h"
 #include "metrics.h"
 
 #define DUMP_FLAGS     (JSON_PRESERVE_ORDER | JSON_COMPACT)
@@ -286,9 +296,72 @@ char *ipwd_audit_entry_json(const struct ipw_entry_info *e)
 /* ---------------------------------------------------------------- */
 /* Destinations */
 
+#define LINE_START "{\"ts\":\""
+#define TAIL_SCAN  (1 << 20) /* how far back to look for the last '\n' */
+
+/*
+ * An earlier ipwalld killed in the middle of a write may have left the
+ * start of a line at the end of @path (open as @fd, for writing): cut it,
+ * so that the next line starts a line of its own. Only a tail that starts
+ * like our lines, after a '\n' in the last TAIL_SCAN bytes, or at the
+ * start of the file, is cut: a file of something else is left alone.
+ */
+static void cut_incomplete_tail(const char *path, int fd)
+{
+	char buf[4096], head[sizeof(LINE_START) - 1];
+	off_t end, pos, start = -1;
+	struct stat st;
+	size_t cmp;
+	ssize_t n;
+	int rfd;
+
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+		return;
+	rfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (rfd < 0)
+		return;
+	end = st.st_size;
+	if (pread(rfd, buf, 1, end - 1) != 1 || buf[0] == '\n')
+		goto out;
+	for (pos = end; pos > 0 && end - pos < TAIL_SCAN && start < 0;) {
+		size_t want =
+			pos > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)pos;
+
+		n = pread(rfd, buf, want, pos - (off_t)want);
+		if (n != (ssize_t)want)
+			goto out;
+		pos -= (off_t)want;
+		while (n > 0 && start < 0)
+			if (buf[--n] == '\n')
+				start = pos + n + 1;
+	}
+	if (start < 0 && pos == 0)
+		start = 0;
+	if (start < 0)
+		goto out;
+	/* the tail may be shorter than the start of a line */
+	cmp = end - start < (off_t)sizeof(head) ? (size_t)(end - start) :
+						  sizeof(head);
+	if (pread(rfd, head, cmp, start) != (ssize_t)cmp ||
+	    memcmp(head, LINE_START, cmp) != 0)
+		goto out;
+	if (ftruncate(fd, start) == 0)
+		log_warn(
+			"audit log %s: cut %lld bytes at its end, the start of "
+			"a line an earlier ipwalld did not finish (it was "
+			"stopped in the middle of a write)",
+			path, (long long)(end - start));
+out:
+	close(rfd);
+}
+
 static int open_file(const char *path)
 {
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+
+	if (fd >= 0)
+		cut_incomplete_tail(path, fd);
+	return fd;
 }
 
 int ipwd_audit_open(struct ipwd_audit **out, const char *dest, char *err,
@@ -380,21 +453,39 @@ int ipwd_audit_reopen(struct ipwd_audit *a)
 	return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
+/* Write all @len bytes; *@done: how many were written, also on failure. */
+static int write_all(int fd, const char *buf, size_t len, size_t *done)
 {
 	ssize_t w;
 
-	while (len > 0) {
-		w = write(fd, buf, len);
+	*done = 0;
+	while (*done < len) {
+		w = write(fd, buf + *done, len - *done);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
-		buf += w;
-		len -= (size_t)w;
+		*done += (size_t)w;
 	}
 	return 0;
+}
+
+/* After a failed write of @buf of which @done bytes landed at the end of
+ * the regular file @fd: cut the file back to the end of the last whole
+ * line written. Lock held. */
+static void cut_partial_line(int fd, const char *buf, size_t done)
+{
+	size_t keep = done;
+	struct stat st;
+
+	while (keep > 0 && buf[keep - 1] != '\n')
+		keep--;
+	if (keep == done || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size < (off_t)(done - keep))
+		return;
+	if (ftruncate(fd, st.st_size - (off_t)(done - keep)) != 0)
+		return; /* nothing more can be done; the caller reports */
 }
 
 /* The lines of @recs, each with its '\n', in one malloc'd buffer. */
@@ -520,7 +611,7 @@ nomem:
 static int write_recs(struct ipwd_audit *a, const struct ipwd_oprec *recs,
 		      char *const *pre, size_t n)
 {
-	size_t len;
+	size_t len, done;
 	char *buf;
 	int rc, e;
 
@@ -532,8 +623,10 @@ static int write_recs(struct ipwd_audit *a, const struct ipwd_oprec *recs,
 	if (buf == NULL)
 		return -1;
 	pthread_mutex_lock(&a->lock);
-	rc = write_all(a->fd, buf, len);
+	rc = write_all(a->fd, buf, len, &done);
 	e = errno;
+	if (rc != 0 && done > 0)
+		cut_partial_line(a->fd, buf, done);
 	pthread_mutex_unlock(&a->lock);
 	free(buf);
 	errno = e;

@@ -69,7 +69,12 @@ struct ipwd_audit;
  *                          exists.
  *        anything else     a file path, opened
  *                          O_WRONLY|O_APPEND|O_CREAT|O_CLOEXEC, mode 0640
- *                          (less the umask)
+ *                          (less the umask). If the file ends in the start
+ *                          of one of our lines (an ipwalld killed in the
+ *                          middle of a write), that tail is cut, with a
+ *                          warning on the log, so the next line is whole;
+ *                          a file ending otherwise is left alone. The same
+ *                          on ipwd_audit_reopen().
  * @err: room for an error message (a sentence naming @dest and the cause)
  * Returns 0 with *@out set, or -1 with errno and @err set. Free with
  * ipwd_audit_close().
@@ -86,8 +91,10 @@ int ipwd_audit_open(struct ipwd_audit **out, const char *dest, char *err,
  * entries). For the journal, one entry per record.
  * @a may be NULL (nothing to do); @n may be 0.
  * Returns 0, or -1 with errno set (ENOMEM: nothing was written; an I/O
- * error: a prefix of the lines may have been written). The caller counts
- * failures and logs once; the next call tries again.
+ * error, e.g. ENOSPC: the lines that were written whole stay, and a line
+ * written in part is cut off again, for a regular file, so the file
+ * always ends with a whole line). The caller counts failures and logs
+ * once; the next call tries again.
  */
 int ipwd_audit_write(struct ipwd_audit *a, const struct ipwd_oprec *recs,
 		     size_t n);

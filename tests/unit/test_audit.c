@@ -6,8 +6,11 @@
  * ill-formed UTF-8; then the destinations: a file (a group of records,
  * its mode), standard output, reopening after a logrotate-style rename,
  * "none", paths that cannot be opened, the journal (only that opening
- * succeeds or fails cleanly: no journald is assumed), and four threads
- * writing at once, whose lines must never interleave. Time is fixed (NOW).
+ * succeeds or fails cleanly: no journald is assumed), four threads
+ * writing at once, whose lines must never interleave, and whole lines
+ * only: a write cut short (a file size limit, as a full disk) and the
+ * tail a killed ipwalld left are cut back to the last whole line.
+ * Time is fixed (NOW).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,7 +19,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -782,10 +787,119 @@ static void test_concurrent(void)
 
 /* ---------------------------------------------------------------- */
 
+/* Every line of @s parses as a JSON object, and @s ends with '\n'. */
+static bool all_lines_parse(const char *s)
+{
+	size_t i, n = count_lines(s);
+	bool good = s && *s && s[strlen(s) - 1] == '\n';
+
+	for (i = 0; good && i < n; i++) {
+		char *line = nth_line(s, i);
+		json_t *j = line ? json_loads(line, 0, NULL) : NULL;
+
+		good = json_is_object(j);
+		json_decref(j);
+		free(line);
+	}
+	return good;
+}
+
+/* A write cut short part way through a line (here by RLIMIT_FSIZE, which
+ * fails a write past the limit as a full disk does) must not leave the
+ * start of a line for the next group to be glued to. */
+static void test_short_write(void)
+{
+	struct ipwd_oprec recs[3];
+	struct ipw_entry_info e;
+	struct ipwd_audit *a = NULL;
+	char err[256] = "", *s, *one;
+	const char *path = path_in("short.log");
+	struct rlimit old, lim;
+	size_t len1;
+	int rc;
+
+	three_recs(recs, &e);
+	one = ipwd_audit_line(&recs[0]);
+	len1 = strlen(one) + 1;
+	free(one);
+	is_int(ipwd_audit_open(&a, path, err, sizeof(err)), 0, "open: %s", err);
+	is_int(ipwd_audit_write(a, recs, 1), 0, "one line written");
+	/* room for the next line and half of the one after */
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = (rlim_t)(len1 + len1 + len1 / 2);
+	setrlimit(RLIMIT_FSIZE, &lim);
+	rc = ipwd_audit_write(a, recs, 3);
+	setrlimit(RLIMIT_FSIZE, &old);
+	ok(rc == -1 && errno == EFBIG, "a group past the limit fails (EFBIG)");
+	s = slurp(path);
+	is_int(count_lines(s), 2,
+	       "the whole line that fitted stays, the cut one does not");
+	ok(all_lines_parse(s), "the file ends with a whole line");
+	free(s);
+	is_int(ipwd_audit_write(a, &recs[2], 1), 0,
+	       "room again: a write works");
+	ipwd_audit_close(a);
+	s = slurp(path);
+	ok(count_lines(s) == 3 && all_lines_parse(s),
+	   "the next line is a line of its own, and every line parses");
+	free(s);
+	signal(SIGXFSZ, SIG_DFL);
+}
+
+/* The start of a line left at the end by an ipwalld killed mid-write is
+ * cut when the file is opened; a file that ends otherwise is left alone. */
+static void test_incomplete_tail(void)
+{
+	struct ipwd_oprec recs[3];
+	struct ipw_entry_info e;
+	struct ipwd_audit *a = NULL;
+	char err[256] = "", *s, *line;
+	const char *path = path_in("tail.log");
+	FILE *f;
+
+	three_recs(recs, &e);
+	line = ipwd_audit_line(&recs[0]);
+	f = fopen(path, "w");
+	fprintf(f, "%s\n%.*s", line, (int)(strlen(line) / 2), line);
+	fclose(f);
+	free(line);
+	is_int(ipwd_audit_open(&a, path, err, sizeof(err)), 0, "open: %s", err);
+	is_int(ipwd_audit_write(a, &recs[1], 1), 0, "write after the crash");
+	ipwd_audit_close(a);
+	s = slurp(path);
+	ok(count_lines(s) == 2 && all_lines_parse(s),
+	   "the unfinished line was cut: 2 lines, both parse");
+	free(s);
+
+	f = fopen(path, "w");
+	fprintf(f, "{\"ts");
+	fclose(f);
+	is_int(ipwd_audit_open(&a, path, err, sizeof(err)), 0, "open: %s", err);
+	is_int(ipwd_audit_write(a, &recs[1], 1), 0, "write");
+	ipwd_audit_close(a);
+	s = slurp(path);
+	ok(count_lines(s) == 1 && all_lines_parse(s),
+	   "a tail of 4 bytes, the whole file, is cut too");
+	free(s);
+
+	f = fopen(path, "w");
+	fprintf(f, "not an audit log, no newline");
+	fclose(f);
+	is_int(ipwd_audit_open(&a, path, err, sizeof(err)), 0, "open: %s", err);
+	ipwd_audit_close(a);
+	s = slurp(path);
+	is_str(s, "not an audit log, no newline",
+	       "a file that is not an audit log is left alone");
+	free(s);
+}
+
 static void cleanup(void)
 {
 	const char *names[] = {"audit.log", "rot.log",	  "rot.log.1",
-			       "x.log.1",   "stdout.log", "conc.log"};
+			       "x.log.1",   "stdout.log", "conc.log",
+			       "short.log", "tail.log"};
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -810,6 +924,8 @@ int main(void)
 	test_open_errors();
 	test_journal();
 	test_concurrent();
+	test_short_write();
+	test_incomplete_tail();
 	cleanup();
 	return done_testing();
 }
