@@ -38,22 +38,49 @@
 
 #define MAX_DAEMONS 257
 
-struct ipwd_http {
-	struct ipwd *d;
-	struct MHD_Daemon *mhd[MAX_DAEMONS];
-	size_t n;
-	struct MHD_Daemon *unix_mhd;
-	unsigned port;
-	long inflight;
-};
-
-/* The cls MHD hands back: which daemon a request came through. */
+/*
+ * One MHD daemon and what its single thread writes: the cls MHD hands
+ * back. Each has a cache line of its own, so counting requests in
+ * progress costs a worker no write to a line another worker writes.
+ */
 struct listener {
+	struct MHD_Daemon *mhd;
 	struct ipwd_http *h;
 	bool unix_peer;
+	long inflight; /* written by this daemon's thread only */
+} __attribute__((aligned(64)));
+
+struct ipwd_http {
+	struct listener l[MAX_DAEMONS + 1]; /* TCP workers, then the socket */
+	size_t n;			    /* listeners in use */
+	struct ipwd *d;
+	unsigned port;
 };
 
-static struct listener tcp_listener, unix_listener;
+static long inflight(struct ipwd_http *h)
+{
+	long sum = 0;
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		sum += __atomic_load_n(&h->l[i].inflight, __ATOMIC_ACQUIRE);
+	return sum;
+}
+
+static uint16_t port_of(const struct sockaddr_storage *ss)
+{
+	return ntohs(ss->ss_family == AF_INET ?
+			     ((const struct sockaddr_in *)ss)->sin_port :
+			     ((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+static void set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+}
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
@@ -266,7 +293,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		if (r == NULL)
 			return MHD_NO;
 		*con_cls = r;
-		__atomic_add_fetch(&l->h->inflight, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&l->inflight, l->inflight + 1,
+				 __ATOMIC_RELAXED);
 		r->d = l->h->d;
 		r->conn = conn;
 		r->url = url;
@@ -383,7 +411,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(r->body);
 	free(r);
 	*con_cls = NULL;
-	__atomic_sub_fetch(&l->h->inflight, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&l->inflight, l->inflight - 1, __ATOMIC_RELEASE);
 }
 
 /* "ADDR:PORT" or "[V6]:PORT" -> sockaddr. */
@@ -559,7 +587,7 @@ static struct MHD_Daemon *start_mhd(struct ipwd *d, int fd, struct listener *l,
 int ipwd_http_start(struct ipwd *d)
 {
 	const struct ipwd_config *c = &d->cfg;
-	struct ipwd_http *h = calloc(1, sizeof(*h));
+	struct ipwd_http *h = aligned_alloc(64, sizeof(*h));
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	unsigned n, i, per;
@@ -567,10 +595,9 @@ int ipwd_http_start(struct ipwd *d)
 
 	if (h == NULL)
 		return -1;
+	memset(h, 0, sizeof(*h));
 	h->d = d;
 	d->http = h;
-	tcp_listener.h = unix_listener.h = h;
-	unix_listener.unix_peer = true;
 
 	if (*c->listen) {
 		if (parse_listen(c->listen, &ss, &sl) != 0) {
@@ -579,8 +606,7 @@ int ipwd_http_start(struct ipwd *d)
 				  c->listen);
 			return -1;
 		}
-		if (strcmp(c->listen + strlen(c->listen) - 2, ":0") != 0 &&
-		    someone_listens(&ss, sl)) {
+		if (port_of(&ss) != 0 && someone_listens(&ss, sl)) {
 			log_error("cannot listen on %s: something already "
 				  "listens there (another ipwalld?)",
 				  c->listen);
@@ -606,23 +632,13 @@ int ipwd_http_start(struct ipwd *d)
 				socklen_t gl = sizeof(got);
 
 				getsockname(fd, (struct sockaddr *)&got, &gl);
-				h->port = ntohs(
-					got.ss_family == AF_INET ?
-						((struct sockaddr_in *)&got)
-							->sin_port :
-						((struct sockaddr_in6 *)&got)
-							->sin6_port);
-				if (ss.ss_family == AF_INET)
-					((struct sockaddr_in *)&ss)->sin_port =
-						htons((uint16_t)h->port);
-				else
-					((struct sockaddr_in6 *)&ss)
-						->sin6_port =
-						htons((uint16_t)h->port);
+				h->port = port_of(&got);
+				set_port(&ss, (uint16_t)h->port);
 			}
-			h->mhd[h->n] = start_mhd(d, fd, &tcp_listener, per,
-						 c->max_connections_per_ip);
-			if (h->mhd[h->n] == NULL) {
+			h->l[h->n].h = h;
+			h->l[h->n].mhd = start_mhd(d, fd, &h->l[h->n], per,
+						   c->max_connections_per_ip);
+			if (h->l[h->n].mhd == NULL) {
 				close(fd);
 				log_error("cannot start the HTTP server on %s",
 					  c->listen);
@@ -644,15 +660,18 @@ int ipwd_http_start(struct ipwd *d)
 					  "");
 			return -1;
 		}
-		h->unix_mhd =
-			start_mhd(d, fd, &unix_listener, c->max_connections, 0);
-		if (h->unix_mhd == NULL) {
+		h->l[h->n].h = h;
+		h->l[h->n].unix_peer = true;
+		h->l[h->n].mhd =
+			start_mhd(d, fd, &h->l[h->n], c->max_connections, 0);
+		if (h->l[h->n].mhd == NULL) {
 			close(fd);
 			unlink(c->socket);
 			log_error("cannot start the HTTP server on %s",
 				  c->socket);
 			return -1;
 		}
+		h->n++;
 		log_info("listening on unix socket %s", c->socket);
 	}
 	return 0;
@@ -675,27 +694,20 @@ void ipwd_http_stop(struct ipwd *d, unsigned timeout_s)
 		return;
 	live_set(d, stopping, 1);
 	for (i = 0; i < h->n; i++) {
-		fd = MHD_quiesce_daemon(h->mhd[i]);
+		fd = MHD_quiesce_daemon(h->l[i].mhd);
 		if (fd >= 0)
 			close(fd);
-	}
-	if (h->unix_mhd) {
-		fd = MHD_quiesce_daemon(h->unix_mhd);
-		if (fd >= 0)
-			close(fd);
-		unlink(d->cfg.socket);
+		if (h->l[i].unix_peer)
+			unlink(d->cfg.socket);
 	}
 	deadline = ipwd_now_ns() + (uint64_t)timeout_s * 1000000000u;
-	while (__atomic_load_n(&h->inflight, __ATOMIC_ACQUIRE) > 0 &&
-	       ipwd_now_ns() < deadline)
+	while (inflight(h) > 0 && ipwd_now_ns() < deadline)
 		nanosleep(&ts, NULL);
-	if (__atomic_load_n(&h->inflight, __ATOMIC_ACQUIRE) > 0)
+	if (inflight(h) > 0)
 		log_warn("stopping with %ld requests still in progress",
-			 __atomic_load_n(&h->inflight, __ATOMIC_ACQUIRE));
+			 inflight(h));
 	for (i = 0; i < h->n; i++)
-		MHD_stop_daemon(h->mhd[i]);
-	if (h->unix_mhd)
-		MHD_stop_daemon(h->unix_mhd);
+		MHD_stop_daemon(h->l[i].mhd);
 	free(h);
 	d->http = NULL;
 }
