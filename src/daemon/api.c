@@ -63,44 +63,48 @@ static void set_json(struct ipwd_resp *o, unsigned status, json_t *v)
 	o->len = o->body ? strlen(o->body) : 0;
 }
 
+/* The object inside {"error": ...}; @field may be NULL or "". */
+static json_t *error_obj(enum ipwd_apierr err, const char *field,
+			 const char *msg)
+{
+	json_t *e = json_pack("{s:s, s:s}", "code", ipwd_apierr_name(err),
+			      "message", msg);
+
+	if (e == NULL) /* a message cut inside a UTF-8 sequence */
+		e = json_pack("{s:s, s:s}", "code", ipwd_apierr_name(err),
+			      "message", "(unprintable)");
+	if (e && field && *field)
+		json_object_set_new(e, "field", json_string(field));
+	return e;
+}
+
+static void resp_error_obj(struct ipwd_resp *o, enum ipwd_apierr err, json_t *e)
+{
+	o->err = (int)err;
+	set_json(o, ipwd_apierr_status(err), json_pack("{s:o}", "error", e));
+}
+
 void ipwd_resp_error(struct ipwd_resp *o, enum ipwd_apierr err,
 		     const char *field, const char *fmt, ...)
 {
 	char msg[512];
-	json_t *e;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	e = json_pack("{s:s, s:s}", "code", ipwd_apierr_name(err), "message",
-		      msg);
-	if (e == NULL) /* msg not UTF-8: cannot happen with our messages */
-		e = json_pack("{s:s, s:s}", "code", ipwd_apierr_name(err),
-			      "message", "(unprintable)");
-	if (field && *field)
-		json_object_set_new(e, "field", json_string(field));
-	o->err = (int)err;
-	set_json(o, ipwd_apierr_status(err), json_pack("{s:o}", "error", e));
+	resp_error_obj(o, err, error_obj(err, field, msg));
 }
 
-static void resp_perr(struct ipwd_resp *o, const struct ipwd_perr *pe,
-		      bool indexed)
+/* A decoding error; a batch item's carries its index. */
+static void resp_perr(struct ipwd_resp *o, const struct ipwd_perr *pe)
 {
-	ipwd_resp_error(o, pe->code, pe->field, "%s", pe->msg);
-	if (indexed && pe->index != SIZE_MAX) {
-		/* Add the index to the error object already built. */
-		json_t *v = json_loads(o->body, 0, NULL);
+	json_t *e = error_obj(pe->code, pe->field, pe->msg);
 
-		if (v) {
-			json_object_set_new(
-				json_object_get(v, "error"), "index",
-				json_integer((json_int_t)pe->index));
-			free(o->body);
-			set_json(o, o->status, v);
-			o->err = (int)pe->code;
-		}
-	}
+	if (e && pe->index != SIZE_MAX)
+		json_object_set_new(e, "index",
+				    json_integer((json_int_t)pe->index));
+	resp_error_obj(o, pe->code, e);
 }
 
 /* ---------------------------------------------------------------- */
@@ -227,31 +231,41 @@ static int check_args(struct ipwd_req *r, struct ipwd_resp *o,
 	return -1;
 }
 
-static int table_error(struct ipwd_resp *o, int rc, const char *target)
+/* The API error of a write the table refused with @rc. */
+static json_t *table_error_obj(int rc, const char *target,
+			       enum ipwd_apierr *err)
 {
+	char msg[256];
+
 	switch (rc) {
 	case IPW_ETABLE_COVERED:
-		ipwd_resp_error(o, IPWD_E_COVERED_BY_ALLOW, "target",
-				"%s is wholly covered by an allow entry; a "
-				"ban there would never match",
-				target);
-		break;
+		*err = IPWD_E_COVERED_BY_ALLOW;
+		snprintf(msg, sizeof(msg),
+			 "%s is wholly covered by an allow entry; a ban there "
+			 "would never match",
+			 target);
+		return error_obj(*err, "target", msg);
 	case IPW_ETABLE_FULL:
-		ipwd_resp_error(o, IPWD_E_TABLE_FULL, NULL,
-				"the table is full (max_entries); automatic "
-				"bans are refused until entries expire");
-		break;
+		*err = IPWD_E_TABLE_FULL;
+		return error_obj(*err, NULL,
+				 "the table is full (max_entries); automatic "
+				 "bans are refused until entries expire");
 	case IPW_ETABLE_EXPIRED:
 	case IPW_ERANGE:
-		ipwd_resp_error(o, IPWD_E_INVALID_TTL, "ttl", "%s",
-				ipw_strerror(rc));
-		break;
+		*err = IPWD_E_INVALID_TTL;
+		return error_obj(*err, "ttl", ipw_strerror(rc));
 	default:
-		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "%s",
-				ipw_strerror(rc));
-		break;
+		*err = IPWD_E_INTERNAL;
+		return error_obj(*err, NULL, ipw_strerror(rc));
 	}
-	return -1;
+}
+
+static void table_error(struct ipwd_resp *o, int rc, const char *target)
+{
+	enum ipwd_apierr err;
+	json_t *e = table_error_obj(rc, target, &err);
+
+	resp_error_obj(o, err, e);
 }
 
 /* ---------------------------------------------------------------- */
@@ -342,12 +356,12 @@ static void h_add(struct ipwd_req *r, struct ipwd_resp *o, enum ipw_list list)
 	if (check_args(r, o, allowed))
 		return;
 	if (ipwd_parse_body(r->body, r->len, &body, &pe)) {
-		resp_perr(o, &pe, false);
+		resp_perr(o, &pe);
 		return;
 	}
 	if (ipwd_parse_entry(body, list, now_s(),
 			     live_get(r->d, default_ban_ttl), &op.spec, &pe)) {
-		resp_perr(o, &pe, false);
+		resp_perr(o, &pe);
 		json_decref(body);
 		return;
 	}
@@ -382,13 +396,13 @@ static void h_batch(struct ipwd_req *r, struct ipwd_resp *o)
 	if (check_args(r, o, allowed))
 		return;
 	if (ipwd_parse_body(r->body, r->len, &body, &pe)) {
-		resp_perr(o, &pe, false);
+		resp_perr(o, &pe);
 		return;
 	}
 	if (ipwd_parse_batch(body, live_get(r->d, max_batch), now_s(),
 			     live_get(r->d, default_ban_ttl), &specs, &n,
 			     &pe)) {
-		resp_perr(o, &pe, true);
+		resp_perr(o, &pe);
 		json_decref(body);
 		return;
 	}
@@ -409,23 +423,18 @@ static void h_batch(struct ipwd_req *r, struct ipwd_resp *o)
 		}
 		failed++;
 		if (json_array_size(errs) < BATCH_ERRORS_MAX) {
-			struct ipwd_resp tmp = {.err = -1};
+			enum ipwd_apierr err;
 			char t[IPW_ADDR_STRLEN];
 			json_t *e;
 
 			ipw_addr_format(&specs[i].target, t, sizeof(t));
-			table_error(&tmp, rcs[i], t);
-			e = json_loads(tmp.body, 0, NULL);
-			free(tmp.body);
+			e = table_error_obj(rcs[i], t, &err);
 			if (e == NULL)
 				continue;
-			json_object_set_new(json_object_get(e, "error"),
-					    "index",
+			json_object_set_new(e, "index",
 					    json_integer((json_int_t)i));
-			json_object_set_new(json_object_get(e, "error"),
-					    "target", json_string(t));
-			json_array_append(errs, json_object_get(e, "error"));
-			json_decref(e);
+			json_object_set_new(e, "target", json_string(t));
+			json_array_append_new(errs, e);
 		}
 	}
 	set_json(o, 200,
@@ -806,11 +815,11 @@ static void h_mode(struct ipwd_req *r, struct ipwd_resp *o)
 		return;
 	}
 	if (ipwd_parse_body(r->body, r->len, &body, &pe)) {
-		resp_perr(o, &pe, false);
+		resp_perr(o, &pe);
 		return;
 	}
 	if (ipwd_parse_mode(body, &op.mode, &pe)) {
-		resp_perr(o, &pe, false);
+		resp_perr(o, &pe);
 		json_decref(body);
 		return;
 	}

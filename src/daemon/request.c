@@ -29,6 +29,7 @@ static int fail(struct ipwd_perr *e, enum ipwd_apierr code, const char *field,
 	va_list ap;
 
 	e->code = code;
+	e->index = SIZE_MAX; /* a batch sets it when an item is at fault */
 	snprintf(e->field, sizeof(e->field), "%s", field ? field : "");
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
@@ -250,7 +251,6 @@ int ipwd_parse_batch(json_t *obj, size_t max, int64_t now, uint64_t default_ttl,
 	size_t i, count;
 	json_t *m;
 
-	e->index = SIZE_MAX; /* set only when an item is at fault */
 	json_object_foreach(obj, key, m)
 	{
 		if (strcmp(key, "items") != 0) {
