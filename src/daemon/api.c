@@ -414,7 +414,7 @@ static void h_batch(struct ipwd_req *r, struct ipwd_resp *o)
 	}
 	for (i = 0; i < n; i++)
 		specs[i].actor = r->actor;
-	ipwd_ops_add_batch(r->d->ops, r->actor, specs, n, rcs, whats);
+	ipwd_ops_add_batch(r->d->ops, specs, n, rcs, whats);
 	errs = json_array();
 	for (i = 0; i < n; i++) {
 		if (rcs[i] == 0) {

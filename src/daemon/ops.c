@@ -185,14 +185,13 @@ int ipwd_ops_apply(struct ipwd_ops *o, struct ipwd_op *op,
 	return rc;
 }
 
-size_t ipwd_ops_add_batch(struct ipwd_ops *o, const char *actor,
+size_t ipwd_ops_add_batch(struct ipwd_ops *o,
 			  const struct ipw_entry_spec *specs, size_t n,
 			  int *rcs, enum ipw_change *whats)
 {
 	uint64_t t0 = ipwd_now_ns();
 	size_t i, done, failed = 0;
 
-	(void)actor; /* each spec carries it */
 	for (done = 0; done < n; done += BATCH_CHUNK) {
 		size_t m = n - done < BATCH_CHUNK ? n - done : BATCH_CHUNK;
 
