@@ -59,9 +59,9 @@ int ipwd_ops_apply(struct ipwd_ops *o, struct ipwd_op *op,
 
 /*
  * ipwd_ops_add_batch() - ban/allow ops for @n specs (each carries its
- * actor), applied in order in chunks under the table's batch call. Each item is an op;
- * today they are counted but get no id of their own (nothing records
- * them yet: the durable store of the next issue will).
+ * actor), applied in order in chunks under the table's batch call.
+ * Each item is an op; today they are counted but get no id of their own
+ * (nothing records them yet: the durable store of the next issue will).
  * @rcs, @whats: out, n each. Returns the number that failed.
  */
 size_t ipwd_ops_add_batch(struct ipwd_ops *o,
