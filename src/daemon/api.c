@@ -250,6 +250,14 @@ static json_t *table_error_obj(int rc, const char *target,
 		return error_obj(*err, NULL,
 				 "the table is full (max_entries); automatic "
 				 "bans are refused until entries expire");
+	case IPW_ENOSPC:
+	case IPW_EIO:
+		*err = IPWD_E_STORE_UNAVAILABLE;
+		snprintf(msg, sizeof(msg),
+			 "the durable store cannot take writes (%s); nothing "
+			 "was changed, retry later",
+			 ipw_strerror(rc));
+		return error_obj(*err, NULL, msg);
 	case IPW_ETABLE_EXPIRED:
 	case IPW_ERANGE:
 		*err = IPWD_E_INVALID_TTL;
@@ -952,7 +960,12 @@ void ipwd_api_handle(struct ipwd_req *r, struct ipwd_resp *o)
 			set_json(o, 503,
 				 json_pack("{s:s}", "status", "stopping"));
 		else
-			set_json(o, 200, json_pack("{s:s}", "status", "ok"));
+			set_json(o, 200,
+				 json_pack("{s:s, s:s}", "status", "ok",
+					   "store",
+					   ipwd_ops_store_failing(r->d->ops) ?
+						   "failing" :
+						   "ok"));
 		break;
 	case IPWD_ROUTE_METRICS:
 		h_metrics(r, o);

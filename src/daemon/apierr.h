@@ -30,7 +30,8 @@
 	X(UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type") \
 	X(TABLE_FULL, 429, "table_full")                         \
 	X(INTERNAL, 500, "internal")                             \
-	X(SHUTTING_DOWN, 503, "shutting_down")
+	X(SHUTTING_DOWN, 503, "shutting_down")                   \
+	X(STORE_UNAVAILABLE, 503, "store_unavailable")
 
 enum ipwd_apierr {
 #define X(id, status, name) IPWD_E_##id,

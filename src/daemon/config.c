@@ -26,6 +26,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "store.h"
 
 #define LINE_MAX_BYTES 4096
 
@@ -249,6 +250,19 @@ static const char *set_key(struct ipwd_config *c, const char *sec,
 			c->mode = IPW_MODE_ALLOWLIST;
 		else
 			return "must be denylist or allowlist";
+	} else if (IS("store", "path")) {
+		set_str(&c->store_path, strcmp(v, "none") == 0 ? "" : v);
+	} else if (IS("store", "sync")) {
+		if (strcmp(v, "full") == 0)
+			c->sync = IPWD_SYNC_FULL;
+		else if (strcmp(v, "batch") == 0)
+			c->sync = IPWD_SYNC_BATCH;
+		else if (strcmp(v, "off") == 0)
+			c->sync = IPWD_SYNC_OFF;
+		else
+			return "must be full, batch or off";
+	} else if (IS("audit", "log")) {
+		set_str(&c->audit_log, strcmp(v, "none") == 0 ? "" : v);
 	} else {
 		*known = false;
 	}
@@ -259,8 +273,8 @@ static const char *set_key(struct ipwd_config *c, const char *sec,
 static int on_key(void *user, const char *sec, const char *key,
 		  const char *value)
 {
-	static const char *const sections[] = {"daemon", "http", "auth",
-					       "table"};
+	static const char *const sections[] = {"daemon", "http",  "auth",
+					       "table",	 "store", "audit"};
 	struct loader *l = user;
 	const char *why;
 	bool known;
@@ -382,6 +396,14 @@ finish:
 		snprintf(p, sizeof(p), "%s/tokens", cfg->data_dir);
 		set_str(&cfg->tokens_file, p);
 	}
+	if (cfg->store_path == NULL) {
+		snprintf(p, sizeof(p), "%s/ipwall.db", cfg->data_dir);
+		set_str(&cfg->store_path, p);
+	}
+	if (cfg->audit_log == NULL) {
+		snprintf(p, sizeof(p), "%s/audit.log", cfg->data_dir);
+		set_str(&cfg->audit_log, p);
+	}
 	if (strlen(cfg->socket) >= 108) {
 		fprintf(stderr,
 			"%s: unix socket path \"%s\" longer than 107 bytes\n",
@@ -398,5 +420,7 @@ void ipwd_config_free(struct ipwd_config *cfg)
 	free(cfg->listen);
 	free(cfg->socket);
 	free(cfg->tokens_file);
+	free(cfg->store_path);
+	free(cfg->audit_log);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -41,6 +41,11 @@ struct ipwd_config {
 	uint32_t hit_sample;
 	unsigned purge_interval; /* seconds */
 	int mode;		 /* enum ipw_mode at start */
+	/* [store] */
+	char *store_path; /* SQLite file, or "" (memory only) */
+	int sync;	  /* enum ipwd_sync */
+	/* [audit] */
+	char *audit_log; /* file, "-", "journal", or "" (none) */
 };
 
 /* Command line values that override the file (NULL: not given). */

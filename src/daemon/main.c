@@ -28,6 +28,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ops.h"
+#include "store.h"
 
 static void usage(FILE *f)
 {
@@ -129,6 +130,9 @@ static void reload(struct ipwd *d, const char *path,
 	RESTART_NUM(max_entries, "[table] max_entries");
 	RESTART_NUM(hit_sample, "[table] hit_sample");
 	RESTART_NUM(mode, "[table] mode (set the mode with PUT /v1/mode)");
+	RESTART_KEY(store_path, "[store] path");
+	RESTART_NUM(sync, "[store] sync");
+	RESTART_KEY(audit_log, "[audit] log");
 	if (ipwd_auth_reload(d->auth, nc.tokens_file) != 0)
 		log_error("reload: tokens file %s has errors (above); "
 			  "keeping the current tokens",
@@ -151,6 +155,9 @@ static void reload(struct ipwd *d, const char *path,
 	swap_str(&nc.node, &old->node);
 	swap_str(&nc.listen, &old->listen);
 	swap_str(&nc.socket, &old->socket);
+	swap_str(&nc.store_path, &old->store_path);
+	swap_str(&nc.audit_log, &old->audit_log);
+	nc.sync = old->sync;
 	ipwd_config_free(old);
 	*old = nc;
 	apply_live(d);
@@ -177,6 +184,10 @@ int main(int argc, char **argv)
 	enum ipw_change what;
 	struct timespec wait;
 	sigset_t sigs;
+	struct ipwd_store *store = NULL;
+	struct ipwd_audit *audit = NULL;
+	size_t loaded = 0, expired = 0;
+	char err[1024];
 	int c, errs, sig, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "c:l:d:Vh", longopts, NULL)) !=
@@ -265,12 +276,38 @@ int main(int argc, char **argv)
 			 d.cfg.tokens_file);
 	topts.max_entries = d.cfg.max_entries;
 	topts.hit_sample = d.cfg.hit_sample;
-	if (ipw_table_new(&d.table, &topts) != 0 ||
-	    ipwd_ops_new(&d.ops, d.table, d.cfg.node) != 0) {
+	if (ipw_table_new(&d.table, &topts) != 0) {
 		log_error("out of memory");
 		goto out;
 	}
 	ipw_table_set_mode(d.table, (enum ipw_mode)d.cfg.mode, &what);
+	if (*d.cfg.store_path && ipwd_store_open(&store, d.cfg.store_path,
+						 (enum ipwd_sync)d.cfg.sync,
+						 err, sizeof(err)) != 0) {
+		log_error("store: %s", err);
+		log_error("not starting: the store must be readable so that "
+			  "no acknowledged ban is lost");
+		goto out;
+	}
+	if (ipwd_audit_open(&audit, d.cfg.audit_log, err, sizeof(err)) != 0) {
+		log_error("audit log: %s", err);
+		goto out;
+	}
+	if (ipwd_ops_new(&d.ops, d.table, d.cfg.node, store, audit) != 0) {
+		log_error("out of memory");
+		goto out;
+	}
+	if (ipwd_ops_load(d.ops, &loaded, &expired, err, sizeof(err)) != 0) {
+		log_error("store: %s: %s", d.cfg.store_path, err);
+		goto out;
+	}
+	if (store)
+		log_info("store %s: %zu entries loaded, %zu expired while "
+			 "stopped (recorded)",
+			 d.cfg.store_path, loaded, expired);
+	else
+		log_warn("no store ([store] path = none): bans live in "
+			 "memory only and are lost at exit");
 	ipwd_metrics_init();
 	d.started = (int64_t)time(NULL);
 	if (ipwd_http_start(&d) != 0)
@@ -287,8 +324,10 @@ int main(int argc, char **argv)
 		sig = sigtimedwait(&sigs, NULL, &wait);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
-		if (sig == SIGHUP)
+		if (sig == SIGHUP) {
 			reload(&d, config, &ov);
+			ipwd_ops_reopen_audit(d.ops);
+		}
 		ipwd_ops_purge(d.ops);
 		ipwd_api_tick(false);
 	}
@@ -300,7 +339,9 @@ int main(int argc, char **argv)
 out:
 	ipwd_http_stop(&d, rc == 0 ? d.cfg.shutdown_timeout : 0);
 	ipwd_api_tick(true);
-	ipwd_ops_free(d.ops);
+	ipwd_ops_free(d.ops); /* after HTTP: no writer is left */
+	ipwd_store_close(store);
+	ipwd_audit_close(audit);
 	ipw_table_free(d.table);
 	ipwd_auth_free(d.auth);
 	ipwd_config_free(&d.cfg);

@@ -1,6 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The write path (see ops.h).
+ * The write path (see ops.h for the contract).
+ *
+ * Jobs and groups. A writer builds a job (one op, a batch of ban/allow
+ * specs, or a purge), links it on the queue and sleeps on `done`. The
+ * committer thread takes the whole queue as one group and, for each job in
+ * order, applies its ops to the table, writing one record per op into the
+ * group's record array: the op id, the change, the entry before (read with
+ * ipw_table_get() first) and after. Evictions (a manual ban making room)
+ * and expiries are records of their own. Then the store records the array
+ * in one transaction. On success the audit log gets the same array and the
+ * writers are woken; on failure the table is walked back through the array
+ * in reverse (each record says what the entry was before), the store
+ * transaction is rolled back, and every job of the group fails.
+ *
+ * Cost per op on top of the table write: two ipw_table_get() (a brief
+ * writer lock each) and its share of one SQLite transaction (two row
+ * writes) - the price of "before" and "after" in the history.
  *
  * Op ids are UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, version 7,
  * 12 bits of a counter that restarts at a random value each millisecond
@@ -20,26 +36,66 @@
 #include "ops.h"
 
 #define BATCH_CHUNK 1024 /* specs per writer-lock hold */
+#define PURGE_CHUNK 65536
+
+enum job_kind { JOB_ONE, JOB_BATCH, JOB_PURGE, JOB_RECORDS };
+
+struct job {
+	struct job *next;
+	enum job_kind kind;
+	/* JOB_ONE */
+	struct ipwd_op *op;
+	enum ipw_change what;
+	struct ipw_entry_info *info;
+	/* JOB_BATCH */
+	const struct ipw_entry_spec *specs;
+	size_t n;
+	int *rcs;
+	enum ipw_change *whats;
+	/* JOB_PURGE: how many; JOB_RECORDS: entries that expired while
+	 * ipwalld was down (start-up) */
+	size_t count;
+	const struct ipw_entry_info *expired;
+	int rc;
+	bool done;
+};
+
+/* One op of a group, as recorded. */
+struct rec {
+	struct ipwd_oprec r;
+	char id[IPWD_OPID_LEN];
+	bool has_before, has_after;
+	enum ipw_mode mode_before;
+	struct ipw_entry_info before, after;
+};
 
 struct ipwd_ops {
 	struct ipw_table *t;
+	struct ipwd_store *store;
+	struct ipwd_audit *audit;
 	char node[64];
+
 	pthread_mutex_t id_lock;
 	uint64_t last_ms;
 	uint32_t seq;
 	uint64_t rnd_state[2];
 	uint64_t generation; /* atomic */
+	int store_failing;   /* atomic */
+
+	pthread_mutex_t qlock;
+	pthread_cond_t qwork, qdone;
+	struct job *head, **tail;
+	bool stop;
+	pthread_t thread;
+	bool running;
+
+	/* committer thread only */
+	struct rec *recs;
+	size_t nrecs, caprecs;
+	struct ipwd_oprec *flat;
+	char **lines; /* each record's audit line, built once */
+	size_t capflat;
 };
-
-static void changed(struct ipwd_ops *o)
-{
-	__atomic_add_fetch(&o->generation, 1, __ATOMIC_RELEASE);
-}
-
-uint64_t ipwd_ops_generation(struct ipwd_ops *o)
-{
-	return __atomic_load_n(&o->generation, __ATOMIC_ACQUIRE);
-}
 
 static uint64_t xorshift(uint64_t s[2])
 {
@@ -49,41 +105,6 @@ static uint64_t xorshift(uint64_t s[2])
 	a ^= a << 23;
 	s[1] = a ^ b ^ (a >> 17) ^ (b >> 26);
 	return s[1] + b;
-}
-
-int ipwd_ops_new(struct ipwd_ops **out, struct ipw_table *t, const char *node)
-{
-	struct ipwd_ops *o = calloc(1, sizeof(*o));
-
-	if (o == NULL)
-		return IPW_ENOMEM;
-	o->t = t;
-	snprintf(o->node, sizeof(o->node), "%s", node);
-	pthread_mutex_init(&o->id_lock, NULL);
-	if (getrandom(o->rnd_state, sizeof(o->rnd_state), 0) !=
-	    (ssize_t)sizeof(o->rnd_state))
-		o->rnd_state[0] = (uint64_t)time(NULL) | 1;
-	o->rnd_state[1] |= 1;
-	*out = o;
-	return 0;
-}
-
-void ipwd_ops_free(struct ipwd_ops *o)
-{
-	if (o == NULL)
-		return;
-	pthread_mutex_destroy(&o->id_lock);
-	free(o);
-}
-
-struct ipw_table *ipwd_ops_table(struct ipwd_ops *o)
-{
-	return o->t;
-}
-
-const char *ipwd_ops_node(struct ipwd_ops *o)
-{
-	return o->node;
 }
 
 void ipwd_ops_new_id(struct ipwd_ops *o, char id[IPWD_OPID_LEN])
@@ -123,117 +144,614 @@ void ipwd_ops_new_id(struct ipwd_ops *o, char id[IPWD_OPID_LEN])
 		 b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
-static void evicted_cb(const struct ipw_entry_info *e, void *ctx)
-{
-	char t[IPW_ADDR_STRLEN];
+/* ---- the group's records (committer thread) ---- */
 
-	(void)ctx;
-	ipwd_metric_op(IPWD_ACT_EVICT, IPW_CHANGE_REMOVED, 1);
-	ipw_addr_format(&e->target, t, sizeof(t));
-	log_debug("op evict %s (table full)", t);
+static struct rec *rec_new(struct ipwd_ops *o, enum ipwd_action a,
+			   const char *actor, int64_t now)
+{
+	struct rec *r;
+
+	if (o->nrecs == o->caprecs) {
+		size_t cap = o->caprecs ? o->caprecs * 2 : 256;
+		struct rec *v = realloc(o->recs, cap * sizeof(*v));
+
+		if (v == NULL)
+			return NULL;
+		o->recs = v;
+		o->caprecs = cap;
+	}
+	r = &o->recs[o->nrecs++];
+	memset(&r->r, 0, sizeof(r->r));
+	r->has_before = r->has_after = false;
+	ipwd_ops_new_id(o, r->id);
+	r->r.time = now;
+	r->r.actor = actor;
+	r->r.node = o->node;
+	r->r.action = a;
+	return r;
+}
+
+static void evicted(const struct ipw_entry_info *e, void *ctx)
+{
+	struct ipwd_ops *o = ctx;
+	struct rec *r =
+		rec_new(o, IPWD_ACT_EVICT, "table-full", (int64_t)time(NULL));
+
+	if (r == NULL)
+		return; /* the record is lost, the eviction is not */
+	r->r.list = e->list;
+	r->r.target = e->target;
+	r->r.change = IPW_CHANGE_REMOVED;
+	r->before = *e;
+	r->has_before = true;
+}
+
+static void expired(const struct ipw_entry_info *e, void *ctx)
+{
+	struct ipwd_ops *o = ctx;
+	struct rec *r =
+		rec_new(o, IPWD_ACT_EXPIRE, "purger", (int64_t)time(NULL));
+
+	if (r == NULL)
+		return;
+	r->r.list = e->list;
+	r->r.target = e->target;
+	r->r.change = IPW_CHANGE_REMOVED;
+	r->before = *e;
+	r->has_before = true;
+}
+
+/* One ban/allow spec: the record with before and after. */
+static int add_one(struct ipwd_ops *o, const struct ipw_entry_spec *spec,
+		   enum ipwd_action a, enum ipw_change *what, int64_t now)
+{
+	struct ipw_entry_info ev, before;
+	bool ev_set = false, had;
+	struct rec *r;
+	int rc;
+
+	had = ipw_table_get(o->t, spec->list, &spec->target, &before) == 0;
+	rc = ipw_table_add(o->t, spec, what, &ev, &ev_set);
+	if (ev_set)
+		evicted(&ev, o);
+	if (rc != 0)
+		return rc;
+	r = rec_new(o, a, spec->actor, now);
+	if (r == NULL) {
+		/* cannot record it: undo it */
+		if (had)
+			ipw_table_put(o->t, &before);
+		else
+			ipw_table_del(o->t, spec->list, &spec->target, NULL,
+				      NULL);
+		return IPW_ENOMEM;
+	}
+	r->r.list = spec->list;
+	r->r.target = spec->target;
+	r->r.change = (int)*what;
+	r->has_before = had;
+	if (had)
+		r->before = before;
+	r->has_after =
+		ipw_table_get(o->t, spec->list, &spec->target, &r->after) == 0;
+	return 0;
+}
+
+static void run_one(struct ipwd_ops *o, struct job *j, int64_t now)
+{
+	struct ipwd_op *op = j->op;
+	struct rec *r;
+	int rc = 0;
+
+	op->time = now;
+	switch (op->action) {
+	case IPWD_ACT_BAN:
+	case IPWD_ACT_ALLOW:
+		op->spec.actor = op->actor;
+		rc = add_one(o, &op->spec, op->action, &j->what, now);
+		if (rc == 0) {
+			r = &o->recs[o->nrecs - 1];
+			memcpy(op->id, r->id, sizeof(op->id));
+			if (j->info)
+				*j->info = r->after;
+		}
+		break;
+	case IPWD_ACT_UNBAN:
+	case IPWD_ACT_DISALLOW: {
+		struct ipw_entry_info removed;
+
+		rc = ipw_table_del(o->t, op->spec.list, &op->spec.target,
+				   &j->what, &removed);
+		if (rc != 0)
+			break;
+		r = rec_new(o, op->action, op->actor, now);
+		if (r == NULL) {
+			if (j->what == IPW_CHANGE_REMOVED)
+				ipw_table_put(o->t, &removed);
+			rc = IPW_ENOMEM;
+			break;
+		}
+		memcpy(op->id, r->id, sizeof(op->id));
+		r->r.list = op->spec.list;
+		r->r.target = op->spec.target;
+		r->r.change = (int)j->what;
+		if (j->what == IPW_CHANGE_REMOVED) {
+			r->before = removed;
+			r->has_before = true;
+			if (j->info)
+				*j->info = removed;
+		}
+		break;
+	}
+	case IPWD_ACT_MODE: {
+		enum ipw_mode prev = ipw_table_mode(o->t);
+
+		rc = ipw_table_set_mode(o->t, op->mode, &j->what);
+		if (rc != 0)
+			break;
+		r = rec_new(o, IPWD_ACT_MODE, op->actor, now);
+		if (r == NULL) {
+			ipw_table_set_mode(o->t, prev, NULL);
+			rc = IPW_ENOMEM;
+			break;
+		}
+		memcpy(op->id, r->id, sizeof(op->id));
+		r->r.mode = op->mode;
+		r->r.change = (int)j->what;
+		r->mode_before = prev;
+		break;
+	}
+	default:
+		rc = IPW_EINVAL;
+	}
+	j->rc = rc;
+}
+
+static void run_batch(struct ipwd_ops *o, struct job *j, int64_t now)
+{
+	size_t i;
+
+	/* One table write per spec; the records (before/after) need the
+	 * entry around each, so this is not ipw_table_add_batch(). */
+	for (i = 0; i < j->n; i++) {
+		const struct ipw_entry_spec *s = &j->specs[i];
+
+		j->rcs[i] = add_one(o, s,
+				    s->list == IPW_LIST_BAN ? IPWD_ACT_BAN :
+							      IPWD_ACT_ALLOW,
+				    &j->whats[i], now);
+	}
+}
+
+static void run_purge(struct ipwd_ops *o, struct job *j)
+{
+	size_t n, before = o->nrecs;
+
+	do
+		n = ipw_table_purge(o->t, PURGE_CHUNK, expired, o);
+	while (n == PURGE_CHUNK);
+	j->count = o->nrecs - before;
+}
+
+static void run_records(struct ipwd_ops *o, struct job *j, int64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < j->count; i++)
+		expired(&j->expired[i], o);
+	(void)now;
+}
+
+/* Walk the table back through the group's records, newest first. */
+static void undo(struct ipwd_ops *o)
+{
+	size_t i = o->nrecs;
+
+	while (i-- > 0) {
+		struct rec *r = &o->recs[i];
+
+		if (r->r.action == IPWD_ACT_EXPIRE)
+			continue; /* expired: it never matches anyway */
+		if (r->r.action == IPWD_ACT_MODE) {
+			ipw_table_set_mode(o->t, r->mode_before, NULL);
+			continue;
+		}
+		if (r->has_before)
+			ipw_table_put(o->t, &r->before);
+		else if (r->has_after)
+			ipw_table_del(o->t, r->r.list, &r->r.target, NULL,
+				      NULL);
+	}
+}
+
+/* Record the group in the store; 0 or its error. */
+static int commit(struct ipwd_ops *o)
+{
+	size_t i;
+	int rc;
+
+	if (o->nrecs > o->capflat) {
+		struct ipwd_oprec *f = realloc(o->flat, o->nrecs * sizeof(*f));
+		char **l;
+
+		if (f == NULL)
+			return IPW_ENOMEM;
+		o->flat = f;
+		l = realloc(o->lines, o->nrecs * sizeof(*l));
+		if (l == NULL)
+			return IPW_ENOMEM;
+		o->lines = l;
+		o->capflat = o->nrecs;
+	}
+	for (i = 0; i < o->nrecs; i++) {
+		struct rec *r = &o->recs[i];
+
+		o->flat[i] = r->r;
+		o->flat[i].id = r->id;
+		o->flat[i].before = r->has_before ? &r->before : NULL;
+		o->flat[i].after = r->has_after ? &r->after : NULL;
+		/* The one JSON text of the op: the audit log's line and the
+		 * store's history row (NULL if out of memory: the history
+		 * row keeps its columns, the log loses the line). */
+		o->lines[i] = ipwd_audit_line(&o->flat[i]);
+	}
+	if (o->store == NULL || o->nrecs == 0)
+		return 0;
+	rc = ipwd_store_begin(o->store);
+	for (i = 0; rc == 0 && i < o->nrecs; i++)
+		rc = ipwd_store_record(o->store, &o->flat[i], o->lines[i]);
+	if (rc == 0)
+		rc = ipwd_store_commit(o->store);
+	if (rc != 0)
+		ipwd_store_rollback(o->store);
+	return rc;
+}
+
+static void count_metrics(struct ipwd_ops *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->nrecs; i++) {
+		const struct ipwd_oprec *r = &o->flat[i];
+
+		ipwd_metric_op(r->action, r->change, 1);
+		if (r->action == IPWD_ACT_EXPIRE)
+			ipwd_metric_expired(1);
+	}
+}
+
+static void run_group(struct ipwd_ops *o, struct job *group)
+{
+	int64_t now = (int64_t)time(NULL);
+	bool changed = false;
+	struct job *j;
+	size_t i;
+	int rc;
+
+	o->nrecs = 0;
+	for (j = group; j; j = j->next) {
+		switch (j->kind) {
+		case JOB_ONE:
+			run_one(o, j, now);
+			break;
+		case JOB_BATCH:
+			run_batch(o, j, now);
+			break;
+		case JOB_PURGE:
+			run_purge(o, j);
+			break;
+		case JOB_RECORDS:
+			run_records(o, j, now);
+			break;
+		}
+	}
+	rc = commit(o);
+	if (rc == 0 &&
+	    ipwd_audit_write_lines(o->audit, o->flat, o->lines, o->nrecs) != 0)
+		log_warn("audit log: write failed: %m");
+	for (i = 0; i < o->nrecs && i < o->capflat; i++) {
+		free(o->lines[i]);
+		o->lines[i] = NULL;
+	}
+	if (rc != 0) {
+		undo(o);
+		if (!__atomic_exchange_n(&o->store_failing, 1,
+					 __ATOMIC_RELAXED))
+			log_error("store: cannot commit %zu ops: %s (%s); "
+				  "writes fail with 503 until it works "
+				  "again, checks go on",
+				  o->nrecs,
+				  o->store ? ipwd_store_errmsg(o->store) :
+					     "out of memory",
+				  ipw_strerror(rc));
+		for (j = group; j; j = j->next) {
+			if (j->kind == JOB_ONE && j->rc == 0)
+				j->rc = rc;
+			if (j->kind == JOB_BATCH)
+				for (i = 0; i < j->n; i++)
+					if (j->rcs[i] == 0)
+						j->rcs[i] = rc;
+			if (j->kind == JOB_PURGE || j->kind == JOB_RECORDS)
+				j->rc = rc;
+		}
+		return;
+	}
+	if (__atomic_exchange_n(&o->store_failing, 0, __ATOMIC_RELAXED))
+		log_info("store: commits work again");
+	count_metrics(o);
+	for (i = 0; i < o->nrecs; i++)
+		if (o->flat[i].change != IPW_CHANGE_UNCHANGED &&
+		    o->flat[i].change != IPW_CHANGE_ABSENT)
+			changed = true;
+	if (changed)
+		__atomic_add_fetch(&o->generation, 1, __ATOMIC_RELEASE);
+	if (o->caprecs > 65536 && o->nrecs < 4096) {
+		/* a big batch is over: give its memory back */
+		free(o->recs);
+		free(o->flat);
+		free(o->lines);
+		o->recs = NULL;
+		o->flat = NULL;
+		o->lines = NULL;
+		o->caprecs = o->capflat = 0;
+	}
+}
+
+static void *committer(void *arg)
+{
+	struct ipwd_ops *o = arg;
+	struct job *group, *j, *next;
+
+	pthread_mutex_lock(&o->qlock);
+	for (;;) {
+		while (o->head == NULL && !o->stop)
+			pthread_cond_wait(&o->qwork, &o->qlock);
+		if (o->head == NULL)
+			break;
+		group = o->head;
+		o->head = NULL;
+		o->tail = &o->head;
+		pthread_mutex_unlock(&o->qlock);
+
+		run_group(o, group);
+
+		pthread_mutex_lock(&o->qlock);
+		for (j = group; j; j = next) {
+			next = j->next;
+			j->done = true;
+		}
+		pthread_cond_broadcast(&o->qdone);
+	}
+	pthread_mutex_unlock(&o->qlock);
+	return NULL;
+}
+
+/* Queue @j and wait until the committer is done with it. */
+static void submit(struct ipwd_ops *o, struct job *j)
+{
+	pthread_mutex_lock(&o->qlock);
+	j->next = NULL;
+	*o->tail = j;
+	o->tail = &j->next;
+	pthread_cond_signal(&o->qwork);
+	while (!j->done)
+		pthread_cond_wait(&o->qdone, &o->qlock);
+	pthread_mutex_unlock(&o->qlock);
+}
+
+int ipwd_ops_new(struct ipwd_ops **out, struct ipw_table *t, const char *node,
+		 struct ipwd_store *store, struct ipwd_audit *audit)
+{
+	struct ipwd_ops *o = calloc(1, sizeof(*o));
+
+	if (o == NULL)
+		return IPW_ENOMEM;
+	o->t = t;
+	o->store = store;
+	o->audit = audit;
+	snprintf(o->node, sizeof(o->node), "%s", node);
+	pthread_mutex_init(&o->id_lock, NULL);
+	pthread_mutex_init(&o->qlock, NULL);
+	pthread_cond_init(&o->qwork, NULL);
+	pthread_cond_init(&o->qdone, NULL);
+	o->tail = &o->head;
+	if (getrandom(o->rnd_state, sizeof(o->rnd_state), 0) !=
+	    (ssize_t)sizeof(o->rnd_state))
+		o->rnd_state[0] = (uint64_t)time(NULL) | 1;
+	o->rnd_state[1] |= 1;
+	if (pthread_create(&o->thread, NULL, committer, o) != 0) {
+		ipwd_ops_free(o);
+		return IPW_ENOMEM;
+	}
+	o->running = true;
+	*out = o;
+	return 0;
+}
+
+void ipwd_ops_free(struct ipwd_ops *o)
+{
+	if (o == NULL)
+		return;
+	if (o->running) {
+		pthread_mutex_lock(&o->qlock);
+		o->stop = true;
+		pthread_cond_signal(&o->qwork);
+		pthread_mutex_unlock(&o->qlock);
+		pthread_join(o->thread, NULL);
+	}
+	pthread_mutex_destroy(&o->id_lock);
+	pthread_mutex_destroy(&o->qlock);
+	pthread_cond_destroy(&o->qwork);
+	pthread_cond_destroy(&o->qdone);
+	free(o->recs);
+	free(o->flat);
+	free(o->lines);
+	free(o);
+}
+
+struct ipw_table *ipwd_ops_table(struct ipwd_ops *o)
+{
+	return o->t;
+}
+
+const char *ipwd_ops_node(struct ipwd_ops *o)
+{
+	return o->node;
+}
+
+uint64_t ipwd_ops_generation(struct ipwd_ops *o)
+{
+	return __atomic_load_n(&o->generation, __ATOMIC_ACQUIRE);
+}
+
+bool ipwd_ops_store_failing(struct ipwd_ops *o)
+{
+	return __atomic_load_n(&o->store_failing, __ATOMIC_RELAXED) != 0;
+}
+
+void ipwd_ops_reopen_audit(struct ipwd_ops *o)
+{
+	if (ipwd_audit_reopen(o->audit) != 0)
+		log_error("audit log: cannot reopen: %m; still writing to the "
+			  "old file");
 }
 
 int ipwd_ops_apply(struct ipwd_ops *o, struct ipwd_op *op,
 		   enum ipw_change *what, struct ipw_entry_info *info)
 {
-	struct ipw_entry_info ev;
-	bool ev_set = false;
+	struct job j = {.kind = JOB_ONE, .op = op, .info = info};
 	uint64_t t0 = ipwd_now_ns();
-	int rc;
 
-	ipwd_ops_new_id(o, op->id);
-	op->time = (int64_t)time(NULL);
-	switch (op->action) {
-	case IPWD_ACT_BAN:
-	case IPWD_ACT_ALLOW:
-		op->spec.actor = op->actor;
-		rc = ipw_table_add(o->t, &op->spec, what, &ev, &ev_set);
-		if (rc == 0 && ev_set)
-			evicted_cb(&ev, NULL);
-		if (rc == 0 && info)
-			rc = ipw_table_get(o->t, op->spec.list,
-					   &op->spec.target, info);
-		break;
-	case IPWD_ACT_UNBAN:
-	case IPWD_ACT_DISALLOW:
-		rc = ipw_table_del(o->t, op->spec.list, &op->spec.target, what,
-				   info);
-		break;
-	case IPWD_ACT_MODE:
-		rc = ipw_table_set_mode(o->t, op->mode, what);
-		break;
-	default:
-		return IPW_EINVAL;
-	}
+	submit(o, &j);
 	ipwd_metric_write(op->action, ipwd_now_ns() - t0);
-	if (rc == 0)
-		ipwd_metric_op(op->action, (int)*what, 1);
-	if (rc == 0 && *what != IPW_CHANGE_UNCHANGED &&
-	    *what != IPW_CHANGE_ABSENT) {
-		char t[IPW_ADDR_STRLEN] = "";
-
-		changed(o);
-		if (op->action != IPWD_ACT_MODE)
-			ipw_addr_format(&op->spec.target, t, sizeof(t));
-		log_debug("op %s %s %s%s by %s: %s", op->id,
-			  ipwd_action_name(op->action), t,
-			  op->action == IPWD_ACT_MODE ?
-				  ipw_mode_name(op->mode) :
-				  "",
-			  op->actor, ipw_change_name(*what));
-	}
-	return rc;
+	*what = j.what;
+	return j.rc;
 }
 
 size_t ipwd_ops_add_batch(struct ipwd_ops *o,
 			  const struct ipw_entry_spec *specs, size_t n,
 			  int *rcs, enum ipw_change *whats)
 {
+	struct job j = {.kind = JOB_BATCH,
+			.specs = specs,
+			.n = n,
+			.rcs = rcs,
+			.whats = whats};
 	uint64_t t0 = ipwd_now_ns();
-	size_t i, done, failed = 0;
+	size_t i, failed = 0;
 
-	for (done = 0; done < n; done += BATCH_CHUNK) {
-		size_t m = n - done < BATCH_CHUNK ? n - done : BATCH_CHUNK;
-
-		failed += (size_t)ipw_table_add_batch(o->t, specs + done, m,
-						      rcs + done, whats + done,
-						      evicted_cb, NULL);
-	}
-	for (i = 0; i < n; i++)
-		if (rcs[i] == 0)
-			ipwd_metric_op(specs[i].list == IPW_LIST_BAN ?
-					       IPWD_ACT_BAN :
-					       IPWD_ACT_ALLOW,
-				       (int)whats[i], 1);
+	submit(o, &j);
 	ipwd_metric_write(IPWD_ACT_BATCH, ipwd_now_ns() - t0);
-	if (failed < n)
-		changed(o);
+	for (i = 0; i < n; i++)
+		failed += rcs[i] != 0;
 	return failed;
-}
-
-static void expired_cb(const struct ipw_entry_info *e, void *ctx)
-{
-	size_t *n = ctx;
-
-	(void)e;
-	(*n)++;
 }
 
 size_t ipwd_ops_purge(struct ipwd_ops *o)
 {
-	size_t total = 0, n;
+	struct job j = {.kind = JOB_PURGE};
 
-	do {
-		size_t counted = 0;
+	submit(o, &j);
+	if (j.count)
+		log_debug("purged %zu expired entries", j.count);
+	return j.count;
+}
 
-		n = ipw_table_purge(o->t, 65536, expired_cb, &counted);
-		total += counted;
-	} while (n == 65536);
-	if (total) {
-		changed(o);
-		ipwd_metric_expired(total);
-		ipwd_metric_op(IPWD_ACT_EXPIRE, IPW_CHANGE_REMOVED, total);
-		log_debug("purged %zu expired entries", total);
+/* ---- start-up ---- */
+
+struct loader {
+	struct ipwd_ops *o;
+	int64_t now;
+	size_t loaded;
+	struct ipw_entry_info *gone; /* expired while down */
+	size_t ngone, capgone;
+	int *rcs;
+	struct ipw_entry_info *live;
+};
+
+static int load_batch(void *ctx, const struct ipw_entry_info *v, size_t n)
+{
+	struct loader *l = ctx;
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (v[i].expires && v[i].expires <= l->now) {
+			if (l->ngone == l->capgone) {
+				size_t cap = l->capgone ? l->capgone * 2 : 64;
+				struct ipw_entry_info *g =
+					realloc(l->gone, cap * sizeof(*g));
+
+				if (g == NULL)
+					return -1;
+				l->gone = g;
+				l->capgone = cap;
+			}
+			l->gone[l->ngone++] = v[i];
+			continue;
+		}
+		l->live[k++] = v[i];
 	}
-	return total;
+	if (ipw_table_put_batch(l->o->t, l->live, k, l->rcs) != 0) {
+		for (i = 0; i < k; i++)
+			if (l->rcs[i] != 0) {
+				char t[IPW_ADDR_STRLEN];
+
+				ipw_addr_format(&l->live[i].target, t,
+						sizeof(t));
+				log_error("store: cannot load %s: %s", t,
+					  ipw_strerror(l->rcs[i]));
+				return -1;
+			}
+	}
+	l->loaded += k;
+	return 0;
+}
+
+int ipwd_ops_load(struct ipwd_ops *o, size_t *loaded, size_t *nexpired,
+		  char *err, size_t errlen)
+{
+	struct loader l = {.o = o, .now = (int64_t)time(NULL)};
+	int mode = -1, rc;
+
+	*loaded = *nexpired = 0;
+	if (o->store == NULL)
+		return 0;
+	l.rcs = malloc(8192 * sizeof(*l.rcs));
+	l.live = malloc(8192 * sizeof(*l.live));
+	if (l.rcs == NULL || l.live == NULL) {
+		snprintf(err, errlen, "out of memory");
+		rc = -1;
+		goto out;
+	}
+	rc = ipwd_store_load(o->store, load_batch, &l, &mode, err, errlen);
+	if (rc != 0) {
+		if (*err == '\0')
+			snprintf(err, errlen,
+				 "cannot load the stored entries into the "
+				 "table (above)");
+		rc = -1;
+		goto out;
+	}
+	if (mode >= 0)
+		ipw_table_set_mode(o->t, (enum ipw_mode)mode, NULL);
+	if (l.ngone) {
+		struct job j = {.kind = JOB_RECORDS,
+				.count = l.ngone,
+				.expired = l.gone};
+
+		submit(o, &j);
+		if (j.rc != 0) {
+			snprintf(err, errlen, "cannot record %zu expiries: %s",
+				 l.ngone, ipw_strerror(j.rc));
+			rc = -1;
+			goto out;
+		}
+	}
+	*loaded = l.loaded;
+	*nexpired = l.ngone;
+out:
+	free(l.rcs);
+	free(l.live);
+	free(l.gone);
+	return rc;
 }
