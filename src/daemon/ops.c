@@ -81,6 +81,10 @@ struct ipwd_ops {
 	uint64_t rnd_state[2];
 	uint64_t generation; /* atomic */
 	int store_failing;   /* atomic */
+	/* committer thread only: the audit log fails (logged once), and
+	 * how many lines it lost meanwhile */
+	bool audit_failing;
+	size_t audit_lost;
 
 	pthread_mutex_t qlock;
 	pthread_cond_t qwork, qdone;
@@ -420,6 +424,30 @@ static void count_metrics(struct ipwd_ops *o)
 	}
 }
 
+/* Write the committed group's audit lines. A failing log (a full disk)
+ * does not fail the ops, which are durable: it is reported when it starts
+ * failing and when it works again, with the number of lines lost, not
+ * once per group. */
+static void audit(struct ipwd_ops *o)
+{
+	if (ipwd_audit_write_lines(o->audit, o->flat, o->lines, o->nrecs) !=
+	    0) {
+		if (!o->audit_failing)
+			log_warn("audit log: write failed: %m; ops go on, "
+				 "their lines are lost until it works again");
+		o->audit_failing = true;
+		o->audit_lost += o->nrecs;
+		return;
+	}
+	if (o->audit_failing && o->nrecs > 0) {
+		log_info("audit log: writes work again (up to %zu lines "
+			 "lost)",
+			 o->audit_lost);
+		o->audit_failing = false;
+		o->audit_lost = 0;
+	}
+}
+
 static void run_group(struct ipwd_ops *o, struct job *group)
 {
 	int64_t now = (int64_t)time(NULL);
@@ -446,9 +474,8 @@ static void run_group(struct ipwd_ops *o, struct job *group)
 		}
 	}
 	rc = commit(o);
-	if (rc == 0 &&
-	    ipwd_audit_write_lines(o->audit, o->flat, o->lines, o->nrecs) != 0)
-		log_warn("audit log: write failed: %m");
+	if (rc == 0)
+		audit(o);
 	for (i = 0; i < o->nrecs && i < o->capflat; i++) {
 		free(o->lines[i]);
 		o->lines[i] = NULL;
