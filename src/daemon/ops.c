@@ -503,7 +503,11 @@ static void run_group(struct ipwd_ops *o, struct job *group)
 		}
 		return;
 	}
-	if (__atomic_exchange_n(&o->store_failing, 0, __ATOMIC_RELAXED))
+	/* Only a group that reached the store says it works again: a group
+	 * with no record (the purger's, every second, with nothing to purge;
+	 * ops the table refused) committed nothing. */
+	if (o->nrecs > 0 &&
+	    __atomic_exchange_n(&o->store_failing, 0, __ATOMIC_RELAXED))
 		log_info("store: commits work again");
 	count_metrics(o);
 	for (i = 0; i < o->nrecs; i++)
