@@ -12,12 +12,13 @@
 #      another program: ipwalld exits non-zero at start with a message
 #      naming the file and a recovery hint, and the file is byte-for-byte
 #      unchanged; the real store put back starts with every entry
-#   c  permissions (ipwalld run as nobody with setpriv): a store directory
-#      it may not write (no database yet, and with a database), a database
-#      file it may only read, a data directory it may not write: a clear
-#      error at start, non-zero exit, nothing changed; the same with a
-#      -wal and -shm file root left beside the database; permissions
-#      fixed, everything is there
+#   c  permissions (ipwalld run as nobody with setpriv when the test runs
+#      as root, else as the test's user): a store directory it may not
+#      write (no database yet, and with a database), a database file it
+#      may only read, a -wal and -shm beside the database it may only read
+#      (as sqlite3 run as root leaves them), a data directory it may not
+#      write: a clear error at start, non-zero exit, nothing changed;
+#      permissions fixed, everything is there
 #   d  full disk: the data directory on a 2 MiB tmpfs mounted here, with a
 #      filler file leaving a little room: bans until writes get 503
 #      store_unavailable; meanwhile checks answer 200/403 as before,
@@ -33,8 +34,8 @@
 #      returns its lines resume and still parse
 #
 # Run from the repository root: bash tests/integration/store_failures.sh
-# (TAP). Needs root for mount and setpriv (else those parts are skipped,
-# with the reason). Loopback and the unix socket only; every process is
+# (TAP). Needs root to mount the tmpfs file systems (else parts d and f
+# are skipped, with the reason). Loopback and the unix socket only; every process is
 # stopped by its PID, the tmpfs mounts are unmounted and the temporary
 # directory removed at exit; a watchdog stops the script after TIME_LIMIT
 # (default 58) seconds.
@@ -287,72 +288,77 @@ else
 fi
 
 # ================================================================ c: permissions
+# As root (who may write anything) ipwalld runs as nobody, through a
+# wrapper that lib.sh starts as it starts ipwalld (setpriv execs, so the
+# PID is the daemon's); as anyone else, as that user.
 perm_skip=
+RUNNER=$IPWALLD_REAL RUN_USER=$(id -un)
 if [ "$(id -u)" -ne 0 ]; then
-	perm_skip="not root: cannot run ipwalld as another user"
+	: # the permissions below hold for this user too
 elif ! command -v setpriv >/dev/null; then
 	perm_skip="setpriv (util-linux) is not installed"
 elif ! id nobody >/dev/null 2>&1 || ! getent group nogroup >/dev/null; then
 	perm_skip="no user nobody or group nogroup"
 elif ! setpriv --reuid=nobody --regid=nogroup --clear-groups -- test -x "$IPWALLD_REAL"; then
 	perm_skip="nobody cannot run $IPWALLD_REAL (a directory on its path is closed)"
+else
+	RUNNER=$IPW_TMP/as-nobody RUN_USER=nobody
+	chmod 0711 "$IPW_TMP"
+	printf '#!/bin/sh\nexec setpriv --reuid=nobody --regid=nogroup --clear-groups -- "%s" "$@"\n' \
+		"$IPWALLD_REAL" >"$RUNNER"
+	chmod 0755 "$RUNNER"
 fi
 if [ -n "$perm_skip" ]; then
 	for d in "store directory not writable, no database" \
 		"store directory not writable, with a database" \
-		"database file read-only" "-wal and -shm of root's" \
+		"database file read-only" "-wal and -shm it may not write" \
 		"data directory not writable"; do
 		tap_skip "c: $d" "$perm_skip"
 	done
 else
-	# ipwalld as nobody: a wrapper that lib.sh starts as it starts ipwalld
-	# (setpriv execs, so the PID is the daemon's).
-	chmod 0711 "$IPW_TMP"
-	cat >"$IPW_TMP/as-nobody" <<EOF
-#!/bin/sh
-exec setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$IPWALLD_REAL" "\$@"
-EOF
-	chmod 0755 "$IPW_TMP/as-nobody"
 	P=$IPW_TMP/perm
 	mkdir -p "$P/data" "$P/store"
-	chown nobody:nogroup "$P/data" "$P/store"
+	[ "$RUN_USER" == nobody ] && chown nobody:nogroup "$P/data" "$P/store"
 	chmod 0700 "$P/data"
 	chmod 0500 "$P/store"
 	printf '[store]\npath = %s/store/ipwall.db\n' "$P" >"$P/conf"
 	chmod 0644 "$P/conf"
 	PDB=$P/store/ipwall.db
 
-	IPWALLD=$IPW_TMP/as-nobody refused_start "$P/log1" "$P/data" --config "$P/conf"
+	IPWALLD=$RUNNER refused_start "$P/log1" "$P/data" --config "$P/conf"
 	refusal "c: store directory not writable (0500), no database" "$P/log1" "$PDB" "$PERM_HINT" -
 
-	# Now a store made by nobody, with entries (the daemon "perm" has
+	# Now a store made by that user, with entries (the daemon "perm" has
 	# $P/data as its data directory).
 	chmod 0700 "$P/store"
-	if IPWALLD=$IPW_TMP/as-nobody ipw_start perm --config "$P/conf"; then
+	if IPWALLD=$RUNNER ipw_start perm --config "$P/conf"; then
 		tap_is "$(awk '/^Uid:/ { print $2 }' "/proc/${IPWD_PID[perm]}/status")" \
-			"$(id -u nobody)" "c: ipwalld runs as nobody"
+			"$(id -u "$RUN_USER")" "c: ipwalld runs as $RUN_USER"
 		ban perm 203.0.113.10 0 >/dev/null
 		ban perm 203.0.113.11 >/dev/null
-		tap_is "$HTTP_STATUS" 201 "c: ipwalld as nobody stores bans"
+		tap_is "$HTTP_STATUS" 201 "c: ipwalld as $RUN_USER stores bans"
 		P_BANS=$(targets perm bans)
 		ipw_stop perm
 	else
-		tap_fail "c: ipwalld runs as nobody"
+		tap_fail "c: ipwalld runs as $RUN_USER"
 	fi
 
 	chmod 0500 "$P/store"
 	sum=$(sum_of "$PDB")
-	IPWALLD=$IPW_TMP/as-nobody refused_start "$P/log2" "$P/data" --config "$P/conf"
+	IPWALLD=$RUNNER refused_start "$P/log2" "$P/data" --config "$P/conf"
 	refusal "c: store directory not writable (0500), with a database" "$P/log2" "$PDB" "$PERM_HINT" "$sum"
 
 	chmod 0700 "$P/store"
 	chmod 0400 "$PDB"
-	IPWALLD=$IPW_TMP/as-nobody refused_start "$P/log3" "$P/data" --config "$P/conf"
+	IPWALLD=$RUNNER refused_start "$P/log3" "$P/data" --config "$P/conf"
 	refusal "c: database file read-only (0400)" "$P/log3" "$PDB" "$PERM_HINT" "$sum"
+	tap_not "c: database file read-only (0400): no -wal or -shm file made beside it" \
+		test -e "$PDB-shm" -o -e "$PDB-wal"
 
-	# The data directory itself: root's, 0755.
+	# The data directory itself: 0555.
 	mkdir -p "$P/rootdir"
-	IPWALLD=$IPW_TMP/as-nobody refused_start "$P/log4" "$P/rootdir"
+	chmod 0555 "$P/rootdir"
+	IPWALLD=$RUNNER refused_start "$P/log4" "$P/rootdir"
 	if [[ $REFUSED_RC =~ ^[0-9]+$ ]] && [ "$REFUSED_RC" -ne 0 ] &&
 		grep -q "$P/rootdir/.*[Pp]ermission denied" "$P/log4"; then
 		tap_pass "c: data directory not writable: refused, naming the file and the cause"
@@ -363,23 +369,20 @@ EOF
 	tap_not "c: data directory not writable: no database file was made" \
 		test -e "$P/rootdir/ipwall.db"
 
-	tap_not "c: database file read-only (0400): no -wal or -shm file made beside it" \
-		test -e "$PDB-shm" -o -e "$PDB-wal"
-
-	# The database writable, but a -wal and -shm beside it that root made
-	# (sqlite3 run as root while ipwalld was down): SQLite would read
-	# through them and refuse every write.
+	# The database writable, but a -wal and -shm beside it that ipwalld
+	# may only read (as sqlite3 run as root while ipwalld was down leaves
+	# them): SQLite would read through them and refuse every write.
 	chmod 0600 "$PDB"
 	: >"$PDB-wal"
 	head -c 32768 /dev/zero >"$PDB-shm"
-	chmod 0644 "$PDB-wal" "$PDB-shm"
-	IPWALLD=$IPW_TMP/as-nobody refused_start "$P/log5" "$P/data" --config "$P/conf"
-	refusal "c: -wal and -shm of root's beside the database" "$P/log5" "$PDB" "$PERM_HINT" "$sum"
+	chmod 0444 "$PDB-wal" "$PDB-shm"
+	IPWALLD=$RUNNER refused_start "$P/log5" "$P/data" --config "$P/conf"
+	refusal "c: -wal and -shm it may not write beside the database" "$P/log5" "$PDB" "$PERM_HINT" "$sum"
 	rm -f "$PDB-wal" "$PDB-shm"
 
 	# Permissions fixed: everything is there.
 	chmod 0600 "$PDB"
-	if IPWALLD=$IPW_TMP/as-nobody ipw_start perm --config "$P/conf"; then
+	if IPWALLD=$RUNNER ipw_start perm --config "$P/conf"; then
 		tap_is "$(targets perm bans)" "${P_BANS:-?}" "c: permissions fixed: every ban is there"
 		ban perm 203.0.113.12 >/dev/null
 		tap_is "$HTTP_STATUS" 201 "c: permissions fixed: writes work"
