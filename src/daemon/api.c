@@ -423,6 +423,15 @@ static void h_batch(struct ipwd_req *r, struct ipwd_resp *o)
 	for (i = 0; i < n; i++)
 		specs[i].actor = r->actor;
 	ipwd_ops_add_batch(r->d->ops, specs, n, rcs, whats);
+	/* The store refused the whole group: nothing of the batch was
+	 * applied, so the batch as a whole is unavailable (503), as a single
+	 * write would be. */
+	for (i = 0; i < n && (rcs[i] == IPW_ENOSPC || rcs[i] == IPW_EIO); i++)
+		;
+	if (n && i == n) {
+		table_error(o, rcs[0], "");
+		goto out;
+	}
 	errs = json_array();
 	for (i = 0; i < n; i++) {
 		if (rcs[i] == 0) {

@@ -482,6 +482,9 @@ static void run_group(struct ipwd_ops *o, struct job *group)
 	}
 	if (rc != 0) {
 		undo(o);
+		/* A listing view built between the apply and the undo saw
+		 * changes that never happened: make it stale. */
+		__atomic_add_fetch(&o->generation, 1, __ATOMIC_RELEASE);
 		if (!__atomic_exchange_n(&o->store_failing, 1,
 					 __ATOMIC_RELAXED))
 			log_error("store: cannot commit %zu ops: %s (%s); "
