@@ -3,12 +3,13 @@
  * ipwalld's audit log: one JSON line for every op the write path applies
  * (bans, unbans, allows, disallows, mode switches, and the ops nobody asked
  * for: expiries and evictions), to a file, to standard output, or to the
- * systemd journal. The durable store keeps the same before/after objects
- * (ipwd_audit_entry_json()), so the log and the store's history agree.
+ * systemd journal. The durable store records the same ipwd_oprec in its
+ * history, so the log and the store's history agree.
  *
  * Line format (docs/api.md, "Audit log")
  * --------------------------------------
- * One compact JSON object per line, built with jansson, keys in this order:
+ * One compact JSON object per line, made by yajl's generator, keys in
+ * this order:
  *
  *   ts       ISO 8601 UTC with seconds ("2026-11-26T15:00:00Z"), from the
  *            op's time
@@ -98,12 +99,6 @@ int ipwd_audit_open(struct ipwd_audit **out, const char *dest, char *err,
  */
 int ipwd_audit_write(struct ipwd_audit *a, const struct ipwd_oprec *recs,
 		     size_t n);
-
-/* ipwd_audit_write() with the lines already built by ipwd_audit_line()
- * (the write path builds each once and gives the same text to the store);
- * @lines stay the caller's. */
-int ipwd_audit_write_lines(struct ipwd_audit *a, const struct ipwd_oprec *recs,
-			   char *const *lines, size_t n);
 
 /*
  * ipwd_audit_reopen() - reopen the file at its path (on SIGHUP, after

@@ -23,6 +23,7 @@ struct ipwd_oprec {
 	struct ipw_addr target; /* not for mode ops */
 	int change;		/* enum ipw_change */
 	enum ipw_mode mode;	/* mode ops: the mode asked for */
+	enum ipw_mode mode_before; /* mode ops: the mode before */
 	/* The entry before and after the op, NULL where there is none
 	 * (before an add, after a removal; mode ops have neither). */
 	const struct ipw_entry_info *before;

@@ -65,7 +65,6 @@ struct rec {
 	struct ipwd_oprec r;
 	char id[IPWD_OPID_LEN];
 	bool has_before, has_after;
-	enum ipw_mode mode_before;
 	struct ipw_entry_info before, after;
 };
 
@@ -97,7 +96,6 @@ struct ipwd_ops {
 	struct rec *recs;
 	size_t nrecs, caprecs;
 	struct ipwd_oprec *flat;
-	char **lines; /* each record's audit line, built once */
 	size_t capflat;
 };
 
@@ -302,7 +300,7 @@ static void run_one(struct ipwd_ops *o, struct job *j, int64_t now)
 		memcpy(op->id, r->id, sizeof(op->id));
 		r->r.mode = op->mode;
 		r->r.change = (int)j->what;
-		r->mode_before = prev;
+		r->r.mode_before = prev;
 		break;
 	}
 	default:
@@ -357,7 +355,7 @@ static void undo(struct ipwd_ops *o)
 		if (r->r.action == IPWD_ACT_EXPIRE)
 			continue; /* expired: it never matches anyway */
 		if (r->r.action == IPWD_ACT_MODE) {
-			ipw_table_set_mode(o->t, r->mode_before, NULL);
+			ipw_table_set_mode(o->t, r->r.mode_before, NULL);
 			continue;
 		}
 		if (r->has_before)
@@ -376,15 +374,10 @@ static int commit(struct ipwd_ops *o)
 
 	if (o->nrecs > o->capflat) {
 		struct ipwd_oprec *f = realloc(o->flat, o->nrecs * sizeof(*f));
-		char **l;
 
 		if (f == NULL)
 			return IPW_ENOMEM;
 		o->flat = f;
-		l = realloc(o->lines, o->nrecs * sizeof(*l));
-		if (l == NULL)
-			return IPW_ENOMEM;
-		o->lines = l;
 		o->capflat = o->nrecs;
 	}
 	for (i = 0; i < o->nrecs; i++) {
@@ -394,16 +387,12 @@ static int commit(struct ipwd_ops *o)
 		o->flat[i].id = r->id;
 		o->flat[i].before = r->has_before ? &r->before : NULL;
 		o->flat[i].after = r->has_after ? &r->after : NULL;
-		/* The one JSON text of the op: the audit log's line and the
-		 * store's history row (NULL if out of memory: the history
-		 * row keeps its columns, the log loses the line). */
-		o->lines[i] = ipwd_audit_line(&o->flat[i]);
 	}
 	if (o->store == NULL || o->nrecs == 0)
 		return 0;
 	rc = ipwd_store_begin(o->store);
 	for (i = 0; rc == 0 && i < o->nrecs; i++)
-		rc = ipwd_store_record(o->store, &o->flat[i], o->lines[i]);
+		rc = ipwd_store_record(o->store, &o->flat[i]);
 	if (rc == 0)
 		rc = ipwd_store_commit(o->store);
 	if (rc != 0)
@@ -430,8 +419,7 @@ static void count_metrics(struct ipwd_ops *o)
  * once per group. */
 static void audit(struct ipwd_ops *o)
 {
-	if (ipwd_audit_write_lines(o->audit, o->flat, o->lines, o->nrecs) !=
-	    0) {
+	if (ipwd_audit_write(o->audit, o->flat, o->nrecs) != 0) {
 		if (!o->audit_failing)
 			log_warn("audit log: write failed: %m; ops go on, "
 				 "their lines are lost until it works again");
@@ -476,10 +464,6 @@ static void run_group(struct ipwd_ops *o, struct job *group)
 	rc = commit(o);
 	if (rc == 0)
 		audit(o);
-	for (i = 0; i < o->nrecs && i < o->capflat; i++) {
-		free(o->lines[i]);
-		o->lines[i] = NULL;
-	}
 	if (rc != 0) {
 		undo(o);
 		/* A listing view built between the apply and the undo saw
@@ -523,10 +507,8 @@ static void run_group(struct ipwd_ops *o, struct job *group)
 		/* a big batch is over: give its memory back */
 		free(o->recs);
 		free(o->flat);
-		free(o->lines);
 		o->recs = NULL;
 		o->flat = NULL;
-		o->lines = NULL;
 		o->caprecs = o->capflat = 0;
 	}
 }
@@ -619,7 +601,6 @@ void ipwd_ops_free(struct ipwd_ops *o)
 	pthread_cond_destroy(&o->qdone);
 	free(o->recs);
 	free(o->flat);
-	free(o->lines);
 	free(o);
 }
 

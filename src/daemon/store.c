@@ -54,7 +54,8 @@ static const char schema[] =
 	" id BLOB PRIMARY KEY, time INTEGER NOT NULL, actor TEXT, node TEXT,"
 	" action TEXT NOT NULL, result TEXT, list INTEGER, family INTEGER,"
 	" addr BLOB, plen INTEGER, target TEXT, expires INTEGER,"
-	" score INTEGER, reason TEXT, mode TEXT, line TEXT) WITHOUT ROWID;"
+	" score INTEGER, reason TEXT, mode TEXT, prev_expires INTEGER,"
+	" prev_score INTEGER, prev_reason TEXT, prev_mode TEXT) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS ops_by_target ON ops(family, addr, time)"
 	" WHERE addr IS NOT NULL;";
 
@@ -77,9 +78,9 @@ static const char *const stmt_sql[ST_N] = {
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_OP] = "INSERT OR IGNORE INTO ops(id, time, actor, node, action,"
 		  " result, list, family, addr, plen, target, expires, score,"
-		  " reason, mode, line) VALUES"
-		  " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-		  " ?14, ?15, ?16)",
+		  " reason, mode, prev_expires, prev_score, prev_reason,"
+		  " prev_mode) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+		  " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
 	[ST_PUT] = "INSERT OR REPLACE INTO entries(list, family, addr, plen,"
 		   " expires, created, score, flags, hits, last_hit, reason,"
 		   " actor, source) VALUES"
@@ -380,8 +381,7 @@ static int uuid_bytes(const char *id, uint8_t out[16])
 	return n == 32 && *id == '\0' ? 0 : -1;
 }
 
-int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r,
-		      const char *line)
+int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r)
 {
 	const struct ipw_entry_info *e = r->after ? r->after : r->before;
 	char tgt[IPW_ADDR_STRLEN];
@@ -400,6 +400,8 @@ int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r,
 	if (r->action == IPWD_ACT_MODE) {
 		sqlite3_bind_text(q, 15, ipw_mode_name(r->mode), -1,
 				  SQLITE_STATIC);
+		sqlite3_bind_text(q, 19, ipw_mode_name(r->mode_before), -1,
+				  SQLITE_STATIC);
 	} else {
 		bind_key(q, 7, r->list, &r->target);
 		ipw_addr_format(&r->target, tgt, sizeof(tgt));
@@ -410,7 +412,11 @@ int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r,
 		sqlite3_bind_int64(q, 13, e->score);
 		bind_text(q, 14, e->reason);
 	}
-	bind_text(q, 16, line);
+	if (r->before) {
+		sqlite3_bind_int64(q, 16, r->before->expires);
+		sqlite3_bind_int64(q, 17, r->before->score);
+		bind_text(q, 18, r->before->reason);
+	}
 	rc = run(s, ST_OP);
 	if (rc != 0 || sqlite3_changes(s->db) == 0)
 		return rc; /* failed, or this op id is already recorded */

@@ -5,11 +5,13 @@
  *   entries   the current bans and allows with full metadata, one row per
  *             (list, target): what the table is rebuilt from at start
  *   ops       the history: one row per op ever applied (id, time, actor,
- *             origin node, action, target, result, expiry, score, reason,
- *             and the op's audit line, the JSON with the entry before and
- *             after: the log and the history are the same text), stored
- *             in op id order, which is time order (UUIDv7), and indexed
- *             by target (family + address bytes, so a prefix is a range)
+ *             origin node, action, result, target, and the entry as the
+ *             op left it - expires, score, reason - or as it was when the
+ *             op removed it; prev_* the entry before, when there was one;
+ *             mode ops: mode and prev_mode), stored in op id order, which
+ *             is time order (UUIDv7), and indexed by target (family +
+ *             address bytes, so a prefix is a range). The audit log's
+ *             line of an op is made from the same record.
  *   meta      schema version, policy mode
  *
  * The write path (ops.c) calls begin, record per op, commit: one
@@ -75,10 +77,7 @@ int ipwd_store_load(struct ipwd_store *s,
  * IPW_E* (IPW_ENOSPC: disk full; IPW_EIO: anything else). After a failed
  * record or commit, call ipwd_store_rollback(). */
 int ipwd_store_begin(struct ipwd_store *s);
-/* @line: the op's audit line (ipwd_audit_line()), kept in the history;
- * may be NULL. */
-int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r,
-		      const char *line);
+int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r);
 int ipwd_store_commit(struct ipwd_store *s);
 void ipwd_store_rollback(struct ipwd_store *s);
 

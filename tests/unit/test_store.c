@@ -103,20 +103,14 @@ static bool same_entry(const struct ipw_entry_info *a,
 
 static int apply(struct ipwd_store *s, const struct ipwd_oprec *r, size_t n)
 {
-	char **lines = calloc(n ? n : 1, sizeof(*lines));
 	int rc = ipwd_store_begin(s);
 
-	for (size_t i = 0; i < n; i++)
-		lines[i] = ipwd_audit_line(&r[i]);
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = ipwd_store_record(s, &r[i], lines[i]);
+		rc = ipwd_store_record(s, &r[i]);
 	if (rc == 0)
 		rc = ipwd_store_commit(s);
 	if (rc != 0)
 		ipwd_store_rollback(s);
-	for (size_t i = 0; i < n; i++)
-		free(lines[i]);
-	free(lines);
 	return rc;
 }
 
@@ -227,17 +221,16 @@ static void test_roundtrip(void)
 		sqlite3_prepare_v2(
 			db,
 			"SELECT action, result, target, node, actor,"
-			" json_extract(line, '$.before') IS NOT NULL,"
-			" json_extract(line, '$.after') IS NOT NULL,"
+			" prev_expires IS NOT NULL, coalesce(prev_expires, 0),"
 			" expires, score, reason FROM ops ORDER BY"
 			" id",
 			-1, &q, NULL);
 		while (sqlite3_step(q) == SQLITE_ROW) {
 			static const char *const want[] = {
-				"ban added 203.0.113.7 0 1 1790003600 5",
-				"ban extended 203.0.113.7 1 1 1790007200 9",
-				"ban added 2001:db8::/32 0 1 0 0",
-				"allow added 198.51.100.7 0 1 0 0",
+				"ban added 203.0.113.7 0 0 1790003600 5",
+				"ban extended 203.0.113.7 1 1790003600 1790007200 9",
+				"ban added 2001:db8::/32 0 0 0 0",
+				"allow added 198.51.100.7 0 0 0 0",
 				"unban removed 2001:db8::/32 1 0 0 0",
 				"mode changed (null) 0 0 0 0",
 			};
