@@ -933,6 +933,22 @@ static void h_metrics(struct ipwd_req *r, struct ipwd_resp *o)
 	o->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
+/* /healthz while serving: "store" is failing (the last commit failed),
+ * damaged (the background check found damage), or ok; "store_check" is
+ * the background check's state (none without a store). */
+static json_t *health(struct ipwd *d)
+{
+	static const char *const checks[] = {"running", "ok", "damaged",
+					     "failed"};
+	enum ipwd_check_state cs = ipwd_store_check_state(d->check, NULL);
+	const char *store = ipwd_ops_store_failing(d->ops) ? "failing" :
+			    d->check && cs == IPWD_CHECK_DAMAGED ? "damaged" :
+								   "ok";
+
+	return json_pack("{s:s, s:s, s:s}", "status", "ok", "store", store,
+			 "store_check", d->check ? checks[cs] : "none");
+}
+
 void ipwd_api_handle(struct ipwd_req *r, struct ipwd_resp *o)
 {
 	switch (r->route) {
@@ -969,12 +985,7 @@ void ipwd_api_handle(struct ipwd_req *r, struct ipwd_resp *o)
 			set_json(o, 503,
 				 json_pack("{s:s}", "status", "stopping"));
 		else
-			set_json(o, 200,
-				 json_pack("{s:s, s:s}", "status", "ok",
-					   "store",
-					   ipwd_ops_store_failing(r->d->ops) ?
-						   "failing" :
-						   "ok"));
+			set_json(o, 200, health(r->d));
 		break;
 	case IPWD_ROUTE_METRICS:
 		h_metrics(r, o);

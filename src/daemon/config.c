@@ -194,6 +194,10 @@ static const char *set_key(struct ipwd_config *c, const char *sec,
 		if (ipwd_parse_uint(v, 256, &u))
 			return "must be 0 (one per CPU) to 256";
 		c->threads = (unsigned)u;
+	} else if (IS("http", "write_threads")) {
+		if (ipwd_parse_uint(v, 1024, &u) || u == 0)
+			return "must be 1 to 1024";
+		c->write_threads = (unsigned)u;
 	} else if (IS("http", "max_connections")) {
 		if (ipwd_parse_uint(v, 1000000, &u) || u == 0)
 			return "must be 1 to 1000000";
@@ -261,6 +265,11 @@ static const char *set_key(struct ipwd_config *c, const char *sec,
 			c->sync = IPWD_SYNC_OFF;
 		else
 			return "must be full, batch or off";
+	} else if (IS("store", "history_retention")) {
+		if (get_duration(v, 100ull * 366 * 86400, &u))
+			return "must be a duration up to 100 years (365d, 12h, "
+			       "...) or 0 (keep the history for ever)";
+		c->history_retention = u;
 	} else if (IS("audit", "log")) {
 		set_str(&c->audit_log, strcmp(v, "none") == 0 ? "" : v);
 	} else {
@@ -339,6 +348,8 @@ static void defaults(struct ipwd_config *c)
 	c->shutdown_timeout = 10;
 	set_str(&c->listen, IPWD_DEFAULT_LISTEN);
 	c->threads = 0;
+	c->write_threads = 64;
+	c->history_retention = 365 * 86400;
 	c->max_connections = 1024;
 	c->max_connections_per_ip = 0;
 	c->timeout = 30;

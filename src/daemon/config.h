@@ -25,6 +25,7 @@ struct ipwd_config {
 	char *listen;	  /* "ADDR:PORT", "[V6]:PORT", or "" (no TCP) */
 	char *socket;	  /* unix socket path, or "" (none) */
 	unsigned threads; /* HTTP worker threads; 0 = one per CPU */
+	unsigned write_threads; /* threads that run write requests */
 	unsigned max_connections;
 	unsigned max_connections_per_ip; /* 0 = no limit */
 	unsigned timeout;		 /* idle/request timeout, seconds */
@@ -44,6 +45,7 @@ struct ipwd_config {
 	/* [store] */
 	char *store_path; /* SQLite file, or "" (memory only) */
 	int sync;	  /* enum ipwd_sync */
+	uint64_t history_retention; /* seconds of history kept, 0 = all */
 	/* [audit] */
 	char *audit_log; /* file, "-", "journal", or "" (none) */
 };

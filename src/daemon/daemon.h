@@ -27,6 +27,7 @@ struct ipwd {
 	struct ipwd_ops *ops;
 	struct ipwd_auth *auth;
 	struct ipwd_http *http;
+	struct ipwd_store_check *check; /* the store's background check */
 	int64_t started; /* wall-clock seconds */
 	struct {
 		size_t max_body;

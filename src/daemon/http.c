@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,11 +51,24 @@ struct listener {
 	long inflight; /* written by this daemon's thread only */
 } __attribute__((aligned(64)));
 
+/* The write threads (http.h, "Writes"). */
+struct wpool {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	struct ipwd_req *head, **tail;
+	bool stop;
+	pthread_t *threads;
+	size_t n;
+};
+
+enum { W_NONE, W_QUEUED, W_DONE };
+
 struct ipwd_http {
 	struct listener l[MAX_DAEMONS + 1]; /* TCP workers, then the socket */
 	size_t n;			    /* listeners in use */
 	struct ipwd *d;
 	unsigned port;
+	struct wpool wp;
 };
 
 static long inflight(struct ipwd_http *h)
@@ -276,6 +290,100 @@ static int refusal(struct ipwd_req *r, struct ipwd_resp *o)
 	return -1;
 }
 
+/* ---- the write threads ---- */
+
+static void *write_thread(void *arg)
+{
+	struct wpool *wp = arg;
+	struct ipwd_req *r;
+
+	pthread_mutex_lock(&wp->lock);
+	for (;;) {
+		while (wp->head == NULL && !wp->stop)
+			pthread_cond_wait(&wp->cv, &wp->lock);
+		if (wp->head == NULL)
+			break;
+		r = wp->head;
+		wp->head = r->wnext;
+		if (wp->head == NULL)
+			wp->tail = &wp->head;
+		pthread_mutex_unlock(&wp->lock);
+
+		/* The connection is suspended: its worker does not touch it
+		 * or @r until the resume below. */
+		r->resp->err = -1;
+		ipwd_api_handle(r, r->resp);
+		__atomic_store_n(&r->wstate, W_DONE, __ATOMIC_RELEASE);
+		MHD_resume_connection(r->conn);
+
+		pthread_mutex_lock(&wp->lock);
+	}
+	pthread_mutex_unlock(&wp->lock);
+	return NULL;
+}
+
+/* Suspend @r's connection and queue it for a write thread. */
+static enum MHD_Result hand_over(struct ipwd_http *h, struct ipwd_req *r)
+{
+	struct wpool *wp = &h->wp;
+
+	r->resp = calloc(1, sizeof(*r->resp));
+	if (r->resp == NULL)
+		return MHD_NO;
+	r->wstate = W_QUEUED;
+	r->wnext = NULL;
+	MHD_suspend_connection(r->conn);
+	pthread_mutex_lock(&wp->lock);
+	*wp->tail = r;
+	wp->tail = &r->wnext;
+	pthread_cond_signal(&wp->cv);
+	pthread_mutex_unlock(&wp->lock);
+	return MHD_YES;
+}
+
+static int wpool_start(struct wpool *wp, unsigned n)
+{
+	pthread_attr_t attr;
+	size_t i;
+
+	pthread_mutex_init(&wp->lock, NULL);
+	pthread_cond_init(&wp->cv, NULL);
+	wp->tail = &wp->head;
+	wp->threads = calloc(n, sizeof(*wp->threads));
+	if (wp->threads == NULL)
+		return -1;
+	pthread_attr_init(&attr);
+	/* A write thread spends its life asleep in the write path. */
+	pthread_attr_setstacksize(&attr, 512 * 1024);
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&wp->threads[i], &attr, write_thread, wp) !=
+		    0)
+			break;
+		wp->n++;
+	}
+	pthread_attr_destroy(&attr);
+	return wp->n == n ? 0 : -1;
+}
+
+static void wpool_stop(struct wpool *wp)
+{
+	size_t i;
+
+	if (wp->threads == NULL)
+		return;
+	pthread_mutex_lock(&wp->lock);
+	wp->stop = true;
+	pthread_cond_broadcast(&wp->cv);
+	pthread_mutex_unlock(&wp->lock);
+	for (i = 0; i < wp->n; i++)
+		pthread_join(wp->threads[i], NULL);
+	free(wp->threads);
+	pthread_mutex_destroy(&wp->lock);
+	pthread_cond_destroy(&wp->cv);
+	wp->threads = NULL;
+	wp->n = 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload,
@@ -393,8 +501,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		}
 		return send_resp(r, &o);
 	}
-	if (refusal(r, &o) != 0)
+	if (__atomic_load_n(&r->wstate, __ATOMIC_ACQUIRE) == W_DONE) {
+		o = *r->resp;
+		free(r->resp);
+		r->resp = NULL;
+		return send_resp(r, &o);
+	}
+	if (refusal(r, &o) != 0) {
+		if (r->write && l->h->wp.n > 0)
+			return hand_over(l->h, r);
 		ipwd_api_handle(r, &o);
+	}
 	return send_resp(r, &o);
 }
 
@@ -408,6 +525,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r == NULL)
 		return;
 	ipwd_metric_http(r->route, r->method, r->status);
+	if (r->resp)
+		free(r->resp->body);
+	free(r->resp);
 	free(r->body);
 	free(r);
 	*con_cls = NULL;
@@ -573,7 +693,8 @@ static struct MHD_Daemon *start_mhd(struct ipwd *d, int fd, struct listener *l,
 
 	return MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-			MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+			MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+			MHD_ALLOW_SUSPEND_RESUME,
 		0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
@@ -598,6 +719,11 @@ int ipwd_http_start(struct ipwd *d)
 	memset(h, 0, sizeof(*h));
 	h->d = d;
 	d->http = h;
+	if (wpool_start(&h->wp, c->write_threads) != 0) {
+		log_error("cannot start %u write threads: %s", c->write_threads,
+			  strerror(errno));
+		return -1;
+	}
 
 	if (*c->listen) {
 		if (parse_listen(c->listen, &ss, &sl) != 0) {
@@ -706,6 +832,10 @@ void ipwd_http_stop(struct ipwd *d, unsigned timeout_s)
 	if (inflight(h) > 0)
 		log_warn("stopping with %ld requests still in progress",
 			 inflight(h));
+	/* The write threads finish what they hold (the write path keeps
+	 * running until after this) and resume it; then no connection is
+	 * suspended when MHD stops. */
+	wpool_stop(&h->wp);
 	for (i = 0; i < h->n; i++)
 		MHD_stop_daemon(h->l[i].mhd);
 	free(h);

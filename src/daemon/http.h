@@ -14,6 +14,15 @@
  * max_body), and once at the end, when the handler in api.c runs and the
  * answer is queued. Limits (connections, per-IP connections, idle timeout,
  * header bytes) are MHD's own options.
+ *
+ * Writes. A write waits until its op is durable (ops.h), a millisecond or
+ * more with an fsync. A worker thread that waited would stop serving
+ * checks, and only as many writes as there are workers could share one
+ * group commit. So an authenticated write, once its body is in, is handed
+ * to a pool of write threads ([http] write_threads) and its connection
+ * suspended (MHD_suspend_connection); the write thread runs the handler,
+ * keeps the answer and resumes the connection, and MHD calls the access
+ * handler once more to queue it. Everything else runs on the worker.
  */
 #ifndef IPWALL_DAEMON_HTTP_H
 #define IPWALL_DAEMON_HTTP_H
@@ -26,6 +35,7 @@
 #include "metrics.h"
 
 struct MHD_Connection;
+struct ipwd_resp;
 
 /* One request as the handlers see it. */
 struct ipwd_req {
@@ -48,6 +58,12 @@ struct ipwd_req {
 	uint64_t t0;	 /* ipwd_now_ns() at the first call */
 	unsigned status; /* answered status, for the metrics */
 	int route_err;	 /* 0, IPWD_E_NOT_FOUND or _METHOD_NOT_ALLOWED */
+	/* A write handed to the write threads: queued, then done with its
+	 * answer in @resp (written by a write thread before it resumes the
+	 * connection; read by the worker after). */
+	struct ipwd_req *wnext;
+	int wstate;
+	struct ipwd_resp *resp;
 };
 
 /* What a handler answers. @body is malloc'd (freed by http.c). */

@@ -123,6 +123,7 @@ static void reload(struct ipwd *d, const char *path,
 	RESTART_KEY(listen, "[http] listen");
 	RESTART_KEY(socket, "[http] socket");
 	RESTART_NUM(threads, "[http] threads");
+	RESTART_NUM(write_threads, "[http] write_threads");
 	RESTART_NUM(max_connections, "[http] max_connections");
 	RESTART_NUM(max_connections_per_ip, "[http] max_connections_per_ip");
 	RESTART_NUM(timeout, "[http] timeout");
@@ -142,6 +143,7 @@ static void reload(struct ipwd *d, const char *path,
 			 nc.tokens_file);
 	/* Keep the values that need a restart as they are running. */
 	nc.threads = old->threads;
+	nc.write_threads = old->write_threads;
 	nc.max_connections = old->max_connections;
 	nc.max_connections_per_ip = old->max_connections_per_ip;
 	nc.timeout = old->timeout;
@@ -165,6 +167,54 @@ static void reload(struct ipwd *d, const char *path,
 	sd_notify(0, "READY=1");
 }
 
+/*
+ * History retention: ops older than [store] history_retention are deleted
+ * from the store, PRUNE_CHUNK at a time, each in a group of its own (a
+ * short transaction: writers wait for one chunk, not for the backlog).
+ * While a chunk comes back full the next follows at the next tick (a
+ * second); otherwise the next look is a minute away (or the retention, if
+ * shorter).
+ */
+#define PRUNE_CHUNK 10000
+
+static void prune_history(struct ipwd *d, int64_t *next)
+{
+	int64_t now = (int64_t)time(NULL), n;
+	uint64_t keep = d->cfg.history_retention;
+
+	if (keep == 0 || now < *next)
+		return;
+	n = ipwd_ops_prune_history(d->ops, now - (int64_t)keep, PRUNE_CHUNK);
+	if (n > 0)
+		log_info("store: history: deleted %lld ops older than %llu s",
+			 (long long)n, (unsigned long long)keep);
+	*next = now + (n == PRUNE_CHUNK ? 0 : keep < 60 ? (int64_t)keep : 60);
+}
+
+/* Say once what the store's background check found. */
+static void check_done(struct ipwd *d, bool *said)
+{
+	const char *msg;
+	enum ipwd_check_state st;
+
+	if (d->check == NULL || *said)
+		return;
+	st = ipwd_store_check_state(d->check, &msg);
+	if (st == IPWD_CHECK_RUNNING)
+		return;
+	*said = true;
+	if (st == IPWD_CHECK_OK)
+		log_info("store %s: the background check (quick_check) found "
+			 "no damage",
+			 d->cfg.store_path);
+	else if (st == IPWD_CHECK_DAMAGED)
+		log_error("store: %s (bans and checks go on from memory; "
+			  "/healthz says \"store\": \"damaged\")",
+			  msg);
+	else
+		log_warn("store: %s", msg);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -180,7 +230,8 @@ int main(int argc, char **argv)
 	struct ipw_table_opts topts = {0};
 	struct ipwd d = {0};
 	const char *config = NULL;
-	bool check_only = false, created;
+	bool check_only = false, created, check_said = false;
+	int64_t next_prune = 0;
 	enum ipw_change what;
 	struct timespec wait;
 	sigset_t sigs;
@@ -312,6 +363,13 @@ int main(int argc, char **argv)
 	d.started = (int64_t)time(NULL);
 	if (ipwd_http_start(&d) != 0)
 		goto out;
+	if (store) {
+		d.check = ipwd_store_check_start(d.cfg.store_path);
+		if (d.check == NULL)
+			log_warn("store %s: cannot start the background check "
+				 "(quick_check)",
+				 d.cfg.store_path);
+	}
 	log_info("ipwalld %s ready: node %s, mode %s, max_entries %u",
 		 IPWALL_VERSION, d.cfg.node,
 		 ipw_mode_name(ipw_table_mode(d.table)), d.cfg.max_entries);
@@ -329,7 +387,9 @@ int main(int argc, char **argv)
 			ipwd_ops_reopen_audit(d.ops);
 		}
 		ipwd_ops_purge(d.ops);
+		prune_history(&d, &next_prune);
 		ipwd_api_tick(false);
+		check_done(&d, &check_said);
 	}
 
 	log_info("stopping: finishing requests in progress (up to %us)",
@@ -338,6 +398,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	ipwd_http_stop(&d, rc == 0 ? d.cfg.shutdown_timeout : 0);
+	ipwd_store_check_stop(d.check);
 	ipwd_api_tick(true);
 	ipwd_ops_free(d.ops); /* after HTTP: no writer is left */
 	ipwd_store_close(store);

@@ -52,6 +52,7 @@ struct shard {
 	uint64_t rejected[IPWD_E_COUNT];
 	uint64_t http[IPWD_ROUTE_COUNT][IPWD_METHOD_COUNT][N_STATUS];
 	uint64_t expired;
+	uint64_t commits, committed_ops, commit_failures;
 };
 
 static pthread_mutex_t shards_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -181,6 +182,18 @@ void ipwd_metric_http(enum ipwd_route r, enum ipwd_method m, unsigned status)
 void ipwd_metric_expired(uint64_t n)
 {
 	bump(&shard()->expired, n);
+}
+
+void ipwd_metric_commit(uint64_t ops, bool ok)
+{
+	struct shard *m = shard();
+
+	if (!ok) {
+		bump(&m->commit_failures, 1);
+		return;
+	}
+	bump(&m->commits, 1);
+	bump(&m->committed_ops, ops);
 }
 
 /* The sum over shards of the counter at byte offset @off. */
@@ -319,6 +332,22 @@ char *ipwd_metrics_render(struct ipw_table *t, size_t *len)
 	      "# TYPE ipwall_expirations_total counter\n",
 	      f);
 	fprintf(f, "ipwall_expirations_total %" PRIu64 "\n", SUM(expired));
+
+	fputs("# HELP ipwall_store_commits_total Store transactions committed "
+	      "(one per group of ops: group commit).\n"
+	      "# TYPE ipwall_store_commits_total counter\n"
+	      "# HELP ipwall_store_committed_ops_total Ops made durable by "
+	      "those commits.\n"
+	      "# TYPE ipwall_store_committed_ops_total counter\n"
+	      "# HELP ipwall_store_commit_failures_total Groups the store "
+	      "refused (their ops failed with 503).\n"
+	      "# TYPE ipwall_store_commit_failures_total counter\n",
+	      f);
+	fprintf(f, "ipwall_store_commits_total %" PRIu64 "\n", SUM(commits));
+	fprintf(f, "ipwall_store_committed_ops_total %" PRIu64 "\n",
+		SUM(committed_ops));
+	fprintf(f, "ipwall_store_commit_failures_total %" PRIu64 "\n",
+		SUM(commit_failures));
 
 	fputs("# HELP ipwall_http_requests_total HTTP requests answered, by "
 	      "route, method and status.\n"

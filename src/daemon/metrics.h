@@ -13,6 +13,7 @@
 #ifndef IPWALL_DAEMON_METRICS_H
 #define IPWALL_DAEMON_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,6 +70,8 @@ void ipwd_metric_op(enum ipwd_action a, int change, uint64_t n);
 void ipwd_metric_rejected(enum ipwd_apierr reason);
 void ipwd_metric_http(enum ipwd_route r, enum ipwd_method m, unsigned status);
 void ipwd_metric_expired(uint64_t n);
+/* A group reached the store: committed with @ops ops, or refused. */
+void ipwd_metric_commit(uint64_t ops, bool ok);
 
 /* The /metrics body (malloc'd, NUL-terminated) or NULL on ENOMEM. */
 char *ipwd_metrics_render(struct ipw_table *t, size_t *len);

