@@ -675,6 +675,11 @@ nomem:
 	return -1;
 }
 
+bool ipwd_audit_enabled(const struct ipwd_audit *a)
+{
+	return a != NULL && a->kind != AUDIT_NONE;
+}
+
 int ipwd_audit_write(struct ipwd_audit *a, const struct ipwd_oprec *recs,
 		     size_t n)
 {

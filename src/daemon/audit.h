@@ -48,6 +48,7 @@
 #ifndef IPWALL_DAEMON_AUDIT_H
 #define IPWALL_DAEMON_AUDIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <ipwall/table.h>
@@ -99,6 +100,9 @@ int ipwd_audit_open(struct ipwd_audit **out, const char *dest, char *err,
  */
 int ipwd_audit_write(struct ipwd_audit *a, const struct ipwd_oprec *recs,
 		     size_t n);
+
+/* Does @a write anywhere (not NULL, not "none")? */
+bool ipwd_audit_enabled(const struct ipwd_audit *a);
 
 /*
  * ipwd_audit_reopen() - reopen the file at its path (on SIGHUP, after

@@ -9,11 +9,13 @@
  * in a signal handler.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
@@ -191,6 +193,48 @@ static void prune_history(struct ipwd *d, int64_t *next)
 	*next = now + (n == PRUNE_CHUNK ? 0 : keep < 60 ? (int64_t)keep : 60);
 }
 
+/*
+ * One ipwalld per data directory: DATA_DIR/ipwalld.lock is held with
+ * flock(2) for the life of the process (the kernel lets it go when the
+ * process dies, kill -9 included), and holds the PID for people. A second
+ * ipwalld is refused here, before it opens the store (where it would load,
+ * record expiries and contend for the write lock) or touches the socket.
+ */
+static int lock_data_dir(const char *dir, int *fd)
+{
+	char path[4096], pid[32], held[32] = "";
+	ssize_t n;
+	int len;
+
+	snprintf(path, sizeof(path), "%s/ipwalld.lock", dir);
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (*fd < 0) {
+		log_error("cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+
+		n = pread(*fd, held, sizeof(held) - 1, 0);
+		held[n > 0 ? n : 0] = '\0';
+		held[strcspn(held, "\n")] = '\0';
+		if (e == EWOULDBLOCK)
+			log_error("another ipwalld running on data directory "
+				  "%s (pid %s holds %s); not starting",
+				  dir, *held ? held : "?", path);
+		else
+			log_error("cannot lock %s: %s", path, strerror(e));
+		close(*fd);
+		*fd = -1;
+		return -1;
+	}
+	len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(*fd, 0) != 0 || pwrite(*fd, pid, (size_t)len, 0) != len)
+		log_warn("cannot write the pid into %s: %s", path,
+			 strerror(errno));
+	return 0;
+}
+
 /* Say once what the store's background check found. */
 static void check_done(struct ipwd *d, bool *said)
 {
@@ -232,6 +276,7 @@ int main(int argc, char **argv)
 	const char *config = NULL;
 	bool check_only = false, created, check_said = false;
 	int64_t next_prune = 0;
+	int lock_fd = -1;
 	enum ipw_change what;
 	struct timespec wait;
 	sigset_t sigs;
@@ -316,6 +361,8 @@ int main(int argc, char **argv)
 			  strerror(errno));
 		goto out;
 	}
+	if (lock_data_dir(d.cfg.data_dir, &lock_fd) != 0)
+		goto out;
 	if (ipwd_auth_new(&d.auth, d.cfg.tokens_file, !d.cfg.tokens_file_set,
 			  &created) != 0) {
 		log_error("cannot load tokens from %s (above)",
@@ -406,6 +453,8 @@ out:
 	ipw_table_free(d.table);
 	ipwd_auth_free(d.auth);
 	ipwd_config_free(&d.cfg);
+	if (lock_fd >= 0)
+		close(lock_fd); /* last: the store is closed */
 	if (rc == 0)
 		log_info("stopped");
 	return rc;

@@ -9,8 +9,10 @@
  * group's record array: the op id, the change, the entry before (read with
  * ipw_table_get() first) and after. Evictions (a manual ban making room)
  * and expiries are records of their own. Then the store records the array
- * in one transaction. On success the audit log gets the same array and the
- * writers are woken; on failure the table is walked back through the array
+ * in one transaction. On success the writers are woken and the array is
+ * handed to the audit thread (swapped for a spare one, so the committer
+ * goes on at once; it waits only if the thread is still writing the
+ * previous group's lines); on failure the table is walked back through the array
  * in reverse (each record says what the entry was before), the store
  * transaction is rolled back, and every job of the group fails.
  *
@@ -66,6 +68,8 @@ struct job {
 struct rec {
 	struct ipwd_oprec r;
 	char id[IPWD_OPID_LEN];
+	char actor[96]; /* the op's actor, copied: the writer's string is
+			   gone by the time the audit thread reads it */
 	bool has_before, has_after;
 	struct ipw_entry_info before, after;
 };
@@ -82,10 +86,22 @@ struct ipwd_ops {
 	uint64_t rnd_state[2];
 	uint64_t generation; /* atomic */
 	int store_failing;   /* atomic */
-	/* committer thread only: the audit log fails (logged once), and
-	 * how many lines it lost meanwhile */
-	bool audit_failing;
-	size_t audit_lost;
+	/* The audit thread: the committer hands it each committed group
+	 * (its record arrays, swapped for the spare pair) and goes on with
+	 * the next group while the lines are built and written. */
+	struct {
+		pthread_t thread;
+		bool running, busy, stop;
+		pthread_mutex_t lock;
+		pthread_cond_t cv;
+		struct rec *recs;
+		struct ipwd_oprec *flat;
+		size_t n, caprecs, capflat;
+		/* audit thread only: the log fails (logged once), and how
+		 * many lines it lost meanwhile */
+		bool failing;
+		size_t lost;
+	} aq;
 
 	pthread_mutex_t qlock;
 	pthread_cond_t qwork, qdone;
@@ -176,7 +192,9 @@ static struct rec *rec_new(struct ipwd_ops *o, enum ipwd_action a,
 	r->has_before = r->has_after = false;
 	ipwd_ops_new_id(o, r->id);
 	r->r.time = now;
-	r->r.actor = actor;
+	/* r.actor is pointed at this copy in commit(), once the array no
+	 * longer moves */
+	snprintf(r->actor, sizeof(r->actor), "%s", actor ? actor : "");
 	r->r.node = o->node;
 	r->r.action = a;
 	return r;
@@ -394,6 +412,7 @@ static int commit(struct ipwd_ops *o)
 
 		o->flat[i] = r->r;
 		o->flat[i].id = r->id;
+		o->flat[i].actor = r->actor;
 		o->flat[i].before = r->has_before ? &r->before : NULL;
 		o->flat[i].after = r->has_after ? &r->after : NULL;
 	}
@@ -432,27 +451,76 @@ static void count_metrics(struct ipwd_ops *o)
 	}
 }
 
-/* Write the committed group's audit lines. A failing log (a full disk)
- * does not fail the ops, which are durable: it is reported when it starts
- * failing and when it works again, with the number of lines lost, not
- * once per group. */
-static void audit(struct ipwd_ops *o)
+/* Write a committed group's audit lines (audit thread). A failing log (a
+ * full disk) does not fail the ops, which are durable: it is reported
+ * when it starts failing and when it works again, with the number of
+ * lines lost, not once per group. */
+static void audit_write(struct ipwd_ops *o, const struct ipwd_oprec *flat,
+			size_t n)
 {
-	if (ipwd_audit_write(o->audit, o->flat, o->nrecs) != 0) {
-		if (!o->audit_failing)
+	if (ipwd_audit_write(o->audit, flat, n) != 0) {
+		if (!o->aq.failing)
 			log_warn("audit log: write failed: %m; ops go on, "
 				 "their lines are lost until it works again");
-		o->audit_failing = true;
-		o->audit_lost += o->nrecs;
+		o->aq.failing = true;
+		o->aq.lost += n;
 		return;
 	}
-	if (o->audit_failing && o->nrecs > 0) {
+	if (o->aq.failing && n > 0) {
 		log_info("audit log: writes work again (up to %zu lines "
 			 "lost)",
-			 o->audit_lost);
-		o->audit_failing = false;
-		o->audit_lost = 0;
+			 o->aq.lost);
+		o->aq.failing = false;
+		o->aq.lost = 0;
 	}
+}
+
+static void *audit_thread(void *arg)
+{
+	struct ipwd_ops *o = arg;
+
+	pthread_mutex_lock(&o->aq.lock);
+	for (;;) {
+		while (!o->aq.busy && !o->aq.stop)
+			pthread_cond_wait(&o->aq.cv, &o->aq.lock);
+		if (!o->aq.busy)
+			break;
+		pthread_mutex_unlock(&o->aq.lock);
+		audit_write(o, o->aq.flat, o->aq.n);
+		pthread_mutex_lock(&o->aq.lock);
+		o->aq.busy = false;
+		pthread_cond_broadcast(&o->aq.cv);
+	}
+	pthread_mutex_unlock(&o->aq.lock);
+	return NULL;
+}
+
+#define SWAP(a, b)                         \
+	do {                               \
+		__typeof__(a) swap_tmp_ = (a); \
+		(a) = (b);                 \
+		(b) = swap_tmp_;           \
+	} while (0)
+
+/* Hand the committed group to the audit thread (committer), once it is
+ * done with the previous one: the group's arrays become the thread's,
+ * and the committer takes the thread's old pair for the next group. */
+static void audit(struct ipwd_ops *o)
+{
+	if (o->nrecs == 0 || !o->aq.running)
+		return;
+	pthread_mutex_lock(&o->aq.lock);
+	while (o->aq.busy)
+		pthread_cond_wait(&o->aq.cv, &o->aq.lock);
+	SWAP(o->recs, o->aq.recs);
+	SWAP(o->caprecs, o->aq.caprecs);
+	SWAP(o->flat, o->aq.flat);
+	SWAP(o->capflat, o->aq.capflat);
+	o->aq.n = o->nrecs;
+	o->nrecs = 0;
+	o->aq.busy = true;
+	pthread_cond_signal(&o->aq.cv);
+	pthread_mutex_unlock(&o->aq.lock);
 }
 
 static void run_group(struct ipwd_ops *o, struct job *group)
@@ -460,7 +528,7 @@ static void run_group(struct ipwd_ops *o, struct job *group)
 	int64_t now = (int64_t)time(NULL);
 	bool changed = false;
 	struct job *j;
-	size_t i;
+	size_t i, n;
 	int rc;
 
 	o->nrecs = 0;
@@ -485,8 +553,6 @@ static void run_group(struct ipwd_ops *o, struct job *group)
 		}
 	}
 	rc = commit(o);
-	if (rc == 0)
-		audit(o);
 	if (rc != 0) {
 		undo(o);
 		/* A listing view built between the apply and the undo saw
@@ -527,7 +593,9 @@ static void run_group(struct ipwd_ops *o, struct job *group)
 			changed = true;
 	if (changed)
 		__atomic_add_fetch(&o->generation, 1, __ATOMIC_RELEASE);
-	if (o->caprecs > 65536 && o->nrecs < 4096) {
+	n = o->nrecs;
+	audit(o);
+	if (o->caprecs > 65536 && n < 4096) {
 		/* a big batch is over: give its memory back */
 		free(o->recs);
 		free(o->flat);
@@ -599,6 +667,15 @@ int ipwd_ops_new(struct ipwd_ops **out, struct ipw_table *t, const char *node,
 	    (ssize_t)sizeof(o->rnd_state))
 		o->rnd_state[0] = (uint64_t)time(NULL) | 1;
 	o->rnd_state[1] |= 1;
+	pthread_mutex_init(&o->aq.lock, NULL);
+	pthread_cond_init(&o->aq.cv, NULL);
+	if (ipwd_audit_enabled(audit)) {
+		if (pthread_create(&o->aq.thread, NULL, audit_thread, o) != 0) {
+			ipwd_ops_free(o);
+			return IPW_ENOMEM;
+		}
+		o->aq.running = true;
+	}
 	if (pthread_create(&o->thread, NULL, committer, o) != 0) {
 		ipwd_ops_free(o);
 		return IPW_ENOMEM;
@@ -619,6 +696,18 @@ void ipwd_ops_free(struct ipwd_ops *o)
 		pthread_mutex_unlock(&o->qlock);
 		pthread_join(o->thread, NULL);
 	}
+	if (o->aq.running) {
+		/* after the committer: the last group is handed over */
+		pthread_mutex_lock(&o->aq.lock);
+		o->aq.stop = true;
+		pthread_cond_signal(&o->aq.cv);
+		pthread_mutex_unlock(&o->aq.lock);
+		pthread_join(o->aq.thread, NULL);
+	}
+	pthread_mutex_destroy(&o->aq.lock);
+	pthread_cond_destroy(&o->aq.cv);
+	free(o->aq.recs);
+	free(o->aq.flat);
 	pthread_mutex_destroy(&o->id_lock);
 	pthread_mutex_destroy(&o->qlock);
 	pthread_cond_destroy(&o->qwork);

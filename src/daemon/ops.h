@@ -10,8 +10,9 @@
  * Group commit. Writers hand their ops to one committer thread and wait.
  * The committer takes every op queued so far (a group), applies each to
  * the table, records the whole group in the durable store in one
- * transaction (one fsync with [store] sync = full), then writes the audit
- * log and wakes the writers. So an op is acknowledged only once it is
+ * transaction (one fsync with [store] sync = full), wakes the writers,
+ * and hands the group to the audit thread, which writes its lines while
+ * the committer goes on with the next group. So an op is acknowledged only once it is
  * durable, and N concurrent writers share one fsync. If the commit fails
  * (a full disk, an I/O error), the group's changes to the table are undone
  * in reverse order (ipw_table_put() of each entry as it was before, or
