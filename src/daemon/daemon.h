@@ -20,6 +20,7 @@
 #include "ops.h"
 
 struct ipwd_http;
+struct ipwd_history;
 
 struct ipwd {
 	struct ipwd_config cfg; /* main thread only (reload replaces it) */
@@ -27,6 +28,7 @@ struct ipwd {
 	struct ipwd_ops *ops;
 	struct ipwd_auth *auth;
 	struct ipwd_http *http;
+	struct ipwd_history *history; /* NULL without a store */
 	int64_t started; /* wall-clock seconds */
 	struct {
 		size_t max_body;
