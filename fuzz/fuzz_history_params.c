@@ -15,7 +15,7 @@
 
 #include <ipwall/duration.h>
 
-#include "history.h"
+#include "../src/daemon/history.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

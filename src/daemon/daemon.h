@@ -28,7 +28,8 @@ struct ipwd {
 	struct ipwd_ops *ops;
 	struct ipwd_auth *auth;
 	struct ipwd_http *http;
-	struct ipwd_history *history; /* NULL without a store */
+	/* History queries (history.h); NULL without a store. */
+	struct ipwd_history *history;
 	int64_t started; /* wall-clock seconds */
 	struct {
 		size_t max_body;

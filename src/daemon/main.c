@@ -348,7 +348,8 @@ out:
 	ipwd_http_stop(&d, rc == 0 ? d.cfg.shutdown_timeout : 0);
 	ipwd_api_tick(true);
 	ipwd_ops_free(d.ops); /* after HTTP: no writer is left */
-	ipwd_history_close(d.history); /* after HTTP: no reader is left */
+	/* After HTTP too: no history query is left. */
+	ipwd_history_close(d.history);
 	ipwd_store_close(store);
 	ipwd_audit_close(audit);
 	ipw_table_free(d.table);

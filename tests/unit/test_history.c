@@ -476,7 +476,8 @@ static void test_random(struct ipwd_history *h)
 			if (pages > 1)
 				multi++;
 			if (ng != (long)nw ||
-			    (nw && memcmp(got, want, nw * IPWD_OPID_LEN))) {
+			    (nw &&
+			     memcmp(got, want, nw * IPWD_OPID_LEN) != 0)) {
 				if (bad++ < 5)
 					diag("%s limit %zu since %lld until "
 					     "%lld action %d: got %ld rows, "
