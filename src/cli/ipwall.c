@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ipwall/addr.h>
@@ -54,6 +55,10 @@ enum opt {
 	OPT_ALL,
 	OPT_STRICT,
 	OPT_BATCH,
+	OPT_SINCE,
+	OPT_UNTIL,
+	OPT_ACTION,
+	OPT_COUNT,
 	OPT_END,
 };
 
@@ -81,6 +86,10 @@ static const struct option long_opts[] = {
 	{"all", no_argument, NULL, OPT_ALL},
 	{"strict", no_argument, NULL, OPT_STRICT},
 	{"batch", required_argument, NULL, OPT_BATCH},
+	{"since", required_argument, NULL, OPT_SINCE},
+	{"until", required_argument, NULL, OPT_UNTIL},
+	{"action", required_argument, NULL, OPT_ACTION},
+	{"count", no_argument, NULL, OPT_COUNT},
 	{NULL, 0, NULL, 0},
 };
 
@@ -123,6 +132,12 @@ static const char usage_text[] =
 	"  export [--allows] [FILE]\n"
 	"                        write every ban (or allow) as a list file\n"
 	"  stats                 table sizes and counters\n"
+	"  history TARGET [--since T] [--until T] [--action A] [--limit N] "
+	"[--all]\n"
+	"                        the ops of a target, newest first\n"
+	"  history --count TARGET [--since T]\n"
+	"                        how often it (and its /24 or /64) was "
+	"banned\n"
 	"\n"
 	"Global options (before or after the command):\n"
 	"  --server URL          talk to ipwalld over TCP, e.g.\n"
@@ -141,6 +156,8 @@ static const char usage_text[] =
 	"\n"
 	"D is a duration: 600, 30s, 10m, 2h, 7d, 1h30m; a --ttl of 0 is "
 	"permanent.\n"
+	"T is a Unix time (1700000000) or a duration back from now with a "
+	"unit (7d).\n"
 	"\n"
 	"Exit status:\n"
 	"  0  success (check: admitted)\n"
@@ -706,6 +723,231 @@ static int cmd_export(struct ctx *x)
 			      x->nargs ? x->args[0] : NULL);
 }
 
+/* --since/--until: a Unix time or a duration with a unit, sent as
+ * given (the daemon counts a duration back from its own clock). */
+static int history_time(const char *what, const char *s)
+{
+	uint64_t v;
+	size_t i;
+	char q[64];
+
+	for (i = 0; s[i] >= '0' && s[i] <= '9'; i++)
+		;
+	if (i > 0 && s[i] == '\0')
+		return cli_parse_uint(what, s, 0, UINT64_C(253402300799), &v);
+	if (ipw_duration_parse(s, strlen(s), &v, NULL) != 0)
+		return cli_usage_error(
+			"%s: \"%s\" is neither a Unix time nor a "
+			"duration with a unit (7d, 12h, 30m)",
+			what, cli_printable(s, q, sizeof(q)));
+	return 0;
+}
+
+/* The query of GET /v1/history (or /count) for history's options, no
+ * cursor. */
+static int history_query(struct ctx *x, const char *canon, bool count,
+			 struct cli_buf *q)
+{
+	static const char *const actions[] = {
+		"ban", "unban", "allow", "disallow", "expire", "evict", NULL};
+	const char *since = opt_val(x, OPT_SINCE),
+		   *until = opt_val(x, OPT_UNTIL);
+	const char *action = opt_val(x, OPT_ACTION),
+		   *limit = opt_val(x, OPT_LIMIT);
+	char p[64];
+	uint64_t v;
+	int rc, i;
+
+	if (cli_buf_addf(q, "%s",
+			 count ? "/v1/history/count" : "/v1/history") ||
+	    cli_buf_param(q, "target", canon))
+		return CLI_EXIT_USAGE;
+	if (since) {
+		rc = history_time("--since", since);
+		if (rc || cli_buf_param(q, "since", since))
+			return rc ? rc : CLI_EXIT_USAGE;
+	}
+	if (until) {
+		rc = history_time("--until", until);
+		if (rc || cli_buf_param(q, "until", until))
+			return rc ? rc : CLI_EXIT_USAGE;
+	}
+	if (action) {
+		for (i = 0; actions[i] && strcmp(actions[i], action) != 0; i++)
+			;
+		if (!actions[i])
+			return cli_usage_error(
+				"--action: \"%s\" is not ban, unban, allow, "
+				"disallow, expire or evict",
+				cli_printable(action, p, sizeof(p)));
+		if (cli_buf_param(q, "action", action))
+			return CLI_EXIT_USAGE;
+	}
+	if (limit || opt_val(x, OPT_ALL)) {
+		v = 1000;
+		if (limit) {
+			rc = cli_parse_uint("--limit", limit, 1, 1000, &v);
+			if (rc)
+				return rc;
+		}
+		snprintf(p, sizeof(p), "%llu", (unsigned long long)v);
+		if (cli_buf_param(q, "limit", p))
+			return CLI_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* history --count: the bans of the target (and its /24 or /64). */
+static int history_count(struct ctx *x, const char *path)
+{
+	char p1[64], when[64];
+	const json_t *bans, *since;
+	struct cli_reply r;
+	const char *k;
+	json_t *n;
+	int rc;
+
+	rc = cli_request(x->conn, "GET", path, NULL, 0, &r);
+	if (rc)
+		return rc;
+	bans = json_object_get(r.body, "bans");
+	since = json_object_get(r.body, "since");
+	if (r.status != 200 || !json_is_object(bans) ||
+	    !json_is_string(json_object_get(r.body, "target"))) {
+		rc = cli_reply_fail(&r, NULL);
+	} else if (x->target.json) {
+		rc = cli_print_json(r.body);
+	} else {
+		if (json_is_integer(since)) {
+			time_t t = (time_t)json_integer_value(since);
+			struct tm tm;
+
+			gmtime_r(&t, &tm);
+			strftime(when, sizeof(when), "since %Y-%m-%dT%H:%M:%SZ",
+				 &tm);
+		} else {
+			snprintf(when, sizeof(when), "in all the history");
+		}
+		json_object_foreach((json_t *)bans, k, n)
+		{
+			const char *t =
+				strcmp(k, "target") == 0 ?
+					json_string_value(json_object_get(
+						r.body, "target")) :
+					json_string_value(json_object_get(
+						r.body, "network"));
+
+			printf("%-20s banned %" JSON_INTEGER_FORMAT
+			       " time%s %s\n",
+			       cli_printable(t ? t : k, p1, sizeof(p1)),
+			       json_integer_value(n),
+			       json_integer_value(n) == 1 ? "" : "s", when);
+		}
+	}
+	json_decref(r.body);
+	return rc;
+}
+
+static int cmd_history(struct ctx *x)
+{
+	bool count = opt_val(x, OPT_COUNT) != NULL;
+	bool every = opt_val(x, OPT_ALL) != NULL;
+	struct cli_table table = {.cols = CLI_COLS_HISTORY};
+	struct cli_buf base = {0}, path = {0};
+	char canon[IPW_ADDR_STRLEN];
+	char *cursor = NULL;
+	size_t pages = 0, count_ops = 0;
+	int rc;
+
+	if (count && (opt_val(x, OPT_UNTIL) || opt_val(x, OPT_ACTION) ||
+		      opt_val(x, OPT_LIMIT) || every))
+		return cli_usage_error("history --count takes --since only");
+	rc = cli_parse_target(NULL, x->args[0], false, canon, sizeof(canon));
+	if (rc)
+		return rc;
+	rc = history_query(x, canon, count, &base);
+	if (rc)
+		goto out;
+	if (count) {
+		rc = history_count(x, base.data);
+		goto out;
+	}
+	for (;;) {
+		struct cli_reply r;
+		const json_t *ops, *next;
+
+		path.len = 0;
+		if (cli_buf_add(&path, base.data, base.len) ||
+		    (cursor && cli_buf_param(&path, "cursor", cursor))) {
+			rc = CLI_EXIT_USAGE;
+			goto out;
+		}
+		rc = cli_request(x->conn, "GET", path.data, NULL, 0, &r);
+		if (rc)
+			goto out;
+		ops = json_object_get(r.body, "ops");
+		next = json_object_get(r.body, "next_cursor");
+		if (r.status != 200 || !json_is_array(ops) ||
+		    !(json_is_null(next) || json_is_string(next))) {
+			rc = cli_reply_fail(&r, NULL);
+			json_decref(r.body);
+			goto out;
+		}
+		if (x->target.json && !every) {
+			rc = cli_print_json(r.body);
+		} else if (x->target.json) {
+			const json_t *e;
+			size_t i;
+
+			if (pages == 0)
+				printf("{\"target\": \"%s\", \"ops\": [",
+				       canon);
+			json_array_foreach(ops, i, e)
+			{
+				fputs((count_ops + i) ? ",\n" : "\n", stdout);
+				json_dumpf(e, stdout,
+					   JSON_COMPACT | JSON_PRESERVE_ORDER);
+			}
+		} else if (json_array_size(ops) || pages == 0) {
+			if (pages == 0 && json_array_size(ops) == 0)
+				printf("no ops on %s\n", canon);
+			else
+				cli_table_print(&table, ops);
+		}
+		count_ops += json_array_size(ops);
+		pages++;
+		if (json_is_null(next) || !every) {
+			if (!every && json_is_string(next) && !x->target.json)
+				fprintf(stderr, "ipwall: note: older ops "
+						"follow; --all lists them "
+						"all\n");
+			json_decref(r.body);
+			break;
+		}
+		if (cursor && strcmp(cursor, json_string_value(next)) == 0) {
+			json_decref(r.body);
+			rc = cli_error(CLI_EXIT_UNAVAILABLE,
+				       "protocol error: the daemon returned "
+				       "the same cursor twice");
+			goto out;
+		}
+		free(cursor);
+		cursor = strdup(json_string_value(next));
+		json_decref(r.body);
+		if (!cursor) {
+			rc = cli_error(CLI_EXIT_UNAVAILABLE, "out of memory");
+			goto out;
+		}
+	}
+	if (x->target.json && every)
+		fputs("\n], \"next_cursor\": null}\n", stdout);
+out:
+	free(cursor);
+	cli_buf_free(&base);
+	cli_buf_free(&path);
+	return rc;
+}
+
 static int cmd_help(struct ctx *x)
 {
 	(void)x;
@@ -734,6 +976,10 @@ static const struct command commands[] = {
 	 cmd_import, false},
 	{"export", 0, 1, BIT(OPT_ALLOWS), cmd_export, false},
 	{"stats", 0, 0, 0, cmd_stats, false},
+	{"history", 1, 1,
+	 BIT(OPT_SINCE) | BIT(OPT_UNTIL) | BIT(OPT_ACTION) | BIT(OPT_LIMIT) |
+		 BIT(OPT_ALL) | BIT(OPT_COUNT),
+	 cmd_history, false},
 	{"help", 0, 0, 0, cmd_help, true},
 	{NULL, 0, 0, 0, NULL, false},
 };

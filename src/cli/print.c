@@ -78,9 +78,19 @@ static const struct column top_cols[] = {
 	{NULL, NULL, false},
 };
 
+static const struct column history_cols[] = {
+	{"TIME", "ts", false},	     {"ACTION", "action", false},
+	{"RESULT", "result", false}, {"LIST", "list", false},
+	{"TARGET", "target", false}, {"ACTOR", "actor", false},
+	{"SCORE", "score", true},    {"REASON", "reason", false},
+	{NULL, NULL, false},
+};
+
 static const struct column *columns(enum cli_columns c)
 {
 	switch (c) {
+	case CLI_COLS_HISTORY:
+		return history_cols;
 	case CLI_COLS_ALLOWS:
 		return allows_cols;
 	case CLI_COLS_TOP:

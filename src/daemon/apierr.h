@@ -23,6 +23,7 @@
 	X(STRING_TOO_LONG, 400, "string_too_long")               \
 	X(UNAUTHORIZED, 401, "unauthorized")                     \
 	X(NOT_FOUND, 404, "not_found")                           \
+	X(NO_STORE, 404, "no_store")                             \
 	X(METHOD_NOT_ALLOWED, 405, "method_not_allowed")         \
 	X(COVERED_BY_ALLOW, 409, "covered_by_allow")             \
 	X(BODY_TOO_LARGE, 413, "body_too_large")                 \

@@ -20,6 +20,7 @@
 #include "ops.h"
 
 struct ipwd_http;
+struct ipwd_history;
 
 struct ipwd {
 	struct ipwd_config cfg; /* main thread only (reload replaces it) */
@@ -28,6 +29,8 @@ struct ipwd {
 	struct ipwd_auth *auth;
 	struct ipwd_http *http;
 	struct ipwd_store_check *check; /* the store's background check */
+	/* History queries (history.h); NULL without a store. */
+	struct ipwd_history *history;
 	int64_t started; /* wall-clock seconds */
 	struct {
 		size_t max_body;

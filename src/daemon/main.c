@@ -26,6 +26,7 @@
 #include "auth.h"
 #include "config.h"
 #include "daemon.h"
+#include "history.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -387,6 +388,13 @@ int main(int argc, char **argv)
 			  "no acknowledged ban is lost");
 		goto out;
 	}
+	/* History queries read the store through a connection of their
+	 * own (history.h); the schema exists now. */
+	if (store && ipwd_history_open(&d.history, d.cfg.store_path, err,
+				       sizeof(err)) != 0) {
+		log_error("store: %s", err);
+		goto out;
+	}
 	if (ipwd_audit_open(&audit, d.cfg.audit_log, err, sizeof(err)) != 0) {
 		log_error("audit log: %s", err);
 		goto out;
@@ -448,6 +456,8 @@ out:
 	ipwd_store_check_stop(d.check);
 	ipwd_api_tick(true);
 	ipwd_ops_free(d.ops); /* after HTTP: no writer is left */
+	/* After HTTP too: no history query is left. */
+	ipwd_history_close(d.history);
 	ipwd_store_close(store);
 	ipwd_audit_close(audit);
 	ipw_table_free(d.table);

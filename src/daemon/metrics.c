@@ -61,8 +61,9 @@ static __thread struct shard *mine;
 static int64_t start_time;
 
 static const char *const route_names[IPWD_ROUTE_COUNT] = {
-	"/v1/check", "/v1/bans",  "/v1/bans/batch", "/v1/allow", "/v1/mode",
-	"/v1/top",   "/v1/stats", "/healthz",	    "/metrics",	 "other",
+	"/v1/check", "/v1/bans",    "/v1/bans/batch",	 "/v1/allow",
+	"/v1/mode",  "/v1/top",	    "/v1/stats",	 "/healthz",
+	"/metrics",  "/v1/history", "/v1/history/count", "other",
 };
 static const char *const method_names[IPWD_METHOD_COUNT] = {
 	"GET", "POST", "PUT", "DELETE", "other"};

@@ -31,6 +31,8 @@ enum ipwd_route {
 	IPWD_ROUTE_STATS,
 	IPWD_ROUTE_HEALTHZ,
 	IPWD_ROUTE_METRICS,
+	IPWD_ROUTE_HISTORY,
+	IPWD_ROUTE_HISTORY_COUNT,
 	IPWD_ROUTE_OTHER, /* 404s: one label, so scanners cannot grow it */
 	IPWD_ROUTE_COUNT
 };
