@@ -336,17 +336,19 @@ char *ipwd_metrics_render(struct ipw_table *t, size_t *len)
 
 	fputs("# HELP ipwall_store_commits_total Store transactions committed "
 	      "(one per group of ops: group commit).\n"
-	      "# TYPE ipwall_store_commits_total counter\n"
-	      "# HELP ipwall_store_committed_ops_total Ops made durable by "
+	      "# TYPE ipwall_store_commits_total counter\n",
+	      f);
+	fprintf(f, "ipwall_store_commits_total %" PRIu64 "\n", SUM(commits));
+	fputs("# HELP ipwall_store_committed_ops_total Ops made durable by "
 	      "those commits.\n"
-	      "# TYPE ipwall_store_committed_ops_total counter\n"
-	      "# HELP ipwall_store_commit_failures_total Groups the store "
+	      "# TYPE ipwall_store_committed_ops_total counter\n",
+	      f);
+	fprintf(f, "ipwall_store_committed_ops_total %" PRIu64 "\n",
+		SUM(committed_ops));
+	fputs("# HELP ipwall_store_commit_failures_total Groups the store "
 	      "refused (their ops failed with 503).\n"
 	      "# TYPE ipwall_store_commit_failures_total counter\n",
 	      f);
-	fprintf(f, "ipwall_store_commits_total %" PRIu64 "\n", SUM(commits));
-	fprintf(f, "ipwall_store_committed_ops_total %" PRIu64 "\n",
-		SUM(committed_ops));
 	fprintf(f, "ipwall_store_commit_failures_total %" PRIu64 "\n",
 		SUM(commit_failures));
 

@@ -73,7 +73,6 @@ enum stmt {
 	ST_DEL,
 	ST_MODE,
 	ST_COUNT_OPS,
-	ST_BAN_COUNT,
 	ST_PRUNE,
 	ST_N
 };
@@ -96,9 +95,6 @@ static const char *const stmt_sql[ST_N] = {
 	[ST_MODE] = "INSERT OR REPLACE INTO meta(key, value) VALUES"
 		    " ('mode', ?1)",
 	[ST_COUNT_OPS] = "SELECT count(*) FROM ops",
-	[ST_BAN_COUNT] = "SELECT count(*) FROM ops WHERE family = ?1 AND"
-			 " addr >= ?2 AND addr <= ?3 AND time >= ?4 AND"
-			 " action = 'ban' AND result IN ('added', 'extended')",
 	/* the oldest ops first, by id (= time), up to ?2 of them */
 	[ST_PRUNE] = "DELETE FROM ops WHERE id IN (SELECT id FROM ops WHERE"
 		     " id < ?1 ORDER BY id LIMIT ?2)",
@@ -707,36 +703,6 @@ int64_t ipwd_store_op_count(struct ipwd_store *s)
 	return n;
 }
 
-int64_t ipwd_store_ban_count(struct ipwd_store *s,
-			     const struct ipw_addr *within, int64_t since)
-{
-	sqlite3_stmt *q = s->st[ST_BAN_COUNT];
-	uint8_t lo[16], hi[16];
-	size_t len = within->family == IPW_AF_INET ? 4 : 16, i;
-	int64_t n = -1;
-
-	/* The range of address bytes inside @within. */
-	for (i = 0; i < len; i++) {
-		unsigned bits = within->plen > 8 * i ?
-					(within->plen - 8 * i >= 8 ?
-						 8 :
-						 within->plen - 8 * i) :
-					0;
-		uint8_t mask = (uint8_t)(0xff00u >> bits);
-
-		lo[i] = within->bytes[i] & mask;
-		hi[i] = (uint8_t)(lo[i] | (uint8_t)~mask);
-	}
-	sqlite3_bind_int(q, 1, within->family);
-	sqlite3_bind_blob(q, 2, lo, (int)len, SQLITE_STATIC);
-	sqlite3_bind_blob(q, 3, hi, (int)len, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 4, since);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		n = sqlite3_column_int64(q, 0);
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
-	return n;
-}
 
 /* ---- the background check ---- */
 

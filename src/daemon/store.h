@@ -102,14 +102,6 @@ int ipwd_store_limit_pages(struct ipwd_store *s, int extra);
 /* Number of ops in the history (for tests and stats). */
 int64_t ipwd_store_op_count(struct ipwd_store *s);
 
-/*
- * ipwd_store_ban_count() - how many ops banned (added or extended a ban
- * on) a target inside @within (an address, a /24, a /64, ...) at or after
- * @since: the auto-ban engine's "repeat offender" question. Uses the ops
- * index (family, address) as a range. -1 on error.
- */
-int64_t ipwd_store_ban_count(struct ipwd_store *s,
-			     const struct ipw_addr *within, int64_t since);
 
 /*
  * The background check. ipwd_store_open() does not read the whole file

@@ -23,6 +23,7 @@
 #include <ipwall/errcode.h>
 
 #include "audit.h"
+#include "history.h"
 #include "store.h"
 #include "tap.h"
 
@@ -268,10 +269,12 @@ static void test_ban_count(void)
 	struct ipw_entry_info e[6];
 	struct ipwd_oprec r[7];
 	struct ipwd_store *s = NULL;
+	struct ipwd_history *h = NULL;
 	struct ipw_addr w;
 	char err[512], id[64], p[300];
 
-	/* a store of its own: only these ops in the history */
+	/* a store of its own: only these ops in the history, counted as
+	 * the auto-ban engine will ask (history.h) */
 	snprintf(p, sizeof(p), "%s/count.db", dir);
 	if (ipwd_store_open(&s, p, IPWD_SYNC_OFF, err, sizeof(err)) != 0)
 		exit(1);
@@ -286,23 +289,37 @@ static void test_ban_count(void)
 	r[6] = rec("0190b000-0000-7000-8000-999999999999", IPWD_ACT_BAN, &e[0],
 		   &e[0], IPW_CHANGE_UNCHANGED);
 	is_int(apply(s, r, 7), 0, "seven ban ops commit");
+	/* a /8 ban: not a ban inside its /24s */
+	{
+		struct ipw_entry_info big =
+			entry("192.0.0.0/8", IPW_LIST_BAN, 0, 1, "x");
+		struct ipwd_oprec rb = rec("0190b000-0000-7000-8000-aaaaaaaaaaaa",
+					   IPWD_ACT_BAN, NULL, &big,
+					   IPW_CHANGE_ADDED);
+
+		is_int(apply(s, &rb, 1), 0, "a /8 ban commits");
+	}
+	if (ipwd_history_open(&h, p, err, sizeof(err)) != 0)
+		exit(1);
 	ipw_addr_parse_str("192.0.2.1", 0, &w);
-	is_int(ipwd_store_ban_count(s, &w, 0), 1, "192.0.2.1: banned once");
+	is_int(ipwd_history_ban_count(h, &w, 0), 1, "192.0.2.1: banned once");
 	ipw_addr_parse_str("192.0.2.0/24", 0, &w);
-	is_int(ipwd_store_ban_count(s, &w, 0), 2, "its /24: twice");
-	is_int(ipwd_store_ban_count(s, &w, 1790000000 + 86400), 1,
+	is_int(ipwd_history_ban_count(h, &w, 0), 2, "its /24: twice");
+	is_int(ipwd_history_ban_count(h, &w, 1790000000 + 86400), 1,
 	       "its /24 since day 2: once");
 	ipw_addr_parse_str("192.0.0.0/16", 0, &w);
-	is_int(ipwd_store_ban_count(s, &w, 0), 3, "its /16: three times");
+	is_int(ipwd_history_ban_count(h, &w, 0), 3,
+	       "its /16: three times (the /8 that contains it is not counted)");
 	ipw_addr_parse_str("2001:db8::/64", 0, &w);
-	is_int(ipwd_store_ban_count(s, &w, 0), 2, "2001:db8::/64: twice");
+	is_int(ipwd_history_ban_count(h, &w, 0), 2, "2001:db8::/64: twice");
 	ipw_addr_parse_str("2001:db8::/32", 0, &w);
-	is_int(ipwd_store_ban_count(s, &w, 0), 3, "2001:db8::/32: three");
+	is_int(ipwd_history_ban_count(h, &w, 0), 3, "2001:db8::/32: three");
 	ipw_addr_parse_str("0.0.0.0/0", 0, &w);
-	is_int(ipwd_store_ban_count(s, &w, 0), 3,
-	       "0.0.0.0/0: the IPv4 ones only");
+	is_int(ipwd_history_ban_count(h, &w, 0), 4,
+	       "0.0.0.0/0: the IPv4 ones only (the /8 is inside it)");
 	for (int i = 0; i < 6; i++)
 		free((void *)r[i].id);
+	ipwd_history_close(h);
 	ipwd_store_close(s);
 }
 
