@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <yajl/yajl_gen.h>
 
 #define SD_JOURNAL_SUPPRESS_LOCATION
@@ -300,6 +301,30 @@ static void gen_opt_entry(yajl_gen g, const char *k,
 		yajl_gen_null(g);
 }
 
+/* An entry rebuilt from the history: what the history keeps. */
+static void gen_part_entry(yajl_gen g, const char *k,
+			   const struct ipw_entry_info *e)
+{
+	put_key(g, k);
+	if (e == NULL) {
+		yajl_gen_null(g);
+		return;
+	}
+	yajl_gen_map_open(g);
+	put_target(g, "target", &e->target);
+	put_name(g, "list", list_name(e->list));
+	put_expires(g, "expires", e->expires);
+	if (e->expires) {
+		put_iso(g, "expires_at", e->expires);
+	} else {
+		put_key(g, "expires_at");
+		yajl_gen_null(g);
+	}
+	put_int(g, "score", e->score);
+	put_text(g, "reason", e->reason);
+	yajl_gen_map_close(g);
+}
+
 static void gen_line(yajl_gen g, const struct ipwd_oprec *r)
 {
 	/* reason, score, ttl and expires describe the entry as the op left
@@ -336,8 +361,15 @@ static void gen_line(yajl_gen g, const struct ipwd_oprec *r)
 		put_name(g, "ttl", NULL);
 		put_name(g, "expires", NULL);
 	}
-	gen_opt_entry(g, "before", r->before);
-	gen_opt_entry(g, "after", r->after);
+	if (r->recovered) {
+		gen_part_entry(g, "before", r->before);
+		gen_part_entry(g, "after", r->after);
+		put_key(g, "recovered");
+		yajl_gen_bool(g, 1);
+	} else {
+		gen_opt_entry(g, "before", r->before);
+		gen_opt_entry(g, "after", r->after);
+	}
 	yajl_gen_map_close(g);
 }
 
@@ -673,6 +705,56 @@ nomem:
 	free(lines);
 	errno = ENOMEM;
 	return -1;
+}
+
+int ipwd_audit_last_op(struct ipwd_audit *a, char *id, size_t idlen)
+{
+	char buf[65536], *end, *start;
+	struct stat st;
+	json_t *o, *v;
+	off_t off;
+	ssize_t n;
+	int rc = 0, rfd;
+
+	if (a == NULL || a->kind != AUDIT_FILE)
+		return 0;
+	/* the log's own descriptor is write-only: read through another */
+	pthread_mutex_lock(&a->lock);
+	rfd = open(a->path, O_RDONLY | O_CLOEXEC);
+	if (rfd < 0 || fstat(rfd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size == 0) {
+		pthread_mutex_unlock(&a->lock);
+		if (rfd >= 0)
+			close(rfd);
+		return rfd < 0 ? -1 : 0;
+	}
+	off = st.st_size > (off_t)sizeof(buf) - 1 ?
+		      st.st_size - (off_t)sizeof(buf) + 1 :
+		      0;
+	n = pread(rfd, buf, (size_t)(st.st_size - off), off);
+	pthread_mutex_unlock(&a->lock);
+	close(rfd);
+	if (n <= 0)
+		return n < 0 ? -1 : 0;
+	buf[n] = '\0';
+	/* the last whole line: the file ends in '\n' (opening cut any
+	 * unfinished line) */
+	end = buf + n;
+	if (end[-1] != '\n')
+		return 0;
+	*--end = '\0';
+	start = strrchr(buf, '\n');
+	start = start ? start + 1 : (off == 0 ? buf : NULL);
+	if (start == NULL)
+		return 0; /* a line longer than the window: not ours */
+	o = json_loads(start, 0, NULL);
+	v = json_object_get(o, "op");
+	if (json_is_string(v) && strlen(json_string_value(v)) < idlen) {
+		snprintf(id, idlen, "%s", json_string_value(v));
+		rc = 1;
+	}
+	json_decref(o);
+	return rc;
 }
 
 bool ipwd_audit_enabled(const struct ipwd_audit *a)

@@ -29,6 +29,10 @@
  *            seconds, null for a permanent entry
  *   before   the entry before the op, or null
  *   after    the entry after the op, or null
+ *   recovered  true, only on a line written at start from the history
+ *            for an op a crash kept out of the log; its before and after
+ *            hold what the history keeps (target, list, expires,
+ *            expires_at, score, reason)
  *
  * An entry object (before, after, and the store's history) has the keys
  * target, list, expires (Unix seconds or null), expires_at (ISO 8601 or
@@ -100,6 +104,15 @@ int ipwd_audit_open(struct ipwd_audit **out, const char *dest, char *err,
  */
 int ipwd_audit_write(struct ipwd_audit *a, const struct ipwd_oprec *recs,
 		     size_t n);
+
+/*
+ * ipwd_audit_last_op() - the op id of the last line of the audit file, so
+ * that the lines a crash kept out of it can be written from the history
+ * at start. Returns 1 with @id set, 0 when there is none to be had (not a
+ * file, an empty file, a last line that is not one of ours), -1 on a read
+ * error.
+ */
+int ipwd_audit_last_op(struct ipwd_audit *a, char *id, size_t idlen);
 
 /* Does @a write anywhere (not NULL, not "none")? */
 bool ipwd_audit_enabled(const struct ipwd_audit *a);

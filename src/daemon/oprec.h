@@ -7,6 +7,7 @@
 #ifndef IPWALL_DAEMON_OPREC_H
 #define IPWALL_DAEMON_OPREC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <ipwall/table.h>
@@ -28,6 +29,10 @@ struct ipwd_oprec {
 	 * (before an add, after a removal; mode ops have neither). */
 	const struct ipw_entry_info *before;
 	const struct ipw_entry_info *after;
+	/* Rebuilt from the store's history at start (a line a crash kept
+	 * out of the audit log): the entries hold only what the history
+	 * keeps (target, list, expires, score, reason). */
+	bool recovered;
 };
 
 #endif /* IPWALL_DAEMON_OPREC_H */

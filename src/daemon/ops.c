@@ -846,6 +846,102 @@ static int load_batch(void *ctx, const struct ipw_entry_info *v, size_t n)
 	return 0;
 }
 
+/* ---- audit lines a crash kept out of the log ---- */
+
+#define RECOVER_CHUNK 4096
+
+struct recovered {
+	struct ipwd_oprec r;
+	struct ipw_entry_info before, after;
+	char id[IPWD_OPID_LEN], actor[96], node[64];
+};
+
+struct recoverer {
+	struct ipwd_ops *o;
+	struct recovered *v;
+	struct ipwd_oprec *flat;
+	size_t n, total;
+	int rc;
+};
+
+static int recover_flush(struct recoverer *rv)
+{
+	size_t i;
+
+	for (i = 0; i < rv->n; i++)
+		rv->flat[i] = rv->v[i].r;
+	if (rv->n && ipwd_audit_write(rv->o->audit, rv->flat, rv->n) != 0)
+		return IPW_EIO;
+	rv->total += rv->n;
+	rv->n = 0;
+	return 0;
+}
+
+static int recover_one(void *ctx, const struct ipwd_oprec *r)
+{
+	struct recoverer *rv = ctx;
+	struct recovered *c = &rv->v[rv->n++];
+
+	c->r = *r;
+	snprintf(c->id, sizeof(c->id), "%s", r->id);
+	snprintf(c->actor, sizeof(c->actor), "%s", r->actor ? r->actor : "");
+	snprintf(c->node, sizeof(c->node), "%s", r->node ? r->node : "");
+	c->r.id = c->id;
+	c->r.actor = c->actor;
+	c->r.node = c->node;
+	if (r->before) {
+		c->before = *r->before;
+		c->r.before = &c->before;
+	}
+	if (r->after) {
+		c->after = *r->after;
+		c->r.after = &c->after;
+	}
+	return rv->n == RECOVER_CHUNK ? recover_flush(rv) : 0;
+}
+
+/*
+ * The audit log and the history agree: lines are written after the
+ * commit, so a crash in between leaves committed ops out of the log (up
+ * to two groups: the one being written, the one handed over). At start,
+ * every op after the log's last line is written from the history, marked
+ * "recovered". Only a log file can be read back (not stdout or the
+ * journal), and a log without a line of ours (new, or rotated away) says
+ * nothing about what is missing: then nothing is written.
+ */
+static void recover_audit(struct ipwd_ops *o)
+{
+	struct recoverer rv = {.o = o};
+	char last[IPWD_OPID_LEN];
+	int rc;
+
+	if (o->store == NULL || ipwd_audit_last_op(o->audit, last,
+						   sizeof(last)) != 1)
+		return;
+	rv.v = malloc(RECOVER_CHUNK * sizeof(*rv.v));
+	rv.flat = malloc(RECOVER_CHUNK * sizeof(*rv.flat));
+	if (rv.v == NULL || rv.flat == NULL) {
+		log_warn("audit log: cannot check it against the history: "
+			 "out of memory");
+		goto out;
+	}
+	rc = ipwd_store_ops_after(o->store, last, recover_one, &rv);
+	if (rc == 0)
+		rc = recover_flush(&rv);
+	if (rc != 0)
+		log_warn("audit log: cannot write the lines missing since op "
+			 "%s from the history: %s",
+			 last, ipw_strerror(rc));
+	if (rv.total)
+		log_warn("audit log: %zu ops after op %s were not in it (the "
+			 "last run stopped between a commit and its lines); "
+			 "written from the history, marked \"recovered\"",
+			 rv.total, last);
+out:
+	free(rv.v);
+	free(rv.flat);
+}
+
 int ipwd_ops_load(struct ipwd_ops *o, size_t *loaded, size_t *nexpired,
 		  char *err, size_t errlen)
 {
@@ -855,6 +951,8 @@ int ipwd_ops_load(struct ipwd_ops *o, size_t *loaded, size_t *nexpired,
 	*loaded = *nexpired = 0;
 	if (o->store == NULL)
 		return 0;
+	/* before this start's own ops (the expiries below) are logged */
+	recover_audit(o);
 	l.rcs = malloc(8192 * sizeof(*l.rcs));
 	l.live = malloc(8192 * sizeof(*l.live));
 	if (l.rcs == NULL || l.live == NULL) {

@@ -570,6 +570,158 @@ int64_t ipwd_store_prune(struct ipwd_store *s, int64_t before, int limit)
 	return sqlite3_changes64(s->db);
 }
 
+/* The target of an ops row (columns @col: family, addr, plen) into @a;
+ * -1 if malformed. */
+static int row_target(sqlite3_stmt *q, int col, struct ipw_addr *a)
+{
+	const uint8_t *b = sqlite3_column_blob(q, col + 1);
+	int fam = sqlite3_column_int(q, col);
+	int blen = sqlite3_column_bytes(q, col + 1);
+	int plen = sqlite3_column_int(q, col + 2);
+
+	if (b && plen >= 0 && fam == IPW_AF_INET && blen == 4)
+		return ipw_addr_from_v4(a,
+					(uint32_t)b[0] << 24 |
+						(uint32_t)b[1] << 16 |
+						(uint32_t)b[2] << 8 | b[3],
+					(unsigned)plen);
+	if (b && plen >= 0 && fam == IPW_AF_INET6 && blen == 16)
+		return ipw_addr_from_v6(a, b, (unsigned)plen);
+	return -1;
+}
+
+static int action_of(const char *s)
+{
+	int a;
+
+	for (a = 0; s && a < IPWD_ACT_BATCH; a++)
+		if (strcmp(s, ipwd_action_name((enum ipwd_action)a)) == 0)
+			return a;
+	return -1;
+}
+
+static int change_of(const char *s, bool mode)
+{
+	int c;
+
+	if (s && mode)
+		return strcmp(s, "changed") == 0 ? IPW_CHANGE_MODE :
+						    IPW_CHANGE_UNCHANGED;
+	for (c = IPW_CHANGE_ADDED; s && c <= IPW_CHANGE_ABSENT; c++)
+		if (strcmp(s, ipw_change_name((enum ipw_change)c)) == 0)
+			return c;
+	return -1;
+}
+
+int ipwd_store_ops_after(struct ipwd_store *s, const char *after_id,
+			 int (*cb)(void *ctx, const struct ipwd_oprec *r),
+			 void *ctx)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct ipw_entry_info before, after;
+	struct ipwd_oprec r;
+	sqlite3_stmt *q = NULL;
+	uint8_t from[16];
+	char id[40];
+	int rc, cbrc = 0;
+
+	if (uuid_bytes(after_id, from) != 0)
+		return IPW_EINVAL;
+	rc = sqlite3_prepare_v2(
+		s->db,
+		"SELECT id, time, actor, node, action, result, list, family,"
+		" addr, plen, expires, score, reason, mode, prev_expires,"
+		" prev_score, prev_reason, prev_mode FROM ops WHERE id > ?1"
+		" ORDER BY id",
+		-1, &q, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_blob(q, 1, from, 16, SQLITE_STATIC);
+	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+		const uint8_t *b;
+		const char *mode;
+		int i, j, act, ch;
+
+		rc = sqlite3_step(q);
+		if (rc != SQLITE_ROW)
+			break;
+		b = sqlite3_column_blob(q, 0);
+		if (b == NULL || sqlite3_column_bytes(q, 0) != 16)
+			continue;
+		for (i = 0, j = 0; i < 16; i++) {
+			if (i == 4 || i == 6 || i == 8 || i == 10)
+				id[j++] = '-';
+			id[j++] = hex[b[i] >> 4];
+			id[j++] = hex[b[i] & 15];
+		}
+		id[j] = '\0';
+		act = action_of((const char *)sqlite3_column_text(q, 4));
+		mode = (const char *)sqlite3_column_text(q, 13);
+		ch = change_of((const char *)sqlite3_column_text(q, 5),
+			       act == IPWD_ACT_MODE);
+		if (act < 0 || ch < 0)
+			continue; /* not a row this ipwalld wrote */
+		memset(&r, 0, sizeof(r));
+		memset(&before, 0, sizeof(before));
+		memset(&after, 0, sizeof(after));
+		r.id = id;
+		r.time = sqlite3_column_int64(q, 1);
+		r.actor = (const char *)sqlite3_column_text(q, 2);
+		r.node = (const char *)sqlite3_column_text(q, 3);
+		r.action = (enum ipwd_action)act;
+		r.change = ch;
+		r.recovered = true;
+		if (act == IPWD_ACT_MODE) {
+			const char *pm =
+				(const char *)sqlite3_column_text(q, 17);
+
+			r.mode = mode && strcmp(mode, "allowlist") == 0 ?
+					 IPW_MODE_ALLOWLIST :
+					 IPW_MODE_DENYLIST;
+			r.mode_before = pm && strcmp(pm, "allowlist") == 0 ?
+						IPW_MODE_ALLOWLIST :
+						IPW_MODE_DENYLIST;
+		} else {
+			if (row_target(q, 7, &r.target) != 0)
+				continue;
+			r.list = sqlite3_column_int(q, 6) == IPW_LIST_ALLOW ?
+					 IPW_LIST_ALLOW :
+					 IPW_LIST_BAN;
+			/* expires, score, reason: the entry as the op left
+			 * it, or as it was when the op removed it */
+			after.target = before.target = r.target;
+			after.list = before.list = r.list;
+			after.expires = sqlite3_column_int64(q, 10);
+			after.score = (uint32_t)sqlite3_column_int64(q, 11);
+			copy_col(q, 12, after.reason, sizeof(after.reason));
+			if (ch == IPW_CHANGE_REMOVED) {
+				before.expires = after.expires;
+				before.score = after.score;
+				memcpy(before.reason, after.reason,
+				       sizeof(before.reason));
+				r.before = &before;
+			} else if (ch != IPW_CHANGE_ABSENT) {
+				r.after = &after;
+				if (sqlite3_column_type(q, 14) != SQLITE_NULL) {
+					before.expires =
+						sqlite3_column_int64(q, 14);
+					before.score = (uint32_t)
+						sqlite3_column_int64(q, 15);
+					copy_col(q, 16, before.reason,
+						 sizeof(before.reason));
+					r.before = &before;
+				}
+			}
+		}
+		cbrc = cb(ctx, &r);
+		if (cbrc != 0)
+			break;
+	}
+	sqlite3_finalize(q);
+	if (cbrc != 0)
+		return cbrc;
+	return rc == SQLITE_DONE ? 0 : map_rc(rc) ? map_rc(rc) : IPW_EIO;
+}
+
 int ipwd_store_count_entries(struct ipwd_store *s, int64_t n[2][2])
 {
 	sqlite3_stmt *q = NULL;

@@ -73,6 +73,17 @@ int ipwd_store_load(struct ipwd_store *s,
 			      size_t n),
 		    void *ctx, int *mode, char *err, size_t errlen);
 
+/*
+ * ipwd_store_ops_after() - every op in the history after op @after_id, in
+ * op order, as records rebuilt from their rows (recovered = true; the
+ * entries hold target, list, expires, score and reason), each handed to
+ * @cb (valid during the call only). For the audit lines a crash kept out
+ * of the log. Returns 0, @cb's non-zero, or a negative IPW_E*.
+ */
+int ipwd_store_ops_after(struct ipwd_store *s, const char *after_id,
+			 int (*cb)(void *ctx, const struct ipwd_oprec *r),
+			 void *ctx);
+
 /* How many entries are stored, by [list][0 IPv4, 1 IPv6] (addresses and
  * prefixes), so the table can be sized before a load. 0 or -1. */
 int ipwd_store_count_entries(struct ipwd_store *s, int64_t n[2][2]);
