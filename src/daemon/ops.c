@@ -798,19 +798,84 @@ int64_t ipwd_ops_prune_history(struct ipwd_ops *o, int64_t before,
 
 /* ---- start-up ---- */
 
+/*
+ * The load is a pipeline of two threads: this one reads the store's rows
+ * (SQLite) into one of two buffers while the putter thread puts the other
+ * into the table (ipw_table_put_batch()), so the two costs overlap
+ * (bench_store: 10M entries).
+ */
+#define LOAD_CHUNK 8192
+
 struct loader {
 	struct ipwd_ops *o;
 	int64_t now;
 	size_t loaded;
 	struct ipw_entry_info *gone; /* expired while down */
 	size_t ngone, capgone;
+	struct ipw_entry_info *live[2];
 	int *rcs;
-	struct ipw_entry_info *live;
+	int cur; /* the buffer being filled */
+	/* the putter */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	size_t k;  /* entries in the handed buffer */
+	int busy;  /* a buffer is handed over */
+	bool stop, failed, running;
 };
+
+static void *putter(void *arg)
+{
+	struct loader *l = arg;
+	struct ipw_entry_info *buf;
+	size_t i, k;
+
+	pthread_mutex_lock(&l->lock);
+	for (;;) {
+		while (!l->busy && !l->stop)
+			pthread_cond_wait(&l->cv, &l->lock);
+		if (!l->busy)
+			break;
+		k = l->k;
+		buf = l->live[!l->cur];
+		pthread_mutex_unlock(&l->lock);
+		if (ipw_table_put_batch(l->o->t, buf, k, l->rcs) != 0) {
+			for (i = 0; i < k; i++)
+				if (l->rcs[i] != 0) {
+					char t[IPW_ADDR_STRLEN];
+
+					ipw_addr_format(&buf[i].target, t,
+							sizeof(t));
+					log_error("store: cannot load %s: %s",
+						  t, ipw_strerror(l->rcs[i]));
+					break;
+				}
+			l->failed = true;
+		} else {
+			l->loaded += k;
+		}
+		pthread_mutex_lock(&l->lock);
+		l->busy = 0;
+		pthread_cond_broadcast(&l->cv);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return NULL;
+}
+
+/* Wait until the putter is done with its buffer; false if it failed. */
+static bool putter_idle(struct loader *l)
+{
+	pthread_mutex_lock(&l->lock);
+	while (l->busy)
+		pthread_cond_wait(&l->cv, &l->lock);
+	pthread_mutex_unlock(&l->lock);
+	return !l->failed;
+}
 
 static int load_batch(void *ctx, const struct ipw_entry_info *v, size_t n)
 {
 	struct loader *l = ctx;
+	struct ipw_entry_info *live = l->live[l->cur];
 	size_t i, k = 0;
 
 	for (i = 0; i < n; i++) {
@@ -828,21 +893,17 @@ static int load_batch(void *ctx, const struct ipw_entry_info *v, size_t n)
 			l->gone[l->ngone++] = v[i];
 			continue;
 		}
-		l->live[k++] = v[i];
+		live[k++] = v[i];
 	}
-	if (ipw_table_put_batch(l->o->t, l->live, k, l->rcs) != 0) {
-		for (i = 0; i < k; i++)
-			if (l->rcs[i] != 0) {
-				char t[IPW_ADDR_STRLEN];
-
-				ipw_addr_format(&l->live[i].target, t,
-						sizeof(t));
-				log_error("store: cannot load %s: %s", t,
-					  ipw_strerror(l->rcs[i]));
-				return -1;
-			}
-	}
-	l->loaded += k;
+	/* hand this buffer over once the putter is done with the other */
+	if (!putter_idle(l))
+		return -1;
+	pthread_mutex_lock(&l->lock);
+	l->k = k;
+	l->busy = 1;
+	l->cur = !l->cur;
+	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->lock);
 	return 0;
 }
 
@@ -953,13 +1014,18 @@ int ipwd_ops_load(struct ipwd_ops *o, size_t *loaded, size_t *nexpired,
 		return 0;
 	/* before this start's own ops (the expiries below) are logged */
 	recover_audit(o);
-	l.rcs = malloc(8192 * sizeof(*l.rcs));
-	l.live = malloc(8192 * sizeof(*l.live));
-	if (l.rcs == NULL || l.live == NULL) {
+	l.rcs = malloc(LOAD_CHUNK * sizeof(*l.rcs));
+	l.live[0] = malloc(LOAD_CHUNK * sizeof(*l.live[0]));
+	l.live[1] = malloc(LOAD_CHUNK * sizeof(*l.live[1]));
+	pthread_mutex_init(&l.lock, NULL);
+	pthread_cond_init(&l.cv, NULL);
+	if (l.rcs == NULL || l.live[0] == NULL || l.live[1] == NULL ||
+	    pthread_create(&l.thread, NULL, putter, &l) != 0) {
 		snprintf(err, errlen, "out of memory");
 		rc = -1;
 		goto out;
 	}
+	l.running = true;
 	{
 		/* Size the index once, instead of doubling it all the way
 		 * up (measured: 10M entries load in 11.2 s without). */
@@ -979,6 +1045,8 @@ int ipwd_ops_load(struct ipwd_ops *o, size_t *loaded, size_t *nexpired,
 							(size_t)cnt[li][fi]);
 	}
 	rc = ipwd_store_load(o->store, load_batch, &l, &mode, err, errlen);
+	if (!putter_idle(&l) && rc == 0)
+		rc = -1; /* the last buffer failed (logged) */
 	if (rc != 0) {
 		if (*err == '\0')
 			snprintf(err, errlen,
@@ -1005,8 +1073,19 @@ int ipwd_ops_load(struct ipwd_ops *o, size_t *loaded, size_t *nexpired,
 	*loaded = l.loaded;
 	*nexpired = l.ngone;
 out:
+	if (l.running) {
+		putter_idle(&l);
+		pthread_mutex_lock(&l.lock);
+		l.stop = true;
+		pthread_cond_signal(&l.cv);
+		pthread_mutex_unlock(&l.lock);
+		pthread_join(l.thread, NULL);
+	}
+	pthread_mutex_destroy(&l.lock);
+	pthread_cond_destroy(&l.cv);
 	free(l.rcs);
-	free(l.live);
+	free(l.live[0]);
+	free(l.live[1]);
 	free(l.gone);
 	return rc;
 }
