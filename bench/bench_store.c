@@ -163,8 +163,9 @@ static int load(const char *path, uint64_t n)
 		 (unsigned long long)n, (double)(t1 - t0) / 1e9,
 		 (double)(t2 - t1) / 1e9);
 	bench_report("store", "startup_open_and_load", 1, n, t2 - t0, extra);
-	fprintf(stderr, "  %llu entries: open %.2f s, load %.2f s, "
-			"total %.2f s\n",
+	fprintf(stderr,
+		"  %llu entries: open %.2f s, load %.2f s, "
+		"total %.2f s\n",
 		(unsigned long long)n, (double)(t1 - t0) / 1e9,
 		(double)(t2 - t1) / 1e9, (double)(t2 - t0) / 1e9);
 	ipwd_ops_free(o);

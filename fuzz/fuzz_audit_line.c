@@ -18,7 +18,7 @@
 
 #include <jansson.h>
 
-#include "audit.h"
+#include "../src/daemon/audit.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -65,12 +65,11 @@ static void check_text(json_t *o, const char *key, const char *in)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const keys[] = {"ts",     "op",    "node",
-					   "actor",  "action", "result",
-					   "list",   "target", "reason",
-					   "score",  "ttl",   "expires",
-					   "before", "after"};
-	const uint8_t *p = data, *end = data + size;
+	static const char *const keys[] = {
+		"ts",	  "op",	     "node",   "actor",	 "action",
+		"result", "list",    "target", "reason", "score",
+		"ttl",	  "expires", "before", "after"};
+	const uint8_t *p, *end = data + size;
 	struct ipw_entry_info before, after;
 	char actor[300], node[300];
 	struct ipwd_oprec r;
@@ -118,7 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(o != NULL && json_is_object(o));
 	/* the documented keys, in order */
 	i = 0;
-	json_object_foreach(o, k, v) {
+	json_object_foreach(o, k, v)
+	{
 		check(i < sizeof(keys) / sizeof(keys[0]));
 		check(strcmp(k, keys[i]) == 0);
 		i++;

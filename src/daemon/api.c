@@ -944,7 +944,7 @@ static json_t *health(struct ipwd *d)
 	static const char *const checks[] = {"running", "ok", "damaged",
 					     "failed"};
 	enum ipwd_check_state cs = ipwd_store_check_state(d->check, NULL);
-	const char *store = ipwd_ops_store_failing(d->ops) ? "failing" :
+	const char *store = ipwd_ops_store_failing(d->ops)	 ? "failing" :
 			    d->check && cs == IPWD_CHECK_DAMAGED ? "damaged" :
 								   "ok";
 

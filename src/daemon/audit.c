@@ -377,8 +377,13 @@ static void gen_line(yajl_gen g, const struct ipwd_oprec *r)
 static char *one(const struct ipwd_oprec *r, const struct ipw_entry_info *e)
 {
 	struct buf b = {0};
-	yajl_gen g = gen_new(&b);
+	yajl_gen g;
 
+	if (r == NULL && e == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	g = gen_new(&b);
 	if (g == NULL) {
 		errno = ENOMEM;
 		return NULL;
@@ -603,8 +608,7 @@ static void cut_partial_line(int fd, const char *buf, size_t done)
 
 /* The lines of @recs, each with its '\n', in one malloc'd buffer, made
  * by one generator. */
-static char *build_lines(const struct ipwd_oprec *recs, size_t n,
-			 size_t *lenp)
+static char *build_lines(const struct ipwd_oprec *recs, size_t n, size_t *lenp)
 {
 	struct buf b = {0};
 	yajl_gen g = gen_new(&b);

@@ -141,7 +141,8 @@ char *ipwd_audit_line(const struct ipwd_oprec *r);
 /*
  * ipwd_audit_entry_json() - the JSON object of entry @e, as in "before"
  * and "after" (compact, keys in the order above). Returns a malloc'd
- * string the caller frees, or NULL (errno ENOMEM). Pure; any thread.
+ * string the caller frees, or NULL (errno ENOMEM; EINVAL for a NULL @e).
+ * Pure; any thread.
  */
 char *ipwd_audit_entry_json(const struct ipw_entry_info *e);
 

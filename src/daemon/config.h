@@ -22,9 +22,9 @@ struct ipwd_config {
 	int log_level; /* enum ipwd_log_level */
 	unsigned shutdown_timeout; /* seconds to finish in-flight requests */
 	/* [http] */
-	char *listen;	  /* "ADDR:PORT", "[V6]:PORT", or "" (no TCP) */
-	char *socket;	  /* unix socket path, or "" (none) */
-	unsigned threads; /* HTTP worker threads; 0 = one per CPU */
+	char *listen;		/* "ADDR:PORT", "[V6]:PORT", or "" (no TCP) */
+	char *socket;		/* unix socket path, or "" (none) */
+	unsigned threads;	/* HTTP worker threads; 0 = one per CPU */
 	unsigned write_threads; /* threads that run write requests */
 	unsigned max_connections;
 	unsigned max_connections_per_ip; /* 0 = no limit */
@@ -43,8 +43,8 @@ struct ipwd_config {
 	unsigned purge_interval; /* seconds */
 	int mode;		 /* enum ipw_mode at start */
 	/* [store] */
-	char *store_path; /* SQLite file, or "" (memory only) */
-	int sync;	  /* enum ipwd_sync */
+	char *store_path;	    /* SQLite file, or "" (memory only) */
+	int sync;		    /* enum ipwd_sync */
 	uint64_t history_retention; /* seconds of history kept, 0 = all */
 	/* [audit] */
 	char *audit_log; /* file, "-", "journal", or "" (none) */

@@ -20,10 +20,10 @@ struct ipwd_oprec {
 	const char *actor; /* token:NAME, unix:USER, purger, ... */
 	const char *node;  /* origin node */
 	enum ipwd_action action;
-	enum ipw_list list;	/* not for mode ops */
-	struct ipw_addr target; /* not for mode ops */
-	int change;		/* enum ipw_change */
-	enum ipw_mode mode;	/* mode ops: the mode asked for */
+	enum ipw_list list;	   /* not for mode ops */
+	struct ipw_addr target;	   /* not for mode ops */
+	int change;		   /* enum ipw_change */
+	enum ipw_mode mode;	   /* mode ops: the mode asked for */
 	enum ipw_mode mode_before; /* mode ops: the mode before */
 	/* The entry before and after the op, NULL where there is none
 	 * (before an add, after a removal; mode ops have neither). */

@@ -495,11 +495,11 @@ static void *audit_thread(void *arg)
 	return NULL;
 }
 
-#define SWAP(a, b)                         \
-	do {                               \
+#define SWAP(a, b)                             \
+	do {                                   \
 		__typeof__(a) swap_tmp_ = (a); \
-		(a) = (b);                 \
-		(b) = swap_tmp_;           \
+		(a) = (b);                     \
+		(b) = swap_tmp_;               \
 	} while (0)
 
 /* Hand the committed group to the audit thread (committer), once it is
@@ -785,8 +785,7 @@ size_t ipwd_ops_purge(struct ipwd_ops *o)
 	return j.count;
 }
 
-int64_t ipwd_ops_prune_history(struct ipwd_ops *o, int64_t before,
-			       size_t max)
+int64_t ipwd_ops_prune_history(struct ipwd_ops *o, int64_t before, size_t max)
 {
 	struct job j = {.kind = JOB_PRUNE, .before = before, .count = max};
 
@@ -819,8 +818,8 @@ struct loader {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
-	size_t k;  /* entries in the handed buffer */
-	int busy;  /* a buffer is handed over */
+	size_t k; /* entries in the handed buffer */
+	int busy; /* a buffer is handed over */
 	bool stop, failed, running;
 };
 
@@ -922,7 +921,6 @@ struct recoverer {
 	struct recovered *v;
 	struct ipwd_oprec *flat;
 	size_t n, total;
-	int rc;
 };
 
 static int recover_flush(struct recoverer *rv)
@@ -976,8 +974,8 @@ static void recover_audit(struct ipwd_ops *o)
 	char last[IPWD_OPID_LEN];
 	int rc;
 
-	if (o->store == NULL || ipwd_audit_last_op(o->audit, last,
-						   sizeof(last)) != 1)
+	if (o->store == NULL ||
+	    ipwd_audit_last_op(o->audit, last, sizeof(last)) != 1)
 		return;
 	rv.v = malloc(RECOVER_CHUNK * sizeof(*rv.v));
 	rv.flat = malloc(RECOVER_CHUNK * sizeof(*rv.flat));

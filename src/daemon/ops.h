@@ -108,8 +108,7 @@ size_t ipwd_ops_purge(struct ipwd_ops *o);
  * @before (Unix seconds) from the store, in a group of their own. Returns
  * how many, or a negative IPW_E*. Deleting history is not an op: the
  * current state does not change. */
-int64_t ipwd_ops_prune_history(struct ipwd_ops *o, int64_t before,
-			       size_t max);
+int64_t ipwd_ops_prune_history(struct ipwd_ops *o, int64_t before, size_t max);
 
 /* Reopen the audit log file (SIGHUP). */
 void ipwd_ops_reopen_audit(struct ipwd_ops *o);

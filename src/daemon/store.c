@@ -216,7 +216,8 @@ static bool truncated(const char *path, char *err, size_t errlen)
 		 "%s: the file is shorter than its header says (%lld of "
 		 "%llu bytes): it was cut short; %s",
 		 path, (long long)st.st_size,
-		 (unsigned long long)(pages * psize), hint(SQLITE_CORRUPT));
+		 (unsigned long long)pages * (unsigned long long)psize,
+		 hint(SQLITE_CORRUPT));
 	return true;
 }
 
@@ -606,7 +607,7 @@ static int change_of(const char *s, bool mode)
 
 	if (s && mode)
 		return strcmp(s, "changed") == 0 ? IPW_CHANGE_MODE :
-						    IPW_CHANGE_UNCHANGED;
+						   IPW_CHANGE_UNCHANGED;
 	for (c = IPW_CHANGE_ADDED; s && c <= IPW_CHANGE_ABSENT; c++)
 		if (strcmp(s, ipw_change_name((enum ipw_change)c)) == 0)
 			return c;
@@ -704,8 +705,9 @@ int ipwd_store_ops_after(struct ipwd_store *s, const char *after_id,
 				if (sqlite3_column_type(q, 14) != SQLITE_NULL) {
 					before.expires =
 						sqlite3_column_int64(q, 14);
-					before.score = (uint32_t)
-						sqlite3_column_int64(q, 15);
+					before.score =
+						(uint32_t)sqlite3_column_int64(
+							q, 15);
 					copy_col(q, 16, before.reason,
 						 sizeof(before.reason));
 					r.before = &before;
@@ -854,7 +856,6 @@ int64_t ipwd_store_op_count(struct ipwd_store *s)
 	sqlite3_reset(q);
 	return n;
 }
-
 
 /* ---- the background check ---- */
 

@@ -113,7 +113,6 @@ int ipwd_store_limit_pages(struct ipwd_store *s, int extra);
 /* Number of ops in the history (for tests and stats). */
 int64_t ipwd_store_op_count(struct ipwd_store *s);
 
-
 /*
  * The background check. ipwd_store_open() does not read the whole file
  * (SQLite's quick_check is O(file): 4 s at 1M bans, 40 s at 10M); the

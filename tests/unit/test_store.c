@@ -293,9 +293,9 @@ static void test_ban_count(void)
 	{
 		struct ipw_entry_info big =
 			entry("192.0.0.0/8", IPW_LIST_BAN, 0, 1, "x");
-		struct ipwd_oprec rb = rec("0190b000-0000-7000-8000-aaaaaaaaaaaa",
-					   IPWD_ACT_BAN, NULL, &big,
-					   IPW_CHANGE_ADDED);
+		struct ipwd_oprec rb =
+			rec("0190b000-0000-7000-8000-aaaaaaaaaaaa",
+			    IPWD_ACT_BAN, NULL, &big, IPW_CHANGE_ADDED);
 
 		is_int(apply(s, &rb, 1), 0, "a /8 ban commits");
 	}
@@ -511,7 +511,8 @@ static void test_refusals(void)
 				break;
 			usleep(10000);
 		}
-		ok(st == IPWD_CHECK_OK, "the background check passes a good store");
+		ok(st == IPWD_CHECK_OK,
+		   "the background check passes a good store");
 		ipwd_store_check_stop(c);
 	}
 	free(orig);
