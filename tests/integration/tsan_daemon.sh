@@ -1,0 +1,75 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# ipwalld's own threads under ThreadSanitizer (the build/tsan daemon):
+# HTTP workers, the write threads, the committer, the audit thread, the
+# history connection, the store's background check and the start-up
+# load pipeline, all at once: 32 clients banning over the unix socket, a
+# batch of 10,000, history queries, then a restart that loads the store
+# and writes audit lines a "crash" kept out of the log. Any ThreadSanitizer
+# report in the daemon's log fails the test.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+IPWALLD=${IPWALLD_TSAN:-build/tsan/src/daemon/ipwalld}
+. tests/integration/lib.sh
+
+if [ ! -x "$IPWALLD" ]; then
+	tap_skip "ipwalld under ThreadSanitizer" "$IPWALLD is not built (ninja -C build/tsan)"
+	tap_done
+	exit $?
+fi
+export TSAN_OPTIONS="halt_on_error=0 ${TSAN_OPTIONS:-}"
+
+batch=$IPW_TMP/batch.json
+awk 'BEGIN { printf "{\"items\":["
+	for (k = 0; k < 10000; k++)
+		printf "%s{\"target\":\"10.2.%d.%d\",\"reason\":\"tsan\"}", (k ? "," : ""), int(k / 256), k % 256
+	printf "]}" }' >"$batch"
+
+ipw_start t || exit 1
+pids=
+for c in $(seq 0 31); do
+	(
+		for k in $(seq 0 9); do
+			curl -s -m 60 -o /dev/null -w '%{http_code}\n' \
+				--unix-socket "${IPWD_SOCK[t]}" \
+				-H 'Content-Type: application/json' \
+				--data-binary "{\"target\":\"10.1.$c.$k\"}" \
+				http://localhost/v1/bans
+		done
+	) >"$IPW_TMP/storm.$c" &
+	pids="$pids $!"
+done
+ipw_http_unix t POST /v1/bans/batch -H 'Content-Type: application/json' \
+	--data-binary "@$batch"
+tap_is "$HTTP_STATUS" 200 "a batch of 10,000 while 32 clients ban one by one"
+# shellcheck disable=SC2086 # the list of PIDs
+wait $pids
+tap_is "$(cat "$IPW_TMP"/storm.* | grep -c '^201$')" 320 "320 single bans acknowledged"
+for c in 0 1 2 3; do
+	ipw_http t GET "/v1/history?target=10.1.$c.0/24"
+	tap_is "$(ipw_jq '.ops | length')" 10 "history of 10.1.$c.0/24 while the store is busy"
+done
+ipw_stop t || true
+# a "crash" between commits and their lines: the log loses its tail
+log=${IPWD_DIR[t]}/audit.log
+head -n 5000 "$log" >"$log.cut" && mv "$log.cut" "$log"
+ipw_start t || exit 1
+ipw_http t GET /v1/stats
+tap_is "$(ipw_jq .entries.bans.ipv4)" 10320 "the restart loads every ban (the load pipeline)"
+for _ in $(seq 100); do
+	ipw_http t GET /healthz
+	[ "$(ipw_jq .store_check)" = ok ] && break
+	sleep 0.2
+done
+tap_is "$(ipw_jq .store_check)" ok "the background check ran"
+ipw_stop t || true
+tap_is "$(wc -l <"$log")" 10320 "the audit log has every op again"
+reports=$(grep -c 'WARNING: ThreadSanitizer' "${IPWD_LOG[t]}")
+if [ "$reports" = 0 ]; then
+	tap_pass "no ThreadSanitizer report"
+else
+	tap_fail "no ThreadSanitizer report ($reports)" \
+		"$(grep -A20 'WARNING: ThreadSanitizer' "${IPWD_LOG[t]}" | head -60)"
+fi
+tap_done
