@@ -297,6 +297,7 @@ static void *write_thread(void *arg)
 	struct wpool *wp = arg;
 	struct ipwd_req *r;
 
+	pthread_setname_np(pthread_self(), "ipwd-write");
 	pthread_mutex_lock(&wp->lock);
 	for (;;) {
 		while (wp->head == NULL && !wp->stop)

@@ -194,7 +194,13 @@ static struct rec *rec_new(struct ipwd_ops *o, enum ipwd_action a,
 	r->r.time = now;
 	/* r.actor is pointed at this copy in commit(), once the array no
 	 * longer moves */
-	snprintf(r->actor, sizeof(r->actor), "%s", actor ? actor : "");
+	{
+		size_t n = actor ? strnlen(actor, sizeof(r->actor) - 1) : 0;
+
+		if (n)
+			memcpy(r->actor, actor, n);
+		r->actor[n] = '\0';
+	}
 	r->r.node = o->node;
 	r->r.action = a;
 	return r;
@@ -479,6 +485,7 @@ static void *audit_thread(void *arg)
 {
 	struct ipwd_ops *o = arg;
 
+	pthread_setname_np(pthread_self(), "ipwd-audit");
 	pthread_mutex_lock(&o->aq.lock);
 	for (;;) {
 		while (!o->aq.busy && !o->aq.stop)
@@ -610,6 +617,7 @@ static void *committer(void *arg)
 	struct ipwd_ops *o = arg;
 	struct job *group, *j, *next;
 
+	pthread_setname_np(pthread_self(), "ipwd-commit");
 	pthread_mutex_lock(&o->qlock);
 	for (;;) {
 		while (o->head == NULL && !o->stop)
@@ -829,6 +837,7 @@ static void *putter(void *arg)
 	struct ipw_entry_info *buf;
 	size_t i, k;
 
+	pthread_setname_np(pthread_self(), "ipwd-load");
 	pthread_mutex_lock(&l->lock);
 	for (;;) {
 		while (!l->busy && !l->stop)

@@ -874,6 +874,7 @@ static void *check_thread(void *arg)
 	sqlite3_stmt *q = NULL;
 	int rc, state = IPWD_CHECK_FAILED;
 
+	pthread_setname_np(pthread_self(), "ipwd-check");
 	/* The lowest CPU priority for this thread only (Linux: a thread's
 	 * nice value is its own): the check must not slow the service. */
 	setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
