@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,6 +328,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	/* glibc gives each thread that allocates its own arena, up to 8 per
+	 * core, and keeps what is freed in each: with 64 write threads
+	 * decoding batches, 1M durable bans left RSS at 367 MiB, 285 MiB
+	 * with 4 arenas (same ingest time). MALLOC_ARENA_MAX overrides. */
+	if (getenv("MALLOC_ARENA_MAX") == NULL)
+		mallopt(M_ARENA_MAX, 4);
 	ipwd_log_init();
 	errs = ipwd_config_load(&d.cfg, config, &ov);
 	if (check_only) {
