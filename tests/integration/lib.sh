@@ -37,7 +37,7 @@
 #
 #   ipw_start NAME [ARGS...]   start ipwalld with --listen 127.0.0.1:PORT
 #                              --data-dir DIR and ARGS (e.g. --config FILE),
-#                              PORT random in 20000-60000, retried when the
+#                              PORT random in 20000-31999, retried when the
 #                              bind fails; waits for GET /healthz = 200.
 #                              Returns non-zero (and prints the log as
 #                              diagnostics) if the daemon does not come up.
@@ -49,7 +49,7 @@
 #   ipw_sanitizer_clean NAME   0 if the log has no ASan/UBSan/LSan report.
 #   ipw_running NAME           0 while the daemon process is alive.
 #   ipw_wait_healthy NAME      wait (bounded) for /healthz = 200.
-#   ipw_free_port              print a random port in 20000-60000 that
+#   ipw_free_port              print a random port in 20000-31999 that
 #                              nothing listens on (a hint: ipw_start still
 #                              retries if the daemon cannot bind it).
 #
@@ -188,7 +188,9 @@ ipw_port_busy() {
 ipw_free_port() {
 	local p
 	for _ in $(seq 1 50); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
+		# below the kernel's ephemeral range (32768-60999 by default):
+		# a port some client connection uses there cannot be bound
+		p=$((20000 + RANDOM % 12000))
 		if ! ipw_port_busy "$p"; then
 			echo "$p"
 			return 0

@@ -39,7 +39,9 @@ check() { # check DESC CMD... (returns the command's status)
 free_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		# below the kernel's ephemeral range (32768-60999 here):
+		# a port a client connection uses there cannot be bound
+		p=$((20000 + RANDOM % 12000))
 		(echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
 	done
 }
@@ -159,7 +161,8 @@ check "still serving after a bad reload" \
 
 # --- a second ipwalld on the same data directory is refused
 port2=$(free_port)
-"$IPWALLD" --listen 127.0.0.1:$port2 --data-dir "$tmp/d1" >"$tmp/second.log" 2>&1
+timeout -s KILL 30 "$IPWALLD" --listen 127.0.0.1:$port2 --data-dir "$tmp/d1" \
+	>"$tmp/second.log" 2>&1
 rc=$?
 check "a second instance on a live socket exits 1" test "$rc" = 1
 check "and says another ipwalld is running" \

@@ -155,11 +155,13 @@ port_busy() {
 }
 
 USED_PORTS=" "
-# free_port: a port in 20000..59999 nothing uses, not handed out before.
+# free_port: a port in 20000..31999 (below the kernel's ephemeral range,
+# where client connections take theirs) nothing uses, not handed out
+# before.
 free_port() {
 	local p i
 	for ((i = 0; i < 200; i++)); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		p=$((20000 + RANDOM % 12000))
 		case $USED_PORTS in *" $p "*) continue ;; esac
 		if ! port_busy "$p"; then
 			USED_PORTS+="$p "
