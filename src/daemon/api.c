@@ -627,11 +627,12 @@ static struct view *view_build(struct ipwd *d)
 	return v;
 }
 
-/* A current view (see above), referenced; NULL on ENOMEM. */
-static struct view *view_get(struct ipwd *d, bool paging)
+/* The cached view if it will do for a request at generation @gen,
+ * referenced; NULL otherwise. */
+static struct view *view_cached(uint64_t gen, bool paging)
 {
-	uint64_t now = ipwd_now_ns(), gen = ipwd_ops_generation(d->ops);
-	struct view *v, *old = NULL;
+	uint64_t now = ipwd_now_ns();
+	struct view *v;
 
 	pthread_mutex_lock(&views_lock);
 	v = cur_view;
@@ -639,14 +640,40 @@ static struct view *view_get(struct ipwd *d, bool paging)
 	    (v->gen == gen || (paging && now - v->built_ns < VIEW_PAGING_NS))) {
 		v->refs++;
 		__atomic_store_n(&v->used_ns, now, __ATOMIC_RELAXED);
-		pthread_mutex_unlock(&views_lock);
-		return v;
+	} else {
+		v = NULL;
 	}
 	pthread_mutex_unlock(&views_lock);
+	return v;
+}
 
+/* One view is built at a time: listings run on the blocking threads (up
+ * to [http] blocking_threads at once), and a view of 1M entries is ~50
+ * MB, so concurrent requests after a change wait for the one build and
+ * share it rather than each building a copy. */
+static pthread_mutex_t build_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A current view (see above), referenced; NULL on ENOMEM. */
+static struct view *view_get(struct ipwd *d, bool paging)
+{
+	uint64_t gen = ipwd_ops_generation(d->ops);
+	struct view *v, *old = NULL;
+
+	v = view_cached(gen, paging);
+	if (v)
+		return v;
+	pthread_mutex_lock(&build_lock);
+	v = view_cached(gen, paging); /* built while this one waited? */
+	if (v) {
+		pthread_mutex_unlock(&build_lock);
+		return v;
+	}
 	v = view_build(d);
-	if (v == NULL)
+	if (v == NULL) {
+		pthread_mutex_unlock(&build_lock);
 		return NULL;
+	}
+	/* in the cache before the next builder looks */
 	pthread_mutex_lock(&views_lock);
 	v->refs++; /* the cache's */
 	old = cur_view;
@@ -654,6 +681,7 @@ static struct view *view_get(struct ipwd *d, bool paging)
 	if (old && --old->refs != 0)
 		old = NULL;
 	pthread_mutex_unlock(&views_lock);
+	pthread_mutex_unlock(&build_lock);
 	if (old)
 		view_free(old);
 	return v;

@@ -194,10 +194,10 @@ static const char *set_key(struct ipwd_config *c, const char *sec,
 		if (ipwd_parse_uint(v, 256, &u))
 			return "must be 0 (one per CPU) to 256";
 		c->threads = (unsigned)u;
-	} else if (IS("http", "write_threads")) {
+	} else if (IS("http", "blocking_threads")) {
 		if (ipwd_parse_uint(v, 1024, &u) || u == 0)
 			return "must be 1 to 1024";
-		c->write_threads = (unsigned)u;
+		c->blocking_threads = (unsigned)u;
 	} else if (IS("http", "max_connections")) {
 		if (ipwd_parse_uint(v, 1000000, &u) || u == 0)
 			return "must be 1 to 1000000";
@@ -348,7 +348,7 @@ static void defaults(struct ipwd_config *c)
 	c->shutdown_timeout = 10;
 	set_str(&c->listen, IPWD_DEFAULT_LISTEN);
 	c->threads = 0;
-	c->write_threads = 64;
+	c->blocking_threads = 64;
 	c->history_retention = 365 * 86400;
 	c->max_connections = 1024;
 	c->max_connections_per_ip = 0;

@@ -25,7 +25,7 @@ struct ipwd_config {
 	char *listen;		/* "ADDR:PORT", "[V6]:PORT", or "" (no TCP) */
 	char *socket;		/* unix socket path, or "" (none) */
 	unsigned threads;	/* HTTP worker threads; 0 = one per CPU */
-	unsigned write_threads; /* threads that run write requests */
+	unsigned blocking_threads; /* threads for requests that wait */
 	unsigned max_connections;
 	unsigned max_connections_per_ip; /* 0 = no limit */
 	unsigned timeout;		 /* idle/request timeout, seconds */

@@ -51,7 +51,7 @@ struct listener {
 	long inflight; /* written by this daemon's thread only */
 } __attribute__((aligned(64)));
 
-/* The write threads (http.h, "Writes"). */
+/* The blocking threads (http.h, "Writes"). */
 struct wpool {
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
@@ -290,14 +290,14 @@ static int refusal(struct ipwd_req *r, struct ipwd_resp *o)
 	return -1;
 }
 
-/* ---- the write threads ---- */
+/* ---- the blocking threads ---- */
 
-static void *write_thread(void *arg)
+static void *blocking_thread(void *arg)
 {
 	struct wpool *wp = arg;
 	struct ipwd_req *r;
 
-	pthread_setname_np(pthread_self(), "ipwd-write");
+	pthread_setname_np(pthread_self(), "ipwd-block");
 	pthread_mutex_lock(&wp->lock);
 	for (;;) {
 		while (wp->head == NULL && !wp->stop)
@@ -323,7 +323,22 @@ static void *write_thread(void *arg)
 	return NULL;
 }
 
-/* Suspend @r's connection and queue it for a write thread. */
+/* Does @r run on a blocking thread (http.h, "Requests that wait")? */
+static bool may_wait(const struct ipwd_req *r)
+{
+	switch (r->route) {
+	case IPWD_ROUTE_HISTORY:
+	case IPWD_ROUTE_HISTORY_COUNT:
+		return true;
+	case IPWD_ROUTE_BANS:
+	case IPWD_ROUTE_ALLOW:
+		return true; /* writes, and the listing's sort */
+	default:
+		return r->write;
+	}
+}
+
+/* Suspend @r's connection and queue it for a blocking thread. */
 static enum MHD_Result hand_over(struct ipwd_http *h, struct ipwd_req *r)
 {
 	struct wpool *wp = &h->wp;
@@ -354,10 +369,11 @@ static int wpool_start(struct wpool *wp, unsigned n)
 	if (wp->threads == NULL)
 		return -1;
 	pthread_attr_init(&attr);
-	/* A write thread spends its life asleep in the write path. */
+	/* A blocking thread spends its life asleep, mostly in the write
+	 * path. */
 	pthread_attr_setstacksize(&attr, 512 * 1024);
 	for (i = 0; i < n; i++) {
-		if (pthread_create(&wp->threads[i], &attr, write_thread, wp) !=
+		if (pthread_create(&wp->threads[i], &attr, blocking_thread, wp) !=
 		    0)
 			break;
 		wp->n++;
@@ -509,7 +525,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		return send_resp(r, &o);
 	}
 	if (refusal(r, &o) != 0) {
-		if (r->write && l->h->wp.n > 0)
+		if (l->h->wp.n > 0 && may_wait(r))
 			return hand_over(l->h, r);
 		ipwd_api_handle(r, &o);
 	}
@@ -720,8 +736,8 @@ int ipwd_http_start(struct ipwd *d)
 	memset(h, 0, sizeof(*h));
 	h->d = d;
 	d->http = h;
-	if (wpool_start(&h->wp, c->write_threads) != 0) {
-		log_error("cannot start %u write threads: %s", c->write_threads,
+	if (wpool_start(&h->wp, c->blocking_threads) != 0) {
+		log_error("cannot start %u blocking threads: %s", c->blocking_threads,
 			  strerror(errno));
 		return -1;
 	}
@@ -833,7 +849,7 @@ void ipwd_http_stop(struct ipwd *d, unsigned timeout_s)
 	if (inflight(h) > 0)
 		log_warn("stopping with %ld requests still in progress",
 			 inflight(h));
-	/* The write threads finish what they hold (the write path keeps
+	/* The blocking threads finish what they hold (the write path keeps
 	 * running until after this) and resume it; then no connection is
 	 * suspended when MHD stops. */
 	wpool_stop(&h->wp);

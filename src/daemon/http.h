@@ -15,14 +15,19 @@
  * answer is queued. Limits (connections, per-IP connections, idle timeout,
  * header bytes) are MHD's own options.
  *
- * Writes. A write waits until its op is durable (ops.h), a millisecond or
- * more with an fsync. A worker thread that waited would stop serving
- * checks, and only as many writes as there are workers could share one
- * group commit. So an authenticated write, once its body is in, is handed
- * to a pool of write threads ([http] write_threads) and its connection
- * suspended (MHD_suspend_connection); the write thread runs the handler,
- * keeps the answer and resumes the connection, and MHD calls the access
- * handler once more to queue it. Everything else runs on the worker.
+ * Requests that wait. A write waits until its op is durable (ops.h), a
+ * millisecond or more with an fsync; a history query reads the store
+ * (0.1 s for a busy /16); the first listing page after a change sorts the
+ * list (0.2 s at 1M entries). A worker thread that waited would stop
+ * serving the checks of all its connections, and only as many writes as
+ * there are workers could share one group commit. So such a request
+ * (an authenticated write once its body is in, GET /v1/history and
+ * /v1/history/count, GET /v1/bans and /v1/allow) is handed to a pool of
+ * blocking threads ([http] blocking_threads) and its connection suspended
+ * (MHD_suspend_connection); the blocking thread runs the handler, keeps
+ * the answer and resumes the connection, and MHD calls the access handler
+ * once more to queue it. Everything else (checks first) runs on the
+ * worker.
  */
 #ifndef IPWALL_DAEMON_HTTP_H
 #define IPWALL_DAEMON_HTTP_H
@@ -58,8 +63,8 @@ struct ipwd_req {
 	uint64_t t0;	 /* ipwd_now_ns() at the first call */
 	unsigned status; /* answered status, for the metrics */
 	int route_err;	 /* 0, IPWD_E_NOT_FOUND or _METHOD_NOT_ALLOWED */
-	/* A write handed to the write threads: queued, then done with its
-	 * answer in @resp (written by a write thread before it resumes the
+	/* A request handed to the blocking threads: queued, then done with its
+	 * answer in @resp (written by a blocking thread before it resumes the
 	 * connection; read by the worker after). */
 	struct ipwd_req *wnext;
 	int wstate;

@@ -6,9 +6,9 @@
 #   a  group commit: 64 clients ban at once over the unix socket; every
 #      ban is acknowledged and stored, and the store's commit counter
 #      (ipwall_store_commits_total) shows groups of more than one op;
-#      with [http] write_threads = 1 every write is a group of its own
+#      with [http] blocking_threads = 1 every write is a group of its own
 #   b  writes do not hold up checks: while 64 writers wait on the store,
-#      a check answers (HTTP workers hand writes to the write threads)
+#      a check answers (HTTP workers hand writes to the blocking threads)
 #   c  the background integrity check: /healthz says "store_check":
 #      "running" then "ok" for a good store, and "damaged" (with the hint
 #      in the log) for a store whose history pages were overwritten but
@@ -86,9 +86,9 @@ stored=$(sqlite3 "${IPWD_DIR[a]}/ipwall.db" "SELECT count(*) FROM entries")
 tap_is "$stored" 640 "a: the store holds the 640 bans after a clean stop"
 tap_ok "a: no sanitizer report" ipw_sanitizer_clean a
 
-# write_threads = 1: one write at a time, so one op per commit
+# blocking_threads = 1: one write at a time, so one op per commit
 conf1=$IPW_TMP/a1.conf
-printf '[http]\nwrite_threads = 1\n' >"$conf1"
+printf '[http]\nblocking_threads = 1\n' >"$conf1"
 ipw_start a1 --config "$conf1" || exit 1
 c0=$(metric a1 ipwall_store_commits_total)
 for k in 1 2 3 4 5; do

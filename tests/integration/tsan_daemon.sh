@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: MIT
 #
 # ipwalld's own threads under ThreadSanitizer (the build/tsan daemon):
-# HTTP workers, the write threads, the committer, the audit thread, the
-# history connection, the store's background check and the start-up
-# load pipeline, all at once: 32 clients banning over the unix socket, a
-# batch of 10,000, history queries, then a restart that loads the store
-# and writes audit lines a "crash" kept out of the log. Any ThreadSanitizer
+# HTTP workers, the blocking threads, the committer, the audit thread, the
+# listing view, the history connection, the store's background check and
+# the start-up load pipeline, all at once: 32 clients banning over the
+# unix socket, 8 listing, a batch of 10,000, history queries, then a
+# restart that loads the store and writes audit lines a "crash" kept out
+# of the log. Any ThreadSanitizer
 # report in the daemon's log fails the test.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -40,12 +41,24 @@ for c in $(seq 0 31); do
 	) >"$IPW_TMP/storm.$c" &
 	pids="$pids $!"
 done
+# listings while the table changes: each may find the view stale and
+# (one at a time) rebuild it, on the blocking threads
+for c in $(seq 0 7); do
+	(
+		for k in 1 2 3; do
+			curl -s -m 60 -o /dev/null -w '%{http_code}\n' \
+				"${IPWD_URL[t]}/v1/bans?limit=5"
+		done
+	) >"$IPW_TMP/list.$c" &
+	pids="$pids $!"
+done
 ipw_http_unix t POST /v1/bans/batch -H 'Content-Type: application/json' \
 	--data-binary "@$batch"
 tap_is "$HTTP_STATUS" 200 "a batch of 10,000 while 32 clients ban one by one"
 # shellcheck disable=SC2086 # the list of PIDs
 wait $pids
 tap_is "$(cat "$IPW_TMP"/storm.* | grep -c '^201$')" 320 "320 single bans acknowledged"
+tap_is "$(cat "$IPW_TMP"/list.* | grep -c '^200$')" 24 "24 listings answered meanwhile"
 for c in 0 1 2 3; do
 	ipw_http t GET "/v1/history?target=10.1.$c.0/24"
 	tap_is "$(ipw_jq '.ops | length')" 10 "history of 10.1.$c.0/24 while the store is busy"
