@@ -22,9 +22,9 @@ struct ipwd_config {
 	int log_level; /* enum ipwd_log_level */
 	unsigned shutdown_timeout; /* seconds to finish in-flight requests */
 	/* [http] */
-	char *listen;		/* "ADDR:PORT", "[V6]:PORT", or "" (no TCP) */
-	char *socket;		/* unix socket path, or "" (none) */
-	unsigned threads;	/* HTTP worker threads; 0 = one per CPU */
+	char *listen;	  /* "ADDR:PORT", "[V6]:PORT", or "" (no TCP) */
+	char *socket;	  /* unix socket path, or "" (none) */
+	unsigned threads; /* HTTP worker threads; 0 = one per CPU */
 	unsigned blocking_threads; /* threads for requests that wait */
 	unsigned max_connections;
 	unsigned max_connections_per_ip; /* 0 = no limit */

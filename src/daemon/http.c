@@ -373,8 +373,8 @@ static int wpool_start(struct wpool *wp, unsigned n)
 	 * path. */
 	pthread_attr_setstacksize(&attr, 512 * 1024);
 	for (i = 0; i < n; i++) {
-		if (pthread_create(&wp->threads[i], &attr, blocking_thread, wp) !=
-		    0)
+		if (pthread_create(&wp->threads[i], &attr, blocking_thread,
+				   wp) != 0)
 			break;
 		wp->n++;
 	}
@@ -737,8 +737,8 @@ int ipwd_http_start(struct ipwd *d)
 	h->d = d;
 	d->http = h;
 	if (wpool_start(&h->wp, c->blocking_threads) != 0) {
-		log_error("cannot start %u blocking threads: %s", c->blocking_threads,
-			  strerror(errno));
+		log_error("cannot start %u blocking threads: %s",
+			  c->blocking_threads, strerror(errno));
 		return -1;
 	}
 
