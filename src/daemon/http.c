@@ -327,12 +327,11 @@ static void *blocking_thread(void *arg)
 static bool may_wait(const struct ipwd_req *r)
 {
 	switch (r->route) {
-	case IPWD_ROUTE_HISTORY:
+	case IPWD_ROUTE_HISTORY: /* reads the store */
 	case IPWD_ROUTE_HISTORY_COUNT:
-		return true;
-	case IPWD_ROUTE_BANS:
+	case IPWD_ROUTE_BANS: /* writes, and the listing's sort */
 	case IPWD_ROUTE_ALLOW:
-		return true; /* writes, and the listing's sort */
+		return true;
 	default:
 		return r->write;
 	}
