@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					    now - (int64_t)secs));
 		}
 	}
-	if (ipwd_history_parse_opid(s, size, id) == 0) {
+	if (ipwd_opid_parse(s, size, id) == 0) {
 		check(size == 36);
 		snprintf(text, sizeof(text),
 			 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"

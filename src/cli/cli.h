@@ -106,6 +106,16 @@ int cli_error(int rc, const char *fmt, ...)
 /* Print @v as indented JSON on stdout, with a newline. */
 int cli_print_json(const json_t *v);
 
+/* The @len bytes at @s (NUL included) quoted for a message: printable ASCII
+ * as is, the rest \xNN, cut after @max bytes with "...". Returns @buf. */
+const char *cli_quote(const char *s, size_t len, size_t max, char *buf,
+		      size_t size);
+
+/* Paging: take @next (a JSON string, the next page's cursor) as *@cursor.
+ * Returns 0, or an exit code (with the message printed) when the daemon
+ * returned the same cursor twice or memory ran out. */
+int cli_next_cursor(char **cursor, const json_t *next);
+
 /*
  * Argument checks with the library's parsers. Each prints a precise
  * message naming @what (if not NULL) and returns CLI_EXIT_USAGE on bad

@@ -414,14 +414,13 @@ const char *cli_printable(const char *s, char *buf, size_t size)
 	return buf;
 }
 
-/* The input quoted for a message: printable ASCII as is, the rest \xNN,
- * cut after 64 bytes. */
-static const char *quote(const char *s, char *buf, size_t size)
+const char *cli_quote(const char *s, size_t len, size_t max, char *buf,
+		      size_t size)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i = 0, n = 0;
+	size_t i = 0, n;
 
-	for (; n < 64 && s[n] && i + 5 < size; n++) {
+	for (n = 0; n < len && n < max && i + 5 < size; n++) {
 		unsigned char ch = (unsigned char)s[n];
 
 		if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') {
@@ -433,12 +432,32 @@ static const char *quote(const char *s, char *buf, size_t size)
 			buf[i++] = hex[ch & 0xf];
 		}
 	}
-	if (s[n] && i + 4 < size) {
+	if (n < len && i + 4 < size) {
 		memcpy(buf + i, "...", 3);
 		i += 3;
 	}
 	buf[i] = '\0';
 	return buf;
+}
+
+/* The input of a parse error quoted: cut after 64 bytes. */
+static const char *quote(const char *s, char *buf, size_t size)
+{
+	return cli_quote(s, strlen(s), 64, buf, size);
+}
+
+int cli_next_cursor(char **cursor, const json_t *next)
+{
+	/* A cursor that does not move would page for ever. */
+	if (*cursor && strcmp(*cursor, json_string_value(next)) == 0)
+		return cli_error(CLI_EXIT_UNAVAILABLE,
+				 "protocol error: the daemon returned the "
+				 "same cursor twice");
+	free(*cursor);
+	*cursor = strdup(json_string_value(next));
+	if (*cursor == NULL)
+		return cli_error(CLI_EXIT_UNAVAILABLE, "out of memory");
+	return 0;
 }
 
 int cli_parse_target(const char *what, const char *s, bool host, char *canon,

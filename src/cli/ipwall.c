@@ -533,21 +533,10 @@ static int cmd_ls(struct ctx *x)
 			json_decref(r.body);
 			break;
 		}
-		/* A cursor that does not move would loop for ever. */
-		if (cursor && strcmp(cursor, json_string_value(next)) == 0) {
-			json_decref(r.body);
-			rc = cli_error(CLI_EXIT_UNAVAILABLE,
-				       "protocol error: the daemon returned "
-				       "the same cursor twice");
-			goto out;
-		}
-		free(cursor);
-		cursor = strdup(json_string_value(next));
+		rc = cli_next_cursor(&cursor, next);
 		json_decref(r.body);
-		if (!cursor) {
-			rc = cli_error(CLI_EXIT_UNAVAILABLE, "out of memory");
+		if (rc)
 			goto out;
-		}
 	}
 	if (x->target.json && every)
 		fputs("\n], \"next\": null}\n", stdout);
@@ -924,20 +913,10 @@ static int cmd_history(struct ctx *x)
 			json_decref(r.body);
 			break;
 		}
-		if (cursor && strcmp(cursor, json_string_value(next)) == 0) {
-			json_decref(r.body);
-			rc = cli_error(CLI_EXIT_UNAVAILABLE,
-				       "protocol error: the daemon returned "
-				       "the same cursor twice");
-			goto out;
-		}
-		free(cursor);
-		cursor = strdup(json_string_value(next));
+		rc = cli_next_cursor(&cursor, next);
 		json_decref(r.body);
-		if (!cursor) {
-			rc = cli_error(CLI_EXIT_UNAVAILABLE, "out of memory");
+		if (rc)
 			goto out;
-		}
 	}
 	if (x->target.json && every)
 		fputs("\n], \"next_cursor\": null}\n", stdout);

@@ -65,32 +65,6 @@ static int read_all(FILE *f, struct cli_buf *b)
 	return ferror(f) ? -1 : 0;
 }
 
-/* Quote a bad line for a message: printable ASCII as is, other bytes
- * \xNN, at most 80 bytes of it. */
-static void quote_line(const char *s, size_t len, char *buf, size_t size)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i = 0, n;
-
-	for (n = 0; n < len && n < 80 && i + 5 < size; n++) {
-		unsigned char ch = (unsigned char)s[n];
-
-		if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') {
-			buf[i++] = (char)ch;
-		} else {
-			buf[i++] = '\\';
-			buf[i++] = 'x';
-			buf[i++] = hex[ch >> 4];
-			buf[i++] = hex[ch & 0xf];
-		}
-	}
-	if (n < len && i + 4 < size) {
-		memcpy(buf + i, "...", 3);
-		i += 3;
-	}
-	buf[i] = '\0';
-}
-
 /* How much of a comment fits a reason: at most MAX_REASON bytes, cut
  * before a UTF-8 continuation byte rather than inside a character. */
 static unsigned reason_len(const char *c, size_t len)
@@ -123,7 +97,7 @@ static int parse_all(const char *name, const struct cli_buf *in,
 		if (rc < 0) {
 			char q[400];
 
-			quote_line(p, len, q, sizeof(q));
+			cli_quote(p, len, 80, q, sizeof(q));
 			fprintf(stderr, "%s:%zu: %s (column %zu): \"%s\"\n",
 				name, s->lines, ipw_strerror(rc), pos + 1, q);
 			s->bad++;
@@ -587,20 +561,10 @@ int cli_cmd_export(struct cli_conn *c, const struct cli_target *t, bool allows,
 			json_decref(r.body);
 			break;
 		}
-		if (cursor && strcmp(cursor, json_string_value(next)) == 0) {
-			json_decref(r.body);
-			rc = cli_error(CLI_EXIT_UNAVAILABLE,
-				       "protocol error: the daemon returned "
-				       "the same cursor twice");
-			break;
-		}
-		free(cursor);
-		cursor = strdup(json_string_value(next));
+		rc = cli_next_cursor(&cursor, next);
 		json_decref(r.body);
-		if (!cursor) {
-			rc = cli_error(CLI_EXIT_UNAVAILABLE, "out of memory");
+		if (rc)
 			break;
-		}
 	}
 	if (t->json)
 		fputs("\n]}\n", out);

@@ -1205,7 +1205,7 @@ static void h_history(struct ipwd_req *r, struct ipwd_resp *o, bool count)
 		if (hist_arg(r, o, "cursor", &s))
 			return;
 		if (s) {
-			if (ipwd_history_parse_opid(s, strlen(s), q.cursor)) {
+			if (ipwd_opid_parse(s, strlen(s), q.cursor)) {
 				ipwd_resp_error(o, IPWD_E_INVALID_PARAMETER,
 						"cursor",
 						"cursor must be an op id "

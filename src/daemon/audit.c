@@ -269,43 +269,16 @@ static const char *result_name(const struct ipwd_oprec *r)
 	return ipw_change_name((enum ipw_change)r->change);
 }
 
-static void gen_entry(yajl_gen g, const struct ipw_entry_info *e)
+/*
+ * Entry @e under key @k, or null. @full: every field; otherwise what the
+ * history keeps (target, list, expires, expires_at, score, reason), for a
+ * line rebuilt from it.
+ */
+static void gen_entry(yajl_gen g, const char *k, const struct ipw_entry_info *e,
+		      bool full)
 {
-	yajl_gen_map_open(g);
-	put_target(g, "target", &e->target);
-	put_name(g, "list", list_name(e->list));
-	put_expires(g, "expires", e->expires);
-	if (e->expires) {
-		put_iso(g, "expires_at", e->expires);
-	} else {
-		put_key(g, "expires_at");
-		yajl_gen_null(g);
-	}
-	put_int(g, "created", e->created);
-	put_int(g, "score", e->score);
-	put_key(g, "auto");
-	yajl_gen_bool(g, (e->flags & IPW_ENTRY_AUTO) != 0);
-	put_text(g, "reason", e->reason);
-	put_text(g, "actor", e->actor);
-	put_text(g, "source", e->source);
-	yajl_gen_map_close(g);
-}
-
-static void gen_opt_entry(yajl_gen g, const char *k,
-			  const struct ipw_entry_info *e)
-{
-	put_key(g, k);
-	if (e)
-		gen_entry(g, e);
-	else
-		yajl_gen_null(g);
-}
-
-/* An entry rebuilt from the history: what the history keeps. */
-static void gen_part_entry(yajl_gen g, const char *k,
-			   const struct ipw_entry_info *e)
-{
-	put_key(g, k);
+	if (k)
+		put_key(g, k);
 	if (e == NULL) {
 		yajl_gen_null(g);
 		return;
@@ -320,8 +293,18 @@ static void gen_part_entry(yajl_gen g, const char *k,
 		put_key(g, "expires_at");
 		yajl_gen_null(g);
 	}
+	if (full)
+		put_int(g, "created", e->created);
 	put_int(g, "score", e->score);
+	if (full) {
+		put_key(g, "auto");
+		yajl_gen_bool(g, (e->flags & IPW_ENTRY_AUTO) != 0);
+	}
 	put_text(g, "reason", e->reason);
+	if (full) {
+		put_text(g, "actor", e->actor);
+		put_text(g, "source", e->source);
+	}
 	yajl_gen_map_close(g);
 }
 
@@ -361,14 +344,11 @@ static void gen_line(yajl_gen g, const struct ipwd_oprec *r)
 		put_name(g, "ttl", NULL);
 		put_name(g, "expires", NULL);
 	}
+	gen_entry(g, "before", r->before, !r->recovered);
+	gen_entry(g, "after", r->after, !r->recovered);
 	if (r->recovered) {
-		gen_part_entry(g, "before", r->before);
-		gen_part_entry(g, "after", r->after);
 		put_key(g, "recovered");
 		yajl_gen_bool(g, 1);
-	} else {
-		gen_opt_entry(g, "before", r->before);
-		gen_opt_entry(g, "after", r->after);
 	}
 	yajl_gen_map_close(g);
 }
@@ -391,7 +371,7 @@ static char *one(const struct ipwd_oprec *r, const struct ipw_entry_info *e)
 	if (r)
 		gen_line(g, r);
 	else
-		gen_entry(g, e);
+		gen_entry(g, NULL, e, true);
 	yajl_gen_free(g);
 	if (b.oom || b.p == NULL) {
 		free(b.p);

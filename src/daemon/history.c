@@ -256,15 +256,6 @@ static bool newer(const struct stream *a, const struct stream *b)
 				    memcmp(a->id, b->id, 16) > 0;
 }
 
-static void format_id(const uint8_t b[16], char id[IPWD_OPID_LEN])
-{
-	snprintf(id, IPWD_OPID_LEN,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-		 "%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-		 b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
 static void copy_text(sqlite3_stmt *st, int col, char *dst, size_t size)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
@@ -276,14 +267,9 @@ static void copy_text(sqlite3_stmt *st, int col, char *dst, size_t size)
 static int read_row(const struct stream *s, struct ipwd_history_op *o)
 {
 	sqlite3_stmt *st = s->st;
-	const uint8_t *b = sqlite3_column_blob(st, 8);
-	int fam = sqlite3_column_int(st, 7);
-	int blen = sqlite3_column_bytes(st, 8);
-	int plen = sqlite3_column_int(st, 9);
-	int rc = -1;
 
 	memset(o, 0, sizeof(*o));
-	format_id(s->id, o->id);
+	ipwd_opid_format(s->id, o->id);
 	o->time = s->time;
 	copy_text(st, 2, o->actor, sizeof(o->actor));
 	copy_text(st, 3, o->node, sizeof(o->node));
@@ -291,15 +277,10 @@ static int read_row(const struct stream *s, struct ipwd_history_op *o)
 	copy_text(st, 5, o->result, sizeof(o->result));
 	o->list = sqlite3_column_int(st, 6) == IPW_LIST_ALLOW ? IPW_LIST_ALLOW :
 								IPW_LIST_BAN;
-	if (b && plen >= 0 && fam == IPW_AF_INET && blen == 4)
-		rc = ipw_addr_from_v4(&o->target,
-				      (uint32_t)b[0] << 24 |
-					      (uint32_t)b[1] << 16 |
-					      (uint32_t)b[2] << 8 | b[3],
-				      (unsigned)plen);
-	else if (b && plen >= 0 && fam == IPW_AF_INET6 && blen == 16)
-		rc = ipw_addr_from_v6(&o->target, b, (unsigned)plen);
-	if (rc != 0)
+	if (ipwd_target_of(sqlite3_column_int(st, 7),
+			   sqlite3_column_blob(st, 8),
+			   sqlite3_column_bytes(st, 8),
+			   sqlite3_column_int(st, 9), &o->target) != 0)
 		return IPW_EIO;
 	o->has_entry = sqlite3_column_type(st, 11) != SQLITE_NULL;
 	o->expires = sqlite3_column_int64(st, 10);
@@ -570,54 +551,12 @@ int ipwd_history_parse_time(const char *s, size_t len, int64_t now,
 	return 0;
 }
 
-int ipwd_history_parse_opid(const char *s, size_t len, uint8_t out[16])
-{
-	size_t i, n = 0;
-
-	if (s == NULL || len != 36)
-		return -1;
-	for (i = 0; i < 36; i++) {
-		char c = s[i];
-		int v;
-
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (c != '-')
-				return -1;
-			continue;
-		}
-		if (c >= '0' && c <= '9')
-			v = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			v = c - 'A' + 10;
-		else
-			return -1;
-		if (n % 2 == 0)
-			out[n / 2] = (uint8_t)(v << 4);
-		else
-			out[n / 2] |= (uint8_t)v;
-		n++;
-	}
-	return 0;
-}
-
 int ipwd_history_parse_action(const char *s, size_t len, enum ipwd_action *out)
 {
-	static const enum ipwd_action acts[] = {
-		IPWD_ACT_BAN,	   IPWD_ACT_UNBAN,  IPWD_ACT_ALLOW,
-		IPWD_ACT_DISALLOW, IPWD_ACT_EXPIRE, IPWD_ACT_EVICT,
-	};
+	int a = ipwd_action_of(s, len);
 
-	if (s == NULL)
-		return -1;
-	for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
-		const char *name = ipwd_action_name(acts[i]);
-
-		if (strlen(name) == len && memcmp(name, s, len) == 0) {
-			*out = acts[i];
-			return 0;
-		}
-	}
-	return -1;
+	if (a < 0 || a == IPWD_ACT_MODE)
+		return -1; /* mode ops have no target */
+	*out = (enum ipwd_action)a;
+	return 0;
 }

@@ -141,13 +141,6 @@ int ipwd_history_plan(struct ipwd_history *h, char *buf, size_t size);
 int ipwd_history_parse_time(const char *s, size_t len, int64_t now,
 			    int64_t *out);
 
-/*
- * ipwd_history_parse_opid() - an op id as the API prints it, 36
- * characters 8-4-4-4-12 of hex digits (either case), into its 16 bytes.
- * Returns 0, or -1 if @s is anything else.
- */
-int ipwd_history_parse_opid(const char *s, size_t len, uint8_t out[16]);
-
 /* ipwd_history_parse_action() - an action name with a target (ban,
  * unban, allow, disallow, expire, evict) into *@out. Returns 0 or -1
  * ("mode" and unknown names). */

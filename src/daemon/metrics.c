@@ -81,6 +81,17 @@ const char *ipwd_action_name(enum ipwd_action a)
 	return action_names[a];
 }
 
+int ipwd_action_of(const char *s, size_t len)
+{
+	int a;
+
+	for (a = 0; s && a < IPWD_ACT_BATCH; a++)
+		if (strlen(action_names[a]) == len &&
+		    memcmp(action_names[a], s, len) == 0)
+			return a;
+	return -1;
+}
+
 enum ipwd_method ipwd_method_of(const char *m)
 {
 	int i;

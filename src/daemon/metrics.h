@@ -61,6 +61,9 @@ enum ipwd_action {
 
 const char *ipwd_route_name(enum ipwd_route r);
 const char *ipwd_action_name(enum ipwd_action a);
+/* The action named by the @len bytes at @s (an op's action, not "batch"),
+ * or -1. */
+int ipwd_action_of(const char *s, size_t len);
 enum ipwd_method ipwd_method_of(const char *method);
 
 void ipwd_metrics_init(void);

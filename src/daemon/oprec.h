@@ -8,6 +8,7 @@
 #define IPWALL_DAEMON_OPREC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <ipwall/table.h>
@@ -34,5 +35,22 @@ struct ipwd_oprec {
 	 * keeps (target, list, expires, score, reason). */
 	bool recovered;
 };
+
+/*
+ * Op ids: a UUIDv7 as 16 bytes (the store's key) and as 36 characters
+ * 8-4-4-4-12 of lower-case hex (the API, the audit log).
+ */
+#define IPWD_OPID_LEN 37 /* UUID text + NUL */
+
+/* @b as text into @out. */
+void ipwd_opid_format(const uint8_t b[16], char out[IPWD_OPID_LEN]);
+/* The @len characters at @s (8-4-4-4-12 hex digits, either case) into
+ * @out. Returns 0, or -1 if they are anything else. */
+int ipwd_opid_parse(const char *s, size_t len, uint8_t out[16]);
+
+/* A target from the store's columns: family (4 or 6), address bytes (4
+ * or 16), prefix length. Returns 0, or -1 if they do not make one. */
+int ipwd_target_of(int family, const void *bytes, int len, int plen,
+		   struct ipw_addr *out);
 
 #endif /* IPWALL_DAEMON_OPREC_H */

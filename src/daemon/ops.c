@@ -134,7 +134,7 @@ void ipwd_ops_new_id(struct ipwd_ops *o, char id[IPWD_OPID_LEN])
 	uint64_t ms, r;
 	uint32_t seq;
 	uint8_t b[16];
-	int i, j;
+	int i;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
@@ -158,17 +158,7 @@ void ipwd_ops_new_id(struct ipwd_ops *o, char id[IPWD_OPID_LEN])
 	for (i = 8; i < 16; i++)
 		b[i] = (uint8_t)(r >> (8 * (i - 8)));
 	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	/* 8-4-4-4-12 hex digits (snprintf's formatting cost showed in the
-	 * committer's profile: one id per op) */
-	for (i = 0, j = 0; i < 16; i++) {
-		static const char hex[] = "0123456789abcdef";
-
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			id[j++] = '-';
-		id[j++] = hex[b[i] >> 4];
-		id[j++] = hex[b[i] & 15];
-	}
-	id[j] = '\0';
+	ipwd_opid_format(b, id);
 }
 
 /* ---- the group's records (committer thread) ---- */

@@ -36,8 +36,6 @@
 #include "metrics.h"
 #include "store.h"
 
-#define IPWD_OPID_LEN 37 /* UUID text + NUL */
-
 struct ipwd_ops;
 
 struct ipwd_op {

@@ -401,33 +401,6 @@ static const char *result_name(const struct ipwd_oprec *r)
 	return ipw_change_name((enum ipw_change)r->change);
 }
 
-/* "0190a000-0000-7000-8000-000000000001" -> 16 bytes; -1 if malformed. */
-static int uuid_bytes(const char *id, uint8_t out[16])
-{
-	size_t n = 0;
-
-	for (; *id && n < 32; id++) {
-		int v;
-
-		if (*id == '-')
-			continue;
-		if (*id >= '0' && *id <= '9')
-			v = *id - '0';
-		else if (*id >= 'a' && *id <= 'f')
-			v = *id - 'a' + 10;
-		else if (*id >= 'A' && *id <= 'F')
-			v = *id - 'A' + 10;
-		else
-			return -1;
-		if (n % 2 == 0)
-			out[n / 2] = (uint8_t)(v << 4);
-		else
-			out[n / 2] |= (uint8_t)v;
-		n++;
-	}
-	return n == 32 && *id == '\0' ? 0 : -1;
-}
-
 int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r)
 {
 	const struct ipw_entry_info *e = r->after ? r->after : r->before;
@@ -436,7 +409,7 @@ int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r)
 	uint8_t id[16];
 	int rc;
 
-	if (r->id == NULL || uuid_bytes(r->id, id) != 0)
+	if (r->id == NULL || ipwd_opid_parse(r->id, strlen(r->id), id) != 0)
 		return IPW_EINVAL;
 	sqlite3_bind_blob(q, 1, id, 16, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, r->time);
@@ -521,18 +494,11 @@ static int row_entry(sqlite3_stmt *q, struct ipw_entry_info *e, char *err,
 	int fam = sqlite3_column_int(q, 1);
 	int blen = sqlite3_column_bytes(q, 2);
 	int plen = sqlite3_column_int(q, 3);
-	int rc = -1;
+	int rc;
 
 	memset(e, 0, sizeof(*e));
 	e->list = (enum ipw_list)sqlite3_column_int(q, 0);
-	if (b && plen >= 0 && fam == IPW_AF_INET && blen == 4)
-		rc = ipw_addr_from_v4(&e->target,
-				      (uint32_t)b[0] << 24 |
-					      (uint32_t)b[1] << 16 |
-					      (uint32_t)b[2] << 8 | b[3],
-				      (unsigned)plen);
-	else if (b && plen >= 0 && fam == IPW_AF_INET6 && blen == 16)
-		rc = ipw_addr_from_v6(&e->target, b, (unsigned)plen);
+	rc = ipwd_target_of(fam, b, blen, plen, &e->target);
 	if (rc != 0 || (e->list != IPW_LIST_BAN && e->list != IPW_LIST_ALLOW)) {
 		snprintf(err, errlen,
 			 "a stored entry is malformed (list %d, family %d, "
@@ -575,30 +541,10 @@ int64_t ipwd_store_prune(struct ipwd_store *s, int64_t before, int limit)
  * -1 if malformed. */
 static int row_target(sqlite3_stmt *q, int col, struct ipw_addr *a)
 {
-	const uint8_t *b = sqlite3_column_blob(q, col + 1);
-	int fam = sqlite3_column_int(q, col);
-	int blen = sqlite3_column_bytes(q, col + 1);
-	int plen = sqlite3_column_int(q, col + 2);
-
-	if (b && plen >= 0 && fam == IPW_AF_INET && blen == 4)
-		return ipw_addr_from_v4(a,
-					(uint32_t)b[0] << 24 |
-						(uint32_t)b[1] << 16 |
-						(uint32_t)b[2] << 8 | b[3],
-					(unsigned)plen);
-	if (b && plen >= 0 && fam == IPW_AF_INET6 && blen == 16)
-		return ipw_addr_from_v6(a, b, (unsigned)plen);
-	return -1;
-}
-
-static int action_of(const char *s)
-{
-	int a;
-
-	for (a = 0; s && a < IPWD_ACT_BATCH; a++)
-		if (strcmp(s, ipwd_action_name((enum ipwd_action)a)) == 0)
-			return a;
-	return -1;
+	return ipwd_target_of(sqlite3_column_int(q, col),
+			      sqlite3_column_blob(q, col + 1),
+			      sqlite3_column_bytes(q, col + 1),
+			      sqlite3_column_int(q, col + 2), a);
 }
 
 static int change_of(const char *s, bool mode)
@@ -618,15 +564,14 @@ int ipwd_store_ops_after(struct ipwd_store *s, const char *after_id,
 			 int (*cb)(void *ctx, const struct ipwd_oprec *r),
 			 void *ctx)
 {
-	static const char hex[] = "0123456789abcdef";
 	struct ipw_entry_info before, after;
 	struct ipwd_oprec r;
 	sqlite3_stmt *q = NULL;
 	uint8_t from[16];
-	char id[40];
+	char id[IPWD_OPID_LEN];
 	int rc, cbrc = 0;
 
-	if (uuid_bytes(after_id, from) != 0)
+	if (ipwd_opid_parse(after_id, strlen(after_id), from) != 0)
 		return IPW_EINVAL;
 	rc = sqlite3_prepare_v2(
 		s->db,
@@ -640,7 +585,7 @@ int ipwd_store_ops_after(struct ipwd_store *s, const char *after_id,
 	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
 		const uint8_t *b;
 		const char *mode;
-		int i, j, act, ch;
+		int act, ch;
 
 		rc = sqlite3_step(q);
 		if (rc != SQLITE_ROW)
@@ -648,14 +593,9 @@ int ipwd_store_ops_after(struct ipwd_store *s, const char *after_id,
 		b = sqlite3_column_blob(q, 0);
 		if (b == NULL || sqlite3_column_bytes(q, 0) != 16)
 			continue;
-		for (i = 0, j = 0; i < 16; i++) {
-			if (i == 4 || i == 6 || i == 8 || i == 10)
-				id[j++] = '-';
-			id[j++] = hex[b[i] >> 4];
-			id[j++] = hex[b[i] & 15];
-		}
-		id[j] = '\0';
-		act = action_of((const char *)sqlite3_column_text(q, 4));
+		ipwd_opid_format(b, id);
+		act = ipwd_action_of((const char *)sqlite3_column_text(q, 4),
+				     (size_t)sqlite3_column_bytes(q, 4));
 		mode = (const char *)sqlite3_column_text(q, 13);
 		ch = change_of((const char *)sqlite3_column_text(q, 5),
 			       act == IPWD_ACT_MODE);

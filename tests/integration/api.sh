@@ -25,16 +25,7 @@ cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/integration/lib.sh
 . tests/integration/lib.sh
 
-for tool in curl jq; do
-	command -v "$tool" >/dev/null || {
-		echo "Bail out! $tool is not installed"
-		exit 1
-	}
-done
-[ -x "$IPWALLD" ] || {
-	echo "Bail out! $IPWALLD is not built (ninja -C build/asan)"
-	exit 1
-}
+ipw_require curl jq
 
 JSON='Content-Type: application/json'
 D=main # the daemon that post/del/state/refuse talk to

@@ -59,21 +59,11 @@ KILL_BUDGET=${KILL_BUDGET:-35}
 TIME_LIMIT=${TIME_LIMIT:-58}
 TTLS=(1h 2h 0)
 
-for tool in curl jq sqlite3 awk; do
-	command -v "$tool" >/dev/null || {
-		echo "Bail out! $tool is not installed"
-		exit 1
-	}
-done
-[ -x "$IPWALLD" ] || {
-	echo "Bail out! $IPWALLD is not built (ninja -C build/asan)"
-	exit 1
-}
+ipw_require curl jq sqlite3 awk
 
 W=$IPW_TMP/work
 mkdir -p "$W"
 client_pids=()
-WPID=
 
 cleanup() {
 	local p
@@ -82,23 +72,14 @@ cleanup() {
 		kill -TERM "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	if [ -n "$WPID" ]; then
-		kill -TERM "$WPID" 2>/dev/null
-		wait "$WPID" 2>/dev/null
-	fi
+	ipw_watchdog_stop
 	ipw_cleanup
 }
 trap cleanup EXIT
 trap 'echo "Bail out! interrupted (or over the ${TIME_LIMIT}s time limit)"; exit 1' INT TERM HUP
 
 # The watchdog: past TIME_LIMIT seconds the script gets SIGTERM.
-(
-	trap 'kill -TERM "$sp" 2>/dev/null; exit 0' TERM
-	sleep "$TIME_LIMIT" &
-	sp=$!
-	wait "$sp" && kill -TERM $$
-) >/dev/null 2>&1 &
-WPID=$!
+ipw_watchdog "$TIME_LIMIT"
 
 USER_NAME=$(id -un)
 D=crash

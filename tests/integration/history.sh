@@ -23,19 +23,12 @@ cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/integration/lib.sh
 . tests/integration/lib.sh
 
-for tool in curl jq; do
-	command -v "$tool" >/dev/null || {
-		echo "Bail out! $tool is not installed"
-		exit 1
-	}
-done
+ipw_require curl jq
 IPWALL=${IPWALL:-build/asan/src/cli/ipwall}
-for b in "$IPWALLD" "$IPWALL"; do
-	[ -x "$b" ] || {
-		echo "Bail out! $b is not built (ninja -C build/asan)"
-		exit 1
-	}
-done
+[ -x "$IPWALL" ] || {
+	echo "Bail out! $IPWALL is not built (ninja -C build/asan)"
+	exit 1
+}
 
 D=hist
 post() { ipw_json "$D" POST "$@"; }

@@ -292,6 +292,43 @@ ipw_sanitizer_clean() {
 		"${IPWD_LOG[$1]}"
 }
 
+# ipw_require TOOL...: bail out (TAP "Bail out!") unless every TOOL is on
+# PATH and $IPWALLD is built.
+ipw_require() {
+	local tool
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null || {
+			echo "Bail out! $tool is not installed"
+			exit 1
+		}
+	done
+	[ -x "$IPWALLD" ] || {
+		echo "Bail out! $IPWALLD is not built (ninja -C build/asan)"
+		exit 1
+	}
+}
+
+# ipw_watchdog SECONDS: past SECONDS the script gets SIGTERM (its TERM
+# trap bails out and cleans up). ipw_watchdog_stop ends the watchdog (call
+# it from the script's cleanup).
+ipw_watchdog() {
+	(
+		trap 'kill -TERM "$sp" 2>/dev/null; exit 0' TERM
+		sleep "$1" &
+		sp=$!
+		wait "$sp" && kill -TERM $$
+	) >/dev/null 2>&1 &
+	IPW_WATCHDOG=$!
+}
+
+ipw_watchdog_stop() {
+	if [ -n "${IPW_WATCHDOG:-}" ]; then
+		kill -TERM "$IPW_WATCHDOG" 2>/dev/null
+		wait "$IPW_WATCHDOG" 2>/dev/null
+	fi
+	IPW_WATCHDOG=
+}
+
 ipw_cleanup() {
 	local name
 	for name in "${!IPWD_PID[@]}"; do

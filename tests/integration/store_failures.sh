@@ -46,21 +46,11 @@ cd "$(dirname "$0")/../.." || exit 1
 
 TIME_LIMIT=${TIME_LIMIT:-58}
 
-for tool in curl jq sqlite3 sha256sum; do
-	command -v "$tool" >/dev/null || {
-		echo "Bail out! $tool is not installed"
-		exit 1
-	}
-done
-[ -x "$IPWALLD" ] || {
-	echo "Bail out! $IPWALLD is not built (ninja -C build/asan)"
-	exit 1
-}
+ipw_require curl jq sqlite3 sha256sum
 IPWALLD_REAL=$(realpath "$IPWALLD")
 
 mounts=()
 bg_pid=
-WPID=
 
 cleanup() {
 	local m
@@ -68,10 +58,7 @@ cleanup() {
 		kill -KILL "$bg_pid" 2>/dev/null
 		wait "$bg_pid" 2>/dev/null
 	fi
-	if [ -n "$WPID" ]; then
-		kill -TERM "$WPID" 2>/dev/null
-		wait "$WPID" 2>/dev/null
-	fi
+	ipw_watchdog_stop
 	# The daemons first (they hold files on the mounts), then the mounts,
 	# then the directory.
 	for m in "${!IPWD_PID[@]}"; do
@@ -88,13 +75,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "Bail out! interrupted (or over the ${TIME_LIMIT}s time limit)"; exit 1' INT TERM HUP
 
-(
-	trap 'kill -TERM "$sp" 2>/dev/null; exit 0' TERM
-	sleep "$TIME_LIMIT" &
-	sp=$!
-	wait "$sp" && kill -TERM $$
-) >/dev/null 2>&1 &
-WPID=$!
+# The watchdog: past TIME_LIMIT seconds the script gets SIGTERM.
+ipw_watchdog "$TIME_LIMIT"
 
 JSON='Content-Type: application/json'
 

@@ -175,8 +175,7 @@ static long walk(struct ipwd_history *h, struct ipwd_history_query q,
 			free(v);
 			break;
 		}
-		if (k == 0 ||
-		    ipwd_history_parse_opid(v[k - 1].id, 36, q.cursor) != 0) {
+		if (k == 0 || ipwd_opid_parse(v[k - 1].id, 36, q.cursor) != 0) {
 			free(v);
 			return -1;
 		}
@@ -534,17 +533,16 @@ static void test_parsers(void)
 		   ipwd_history_parse_time("7D", 2, 0, &t) != 0 &&
 		   ipwd_history_parse_time("1.5", 3, 0, &t) != 0,
 	   "signs, blanks, upper case and fractions are refused");
-	ok(ipwd_history_parse_opid("0190a000-0000-7000-8000-00000000000A", 36,
-				   id) == 0 &&
+	ok(ipwd_opid_parse("0190a000-0000-7000-8000-00000000000A", 36, id) ==
+			   0 &&
 		   id[0] == 0x01 && id[15] == 0x0a,
 	   "an op id parses, either case");
-	ok(ipwd_history_parse_opid("0190a000-0000-7000-8000-00000000000", 35,
-				   id) != 0 &&
-		   ipwd_history_parse_opid(
-			   "0190a0000-000-7000-8000-000000000000", 36, id) !=
+	ok(ipwd_opid_parse("0190a000-0000-7000-8000-00000000000", 35, id) !=
 			   0 &&
-		   ipwd_history_parse_opid(
-			   "0190a000-0000-7000-8000-00000000000g", 36, id) != 0,
+		   ipwd_opid_parse("0190a0000-000-7000-8000-000000000000", 36,
+				   id) != 0 &&
+		   ipwd_opid_parse("0190a000-0000-7000-8000-00000000000g", 36,
+				   id) != 0,
 	   "short, misplaced dashes and non-hex are refused");
 	ok(ipwd_history_parse_action("expire", 6, &a) == 0 &&
 		   a == IPWD_ACT_EXPIRE,
