@@ -283,6 +283,7 @@ struct ipw_table {
 
 	/* writers */
 	pthread_mutex_t lock __attribute__((aligned(64)));
+	uint32_t writers_met; /* see writer_lock(); read before locking */
 	uint64_t base_key[2];
 	uint64_t rekeys;
 	uint32_t next_fresh;
@@ -1864,6 +1865,34 @@ static void write_prefetch_unlocked(struct ipw_table *t, int list,
 	urcu_bp_read_unlock();
 }
 
+/*
+ * Take the writer lock for a write of (@list, @tg). A lone writer just
+ * locks: fetching first would only add a lookup. Once writers have met on
+ * the lock, the next WRITERS_MET writes fetch first (each contended one
+ * starts the count again), so that a locked section does not wait for
+ * memory while other writers wait for it.
+ */
+#define WRITERS_MET 64
+
+static void writer_lock(struct ipw_table *t, int list,
+			const struct ipw_addr *tg)
+{
+	uint32_t met = __atomic_load_n(&t->writers_met, __ATOMIC_RELAXED);
+
+	if (met == 0 && pthread_mutex_trylock(&t->lock) == 0)
+		return;
+	write_prefetch_unlocked(t, list, tg);
+	if (pthread_mutex_trylock(&t->lock) == 0) {
+		met = t->writers_met;
+		if (met)
+			__atomic_store_n(&t->writers_met, met - 1,
+					 __ATOMIC_RELAXED);
+		return;
+	}
+	pthread_mutex_lock(&t->lock);
+	__atomic_store_n(&t->writers_met, WRITERS_MET, __ATOMIC_RELAXED);
+}
+
 int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 		  enum ipw_change *what, struct ipw_entry_info *evicted,
 		  bool *evicted_set)
@@ -1875,8 +1904,7 @@ int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 	rc = add_check(spec);
 	if (rc)
 		return rc;
-	write_prefetch_unlocked(t, spec->list, &spec->target);
-	pthread_mutex_lock(&t->lock);
+	writer_lock(t, spec->list, &spec->target);
 	rc = add_locked(t, spec, clamp_now(t->clock(t->clock_ctx)), what,
 			evicted, evicted_set);
 	maybe_reclaim(t);
@@ -2067,8 +2095,7 @@ int ipw_table_del(struct ipw_table *t, enum ipw_list list,
 	if ((list != IPW_LIST_BAN && list != IPW_LIST_ALLOW) ||
 	    !valid_target(target))
 		return IPW_EINVAL;
-	write_prefetch_unlocked(t, list, target);
-	pthread_mutex_lock(&t->lock);
+	writer_lock(t, list, target);
 	now = clamp_now(t->clock(t->clock_ctx));
 	where_of(list, target, &w);
 	h = find_handle(t, target, &w, &exp);
