@@ -214,7 +214,7 @@ static void report_checks(const char *name, struct ipw_table *t,
 {
 	char extra[192], bcase[96];
 	uint64_t blocked, ns[2][CHECK_RUNS];
-	size_t rounds = 1;
+	size_t rounds = 1, mid = CHECK_RUNS / 2;
 
 	run_checks(t, q, 1, false, &blocked); /* warm */
 	for (int r = 0; r < CHECK_RUNS; r++)
@@ -228,8 +228,7 @@ static void report_checks(const char *name, struct ipw_table *t,
 			 entries,
 			 100.0 * (double)blocked / (double)(rounds * NQUERIES),
 			 CHECK_RUNS,
-			 (double)ns[at][CHECK_RUNS / 2] /
-				 (double)(rounds * NQUERIES));
+			 (double)ns[at][mid] / (double)(rounds * NQUERIES));
 		snprintf(bcase, sizeof(bcase), "%s/%s",
 			 at ? "check_at" : "check", name);
 		bench_report("table", bcase, 1, rounds * NQUERIES, ns[at][0],

@@ -24,7 +24,9 @@
  *   nothing was read.
  * - Writers: every function that changes the table (add, put, del,
  *   set_mode, purge, clear) may be called from any thread; they serialise
- *   on one mutex inside the table. Memory a reader might still hold (an old
+ *   on one mutex inside the table (adaptive: it spins briefly before it
+ *   sleeps). ipw_table_add() and ipw_table_del() may run a read-side
+ *   lookup of their target before taking it, to prefetch. Memory a reader might still hold (an old
  *   index array, the handle of a deleted entry) is reused or freed only
  *   after an RCU grace period: the writer that holds the lock waits for one
  *   (urcu_bp_synchronize_rcu(), i.e. for the checks in progress to end)

@@ -63,13 +63,13 @@
 #include <emmintrin.h>
 #endif
 
-#define IX_DEAD	       0x80000000u
-#define IX_HANDLE_MASK 0x0fffffffu
-#define IX_GROUP       16
-#define IX_MAX_GROUPS  32
-#define IX_MIN_CAP     16
-#define IX_TAG_EMPTY   0x80
-#define IX_TAG_DEAD    0xfe
+#define IX_DEAD		 0x80000000u
+#define IX_HANDLE_MASK	 0x0fffffffu
+#define IX_GROUP	 16
+#define IX_MAX_GROUPS	 32
+#define IX_MIN_CAP	 16
+#define IX_TAG_EMPTY	 0x80
+#define IX_TAG_DEAD	 0xfe
 #define IX_REBUILD_AHEAD 16
 
 #define IX_CAT_(a, b) a##b

@@ -1799,7 +1799,8 @@ static void write_prefetch(const struct ipw_table *t, int list,
 	L = &t->l[list];
 	where_of(list, tg, &w);
 	if (w.fam == 0 && w.host) {
-		const struct ix4 *ix = __atomic_load_n(&L->ex4, __ATOMIC_ACQUIRE);
+		const struct ix4 *ix =
+			__atomic_load_n(&L->ex4, __ATOMIC_ACQUIRE);
 
 		if (!ix)
 			return;
@@ -1817,9 +1818,8 @@ static void write_prefetch(const struct ipw_table *t, int list,
 		__builtin_prefetch(ix->tags + i, 1);
 		__builtin_prefetch(&ix->slots[i], 1);
 	} else {
-		const struct ix6 *ix = __atomic_load_n(w.host ? &L->ex6 :
-								&L->px6,
-						       __ATOMIC_ACQUIRE);
+		const struct ix6 *ix = __atomic_load_n(
+			w.host ? &L->ex6 : &L->px6, __ATOMIC_ACQUIRE);
 
 		if (!ix)
 			return;
