@@ -695,7 +695,6 @@ static void maybe_reclaim(struct ipw_table *t)
 		reclaim(t);
 }
 
-/* A free handle, allocating a chunk if needed. 0 on failure. */
 /*
  * A chunk of entry records (4 MiB) is mapped like a large index array
  * (index.h): with transparent huge pages, so that a writer or a sampled
@@ -721,6 +720,7 @@ static void chunk_free(struct entry *c)
 		munmap(c, CHUNK_BYTES);
 }
 
+/* A free handle, allocating a chunk if needed. 0 on failure. */
 static uint32_t alloc_handle(struct ipw_table *t)
 {
 	uint32_t h, c;
