@@ -63,14 +63,13 @@
 #include <emmintrin.h>
 #endif
 
-#define IX_DEAD		 0x80000000u
-#define IX_HANDLE_MASK	 0x0fffffffu
-#define IX_GROUP	 16
-#define IX_MAX_GROUPS	 32
-#define IX_MIN_CAP	 16
-#define IX_TAG_EMPTY	 0x80
-#define IX_TAG_DEAD	 0xfe
-#define IX_REBUILD_AHEAD 16
+#define IX_DEAD	       0x80000000u
+#define IX_HANDLE_MASK 0x0fffffffu
+#define IX_GROUP       16
+#define IX_MAX_GROUPS  32
+#define IX_MIN_CAP     16
+#define IX_TAG_EMPTY   0x80
+#define IX_TAG_DEAD    0xfe
 
 #define IX_CAT_(a, b) a##b
 #define IX_CAT(a, b)  IX_CAT_(a, b)
@@ -129,17 +128,21 @@ static inline void *ix_alloc(size_t bytes)
 	return p;
 }
 
-static inline void ix_free(void *p)
+/* Release @p, allocated by ix_alloc(@bytes). */
+static inline void ix_free_bytes(void *p, size_t bytes)
 {
-	size_t bytes;
-
 	if (!p)
 		return;
-	bytes = *(size_t *)p;
 	if (bytes < IX_HUGE)
 		free(p);
 	else
 		munmap(p, (bytes + IX_HUGE - 1) & ~(size_t)(IX_HUGE - 1));
+}
+
+static inline void ix_free(void *p)
+{
+	if (p)
+		ix_free_bytes(p, *(size_t *)p);
 }
 
 static inline uint8_t ix_tag(uint64_t h)
@@ -370,21 +373,6 @@ static inline struct IX_NAME *IX_FN(_rebuild)(const struct IX_NAME *old,
 		const IX_SLOT *s = &old->slots[i];
 		IX_SLOT *d;
 
-		/* Each copy lands at a random place in the new array: fetch
-		 * the place of the slot IX_REBUILD_AHEAD ahead now, so that
-		 * the copies overlap their cache misses. */
-		if (i + IX_REBUILD_AHEAD <= old->mask) {
-			const IX_SLOT *a = s + IX_REBUILD_AHEAD;
-
-			if (a->ctl && !(a->ctl & IX_DEAD)) {
-				uint64_t g = ix_group0(
-					IX_HASH(IX_KEYOF(a), ix->hkey),
-					ix->mask);
-
-				__builtin_prefetch(ix->tags + g, 1);
-				__builtin_prefetch(&ix->slots[g], 1);
-			}
-		}
 		if (s->ctl == 0 || (s->ctl & IX_DEAD))
 			continue;
 		bool found;

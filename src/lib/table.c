@@ -696,29 +696,13 @@ static void maybe_reclaim(struct ipw_table *t)
 }
 
 /*
- * A chunk of entry records (4 MiB) is mapped like a large index array
- * (index.h): with transparent huge pages, so that a writer or a sampled
- * hit reaching a random record pays one cache miss, not a TLB miss too.
- * mmap() gives zeroed memory, which a fresh record needs (its gen is 0).
+ * A chunk of entry records (4 MiB) is allocated like a large index array
+ * (ix_alloc(): mapped, with transparent huge pages), so that a writer or a
+ * sampled hit reaching a random record pays one cache miss, not a TLB miss
+ * too. The mapping is zeroed, which a fresh record needs (its gen is 0).
  */
 #define CHUNK_BYTES (CHUNK_SIZE * sizeof(struct entry))
-
-static struct entry *chunk_alloc(void)
-{
-	void *p = mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-	madvise(p, CHUNK_BYTES, MADV_HUGEPAGE);
-	return p;
-}
-
-static void chunk_free(struct entry *c)
-{
-	if (c)
-		munmap(c, CHUNK_BYTES);
-}
+_Static_assert(CHUNK_BYTES >= IX_HUGE, "record chunks are mapped");
 
 /* A free handle, allocating a chunk if needed. 0 on failure. */
 static uint32_t alloc_handle(struct ipw_table *t)
@@ -734,7 +718,7 @@ static uint32_t alloc_handle(struct ipw_table *t)
 	h = t->next_fresh;
 	c = h >> CHUNK_SHIFT;
 	if (!t->chunks[c]) {
-		struct entry *chunk = chunk_alloc();
+		struct entry *chunk = ix_alloc(CHUNK_BYTES);
 
 		if (!chunk)
 			return 0;
@@ -1834,15 +1818,14 @@ static void write_prefetch(const struct ipw_table *t, int list,
  * Before the writer lock is taken: write_prefetch(), and for a single
  * address, a reader's lookup of its slot and a fetch of the entry record
  * it names, the second cache miss of a write that changes an entry. With
- * writers contending, the locked section then finds both in cache.
+ * writers contending, the locked section then finds both in cache. The
+ * callers have checked @list and @tg.
  */
 static void write_prefetch_unlocked(struct ipw_table *t, int list,
 				    const struct ipw_addr *tg)
 {
 	uint32_t ctl = 0, exp;
 
-	if ((unsigned)list > IPW_LIST_ALLOW || !valid_target(tg))
-		return;
 	urcu_bp_read_lock();
 	if (tg->family == IPW_AF_INET && tg->plen == 32) {
 		const struct ix4 *ix =
@@ -2420,7 +2403,7 @@ void ipw_table_free(struct ipw_table *t)
 			meta_unref(e->meta);
 	}
 	for (uint32_t c = 0; c < MAX_CHUNKS; c++)
-		chunk_free(t->chunks[c]);
+		ix_free_bytes(t->chunks[c], CHUNK_BYTES);
 	free(t->chunks);
 	urcu_bp_synchronize_rcu();
 	for (uint32_t i = 0; i < t->ndeferred; i++)
