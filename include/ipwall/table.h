@@ -25,8 +25,16 @@
  * - Writers: every function that changes the table (add, put, del,
  *   set_mode, purge, clear) may be called from any thread; they serialise
  *   on one mutex inside the table (adaptive: it spins briefly before it
- *   sleeps). ipw_table_add() and ipw_table_del() may run a read-side
- *   lookup of their target before taking it, to prefetch. Memory a reader
+ *   sleeps), with one exception: an ipw_table_add() of a single address
+ *   that is already live and that changes nothing, or only raises the
+ *   score (no later expiry, no automatic ban made manual, no metadata
+ *   given with a raise, no allow over the address), completes without
+ *   the mutex, inside a read-side section, by one compare-and-swap on the
+ *   entry's score. It is still atomic: it acts on one life of the entry
+ *   (an entry replaced, restored or removed meanwhile makes it take the
+ *   mutex), and a write or check that starts after it returned sees it.
+ *   ipw_table_add() and ipw_table_del() may run a read-side lookup of
+ *   their target before taking the mutex, to prefetch. Memory a reader
  *   might still hold (an old index array, the handle of a deleted entry)
  *   is reused or freed only after an RCU grace period: the writer that
  *   holds the lock waits for one (urcu_bp_synchronize_rcu(), i.e. for the

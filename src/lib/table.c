@@ -208,12 +208,63 @@ struct entry {
 	uint8_t pad;
 	uint32_t expires; /* atomic; 0 = permanent */
 	uint32_t created;
-	uint32_t score;
 	uint32_t last_hit; /* atomic */
 	uint32_t gen;	   /* lives of this handle: FIFO references name one */
+	uint64_t sv;	   /* atomic: score | seq << 32, see "Merges" */
 	uint64_t hits;	   /* atomic */
 	struct meta *meta;
 };
+
+/*
+ * Merges. A write that finds its target live and only confirms it, or
+ * raises its score, takes no lock (add_unlocked()). The score shares one
+ * word with a sequence count, odd while the record is live and stable:
+ * writers make it even before they rewrite a record in place (a new life
+ * of the handle, a put) or remove it, and odd again after; a lock-free
+ * merge reads the word, the expiry and the flags, and then changes the
+ * score by a compare-and-swap on the word (or, changing nothing, reads it
+ * again), so it acts only on what one life of the record held. Within a
+ * life the expiry only grows and the automatic flag only clears, so what
+ * it read stays true until the swap. Under the lock, scores are raised by
+ * compare-and-swap too.
+ */
+#define SV_SEQ1		(1ull << 32)
+#define SV_SCORE(sv)	((uint32_t)(sv))
+#define SV_LIVE(sv)	(((sv) >> 32) & 1)
+
+static inline uint32_t score_of(const struct entry *e)
+{
+	return SV_SCORE(__atomic_load_n(&e->sv, __ATOMIC_RELAXED));
+}
+
+/* Writer: raise @e's score to @score if lower; true if it did. */
+static bool score_raise(struct entry *e, uint32_t score)
+{
+	uint64_t s = __atomic_load_n(&e->sv, __ATOMIC_RELAXED);
+
+	while (SV_SCORE(s) < score)
+		if (__atomic_compare_exchange_n(
+			    &e->sv, &s, (s & ~0xffffffffull) | score, true,
+			    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			return true;
+	return false;
+}
+
+/* Writer: a live record is about to be rewritten in place or removed. */
+static void record_hold(struct entry *e)
+{
+	__atomic_fetch_add(&e->sv, SV_SEQ1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+/* Writer: the record (held, or not yet live) is live, with @score. */
+static void record_open(struct entry *e, uint32_t score)
+{
+	uint64_t s = __atomic_load_n(&e->sv, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&e->sv, ((s & ~0xffffffffull) + SV_SEQ1) | score,
+			 __ATOMIC_RELEASE);
+}
 
 /* ---- the table ---- */
 
@@ -836,7 +887,7 @@ static void info_of(const struct entry *e, struct ipw_entry_info *out)
 	out->list = (enum ipw_list)e->list;
 	out->expires = __atomic_load_n(&e->expires, __ATOMIC_RELAXED);
 	out->created = e->created;
-	out->score = e->score;
+	out->score = score_of(e);
 	out->flags = e->flags;
 	out->hits = __atomic_load_n(&e->hits, __ATOMIC_RELAXED);
 	out->last_hit = __atomic_load_n(&e->last_hit, __ATOMIC_RELAXED);
@@ -1479,6 +1530,7 @@ static void remove_entry(struct ipw_table *t, uint32_t h,
 	struct entry *e = entry_of(t, h);
 	struct where w;
 
+	record_hold(e); /* no lock-free merge after this point */
 	if (info)
 		info_of(e, info);
 	where_of(e->list, &e->target, &w);
@@ -1582,6 +1634,7 @@ static void insert_entry(struct ipw_table *t, const struct where *w, uint32_t h,
 {
 	struct entry *e = entry_of(t, h);
 	uint32_t gen = e->gen + 1;
+	uint64_t sv = e->sv; /* dead: its sequence count goes on */
 
 	memset(e, 0, sizeof(*e));
 	e->target = rec->target;
@@ -1590,7 +1643,7 @@ static void insert_entry(struct ipw_table *t, const struct where *w, uint32_t h,
 	e->in_use = 1;
 	e->gen = gen;
 	e->created = rec->created;
-	e->score = rec->score;
+	e->sv = sv & ~0xffffffffull;
 	e->hits = rec->hits;
 	e->last_hit = rec->last_hit;
 	set_meta(t, e, m);
@@ -1601,6 +1654,7 @@ static void insert_entry(struct ipw_table *t, const struct where *w, uint32_t h,
 	}
 	if (is_evictable(e))
 		fifo_push(t, h);
+	record_open(e, SV_SCORE(rec->sv));
 	index_insert(t, &e->target, w, h, rec->expires);
 	if (t->l[e->list].n[w->fam]++ == 0)
 		__atomic_store_n(&t->l[e->list].nonempty[w->fam], 1,
@@ -1640,6 +1694,7 @@ static int add_locked(struct ipw_table *t, const struct ipw_entry_spec *spec,
 		rc = IPW_ETABLE_COVERED;
 		goto out;
 	}
+
 	where_of(spec->list, tg, &w);
 	h = find_handle(t, tg, &w, &slot_exp);
 	/* Room in the wheel and the FIFO first: nothing fails after a change. */
@@ -1667,14 +1722,16 @@ static int add_locked(struct ipw_table *t, const struct ipw_entry_spec *spec,
 			}
 			if (was_evictable)
 				t->evictable--;
+			record_hold(e);
 			set_meta(t, e, m);
-			e->score = spec->score;
 			e->created = now;
-			e->flags = (uint8_t)spec->flags;
+			__atomic_store_n(&e->flags, (uint8_t)spec->flags,
+					 __ATOMIC_RELAXED);
 			e->gen++;
 			__atomic_store_n(&e->hits, 0, __ATOMIC_RELAXED);
 			__atomic_store_n(&e->last_hit, 0, __ATOMIC_RELAXED);
 			set_expiry(t, h, exp, slot_exp);
+			record_open(e, spec->score);
 			if (is_evictable(e))
 				fifo_push(t, h);
 			if (what)
@@ -1685,15 +1742,15 @@ static int add_locked(struct ipw_table *t, const struct ipw_entry_spec *spec,
 			set_expiry(t, h, exp, slot_exp);
 			changed = true;
 		}
-		if (spec->score > e->score) {
-			e->score = spec->score;
+		if (score_raise(e, spec->score))
 			changed = true;
-		}
 		if ((e->flags & IPW_ENTRY_AUTO) &&
 		    !(spec->flags & IPW_ENTRY_AUTO)) {
 			/* A person confirmed an automatic ban: it is manual
 			 * from now on, and no longer evictable. */
-			e->flags &= (uint8_t)~IPW_ENTRY_AUTO;
+			__atomic_store_n(&e->flags,
+					 (uint8_t)(e->flags & ~IPW_ENTRY_AUTO),
+					 __ATOMIC_RELAXED);
 			changed = true;
 		}
 		/* A merge can only end evictability (made manual or
@@ -1754,7 +1811,7 @@ static int add_locked(struct ipw_table *t, const struct ipw_entry_spec *spec,
 		rec.flags = (uint8_t)spec->flags;
 		rec.expires = exp;
 		rec.created = now;
-		rec.score = spec->score;
+		rec.sv = spec->score;
 		insert_entry(t, &w, h, &rec, m);
 	}
 	if (what)
@@ -1858,13 +1915,14 @@ static void write_prefetch_unlocked(struct ipw_table *t, int list,
 #define WRITERS_MET 64
 
 static void writer_lock(struct ipw_table *t, int list,
-			const struct ipw_addr *tg)
+			const struct ipw_addr *tg, bool fetched)
 {
 	uint32_t met = __atomic_load_n(&t->writers_met, __ATOMIC_RELAXED);
 
 	if (met == 0 && pthread_mutex_trylock(&t->lock) == 0)
 		return;
-	write_prefetch_unlocked(t, list, tg);
+	if (!fetched)
+		write_prefetch_unlocked(t, list, tg);
 	if (pthread_mutex_trylock(&t->lock) == 0) {
 		met = t->writers_met;
 		if (met)
@@ -1876,10 +1934,87 @@ static void writer_lock(struct ipw_table *t, int list,
 	__atomic_store_n(&t->writers_met, WRITERS_MET, __ATOMIC_RELAXED);
 }
 
+/*
+ * The lock-free merge (see "Merges" at struct entry): a single-address
+ * add whose target is live and unexpired, that needs no later expiry, does
+ * not make an automatic entry manual, and either leaves the score as it
+ * is (UNCHANGED) or raises it with no metadata to merge (EXTENDED). True
+ * if done, with *what set; false leaves the add to add_locked(), which
+ * finds the slot and record this lookup fetched. Called with @spec
+ * checked, outside the caller's read-side section.
+ */
+static bool add_unlocked(struct ipw_table *t, const struct ipw_entry_spec *spec,
+			 enum ipw_change *what)
+{
+	const struct ipw_addr *tg = &spec->target;
+	uint32_t exp = (uint32_t)spec->expires, now, ctl = 0, sexp, cur;
+	const struct list_ix *L = &t->l[spec->list];
+	struct match m;
+	struct entry *e;
+	uint64_t s1, s;
+	uint8_t flags;
+	bool done = false;
+
+	now = clamp_now(t->clock(t->clock_ctx));
+	if (exp != 0 && exp <= now)
+		return false;
+	urcu_bp_read_lock();
+	if (tg->family == IPW_AF_INET) {
+		const struct ix4 *ix = __atomic_load_n(&L->ex4, __ATOMIC_ACQUIRE);
+
+		if (!ix || !ix4_find(ix, ipw_addr_v4(tg), &ctl, &sexp))
+			goto out;
+	} else {
+		const struct ix6 *ix = __atomic_load_n(&L->ex6, __ATOMIC_ACQUIRE);
+
+		if (!ix || !ix6_find(ix, key_of6(tg), &ctl, &sexp))
+			goto out;
+	}
+	e = entry_of(t, ctl & IX_HANDLE_MASK);
+	__builtin_prefetch(e, 1);
+	/* A ban inside an allow is refused: add_locked() says so. */
+	if (spec->list == IPW_LIST_BAN &&
+	    match_list(t, IPW_LIST_ALLOW, tg, now, &m))
+		goto out;
+	s1 = __atomic_load_n(&e->sv, __ATOMIC_ACQUIRE);
+	if (!SV_LIVE(s1))
+		goto out;
+	cur = __atomic_load_n(&e->expires, __ATOMIC_RELAXED);
+	flags = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
+	if (expired(cur, now) || (cur != 0 && (exp == 0 || exp > cur)) ||
+	    ((flags & IPW_ENTRY_AUTO) && !(spec->flags & IPW_ENTRY_AUTO)))
+		goto out;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	s = __atomic_load_n(&e->sv, __ATOMIC_RELAXED);
+	while ((s >> 32) == (s1 >> 32)) {
+		if (SV_SCORE(s) >= spec->score) {
+			if (what)
+				*what = IPW_CHANGE_UNCHANGED;
+			done = true;
+			break;
+		}
+		if (spec_has_meta(spec))
+			break; /* a raise merges the metadata: locked */
+		if (__atomic_compare_exchange_n(
+			    &e->sv, &s, (s & ~0xffffffffull) | spec->score,
+			    true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+			if (what)
+				*what = IPW_CHANGE_EXTENDED;
+			done = true;
+			break;
+		}
+	}
+out:
+	TSAN_RELEASE(&t->tsan_gp);
+	urcu_bp_read_unlock();
+	return done;
+}
+
 int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 		  enum ipw_change *what, struct ipw_entry_info *evicted,
 		  bool *evicted_set)
 {
+	bool fetched = false;
 	int rc;
 
 	if (evicted_set)
@@ -1887,7 +2022,12 @@ int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 	rc = add_check(spec);
 	if (rc)
 		return rc;
-	writer_lock(t, spec->list, &spec->target);
+	if (ipw_addr_is_host(&spec->target)) {
+		if (add_unlocked(t, spec, what))
+			return 0;
+		fetched = true;
+	}
+	writer_lock(t, spec->list, &spec->target, fetched);
 	rc = add_locked(t, spec, clamp_now(t->clock(t->clock_ctx)), what,
 			evicted, evicted_set);
 	maybe_reclaim(t);
@@ -1989,15 +2129,17 @@ static int put_locked(struct ipw_table *t, const struct ipw_entry_info *in)
 			meta_unref(m);
 			return IPW_ENOMEM;
 		}
+		record_hold(e);
 		set_meta(t, e, m);
 		e->created = (uint32_t)in->created;
-		e->score = in->score;
-		e->flags = (uint8_t)in->flags;
+		__atomic_store_n(&e->flags, (uint8_t)in->flags,
+				 __ATOMIC_RELAXED);
 		__atomic_store_n(&e->hits, in->hits, __ATOMIC_RELAXED);
 		__atomic_store_n(&e->last_hit, (uint32_t)in->last_hit,
 				 __ATOMIC_RELAXED);
 		if (new_exp)
 			set_expiry(t, h, exp, slot_exp);
+		record_open(e, in->score);
 		if (was_evictable && !evictable) {
 			t->evictable--;
 		} else if (!was_evictable && evictable) {
@@ -2021,7 +2163,7 @@ static int put_locked(struct ipw_table *t, const struct ipw_entry_info *in)
 	rec.flags = (uint8_t)in->flags;
 	rec.expires = exp;
 	rec.created = (uint32_t)in->created;
-	rec.score = in->score;
+	rec.sv = in->score;
 	rec.hits = in->hits;
 	rec.last_hit = (uint32_t)in->last_hit;
 	insert_entry(t, &w, h, &rec, m);
@@ -2078,7 +2220,7 @@ int ipw_table_del(struct ipw_table *t, enum ipw_list list,
 	if ((list != IPW_LIST_BAN && list != IPW_LIST_ALLOW) ||
 	    !valid_target(target))
 		return IPW_EINVAL;
-	writer_lock(t, list, target);
+	writer_lock(t, list, target, false);
 	now = clamp_now(t->clock(t->clock_ctx));
 	where_of(list, target, &w);
 	h = find_handle(t, target, &w, &exp);
@@ -2459,7 +2601,7 @@ static void copy_record(struct entry *d, const struct entry *e)
 	d->in_use = e->in_use;
 	d->expires = e->expires;
 	d->created = e->created;
-	d->score = e->score;
+	d->sv = __atomic_load_n(&e->sv, __ATOMIC_RELAXED);
 	d->last_hit = __atomic_load_n(&e->last_hit, __ATOMIC_RELAXED);
 	d->hits = __atomic_load_n(&e->hits, __ATOMIC_RELAXED);
 	d->meta = e->meta;

@@ -3412,9 +3412,138 @@ static void test_put(void)
 	test_put_batch();
 }
 
+/*
+ * Merges into a live single address, both families. Most take no lock
+ * (only the score can change); each case here is one the lock-free merge
+ * must leave to the locked one (an allow over the target, metadata to
+ * merge, an auto ban made manual, a later expiry, an expired entry), and
+ * the result must be the same either way.
+ */
+static void test_merge_paths(void)
+{
+	static const char *const hosts[] = {"192.0.2.7", "2001:db8::7"};
+
+	for (int f = 0; f < 2; f++) {
+		struct ipw_table *t = new_table(0);
+		const char *h = hosts[f];
+		struct ipw_entry_spec s;
+		struct ipw_entry_info e;
+		enum ipw_change what;
+		struct ipw_verdict v;
+		int rc;
+
+		now_s = T0;
+		s = spec_of(B, h, T0 + 100, 5, IPW_ENTRY_AUTO);
+		s.reason = "first";
+		rc = ipw_table_add(t, &s, &what, NULL, NULL);
+		ok(rc == 0 && what == IPW_CHANGE_ADDED, "merge %s: added", h);
+
+		s = spec_of(B, h, T0 + 100, 7, IPW_ENTRY_AUTO);
+		rc = ipw_table_add(t, &s, &what, NULL, NULL);
+		rc |= ipw_table_get(t, B, &s.target, &e);
+		ok(rc == 0 && what == IPW_CHANGE_EXTENDED && e.score == 7 &&
+			   e.expires == T0 + 100 &&
+			   e.flags == IPW_ENTRY_AUTO &&
+			   strcmp(e.reason, "first") == 0,
+		   "merge %s: a higher score is taken, nothing else changes",
+		   h);
+		s = spec_of(B, h, T0 + 50, 6, IPW_ENTRY_AUTO);
+		s.reason = "ignored";
+		rc = ipw_table_add(t, &s, &what, NULL, NULL);
+		rc |= ipw_table_get(t, B, &s.target, &e);
+		ok(rc == 0 && what == IPW_CHANGE_UNCHANGED && e.score == 7 &&
+			   e.expires == T0 + 100 &&
+			   strcmp(e.reason, "first") == 0,
+		   "merge %s: lower score and expiry: unchanged, reason kept",
+		   h);
+
+		s = spec_of(B, h, T0 + 100, 8, IPW_ENTRY_AUTO);
+		s.reason = "second";
+		rc = ipw_table_add(t, &s, &what, NULL, NULL);
+		rc |= ipw_table_get(t, B, &s.target, &e);
+		ok(rc == 0 && what == IPW_CHANGE_EXTENDED && e.score == 8 &&
+			   strcmp(e.reason, "second") == 0,
+		   "merge %s: a score raise with a reason replaces the reason",
+		   h);
+
+		s = spec_of(B, h, T0 + 100, 1, 0);
+		rc = ipw_table_add(t, &s, &what, NULL, NULL);
+		rc |= ipw_table_get(t, B, &s.target, &e);
+		ok(rc == 0 && what == IPW_CHANGE_EXTENDED && e.flags == 0 &&
+			   e.score == 8,
+		   "merge %s: a manual add makes the automatic ban manual", h);
+		s = spec_of(B, h, T0 + 100, 1, IPW_ENTRY_AUTO);
+		rc = ipw_table_add(t, &s, &what, NULL, NULL);
+		rc |= ipw_table_get(t, B, &s.target, &e);
+		ok(rc == 0 && what == IPW_CHANGE_UNCHANGED && e.flags == 0,
+		   "merge %s: an automatic add leaves a manual ban manual", h);
+
+		s = spec_of(B, h, T0 + 200, 8, IPW_ENTRY_AUTO);
+		rc = ipw_table_add(t, &s, &what, NULL, NULL);
+		rc |= ipw_table_get(t, B, &s.target, &e);
+		rc |= ipw_table_check(t, &s.target, &v);
+		ok(rc == 0 && what == IPW_CHANGE_EXTENDED &&
+			   e.expires == T0 + 200 && v.blocked &&
+			   v.expires == T0 + 200,
+		   "merge %s: a later expiry is taken, and checks see it", h);
+
+		/* an allow over the live ban: re-banning is refused, even
+		 * with a higher score, and the score stays */
+		s = spec_of(A, f ? "2001:db8::/64" : "192.0.2.0/24", 0, 0, 0);
+		rc = ipw_table_add(t, &s, &what, NULL, NULL);
+		is_int(rc, 0, "merge %s: an allow over it", h);
+		s = spec_of(B, h, T0 + 200, 99, IPW_ENTRY_AUTO);
+		rc = ipw_table_add(t, &s, &what, NULL, NULL);
+		is_int(rc, IPW_ETABLE_COVERED,
+		       "merge %s: a higher score under an allow is refused", h);
+		rc = ipw_table_get(t, B, &s.target, &e);
+		ok(rc == 0 && e.score == 8, "merge %s: and the score stays",
+		   h);
+		s = spec_of(A, f ? "2001:db8::/64" : "192.0.2.0/24", 0, 0, 0);
+		rc = ipw_table_del(t, A, &s.target, &what, NULL);
+		s = spec_of(A, h, 0, 0, 0);
+		rc |= ipw_table_add(t, &s, &what, NULL, NULL);
+		is_int(rc, 0, "merge %s: the allow replaced by one of the "
+		       "address", h);
+		s = spec_of(B, h, T0 + 200, 99, IPW_ENTRY_AUTO);
+		is_int(ipw_table_add(t, &s, &what, NULL, NULL),
+		       IPW_ETABLE_COVERED,
+		       "merge %s: so it is under an allow of the address", h);
+		s = spec_of(A, h, 0, 0, 0);
+		ipw_table_del(t, A, &s.target, &what, NULL);
+
+		/* expired, not purged: a new life, the old score is gone */
+		now_s = T0 + 200;
+		s = spec_of(B, h, T0 + 300, 2, IPW_ENTRY_AUTO);
+		rc = ipw_table_add(t, &s, &what, NULL, NULL);
+		rc |= ipw_table_get(t, B, &s.target, &e);
+		ok(rc == 0 && what == IPW_CHANGE_ADDED && e.score == 2 &&
+			   e.expires == T0 + 300 && e.flags == IPW_ENTRY_AUTO &&
+			   e.created == T0 + 200 && e.reason[0] == 0,
+		   "merge %s: an expired entry is replaced, not merged", h);
+		s = spec_of(B, h, T0 + 300, 3, IPW_ENTRY_AUTO);
+		rc = ipw_table_add(t, &s, &what, NULL, NULL);
+		rc |= ipw_table_get(t, B, &s.target, &e);
+		ok(rc == 0 && what == IPW_CHANGE_EXTENDED && e.score == 3,
+		   "merge %s: and merges again after", h);
+
+		/* removed, then added: a new entry */
+		rc = ipw_table_del(t, B, &s.target, &what, &e);
+		ok(rc == 0 && what == IPW_CHANGE_REMOVED && e.score == 3,
+		   "merge %s: removal reports the merged score", h);
+		s = spec_of(B, h, T0 + 300, 1, IPW_ENTRY_AUTO);
+		rc = ipw_table_add(t, &s, &what, NULL, NULL);
+		rc |= ipw_table_get(t, B, &s.target, &e);
+		ok(rc == 0 && what == IPW_CHANGE_ADDED && e.score == 1,
+		   "merge %s: a removed target is added anew", h);
+		ipw_table_free(t);
+	}
+}
+
 int main(void)
 {
 	run_scenarios();
+	test_merge_paths();
 	test_purge();
 	test_wheel_levels();
 	test_hashdos();

@@ -24,6 +24,10 @@
  *   - each writer owns a key range no one else touches: every write there
  *     reports exactly what the writer's own bookkeeping predicts, and its
  *     own check right after sees it;
+ *   - score keys (permanent single-address bans both writers merge
+ *     scores into, half the raises with a reason, merged under the writer
+ *     lock, half without, merged lock-free): a raise to a score the
+ *     writer already reached is UNCHANGED;
  *   - so does the putter (addresses and prefixes of both families, which
  *     readers check too): a get returns exactly what was put last (hit
  *     counters only grown by readers), or nothing once it expired and the
@@ -32,6 +36,8 @@
  *   - the purger is handed only expired entries; every concurrent snapshot
  *     lists each entry once and holds every pinned entry; top-k is sorted.
  * After all threads have joined:
+ *   - every score key holds the highest score either writer sent (a
+ *     merge lost to a race would leave a lower one);
  *   - the owned keys are exactly as their writers (and the putter) left
  *     them (get + check);
  *   - the snapshot count equals the statistics' count;
@@ -61,6 +67,7 @@
 #define PUT_PFX	   16
 #define PUT_KEYS   (2 * PUT_HOSTS + 2 * PUT_PFX)
 #define PUT_BATCH  32
+#define SCORE_KEYS 8 /* half IPv4, half IPv6: few, so writers meet */
 #define READER_CAP 20000000UL
 #define WRITER_CAP 5000000UL
 #define NELEM(a)   (sizeof(a) / sizeof((a)[0]))
@@ -89,6 +96,7 @@ enum violation {
 	V_SNAPSHOT,
 	V_TOP,
 	V_PUT,
+	V_SCORE,
 	V_N,
 };
 
@@ -104,6 +112,7 @@ static const char *const v_names[V_N] = {
 	"snapshot duplicate or pinned entry missing",
 	"top-k not sorted",
 	"put entry misreported, not visible, or visible when expired",
+	"score merge misreported",
 };
 
 static atomic_ulong violations[V_N];
@@ -191,6 +200,15 @@ static void own_key(struct ipw_addr *a, int w, unsigned k)
 		v6(a, 0x10, (uint16_t)w, (uint16_t)(k - OWN_KEYS), 128);
 }
 
+/* Score key @k: 10.77.0.k or 2001:db8:77::k. */
+static void score_key(struct ipw_addr *a, unsigned k)
+{
+	if (k < SCORE_KEYS / 2)
+		v4(a, 0x0a4d0000u | k, 32);
+	else
+		v6(a, 0x77, 0, (uint16_t)k, 128);
+}
+
 /* The putter's key @k: its target (and list). */
 static enum ipw_list put_key(struct ipw_addr *a, unsigned k)
 {
@@ -222,7 +240,7 @@ struct pinned {
 	struct ipw_addr target;
 };
 
-static struct pinned pinned[64];
+static struct pinned pinned[160];
 static size_t npinned;
 
 static void pin(enum ipw_list list, const struct ipw_addr *a)
@@ -248,6 +266,10 @@ static void setup_pinned(void)
 
 	v4(&a, 0xc6336400, 24); /* 198.51.100.0/24 */
 	pin(IPW_LIST_BAN, &a);
+	for (unsigned k = 0; k < SCORE_KEYS; k++) {
+		score_key(&a, k);
+		pin(IPW_LIST_BAN, &a);
+	}
 	for (uint32_t i = 1; i <= 16; i++) {
 		v4(&a, 0xcb007100 | i, 32); /* 203.0.113.i */
 		pin(IPW_LIST_BAN, &a);
@@ -415,6 +437,8 @@ static void *reader(void *p)
 struct writer_arg {
 	int id;
 	bool own[2 * OWN_KEYS]; /* final state of the owned keys: banned */
+	uint32_t score_max[SCORE_KEYS]; /* highest score sent per score key */
+	uint32_t score_ops;
 };
 
 static int64_t ttl(uint64_t *r, int64_t lo, int64_t hi)
@@ -468,6 +492,34 @@ static void own_op(struct writer_arg *arg, uint64_t *r)
 	    (arg->own[k] && !ipw_addr_equal(&v.entry, &a)))
 		violate(V_OWN_WRITE, "writer %d's own check of %s: blocked %d",
 			arg->id, fmt(&a, buf), v.blocked);
+}
+
+static void score_op(struct writer_arg *arg, uint64_t *r)
+{
+	unsigned k = below(r, SCORE_KEYS);
+	struct ipw_entry_spec s;
+	enum ipw_change what = 0;
+	char buf[IPW_ADDR_STRLEN];
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	s.list = IPW_LIST_BAN;
+	score_key(&s.target, k);
+	/* Both writers' scores rise at about the same pace, so most sends
+	 * raise the score, and each writer's raises race with the other's. */
+	s.score = ++arg->score_ops + below(r, 64);
+	if (below(r, 2))
+		s.reason = "raised";
+	rc = ipw_table_add(tbl, &s, &what, NULL, NULL);
+	if (rc || (what != IPW_CHANGE_EXTENDED &&
+		   what != IPW_CHANGE_UNCHANGED) ||
+	    (s.score <= arg->score_max[k] && what != IPW_CHANGE_UNCHANGED))
+		violate(V_SCORE, "writer %d key %s score %u (sent up to %u): %s",
+			arg->id, fmt(&s.target, buf), s.score,
+			arg->score_max[k],
+			rc ? ipw_errname(rc) : ipw_change_name(what));
+	if (s.score > arg->score_max[k])
+		arg->score_max[k] = s.score;
 }
 
 static void shared_op(uint64_t *r)
@@ -572,8 +624,12 @@ static void *writer(void *p)
 		    atomic_load_explicit(&stop, memory_order_relaxed))
 			break;
 		c->ops++;
-		if (below(&r, 10) < 4)
+		uint32_t kind = below(&r, 10);
+
+		if (kind < 4)
 			own_op(arg, &r);
+		else if (kind < 6)
+			score_op(arg, &r);
 		else
 			shared_op(&r);
 		c->writes++;
@@ -1011,6 +1067,28 @@ static double monotonic(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* First phase: the writers alone, score merges only, so that their
+ * merges (locked and lock-free) really run at the same moments. */
+#define SCORE_RACE_OPS 100000u
+#define SCORE_RACE_SECONDS 1.5
+
+static double score_race_end;
+
+static void *score_racer(void *p)
+{
+	struct writer_arg *arg = p;
+	uint64_t r = 0x3000 + (uint64_t)arg->id;
+
+	ipw_reader_register();
+	for (unsigned i = 0; i < SCORE_RACE_OPS; i++) {
+		if ((i & 255) == 0 && monotonic() > score_race_end)
+			break;
+		score_op(arg, &r);
+	}
+	ipw_reader_unregister();
+	return NULL;
+}
+
 int main(void)
 {
 	static struct writer_arg wargs[NWRITERS];
@@ -1037,6 +1115,18 @@ int main(void)
 	}
 	ipw_reader_register();
 	setup_pinned();
+
+	score_race_end = monotonic() + SCORE_RACE_SECONDS;
+	for (int i = 0; i < NWRITERS; i++) {
+		wargs[i].id = i;
+		pthread_create(&th[i], NULL, score_racer, &wargs[i]);
+	}
+	for (int i = 0; i < NWRITERS; i++)
+		pthread_join(th[i], NULL);
+	is_int(atomic_load(&violations[V_SCORE]), 0,
+	       "score race: every merge reported as the writer's own "
+	       "scores predict");
+
 	diag("%d readers, %d writers, 1 putter, 1 purger, for %.1f s "
 	     "(IPW_STRESS_SECONDS)",
 	     NREADERS, NWRITERS, seconds);
@@ -1103,6 +1193,24 @@ int main(void)
 			}
 		}
 	is_int(bad, 0, "after: every owned key is in its writer's final state");
+	bad = 0;
+	for (unsigned k = 0; k < SCORE_KEYS; k++) {
+		struct ipw_addr a;
+		struct ipw_entry_info e;
+		uint32_t want = 0;
+		char buf[IPW_ADDR_STRLEN];
+
+		for (int w = 0; w < NWRITERS; w++)
+			if (wargs[w].score_max[k] > want)
+				want = wargs[w].score_max[k];
+		score_key(&a, k);
+		rc = ipw_table_get(tbl, IPW_LIST_BAN, &a, &e);
+		if ((rc || e.score != want) && bad++ < 5)
+			diag("  score key %s: %s score %u, want %u",
+			     fmt(&a, buf), ipw_errname(rc), e.score, want);
+	}
+	is_int(bad, 0,
+	       "after: every score key holds the highest score sent to it");
 	{
 		unsigned long before = atomic_load(&violations[V_PUT]);
 
