@@ -24,8 +24,9 @@
  *   nothing was read.
  * - Writers: every function that changes the table (add, put, del,
  *   set_mode, purge, clear) may be called from any thread; they serialise
- *   on one mutex inside the table (adaptive: it spins briefly before it
- *   sleeps), with one exception: an ipw_table_add() of a single address
+ *   on one mutex inside the table (a single add or delete that finds it
+ *   taken first spins reading a flag beside it, about 1.5 us, then
+ *   sleeps in it), with one exception: an ipw_table_add() of a single address
  *   that is already live and that changes nothing, or only raises the
  *   score (no later expiry, no automatic ban made manual, no metadata
  *   given with a raise, no allow over the address), completes without

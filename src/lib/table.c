@@ -334,6 +334,7 @@ struct ipw_table {
 
 	/* writers */
 	pthread_mutex_t lock __attribute__((aligned(64)));
+	uint32_t held;	      /* atomic: the lock is held; see wlock() */
 	uint32_t writers_met; /* see writer_lock(); read before locking */
 	uint64_t base_key[2];
 	uint64_t rekeys;
@@ -368,6 +369,35 @@ static int64_t default_clock(void *ctx)
 	 * CLOCK_REALTIME_COARSE and ~17 ns for CLOCK_REALTIME here). */
 	(void)ctx;
 	return (int64_t)time(NULL);
+}
+
+/*
+ * The writer lock: t->lock, and t->held, a flag on the same cache line
+ * that its holder sets. A writer that finds it taken spins reading the
+ * flag (test and test-and-set) before it blocks in the mutex, instead of
+ * spinning on the mutex's own compare-and-swap as an adaptive mutex does:
+ * those take the line away from the holder on every try, and a write
+ * holds the lock for a few hundred nanoseconds, much less than a futex
+ * sleep and wake-up on a virtual machine.
+ */
+static inline void wlock(struct ipw_table *t)
+{
+	pthread_mutex_lock(&t->lock);
+	__atomic_store_n(&t->held, 1, __ATOMIC_RELAXED);
+}
+
+static inline bool wtrylock(struct ipw_table *t)
+{
+	if (pthread_mutex_trylock(&t->lock) != 0)
+		return false;
+	__atomic_store_n(&t->held, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
+static inline void wunlock(struct ipw_table *t)
+{
+	__atomic_store_n(&t->held, 0, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&t->lock);
 }
 
 static inline struct entry *entry_of(const struct ipw_table *t, uint32_t h)
@@ -1873,10 +1903,13 @@ static void write_prefetch(const struct ipw_table *t, int list,
 
 /*
  * Before the writer lock is taken: write_prefetch(), and for a single
- * address, a reader's lookup of its slot and a fetch of the entry record
- * it names, the second cache miss of a write that changes an entry. With
- * writers contending, the locked section then finds both in cache. The
- * callers have checked @list and @tg.
+ * address, a reader's lookup of its slot and a load of the entry record
+ * it names, the second cache miss of a write that changes an entry: a
+ * load, not a prefetch, so that the miss is waited for here and not after
+ * an uncontended trylock (with two writers, remove_entry() spent 85% of
+ * its samples on that miss under the lock with a prefetch, 6% with the
+ * load). With writers contending, the locked section then finds both in
+ * cache. The callers have checked @list and @tg.
  */
 static void write_prefetch_unlocked(struct ipw_table *t, int list,
 				    const struct ipw_addr *tg)
@@ -1900,7 +1933,8 @@ static void write_prefetch_unlocked(struct ipw_table *t, int list,
 		write_prefetch(t, list, tg);
 	}
 	if (ctl)
-		__builtin_prefetch(entry_of(t, ctl & IX_HANDLE_MASK), 1);
+		(void)__atomic_load_n(&entry_of(t, ctl & IX_HANDLE_MASK)->sv,
+				      __ATOMIC_RELAXED);
 	TSAN_RELEASE(&t->tsan_gp);
 	urcu_bp_read_unlock();
 }
@@ -1913,24 +1947,36 @@ static void write_prefetch_unlocked(struct ipw_table *t, int list,
  * memory while other writers wait for it.
  */
 #define WRITERS_MET 64
+/* Spins before blocking: a pause is about 24 ns on the benchmark
+ * machine (docs/benchmarks.md), so about 1.5 us, several lock hold times.
+ * Measured there with two and four writers: 64 beat 256 and 1024, which
+ * lose when writers outnumber the cores. */
+#define WRITER_SPINS 64
 
 static void writer_lock(struct ipw_table *t, int list,
 			const struct ipw_addr *tg, bool fetched)
 {
 	uint32_t met = __atomic_load_n(&t->writers_met, __ATOMIC_RELAXED);
 
-	if (met == 0 && pthread_mutex_trylock(&t->lock) == 0)
+	if (met == 0 && wtrylock(t))
 		return;
 	if (!fetched)
 		write_prefetch_unlocked(t, list, tg);
-	if (pthread_mutex_trylock(&t->lock) == 0) {
+	if (wtrylock(t)) {
 		met = t->writers_met;
 		if (met)
 			__atomic_store_n(&t->writers_met, met - 1,
 					 __ATOMIC_RELAXED);
 		return;
 	}
-	pthread_mutex_lock(&t->lock);
+	for (unsigned i = 0; i < WRITER_SPINS; i++) {
+		caa_cpu_relax();
+		if (!__atomic_load_n(&t->held, __ATOMIC_RELAXED) &&
+		    wtrylock(t))
+			goto met;
+	}
+	wlock(t);
+met:
 	__atomic_store_n(&t->writers_met, WRITERS_MET, __ATOMIC_RELAXED);
 }
 
@@ -2031,7 +2077,7 @@ int ipw_table_add(struct ipw_table *t, const struct ipw_entry_spec *spec,
 	rc = add_locked(t, spec, clamp_now(t->clock(t->clock_ctx)), what,
 			evicted, evicted_set);
 	maybe_reclaim(t);
-	pthread_mutex_unlock(&t->lock);
+	wunlock(t);
 	return rc;
 }
 
@@ -2044,7 +2090,7 @@ int ipw_table_add_batch(struct ipw_table *t, const struct ipw_entry_spec *specs,
 	uint32_t now;
 	size_t failed = 0;
 
-	pthread_mutex_lock(&t->lock);
+	wlock(t);
 	now = clamp_now(t->clock(t->clock_ctx));
 	for (size_t i = 0; i < n && i < BATCH_AHEAD; i++)
 		write_prefetch(t, specs[i].list, &specs[i].target);
@@ -2069,7 +2115,7 @@ int ipw_table_add_batch(struct ipw_table *t, const struct ipw_entry_spec *specs,
 		failed += rc != 0;
 	}
 	maybe_reclaim(t);
-	pthread_mutex_unlock(&t->lock);
+	wunlock(t);
 	return (int)failed;
 }
 
@@ -2176,10 +2222,10 @@ int ipw_table_put(struct ipw_table *t, const struct ipw_entry_info *e)
 
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&t->lock);
+	wlock(t);
 	rc = put_locked(t, e);
 	maybe_reclaim(t);
-	pthread_mutex_unlock(&t->lock);
+	wunlock(t);
 	return rc;
 }
 
@@ -2188,7 +2234,7 @@ int ipw_table_put_batch(struct ipw_table *t, const struct ipw_entry_info *v,
 {
 	size_t failed = 0;
 
-	pthread_mutex_lock(&t->lock);
+	wlock(t);
 	for (size_t i = 0; i < n && i < BATCH_AHEAD; i++)
 		write_prefetch(t, v[i].list, &v[i].target);
 	for (size_t i = 0; i < n; i++) {
@@ -2205,7 +2251,7 @@ int ipw_table_put_batch(struct ipw_table *t, const struct ipw_entry_info *v,
 		failed += rc != 0;
 	}
 	maybe_reclaim(t);
-	pthread_mutex_unlock(&t->lock);
+	wunlock(t);
 	return (int)failed;
 }
 
@@ -2234,7 +2280,7 @@ int ipw_table_del(struct ipw_table *t, enum ipw_list list,
 		*what = IPW_CHANGE_REMOVED;
 out:
 	maybe_reclaim(t);
-	pthread_mutex_unlock(&t->lock);
+	wunlock(t);
 	return rc;
 }
 
@@ -2247,12 +2293,12 @@ int ipw_table_get(struct ipw_table *t, enum ipw_list list,
 	if ((list != IPW_LIST_BAN && list != IPW_LIST_ALLOW) ||
 	    !valid_target(target))
 		return IPW_EINVAL;
-	pthread_mutex_lock(&t->lock);
+	wlock(t);
 	where_of(list, target, &w);
 	h = find_handle(t, target, &w, NULL);
 	if (h)
 		info_of(entry_of(t, h), out);
-	pthread_mutex_unlock(&t->lock);
+	wunlock(t);
 	return h ? 0 : IPW_ENOENT;
 }
 
@@ -2266,11 +2312,11 @@ int ipw_table_reserve(struct ipw_table *t, enum ipw_list list,
 		return IPW_EINVAL;
 	if (n > t->max_entries)
 		n = t->max_entries;
-	pthread_mutex_lock(&t->lock);
+	wlock(t);
 	rc = family == IPW_AF_INET ? ix4_reserve(t, &t->l[list].ex4, n) :
 				     ix6_reserve(t, &t->l[list].ex6, n);
 	maybe_reclaim(t);
-	pthread_mutex_unlock(&t->lock);
+	wunlock(t);
 	return rc;
 }
 
@@ -2281,9 +2327,9 @@ int ipw_table_set_mode(struct ipw_table *t, enum ipw_mode mode,
 
 	if (mode != IPW_MODE_DENYLIST && mode != IPW_MODE_ALLOWLIST)
 		return IPW_EINVAL;
-	pthread_mutex_lock(&t->lock);
+	wlock(t);
 	old = __atomic_exchange_n(&t->mode, (int)mode, __ATOMIC_ACQ_REL);
-	pthread_mutex_unlock(&t->lock);
+	wunlock(t);
 	if (what)
 		*what = old == (int)mode ? IPW_CHANGE_UNCHANGED :
 					   IPW_CHANGE_MODE;
@@ -2417,7 +2463,7 @@ size_t ipw_table_purge(struct ipw_table *t, size_t max, ipw_expire_cb cb,
 	size_t n = 0;
 	int64_t now;
 
-	pthread_mutex_lock(&t->lock);
+	wlock(t);
 	now = t->clock(t->clock_ctx);
 	/* The clock stepped back behind the wheel, or stale references
 	 * outnumber the live: rebuild from the entries. */
@@ -2453,13 +2499,13 @@ size_t ipw_table_purge(struct ipw_table *t, size_t max, ipw_expire_cb cb,
 	}
 out:
 	maybe_reclaim(t);
-	pthread_mutex_unlock(&t->lock);
+	wunlock(t);
 	return n;
 }
 
 void ipw_table_clear(struct ipw_table *t)
 {
-	pthread_mutex_lock(&t->lock);
+	wlock(t);
 	for (uint32_t h = 1; h < t->next_fresh; h++)
 		if (entry_of(t, h)->in_use)
 			remove_entry(t, h, NULL);
@@ -2469,7 +2515,7 @@ void ipw_table_clear(struct ipw_table *t)
 	memset(t->nref, 0, sizeof(t->nref));
 	t->fhead = t->fn = 0;
 	reclaim(t);
-	pthread_mutex_unlock(&t->lock);
+	wunlock(t);
 }
 
 /* ---- construction ---- */
@@ -2566,7 +2612,7 @@ void ipw_table_free(struct ipw_table *t)
 void ipw_table_stats(struct ipw_table *t, struct ipw_table_stats *s)
 {
 	memset(s, 0, sizeof(*s));
-	pthread_mutex_lock(&t->lock);
+	wlock(t);
 	for (int l = 0; l < 2; l++) {
 		struct list_ix *L = &t->l[l];
 
@@ -2588,7 +2634,7 @@ void ipw_table_stats(struct ipw_table *t, struct ipw_table_stats *s)
 	for (uint32_t ws = 0; ws < WHEEL_SLOTS; ws++)
 		s->entry_bytes += (uint64_t)t->wheel[ws].cap * sizeof(uint32_t);
 	s->entry_bytes += t->meta_bytes;
-	pthread_mutex_unlock(&t->lock);
+	wunlock(t);
 }
 
 /* Copy a record under the writer lock; readers may be adding hits. */
@@ -2625,9 +2671,9 @@ int ipw_table_snapshot(struct ipw_table *t, struct ipw_snapshot **out)
 
 	if (!s)
 		return IPW_ENOMEM;
-	pthread_mutex_lock(&t->lock);
+	wlock(t);
 	cap = t->live + t->live / 16 + 1024;
-	pthread_mutex_unlock(&t->lock);
+	wunlock(t);
 	s->e = malloc(cap * sizeof(*s->e));
 	if (!s->e) {
 		free(s);
@@ -2638,12 +2684,12 @@ int ipw_table_snapshot(struct ipw_table *t, struct ipw_snapshot **out)
 	 * calloc() by the compiler, which leaves the faults to the copy. */
 	for (size_t off = 0; off < cap * sizeof(*s->e); off += 4096)
 		((volatile char *)s->e)[off] = 0;
-	pthread_mutex_lock(&t->lock);
+	wlock(t);
 	if (t->live > cap) {
 		struct entry *e = realloc(s->e, t->live * sizeof(*s->e));
 
 		if (!e) {
-			pthread_mutex_unlock(&t->lock);
+			wunlock(t);
 			free(s->e);
 			free(s);
 			return IPW_ENOMEM;
@@ -2660,7 +2706,7 @@ int ipw_table_snapshot(struct ipw_table *t, struct ipw_snapshot **out)
 			__atomic_add_fetch(&e->meta->refs, 1, __ATOMIC_RELAXED);
 		s->n++;
 	}
-	pthread_mutex_unlock(&t->lock);
+	wunlock(t);
 	*out = s;
 	return 0;
 }
@@ -2730,7 +2776,7 @@ size_t ipw_table_top(struct ipw_table *t, size_t k, struct ipw_entry_info *out)
 	heap = malloc(k * sizeof(*heap));
 	if (!heap)
 		return 0;
-	pthread_mutex_lock(&t->lock);
+	wlock(t);
 	for (uint32_t h = 1; h < t->next_fresh; h++) {
 		struct entry *e = entry_of(t, h);
 		struct hot x;
@@ -2762,7 +2808,7 @@ size_t ipw_table_top(struct ipw_table *t, size_t k, struct ipw_entry_info *out)
 		out[m - 1].hits = top.hits;
 		hot_sift(heap, m - 1, 0, heap[m - 1]);
 	}
-	pthread_mutex_unlock(&t->lock);
+	wunlock(t);
 	free(heap);
 	return n;
 }
