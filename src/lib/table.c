@@ -209,7 +209,7 @@ struct entry {
 	uint32_t expires; /* atomic; 0 = permanent */
 	uint32_t created;
 	uint32_t last_hit; /* atomic */
-	uint32_t gen;	   /* lives of this handle: FIFO references name one */
+	uint32_t gen;	   /* this life's number: FIFO references name one */
 	uint64_t sv;	   /* atomic: score | seq << 32, see "Merges" */
 	uint64_t hits;	   /* atomic */
 	struct meta *meta;
@@ -356,6 +356,10 @@ struct ipw_table {
 	bool wheel_broken; /* a rebuild failed for memory: purge scans */
 	/* Eviction FIFO: (handle, gen) of automatic expiring entries. */
 	struct fref *fifo;
+	/* Numbers the lives of all records, so that a FIFO reference to a
+	 * life that ended never matches a later one (until 2^32 lives later;
+	 * a false match could only evict an evictable entry early). */
+	uint32_t last_gen;
 	uint32_t fhead, fn, fcap;
 	uint32_t evictable;  /* live entries the FIFO must find */
 	uint64_t meta_bytes; /* metadata blocks of live entries */
@@ -780,7 +784,7 @@ static void maybe_reclaim(struct ipw_table *t)
  * A chunk of entry records (4 MiB) is allocated like a large index array
  * (ix_alloc(): mapped, with transparent huge pages), so that a writer or a
  * sampled hit reaching a random record pays one cache miss, not a TLB miss
- * too. The mapping is zeroed, which a fresh record needs (its gen is 0).
+ * too. The mapping is zeroed: a record never used reads as not in use.
  */
 #define CHUNK_BYTES (CHUNK_SIZE * sizeof(struct entry))
 _Static_assert(CHUNK_BYTES >= IX_HUGE, "record chunks are mapped");
@@ -861,8 +865,13 @@ static bool meta_nonempty(const char *r, const char *a, const char *src)
 	       (src && cut_utf8(src, IPW_SOURCE_MAX));
 }
 
+static bool spec_has_meta(const struct ipw_entry_spec *s);
+
 static struct meta *meta_of_spec(const struct ipw_entry_spec *s)
 {
+	/* most automatic bans carry no strings: skip the three scans */
+	if (!spec_has_meta(s))
+		return NULL;
 	return meta_new(s->reason, s->actor, s->source);
 }
 
@@ -1663,17 +1672,17 @@ static void insert_entry(struct ipw_table *t, const struct where *w, uint32_t h,
 			 const struct entry *rec, struct meta *m)
 {
 	struct entry *e = entry_of(t, h);
-	uint32_t gen = e->gen + 1;
-	uint64_t sv = e->sv; /* dead: its sequence count goes on */
 
+	/* Stores only: the record is likely not in cache, and a load from it
+	 * would wait for memory where stores do not. Its sequence count
+	 * starts again: no lock-free merge can still hold the handle. */
 	memset(e, 0, sizeof(*e));
 	e->target = rec->target;
 	e->list = rec->list;
 	e->flags = rec->flags;
 	e->in_use = 1;
-	e->gen = gen;
+	e->gen = ++t->last_gen;
 	e->created = rec->created;
-	e->sv = sv & ~0xffffffffull;
 	e->hits = rec->hits;
 	e->last_hit = rec->last_hit;
 	set_meta(t, e, m);
@@ -1684,7 +1693,7 @@ static void insert_entry(struct ipw_table *t, const struct where *w, uint32_t h,
 	}
 	if (is_evictable(e))
 		fifo_push(t, h);
-	record_open(e, SV_SCORE(rec->sv));
+	__atomic_store_n(&e->sv, SV_SEQ1 | SV_SCORE(rec->sv), __ATOMIC_RELEASE);
 	index_insert(t, &e->target, w, h, rec->expires);
 	if (t->l[e->list].n[w->fam]++ == 0)
 		__atomic_store_n(&t->l[e->list].nonempty[w->fam], 1,
@@ -1757,7 +1766,7 @@ static int add_locked(struct ipw_table *t, const struct ipw_entry_spec *spec,
 			e->created = now;
 			__atomic_store_n(&e->flags, (uint8_t)spec->flags,
 					 __ATOMIC_RELAXED);
-			e->gen++;
+			e->gen = ++t->last_gen;
 			__atomic_store_n(&e->hits, 0, __ATOMIC_RELAXED);
 			__atomic_store_n(&e->last_hit, 0, __ATOMIC_RELAXED);
 			set_expiry(t, h, exp, slot_exp);
@@ -2189,7 +2198,7 @@ static int put_locked(struct ipw_table *t, const struct ipw_entry_info *in)
 		if (was_evictable && !evictable) {
 			t->evictable--;
 		} else if (!was_evictable && evictable) {
-			e->gen++;
+			e->gen = ++t->last_gen;
 			fifo_push(t, h);
 		}
 		return 0;
