@@ -443,7 +443,7 @@ static void insert_purge_once(const uint32_t *keys, size_t n, bool reserve,
 static void bench_insert_purge(size_t n)
 {
 	uint64_t ns[4][2][INSERT_RUNS];
-	size_t purged = 0;
+	size_t purged = 0, mid = INSERT_RUNS / 2;
 	uint32_t *keys = malloc(n * sizeof(*keys));
 
 	if (!keys)
@@ -463,16 +463,14 @@ static void bench_insert_purge(size_t n)
 
 			qsort(ns[v][what], INSERT_RUNS, sizeof(uint64_t),
 			      cmp_u64);
-			snprintf(name, sizeof(name), "%s/v4%s%s",
-				 what ? "purge" : "insert",
-				 what ? "" : "_ttl",
-				 (v & 1) ? "_reserved" : "");
-			if (v & 2)
-				strcat(name, "_batch");
+			snprintf(name, sizeof(name), "%s/v4%s%s%s",
+				 what ? "purge" : "insert", what ? "" : "_ttl",
+				 (v & 1) ? "_reserved" : "",
+				 (v & 2) ? "_batch" : "");
 			snprintf(extra, sizeof(extra),
 				 "%s\"runs\": %d, \"median_ns_per_op\": %.2f",
 				 what ? "" : "\"writer\": 1, ", INSERT_RUNS,
-				 (double)ns[v][what][INSERT_RUNS / 2] /
+				 (double)ns[v][what][mid] /
 					 (double)(what ? purged : n));
 			bench_report("table", name, 1, what ? purged : n,
 				     ns[v][what][0], extra);

@@ -228,9 +228,9 @@ struct entry {
  * it read stays true until the swap. Under the lock, scores are raised by
  * compare-and-swap too.
  */
-#define SV_SEQ1		(1ull << 32)
-#define SV_SCORE(sv)	((uint32_t)(sv))
-#define SV_LIVE(sv)	(((sv) >> 32) & 1)
+#define SV_SEQ1	     (1ull << 32)
+#define SV_SCORE(sv) ((uint32_t)(sv))
+#define SV_LIVE(sv)  (((sv) >> 32) & 1)
 
 static inline uint32_t score_of(const struct entry *e)
 {
@@ -1980,8 +1980,7 @@ static void writer_lock(struct ipw_table *t, int list,
 	}
 	for (unsigned i = 0; i < WRITER_SPINS; i++) {
 		caa_cpu_relax();
-		if (!__atomic_load_n(&t->held, __ATOMIC_RELAXED) &&
-		    wtrylock(t))
+		if (!__atomic_load_n(&t->held, __ATOMIC_RELAXED) && wtrylock(t))
 			goto met;
 	}
 	wlock(t);
@@ -2015,12 +2014,14 @@ static bool add_unlocked(struct ipw_table *t, const struct ipw_entry_spec *spec,
 		return false;
 	urcu_bp_read_lock();
 	if (tg->family == IPW_AF_INET) {
-		const struct ix4 *ix = __atomic_load_n(&L->ex4, __ATOMIC_ACQUIRE);
+		const struct ix4 *ix =
+			__atomic_load_n(&L->ex4, __ATOMIC_ACQUIRE);
 
 		if (!ix || !ix4_find(ix, ipw_addr_v4(tg), &ctl, &sexp))
 			goto out;
 	} else {
-		const struct ix6 *ix = __atomic_load_n(&L->ex6, __ATOMIC_ACQUIRE);
+		const struct ix6 *ix =
+			__atomic_load_n(&L->ex6, __ATOMIC_ACQUIRE);
 
 		if (!ix || !ix6_find(ix, key_of6(tg), &ctl, &sexp))
 			goto out;

@@ -3442,8 +3442,7 @@ static void test_merge_paths(void)
 		rc = ipw_table_add(t, &s, &what, NULL, NULL);
 		rc |= ipw_table_get(t, B, &s.target, &e);
 		ok(rc == 0 && what == IPW_CHANGE_EXTENDED && e.score == 7 &&
-			   e.expires == T0 + 100 &&
-			   e.flags == IPW_ENTRY_AUTO &&
+			   e.expires == T0 + 100 && e.flags == IPW_ENTRY_AUTO &&
 			   strcmp(e.reason, "first") == 0,
 		   "merge %s: a higher score is taken, nothing else changes",
 		   h);
@@ -3497,14 +3496,15 @@ static void test_merge_paths(void)
 		is_int(rc, IPW_ETABLE_COVERED,
 		       "merge %s: a higher score under an allow is refused", h);
 		rc = ipw_table_get(t, B, &s.target, &e);
-		ok(rc == 0 && e.score == 8, "merge %s: and the score stays",
-		   h);
+		ok(rc == 0 && e.score == 8, "merge %s: and the score stays", h);
 		s = spec_of(A, f ? "2001:db8::/64" : "192.0.2.0/24", 0, 0, 0);
 		rc = ipw_table_del(t, A, &s.target, &what, NULL);
 		s = spec_of(A, h, 0, 0, 0);
 		rc |= ipw_table_add(t, &s, &what, NULL, NULL);
-		is_int(rc, 0, "merge %s: the allow replaced by one of the "
-		       "address", h);
+		is_int(rc, 0,
+		       "merge %s: the allow replaced by one of the "
+		       "address",
+		       h);
 		s = spec_of(B, h, T0 + 200, 99, IPW_ENTRY_AUTO);
 		is_int(ipw_table_add(t, &s, &what, NULL, NULL),
 		       IPW_ETABLE_COVERED,

@@ -511,10 +511,11 @@ static void score_op(struct writer_arg *arg, uint64_t *r)
 	if (below(r, 2))
 		s.reason = "raised";
 	rc = ipw_table_add(tbl, &s, &what, NULL, NULL);
-	if (rc || (what != IPW_CHANGE_EXTENDED &&
-		   what != IPW_CHANGE_UNCHANGED) ||
+	if (rc ||
+	    (what != IPW_CHANGE_EXTENDED && what != IPW_CHANGE_UNCHANGED) ||
 	    (s.score <= arg->score_max[k] && what != IPW_CHANGE_UNCHANGED))
-		violate(V_SCORE, "writer %d key %s score %u (sent up to %u): %s",
+		violate(V_SCORE,
+			"writer %d key %s score %u (sent up to %u): %s",
 			arg->id, fmt(&s.target, buf), s.score,
 			arg->score_max[k],
 			rc ? ipw_errname(rc) : ipw_change_name(what));
@@ -1069,7 +1070,7 @@ static double monotonic(void)
 
 /* First phase: the writers alone, score merges only, so that their
  * merges (locked and lock-free) really run at the same moments. */
-#define SCORE_RACE_OPS 100000u
+#define SCORE_RACE_OPS	   100000u
 #define SCORE_RACE_SECONDS 1.5
 
 static double score_race_end;
