@@ -1981,10 +1981,10 @@ static void writer_lock(struct ipw_table *t, int list,
 	for (unsigned i = 0; i < WRITER_SPINS; i++) {
 		caa_cpu_relax();
 		if (!__atomic_load_n(&t->held, __ATOMIC_RELAXED) && wtrylock(t))
-			goto met;
+			goto locked;
 	}
 	wlock(t);
-met:
+locked:
 	__atomic_store_n(&t->writers_met, WRITERS_MET, __ATOMIC_RELAXED);
 }
 
