@@ -37,12 +37,14 @@
  *   ipw_table_add() and ipw_table_del() may run a read-side lookup of
  *   their target before taking the mutex, to prefetch. Memory a reader
  *   might still hold (an old index array, the handle of a deleted entry)
- *   is reused or freed only after an RCU grace period: the writer that
- *   holds the lock waits for one (urcu_bp_synchronize_rcu(), i.e. for the
- *   checks in progress to end) once per max(4096, live/8) deletions and
- *   after an index rebuild; readers never wait for writers. As a writer
- *   waits for readers, a thread must not call a write function from inside
- *   its own RCU read-side section.
+ *   is reused or freed only after an RCU grace period: once per
+ *   max(4096, live/8) deletions and after an index rebuild, a writer takes
+ *   that memory out of the table, releases the mutex, waits for one
+ *   (urcu_bp_synchronize_rcu(), i.e. for the checks in progress to end),
+ *   then takes the mutex again briefly to recycle the handles. Other
+ *   writers are not held up by the wait; readers never wait for writers.
+ *   As a writer waits for readers, a thread must not call a write function
+ *   from inside its own RCU read-side section.
  * - ipw_table_free() must not run concurrently with any other call on the
  *   same table.
  *
