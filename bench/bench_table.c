@@ -177,15 +177,34 @@ static struct ipw_addr *make_queries(int fam, const struct ipw_addr *exact,
 }
 
 /* One pass over the NQUERIES queries; returns its time. */
+/* How a run checks: one ipw_table_check() or ipw_table_check_at() per
+ * query, or ipw_table_check_batch() of CHECK_BATCH queries per call. */
+enum how { ONE, ONE_AT, BATCH, HOWS };
+#define CHECK_BATCH 64
+
 static uint64_t run_checks(struct ipw_table *t, const struct ipw_addr *q,
-			   bool explicit_now, uint64_t *blocked)
+			   enum how how, uint64_t *blocked)
 {
+	static struct ipw_verdict vs[CHECK_BATCH];
 	struct ipw_verdict v;
 	int64_t now = wall_now();
 	uint64_t t0 = bench_now_ns(), nb = 0;
 
+	if (how == BATCH) {
+		for (size_t i = 0; i < NQUERIES; i += CHECK_BATCH) {
+			size_t k = NQUERIES - i < CHECK_BATCH ? NQUERIES - i :
+								CHECK_BATCH;
+
+			if (ipw_table_check_batch(t, &q[i], k, vs))
+				abort();
+			for (size_t j = 0; j < k; j++)
+				nb += vs[j].blocked;
+		}
+		*blocked = nb;
+		return bench_now_ns() - t0;
+	}
 	for (size_t i = 0; i < NQUERIES; i++) {
-		if (explicit_now)
+		if (how == ONE_AT)
 			ipw_table_check_at(t, &q[i], now, &v);
 		else
 			ipw_table_check(t, &q[i], &v);
@@ -213,23 +232,28 @@ static int cmp_u64(const void *a, const void *b)
 static void report_checks(const char *name, struct ipw_table *t,
 			  const struct ipw_addr *q, size_t entries)
 {
+	static const char *const how_name[HOWS] = {"check", "check_at",
+						   "check_batch"};
 	char extra[192], bcase[96];
-	uint64_t blocked, ns[2][CHECK_RUNS];
+	uint64_t blocked, ns[HOWS][CHECK_RUNS], nb[HOWS];
 	size_t mid = CHECK_RUNS / 2;
 
-	run_checks(t, q, false, &blocked); /* warm */
+	run_checks(t, q, ONE, &blocked); /* warm */
 	for (int r = 0; r < CHECK_RUNS; r++)
-		for (int at = 0; at < 2; at++)
-			ns[at][r] = run_checks(t, q, at, &blocked);
-	for (int at = 0; at < 2; at++) {
+		for (int at = 0; at < HOWS; at++)
+			ns[at][r] = run_checks(t, q, (enum how)at, &nb[at]);
+	/* the same queries, the same answers, whichever way they are asked */
+	if (nb[ONE_AT] != nb[ONE] || nb[BATCH] != nb[ONE])
+		abort();
+	blocked = nb[ONE];
+	for (int at = 0; at < HOWS; at++) {
 		qsort(ns[at], CHECK_RUNS, sizeof(ns[at][0]), cmp_u64);
 		snprintf(extra, sizeof(extra),
 			 "\"entries\": %zu, \"blocked_pct\": %.1f, "
 			 "\"runs\": %d, \"median_ns_per_op\": %.2f",
 			 entries, 100.0 * (double)blocked / (double)NQUERIES,
 			 CHECK_RUNS, (double)ns[at][mid] / (double)NQUERIES);
-		snprintf(bcase, sizeof(bcase), "%s/%s",
-			 at ? "check_at" : "check", name);
+		snprintf(bcase, sizeof(bcase), "%s/%s", how_name[at], name);
 		bench_report("table", bcase, 1, NQUERIES, ns[at][0], extra);
 	}
 }

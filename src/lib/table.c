@@ -673,18 +673,18 @@ static void decide(struct ipw_table *t, struct ipw_verdict *v,
 	count_hit(t, m->handle, now);
 }
 
-int ipw_table_check_at(struct ipw_table *t, const struct ipw_addr *ip,
-		       int64_t now64, struct ipw_verdict *v)
+static inline bool check_arg_ok(const struct ipw_addr *ip)
 {
-	uint32_t now = clamp_now(now64);
-	struct match m;
-	int mode;
+	return (ip->family == IPW_AF_INET || ip->family == IPW_AF_INET6) &&
+	       ipw_addr_is_host(ip);
+}
 
-	if ((ip->family != IPW_AF_INET && ip->family != IPW_AF_INET6) ||
-	    !ipw_addr_is_host(ip))
-		return IPW_EINVAL;
-	urcu_bp_read_lock();
-	mode = __atomic_load_n(&t->mode, __ATOMIC_ACQUIRE);
+/* The verdict for @ip under @mode; inside a read-side section. */
+static inline void check_one(struct ipw_table *t, const struct ipw_addr *ip,
+			     uint32_t now, int mode, struct ipw_verdict *v)
+{
+	struct match m;
+
 	if (match_list(t, IPW_LIST_ALLOW, ip, now, &m)) {
 		decide(t, v, ip, IPW_LIST_ALLOW, &m, now);
 	} else if (mode == IPW_MODE_ALLOWLIST) {
@@ -697,9 +697,103 @@ int ipw_table_check_at(struct ipw_table *t, const struct ipw_addr *ip,
 		memset(v, 0, sizeof(*v));
 		v->reason = IPW_VERDICT_NO_MATCH;
 	}
+}
+
+int ipw_table_check_at(struct ipw_table *t, const struct ipw_addr *ip,
+		       int64_t now64, struct ipw_verdict *v)
+{
+	if (!check_arg_ok(ip))
+		return IPW_EINVAL;
+	urcu_bp_read_lock();
+	check_one(t, ip, clamp_now(now64),
+		  __atomic_load_n(&t->mode, __ATOMIC_ACQUIRE), v);
 	TSAN_RELEASE(&t->tsan_gp);
 	urcu_bp_read_unlock();
 	return 0;
+}
+
+/*
+ * Start fetching what check_one(@ip) will read first: for each list that
+ * has entries of @ip's family, the exact index's tag group and slots, and
+ * for IPv4 the summary cell of @ip's /16 if there are prefixes. Inside a
+ * read-side section.
+ */
+static inline void check_prefetch(const struct ipw_table *t,
+				  const struct ipw_addr *ip)
+{
+	int f = fam_index(ip);
+
+	for (int list = IPW_LIST_BAN; list <= IPW_LIST_ALLOW; list++) {
+		const struct list_ix *L = &t->l[list];
+
+		if (!__atomic_load_n(&L->nonempty[f], __ATOMIC_RELAXED))
+			continue;
+		if (f == 0) {
+			uint32_t a = ipw_addr_v4(ip);
+			const struct ix4 *ex =
+				__atomic_load_n(&L->ex4, __ATOMIC_ACQUIRE);
+			const uint64_t *sum =
+				__atomic_load_n(&L->sum4, __ATOMIC_ACQUIRE);
+
+			if (ex)
+				ix4_prefetch(ex, a);
+			if (sum)
+				__builtin_prefetch(&sum[a >> 16]);
+		} else {
+			const struct ix6 *ex =
+				__atomic_load_n(&L->ex6, __ATOMIC_ACQUIRE);
+
+			if (ex)
+				ix6_prefetch(ex, key_of6(ip));
+		}
+	}
+}
+
+/*
+ * Checks of a batch run CHECK_AHEAD queries behind the fetches of their
+ * memory, so that many memory latencies overlap instead of following one
+ * another. Measured at 1M IPv4 bans, half hits, batches of 64 and 256:
+ * 24-26 ns per check fetching 8 ahead, 21-22 at 16, 19-20 at 32 (one
+ * check per call: 57-80 ns); 16 and 32 did the same at 10M IPv6 (46 ns)
+ * and with 100k prefixes. A read-side section covers CHECK_SECTION
+ * queries, so that a batch of any size holds up a grace period no longer
+ * than that.
+ */
+#define CHECK_AHEAD   32
+#define CHECK_SECTION 256
+
+int ipw_table_check_batch_at(struct ipw_table *t, const struct ipw_addr *ips,
+			     size_t n, int64_t now64, struct ipw_verdict *vs)
+{
+	uint32_t now = clamp_now(now64);
+
+	for (size_t i = 0; i < n; i++)
+		if (!check_arg_ok(&ips[i]))
+			return IPW_EINVAL;
+	for (size_t base = 0; base < n; base += CHECK_SECTION) {
+		size_t end =
+			n - base > CHECK_SECTION ? base + CHECK_SECTION : n;
+		int mode;
+
+		urcu_bp_read_lock();
+		mode = __atomic_load_n(&t->mode, __ATOMIC_ACQUIRE);
+		for (size_t i = base; i < end && i < base + CHECK_AHEAD; i++)
+			check_prefetch(t, &ips[i]);
+		for (size_t i = base; i < end; i++) {
+			if (i + CHECK_AHEAD < end)
+				check_prefetch(t, &ips[i + CHECK_AHEAD]);
+			check_one(t, &ips[i], now, mode, &vs[i]);
+		}
+		TSAN_RELEASE(&t->tsan_gp);
+		urcu_bp_read_unlock();
+	}
+	return 0;
+}
+
+int ipw_table_check_batch(struct ipw_table *t, const struct ipw_addr *ips,
+			  size_t n, struct ipw_verdict *vs)
+{
+	return ipw_table_check_batch_at(t, ips, n, t->clock(t->clock_ctx), vs);
 }
 
 int ipw_table_check(struct ipw_table *t, const struct ipw_addr *ip,

@@ -19,6 +19,7 @@
  * with TICK steps. Expiry values in the tables are offsets from T0 (0 is
  * permanent), so "expires 100" at the start of a scenario is "now".
  */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -3540,10 +3541,188 @@ static void test_merge_paths(void)
 	}
 }
 
+/* Whether @v still holds the 0x5a filler: no verdict was written. */
+static bool untouched(const struct ipw_verdict *v)
+{
+	struct ipw_verdict f;
+
+	memset(&f, 0x5a, sizeof(f));
+	return memcmp(v, &f, sizeof(f)) == 0;
+}
+
+/* Whether two verdicts say the same: every field a check fills. */
+static bool same_verdict(const struct ipw_verdict *a,
+			 const struct ipw_verdict *b)
+{
+	return a->blocked == b->blocked && a->reason == b->reason &&
+	       (a->reason == IPW_VERDICT_NO_MATCH ||
+		a->reason == IPW_VERDICT_NOT_ALLOWED ||
+		(a->list == b->list && ipw_addr_equal(&a->entry, &b->entry) &&
+		 a->expires == b->expires));
+}
+
+/* The query addresses of test_check_batch(): some inside every entry of
+ * the table it builds, and random ones of both families. */
+static size_t batch_queries(struct ipw_addr *q, size_t max, uint64_t *r)
+{
+	static const char *const inside[] = {
+		"192.0.2.7",	   "192.0.2.8",	       "198.51.100.1",
+		"198.51.100.77",   "203.0.113.9",      "203.0.113.200",
+		"10.1.2.3",	   "10.1.200.1",       "10.9.9.9",
+		"2001:db8::7",	   "2001:db8::8",      "2001:db8:1::1",
+		"2001:db8:1:2::3", "2001:db8:ffff::1", "::ffff:192.0.2.7",
+		"198.18.0.7",	   "198.18.0.14",      "198.18.0.15",
+	};
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(inside) / sizeof(inside[0]); i++)
+		q[n++] = addr(inside[i]);
+	while (n < max) {
+		uint8_t b[16];
+
+		*r ^= *r << 13;
+		*r ^= *r >> 7;
+		*r ^= *r << 17;
+		memcpy(b, r, 8);
+		memcpy(b + 8, r, 8);
+		if (*r & 1) {
+			/* IPv4, often inside 10.0.0.0/8 or 192.0.2.0/24 */
+			uint32_t a = (uint32_t)(*r >> 8);
+
+			if ((*r >> 1) % 3 == 0)
+				a = 0x0a000000u | (a & 0x00ffffffu);
+			else if ((*r >> 1) % 3 == 1)
+				a = 0xc0000200u | (a & 0xffu);
+			ipw_addr_from_v4(&q[n++], a, 32);
+		} else {
+			b[0] = 0x20, b[1] = 0x01, b[2] = 0x0d, b[3] = 0xb8;
+			if ((*r >> 1) & 1)
+				b[4] = b[5] = 0; /* inside 2001:db8::/32 ... */
+			ipw_addr_from_v6(&q[n++], b, 128);
+		}
+	}
+	return n;
+}
+
+/*
+ * ipw_table_check_batch(): the same verdict as ipw_table_check() for every
+ * address, whatever the table holds (exact and prefix entries of both
+ * lists and families, expired ones, both modes) and whatever the batch's
+ * size (none, one, more than one read-side section's run of 256).
+ */
+static void test_check_batch(void)
+{
+	static struct ipw_addr q[1100];
+	static struct ipw_verdict one[1100], many[1100];
+	struct ipw_table *t = new_table(0);
+	struct ipw_entry_info e;
+	enum ipw_change what;
+	uint64_t r = 0x9e3779b97f4a7c15ull;
+	size_t n, bad;
+	int rc = 0;
+
+	now_s = T0;
+	rc |= add(t, B, "192.0.2.7", 0, 0, 0, &what);
+	rc |= add(t, B, "192.0.2.8", T0 + 10, 0, 0, &what); /* expires */
+	rc |= add(t, B, "198.51.100.0/24", 0, 0, 0, &what);
+	rc |= add(t, B, "203.0.113.0/25", T0 + 100, 0, 0, &what);
+	rc |= add(t, B, "10.0.0.0/8", 0, 0, 0, &what);
+	rc |= add(t, A, "10.1.0.0/17", 0, 0, 0, &what);
+	rc |= add(t, B, "10.1.200.1", 0, 0, 0, &what);
+	rc |= add(t, A, "10.9.9.9", T0 + 10, 0, 0, &what); /* expires */
+	rc |= add(t, B, "2001:db8::7", 0, 0, 0, &what);
+	rc |= add(t, B, "2001:db8::/48", T0 + 100, 0, 0, &what);
+	rc |= add(t, A, "2001:db8:1::/64", 0, 0, 0, &what);
+	rc |= add(t, B, "2001:db8:1:2::/64", 0, 0, 0, &what);
+	rc |= add(t, B, "2001:db8:fffe::/47", 0, 0, 0, &what);
+	is_int(rc, 0, "batch: the table is built");
+	for (int i = 0; i < 3000; i++) {
+		char buf[32];
+
+		snprintf(buf, sizeof(buf), "198.18.%d.%d", i / 256, i % 256);
+		if (i % 7 == 0)
+			add(t, B, buf, T0 + 5 + i % 20, 0, 0, &what);
+	}
+	n = batch_queries(q, 1100, &r);
+
+	for (int round = 0; round < 4; round++) {
+		int64_t when = T0 + (round % 2 ? 50 : 1);
+		enum ipw_mode mode =
+			round < 2 ? IPW_MODE_DENYLIST : IPW_MODE_ALLOWLIST;
+		static const size_t sizes[] = {0, 1, 17, 256, 257, 1100};
+
+		ipw_table_set_mode(t, mode, &what);
+		for (size_t i = 0; i < n; i++)
+			ipw_table_check_at(t, &q[i], when, &one[i]);
+		for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+			size_t m = sizes[k];
+
+			memset(many, 0x5a, sizeof(many));
+			rc = ipw_table_check_batch_at(t, q, m, when, many);
+			bad = 0;
+			for (size_t i = 0; i < m; i++)
+				bad += !same_verdict(&one[i], &many[i]);
+			ok(rc == 0 && bad == 0 &&
+				   (m == n || untouched(&many[m])),
+			   "batch: %zu addresses, %s, %s: %zu verdicts like "
+			   "single checks, none written past the end",
+			   m, mode ? "allowlist" : "denylist",
+			   round % 2 ? "after some expired" : "before",
+			   m - bad);
+		}
+	}
+	ipw_table_set_mode(t, IPW_MODE_DENYLIST, &what);
+
+	/* the table's own clock: the 192.0.2.8 ban expires at T0 + 10 */
+	now_s = T0 + 10;
+	q[0] = addr("192.0.2.8");
+	q[1] = addr("192.0.2.7");
+	rc = ipw_table_check_batch(t, q, 2, many);
+	ok(rc == 0 && many[0].reason == IPW_VERDICT_NO_MATCH &&
+		   many[1].reason == IPW_VERDICT_BANNED,
+	   "batch: ipw_table_check_batch() reads the table's clock");
+
+	/* hits are counted as single checks count them */
+	ipw_table_get(t, B, &q[1], &e);
+	for (int i = 2; i < 40; i++)
+		q[i] = q[1];
+	rc = ipw_table_check_batch(t, q + 1, 39, many);
+	{
+		struct ipw_entry_info e2;
+
+		ipw_table_get(t, B, &q[1], &e2);
+		ok(rc == 0 && e2.hits == e.hits + 39,
+		   "batch: 39 checks of one address count 39 hits (%" PRIu64
+		   " -> %" PRIu64 ")",
+		   e.hits, e2.hits);
+	}
+
+	/* one bad address: nothing is checked, no verdict written */
+	q[0] = addr("192.0.2.7");
+	q[1] = addr("192.0.2.0/24");
+	memset(many, 0x5a, sizeof(many));
+	ipw_table_get(t, B, &q[0], &e);
+	rc = ipw_table_check_batch(t, q, 2, many);
+	{
+		struct ipw_entry_info e2;
+
+		ipw_table_get(t, B, &q[0], &e2);
+		ok(rc == IPW_EINVAL && untouched(&many[0]) && e2.hits == e.hits,
+		   "batch: a prefix among the addresses: EINVAL, no verdict "
+		   "written, no hit counted");
+	}
+	memset(&q[1], 0, sizeof(q[1]));
+	q[1].family = 7;
+	is_int(ipw_table_check_batch(t, q, 2, many), IPW_EINVAL,
+	       "batch: an unknown family: EINVAL");
+	ipw_table_free(t);
+}
+
 int main(void)
 {
 	run_scenarios();
 	test_merge_paths();
+	test_check_batch();
 	test_purge();
 	test_wheel_levels();
 	test_hashdos();

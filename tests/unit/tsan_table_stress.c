@@ -2,7 +2,8 @@
 /*
  * Concurrent stress of the ban table, meant to run under ThreadSanitizer.
  *
- * Threads: NREADERS readers checking addresses, NWRITERS writers adding and
+ * Threads: NREADERS readers checking addresses (one of them in batches),
+ * NWRITERS writers adding and
  * removing bans and allows, one putter restoring entries with
  * ipw_table_put() and ipw_table_put_batch() (any expiry, past ones
  * included, any flags and hit counters) and removing some, and one purger
@@ -388,47 +389,71 @@ struct reader_arg {
 	int id;
 };
 
+/* The invariants of one verdict for @ip, an address of @kind (see
+ * reader()), checked no earlier than @before. */
+static void judge(uint32_t kind, const struct ipw_addr *ip,
+		  const struct ipw_verdict *v, int64_t before)
+{
+	char buf[IPW_ADDR_STRLEN];
+
+	check_verdict(ip, v, before, IPW_MODE_DENYLIST);
+	if (kind < 3 && (!v->blocked || v->reason != IPW_VERDICT_BANNED))
+		violate(V_PINNED_BAN, "%s: blocked %d reason %u", fmt(ip, buf),
+			v->blocked, v->reason);
+	if (kind >= 3 && kind < 5 &&
+	    (v->blocked || v->reason != IPW_VERDICT_ALLOWED))
+		violate(V_PINNED_ALLOW, "%s: blocked %d reason %u",
+			fmt(ip, buf), v->blocked, v->reason);
+}
+
+/*
+ * Readers check addresses inside pinned bans (kind 0-2), inside pinned
+ * allows (3-4) and in the ranges writers change (5-9). The last reader
+ * asks in batches of 1 to 40 (ipw_table_check_batch()), the others one
+ * at a time.
+ */
+#define READER_BATCH 40
+
 static void *reader(void *p)
 {
 	struct reader_arg *arg = p;
 	struct counters *c = &totals[arg->id];
 	uint64_t r = 0x1000 + (uint64_t)arg->id;
-	char buf[IPW_ADDR_STRLEN];
+	bool batch = arg->id == NREADERS - 1;
 
 	ipw_reader_register();
 	while (c->ops < READER_CAP) {
-		struct ipw_addr ip;
-		struct ipw_verdict v;
-		uint32_t kind = below(&r, 10);
+		struct ipw_addr ip[READER_BATCH];
+		struct ipw_verdict v[READER_BATCH];
+		uint32_t kind[READER_BATCH];
+		uint32_t n = batch ? 1 + below(&r, READER_BATCH) : 1;
 		int64_t before;
+		char buf[IPW_ADDR_STRLEN];
 		int rc;
 
-		if ((c->ops & 255) == 0 &&
-		    atomic_load_explicit(&stop, memory_order_relaxed))
+		if (atomic_load_explicit(&stop, memory_order_relaxed))
 			break;
-		c->ops++;
-		if (kind < 3)
-			pinned_ban_addr(&r, &ip);
-		else if (kind < 5)
-			pinned_allow_addr(&r, &ip);
-		else
-			shared_addr(&r, &ip);
+		c->ops += n;
+		for (uint32_t i = 0; i < n; i++) {
+			kind[i] = below(&r, 10);
+			if (kind[i] < 3)
+				pinned_ban_addr(&r, &ip[i]);
+			else if (kind[i] < 5)
+				pinned_allow_addr(&r, &ip[i]);
+			else
+				shared_addr(&r, &ip[i]);
+		}
 		before = stress_clock(NULL);
-		rc = ipw_table_check(tbl, &ip, &v);
-		c->checks++;
+		rc = batch ? ipw_table_check_batch(tbl, ip, n, v) :
+			     ipw_table_check(tbl, &ip[0], &v[0]);
+		c->checks += n;
 		if (rc) {
-			violate(V_VERDICT, "check %s: %s", fmt(&ip, buf),
+			violate(V_VERDICT, "check %s: %s", fmt(&ip[0], buf),
 				ipw_errname(rc));
 			continue;
 		}
-		check_verdict(&ip, &v, before, IPW_MODE_DENYLIST);
-		if (kind < 3 && (!v.blocked || v.reason != IPW_VERDICT_BANNED))
-			violate(V_PINNED_BAN, "%s: blocked %d reason %u",
-				fmt(&ip, buf), v.blocked, v.reason);
-		if (kind >= 3 && kind < 5 &&
-		    (v.blocked || v.reason != IPW_VERDICT_ALLOWED))
-			violate(V_PINNED_ALLOW, "%s: blocked %d reason %u",
-				fmt(&ip, buf), v.blocked, v.reason);
+		for (uint32_t i = 0; i < n; i++)
+			judge(kind[i], &ip[i], &v[i], before);
 	}
 	ipw_reader_unregister();
 	return NULL;
