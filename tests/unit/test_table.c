@@ -3544,10 +3544,12 @@ static void test_merge_paths(void)
 /* Whether @v still holds the 0x5a filler: no verdict was written. */
 static bool untouched(const struct ipw_verdict *v)
 {
-	struct ipw_verdict f;
+	const unsigned char *b = (const unsigned char *)v;
 
-	memset(&f, 0x5a, sizeof(f));
-	return memcmp(v, &f, sizeof(f)) == 0;
+	for (size_t i = 0; i < sizeof(*v); i++)
+		if (b[i] != 0x5a)
+			return false;
+	return true;
 }
 
 /* Whether two verdicts say the same: every field a check fills. */
