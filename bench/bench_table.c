@@ -176,12 +176,12 @@ static struct ipw_addr *make_queries(int fam, const struct ipw_addr *exact,
 	return q;
 }
 
-/* One pass over the NQUERIES queries; returns its time. */
 /* How a run checks: one ipw_table_check() or ipw_table_check_at() per
  * query, or ipw_table_check_batch() of CHECK_BATCH queries per call. */
 enum how { ONE, ONE_AT, BATCH, HOWS };
 #define CHECK_BATCH 64
 
+/* One pass over the NQUERIES queries; returns its time. */
 static uint64_t run_checks(struct ipw_table *t, const struct ipw_addr *q,
 			   enum how how, uint64_t *blocked)
 {
@@ -215,8 +215,8 @@ static uint64_t run_checks(struct ipw_table *t, const struct ipw_addr *q,
 }
 
 /*
- * Each case is timed CHECK_RUNS times, check and check_at alternating,
- * and the fastest run is reported: on a shared machine other jobs only
+ * Each case is timed CHECK_RUNS times, the three ways of asking taking
+ * turns, and the fastest run of each is reported: on a shared machine other jobs only
  * ever add time, so the minimum is the most repeatable number. The median
  * goes into the JSON line too.
  */
@@ -464,29 +464,48 @@ static void insert_purge_once(const uint32_t *keys, size_t n, bool reserve,
  */
 #define INSERT_RUNS 3
 
+/* One timed run: its time and the operations it did. */
+struct timed {
+	uint64_t ns;
+	size_t ops;
+};
+
+static int cmp_per_op(const void *a, const void *b)
+{
+	const struct timed *x = a, *y = b;
+	double px = (double)x->ns / (double)x->ops;
+	double py = (double)y->ns / (double)y->ops;
+
+	return px < py ? -1 : px > py;
+}
+
 static void bench_insert_purge(size_t n)
 {
-	uint64_t ns[4][2][INSERT_RUNS];
-	size_t purged = 0, mid = INSERT_RUNS / 2;
+	struct timed runs[4][2][INSERT_RUNS]; /* [variant][insert, purge] */
+	size_t mid = INSERT_RUNS / 2;
 	uint32_t *keys = malloc(n * sizeof(*keys));
 
 	if (!keys)
 		abort();
 	for (int r = 0; r < INSERT_RUNS; r++)
 		for (int v = 0; v < 4; v++) {
+			struct timed *ins = &runs[v][0][r],
+				     *pur = &runs[v][1][r];
+
 			for (size_t i = 0; i < n; i++)
 				keys[i] = (uint32_t)bench_rand(&rng);
 			/* random keys repeat a little (about 1,900 merges in
 			 * 4M), so a purge removes slightly fewer than @n */
-			insert_purge_once(keys, n, v & 1, v & 2, &ns[v][0][r],
-					  &ns[v][1][r], &purged);
+			ins->ops = n;
+			insert_purge_once(keys, n, v & 1, v & 2, &ins->ns,
+					  &pur->ns, &pur->ops);
 		}
 	for (int v = 0; v < 4; v++)
 		for (int what = 0; what < 2; what++) {
+			struct timed *t = runs[v][what];
 			char name[64], extra[96];
 
-			qsort(ns[v][what], INSERT_RUNS, sizeof(uint64_t),
-			      cmp_u64);
+			qsort(t, INSERT_RUNS, sizeof(*t), cmp_per_op);
 			snprintf(name, sizeof(name), "%s/v4%s%s%s",
 				 what ? "purge" : "insert", what ? "" : "_ttl",
 				 (v & 1) ? "_reserved" : "",
@@ -494,10 +513,9 @@ static void bench_insert_purge(size_t n)
 			snprintf(extra, sizeof(extra),
 				 "%s\"runs\": %d, \"median_ns_per_op\": %.2f",
 				 what ? "" : "\"writer\": 1, ", INSERT_RUNS,
-				 (double)ns[v][what][mid] /
-					 (double)(what ? purged : n));
-			bench_report("table", name, 1, what ? purged : n,
-				     ns[v][what][0], extra);
+				 (double)t[mid].ns / (double)t[mid].ops);
+			bench_report("table", name, 1, t[0].ops, t[0].ns,
+				     extra);
 		}
 	free(keys);
 }

@@ -286,17 +286,24 @@ static inline bool IX_FN(_find)(const struct IX_NAME *ix, IX_KEY k,
 }
 
 /*
- * Reader: start fetching the tag group and the slots where _find(@k) will
- * look first, without waiting for them (a batch of checks issues this a
- * few queries ahead, so that their memory latencies overlap). Always
- * inlined: as a call, GCC 12 finds the function free of side effects (a
- * prefetch has none it models) and deletes the call.
+ * Start fetching the tag group where @k's probe starts, without waiting
+ * for it. A reader (@write false: a batch of checks issues this a few
+ * queries ahead, so that their memory latencies overlap) fetches the
+ * group's slots too, as _find() does; a writer (@write true, to own the
+ * lines) fetches the group's first slot line. Always inlined: as a call,
+ * GCC 12 finds the function free of side effects (a prefetch has none it
+ * models) and deletes the call.
  */
 static inline __attribute__((always_inline)) void
-IX_FN(_prefetch)(const struct IX_NAME *ix, IX_KEY k)
+IX_FN(_prefetch)(const struct IX_NAME *ix, IX_KEY k, bool write)
 {
 	uint64_t i = ix_group0(IX_HASH(k, ix->hkey), ix->mask);
 
+	if (write) {
+		__builtin_prefetch(ix->tags + i, 1);
+		__builtin_prefetch(&ix->slots[i], 1);
+		return;
+	}
 	__builtin_prefetch(ix->tags + i);
 	for (size_t off = 0; off < IX_GROUP * sizeof(IX_SLOT); off += 64)
 		__builtin_prefetch((const char *)&ix->slots[i] + off);

@@ -736,7 +736,7 @@ static inline void check_prefetch(const struct ipw_table *t,
 				__atomic_load_n(&L->sum4, __ATOMIC_ACQUIRE);
 
 			if (ex)
-				ix4_prefetch(ex, a);
+				ix4_prefetch(ex, a, false);
 			if (sum)
 				__builtin_prefetch(&sum[a >> 16]);
 		} else {
@@ -744,7 +744,7 @@ static inline void check_prefetch(const struct ipw_table *t,
 				__atomic_load_n(&L->ex6, __ATOMIC_ACQUIRE);
 
 			if (ex)
-				ix6_prefetch(ex, key_of6(ip));
+				ix6_prefetch(ex, key_of6(ip), false);
 		}
 	}
 }
@@ -814,17 +814,30 @@ void ipw_reader_unregister(void)
 
 /* ---- writer helpers: memory ---- */
 
+/* Room in @arr (@n used of @cap) for @k more values. */
+static int reserve_u32(uint32_t **arr, uint32_t n, uint32_t *cap, uint32_t k)
+{
+	uint64_t want = (uint64_t)n + k, ncap = *cap ? *cap : 1024;
+	uint32_t *p;
+
+	if (want <= *cap)
+		return 0;
+	while (ncap < want)
+		ncap *= 2;
+	if (ncap > UINT32_MAX)
+		return IPW_ENOMEM;
+	p = realloc(*arr, (size_t)ncap * sizeof(*p));
+	if (!p)
+		return IPW_ENOMEM;
+	*arr = p;
+	*cap = (uint32_t)ncap;
+	return 0;
+}
+
 static int push_u32(uint32_t **arr, uint32_t *n, uint32_t *cap, uint32_t v)
 {
-	if (*n == *cap) {
-		uint32_t ncap = *cap ? *cap * 2 : 1024;
-		uint32_t *p = realloc(*arr, (size_t)ncap * sizeof(*p));
-
-		if (!p)
-			return IPW_ENOMEM;
-		*arr = p;
-		*cap = ncap;
-	}
+	if (reserve_u32(arr, *n, cap, 1) != 0)
+		return IPW_ENOMEM;
 	(*arr)[(*n)++] = v;
 	return 0;
 }
@@ -850,42 +863,72 @@ static void defer_free(struct ipw_table *t, void *p)
 	t->deferred[t->ndeferred++] = p;
 }
 
-/* Wait for readers, then recycle limbo handles and free deferred memory. */
-static void reclaim(struct ipw_table *t)
+/*
+ * Memory waiting for a grace period: the handles in limbo and the index
+ * arrays a rebuild replaced, taken out of the table together (writer).
+ */
+struct recycle {
+	uint32_t *h, n, cap;
+	void **mem;
+	uint32_t nmem;
+};
+
+static bool recycle_take(struct ipw_table *t, struct recycle *r)
 {
-	if (t->nlimbo == 0 && t->ndeferred == 0)
-		return;
-	urcu_bp_synchronize_rcu();
-	TSAN_ACQUIRE(&t->tsan_gp);
-	for (uint32_t i = 0; i < t->ndeferred; i++)
-		ix_free(t->deferred[i]);
-	t->ndeferred = 0;
-	while (t->nlimbo) {
-		if (push_u32(&t->freeh, &t->nfree, &t->capfree,
-			     t->limbo[t->nlimbo - 1]) != 0)
-			break; /* keep them in limbo; retried later */
-		t->nlimbo--;
-	}
+	*r = (struct recycle){t->limbo, t->nlimbo, t->caplimbo, t->deferred,
+			      t->ndeferred};
+	if (r->n == 0 && r->nmem == 0)
+		return false;
+	t->limbo = NULL;
+	t->nlimbo = t->caplimbo = 0;
+	t->deferred = NULL;
+	t->ndeferred = t->capdeferred = 0;
+	return true;
 }
 
-/* Room in @arr for @k more values. */
-static int reserve_u32(uint32_t **arr, uint32_t n, uint32_t *cap, uint32_t k)
+/* After the grace period, with or without the lock: free the arrays. */
+static void recycle_free_memory(struct ipw_table *t, struct recycle *r)
 {
-	uint64_t want = (uint64_t)n + k, ncap = *cap ? *cap : 1024;
-	uint32_t *p;
+	TSAN_ACQUIRE(&t->tsan_gp);
+	for (uint32_t i = 0; i < r->nmem; i++)
+		ix_free(r->mem[i]);
+	free(r->mem);
+}
 
-	if (want <= *cap)
-		return 0;
-	while (ncap < want)
-		ncap *= 2;
-	if (ncap > UINT32_MAX)
-		return IPW_ENOMEM;
-	p = realloc(*arr, (size_t)ncap * sizeof(*p));
-	if (!p)
-		return IPW_ENOMEM;
-	*arr = p;
-	*cap = (uint32_t)ncap;
-	return 0;
+/* With the lock, after the grace period: the handles join the free list.
+ * If it cannot grow, they stay in (or go back to) limbo, recycled after a
+ * later grace period; if limbo cannot take them back, they leak rather
+ * than corrupt anything. */
+static void recycle_handles(struct ipw_table *t, struct recycle *r)
+{
+	if (reserve_u32(&t->freeh, t->nfree, &t->capfree, r->n) == 0) {
+		memcpy(t->freeh + t->nfree, r->h, r->n * sizeof(*r->h));
+		t->nfree += r->n;
+		r->n = 0;
+	}
+	if (!t->limbo) { /* the array becomes limbo's again */
+		t->limbo = r->h;
+		t->nlimbo = r->n;
+		t->caplimbo = r->cap;
+		return;
+	}
+	for (uint32_t i = 0; i < r->n; i++)
+		if (push_u32(&t->limbo, &t->nlimbo, &t->caplimbo, r->h[i]) != 0)
+			break;
+	free(r->h);
+}
+
+/* Wait for readers, then recycle limbo handles and free deferred memory,
+ * all with the lock held (writer). */
+static void reclaim(struct ipw_table *t)
+{
+	struct recycle r;
+
+	if (!recycle_take(t, &r))
+		return;
+	urcu_bp_synchronize_rcu();
+	recycle_free_memory(t, &r);
+	recycle_handles(t, &r);
 }
 
 /*
@@ -902,48 +945,22 @@ static int reserve_u32(uint32_t **arr, uint32_t n, uint32_t *cap, uint32_t k)
 static void wunlock_reclaim(struct ipw_table *t)
 {
 	uint32_t bound = t->live / 8 > 4096 ? t->live / 8 : 4096;
-	uint32_t *handles, n;
-	void **mem;
-	uint32_t nmem;
+	struct recycle r;
 
-	if (!t->ndeferred && t->nlimbo < bound) {
+	if ((!t->ndeferred && t->nlimbo < bound) || !recycle_take(t, &r)) {
 		wunlock(t);
 		return;
 	}
-	handles = t->limbo;
-	n = t->nlimbo;
-	mem = t->deferred;
-	nmem = t->ndeferred;
-	t->limbo = NULL;
-	t->nlimbo = t->caplimbo = 0;
-	t->deferred = NULL;
-	t->ndeferred = t->capdeferred = 0;
 	wunlock(t);
 	urcu_bp_synchronize_rcu();
-	TSAN_ACQUIRE(&t->tsan_gp);
-	for (uint32_t i = 0; i < nmem; i++)
-		ix_free(mem[i]);
-	free(mem);
-	if (n == 0) {
-		free(handles);
+	recycle_free_memory(t, &r);
+	if (r.n == 0) {
+		free(r.h);
 		return;
 	}
 	wlock(t);
-	if (reserve_u32(&t->freeh, t->nfree, &t->capfree, n) == 0) {
-		memcpy(t->freeh + t->nfree, handles, n * sizeof(*handles));
-		t->nfree += n;
-	} else {
-		/* No room: back to limbo, recycled by a later reclaim (their
-		 * grace period has passed, another one does no harm). If limbo
-		 * cannot take them either, leak them rather than corrupt
-		 * anything. */
-		for (uint32_t i = 0; i < n; i++)
-			if (push_u32(&t->limbo, &t->nlimbo, &t->caplimbo,
-				     handles[i]) != 0)
-				break;
-	}
+	recycle_handles(t, &r);
 	wunlock(t);
-	free(handles);
 }
 
 /*
@@ -1031,7 +1048,11 @@ static bool meta_nonempty(const char *r, const char *a, const char *src)
 	       (src && cut_utf8(src, IPW_SOURCE_MAX));
 }
 
-static bool spec_has_meta(const struct ipw_entry_spec *s);
+static bool spec_has_meta(const struct ipw_entry_spec *s)
+{
+	return (s->reason && *s->reason) || (s->actor && *s->actor) ||
+	       (s->source && *s->source);
+}
 
 static struct meta *meta_of_spec(const struct ipw_entry_spec *s)
 {
@@ -1054,12 +1075,6 @@ static struct meta *meta_merge(const struct meta *old,
 			s->source ? s->source :
 			old	  ? old->data + old->source_off :
 				    NULL);
-}
-
-static bool spec_has_meta(const struct ipw_entry_spec *s)
-{
-	return (s->reason && *s->reason) || (s->actor && *s->actor) ||
-	       (s->source && *s->source);
 }
 
 static uint64_t meta_bytes(const struct meta *m)
@@ -2038,7 +2053,6 @@ static void write_prefetch(const struct ipw_table *t, int list,
 {
 	const struct list_ix *L;
 	struct where w;
-	uint64_t i;
 
 	if ((unsigned)list > IPW_LIST_ALLOW || !valid_target(tg))
 		return;
@@ -2048,31 +2062,41 @@ static void write_prefetch(const struct ipw_table *t, int list,
 		const struct ix4 *ix =
 			__atomic_load_n(&L->ex4, __ATOMIC_ACQUIRE);
 
-		if (!ix)
-			return;
-		i = ix_group0(ipw_hash_u32(w.a4, ix->hkey), ix->mask);
-		__builtin_prefetch(ix->tags + i, 1);
-		__builtin_prefetch(&ix->slots[i], 1);
+		if (ix)
+			ix4_prefetch(ix, w.a4, true);
 	} else if (w.fam == 0) {
 		const struct ixp4 *ix =
 			__atomic_load_n(&L->px4, __ATOMIC_ACQUIRE);
 
-		if (!ix)
-			return;
-		i = ix_group0(ipw_hash_u64(p4_key(w.a4, tg->plen), ix->hkey),
-			      ix->mask);
-		__builtin_prefetch(ix->tags + i, 1);
-		__builtin_prefetch(&ix->slots[i], 1);
+		if (ix)
+			ixp4_prefetch(ix, p4_key(w.a4, tg->plen), true);
 	} else {
 		const struct ix6 *ix = __atomic_load_n(
 			w.host ? &L->ex6 : &L->px6, __ATOMIC_ACQUIRE);
 
-		if (!ix)
-			return;
-		i = ix_group0(ipw_hash_u128(w.k6.hi, w.k6.lo, ix->hkey),
-			      ix->mask);
-		__builtin_prefetch(ix->tags + i, 1);
-		__builtin_prefetch(&ix->slots[i], 1);
+		if (ix)
+			ix6_prefetch(ix, w.k6, true);
+	}
+}
+
+/*
+ * Reader: the slot of single address @tg in @L's exact index, as
+ * ix4_find()/ix6_find() report it (control word and expiry); false if
+ * it is not there. Inside a read-side section.
+ */
+static inline bool host_find(const struct list_ix *L, const struct ipw_addr *tg,
+			     uint32_t *ctl, uint32_t *exp)
+{
+	if (tg->family == IPW_AF_INET) {
+		const struct ix4 *ix =
+			__atomic_load_n(&L->ex4, __ATOMIC_ACQUIRE);
+
+		return ix && ix4_find(ix, ipw_addr_v4(tg), ctl, exp);
+	} else {
+		const struct ix6 *ix =
+			__atomic_load_n(&L->ex6, __ATOMIC_ACQUIRE);
+
+		return ix && ix6_find(ix, key_of6(tg), ctl, exp);
 	}
 }
 
@@ -2089,25 +2113,12 @@ static void write_prefetch(const struct ipw_table *t, int list,
 static void write_prefetch_unlocked(struct ipw_table *t, int list,
 				    const struct ipw_addr *tg)
 {
-	uint32_t ctl = 0, exp;
+	uint32_t ctl, exp;
 
 	urcu_bp_read_lock();
-	if (tg->family == IPW_AF_INET && tg->plen == 32) {
-		const struct ix4 *ix =
-			__atomic_load_n(&t->l[list].ex4, __ATOMIC_ACQUIRE);
-
-		if (ix)
-			ix4_find(ix, ipw_addr_v4(tg), &ctl, &exp);
-	} else if (tg->family == IPW_AF_INET6 && tg->plen == 128) {
-		const struct ix6 *ix =
-			__atomic_load_n(&t->l[list].ex6, __ATOMIC_ACQUIRE);
-
-		if (ix)
-			ix6_find(ix, key_of6(tg), &ctl, &exp);
-	} else {
+	if (!ipw_addr_is_host(tg))
 		write_prefetch(t, list, tg);
-	}
-	if (ctl)
+	else if (host_find(&t->l[list], tg, &ctl, &exp))
 		(void)__atomic_load_n(&entry_of(t, ctl & IX_HANDLE_MASK)->sv,
 				      __ATOMIC_RELAXED);
 	TSAN_RELEASE(&t->tsan_gp);
@@ -2167,7 +2178,7 @@ static bool add_unlocked(struct ipw_table *t, const struct ipw_entry_spec *spec,
 			 enum ipw_change *what)
 {
 	const struct ipw_addr *tg = &spec->target;
-	uint32_t exp = (uint32_t)spec->expires, now, ctl = 0, sexp, cur;
+	uint32_t exp = (uint32_t)spec->expires, now, ctl, sexp, cur;
 	const struct list_ix *L = &t->l[spec->list];
 	struct match m;
 	struct entry *e;
@@ -2179,19 +2190,8 @@ static bool add_unlocked(struct ipw_table *t, const struct ipw_entry_spec *spec,
 	if (exp != 0 && exp <= now)
 		return false;
 	urcu_bp_read_lock();
-	if (tg->family == IPW_AF_INET) {
-		const struct ix4 *ix =
-			__atomic_load_n(&L->ex4, __ATOMIC_ACQUIRE);
-
-		if (!ix || !ix4_find(ix, ipw_addr_v4(tg), &ctl, &sexp))
-			goto out;
-	} else {
-		const struct ix6 *ix =
-			__atomic_load_n(&L->ex6, __ATOMIC_ACQUIRE);
-
-		if (!ix || !ix6_find(ix, key_of6(tg), &ctl, &sexp))
-			goto out;
-	}
+	if (!host_find(L, tg, &ctl, &sexp))
+		goto out;
 	e = entry_of(t, ctl & IX_HANDLE_MASK);
 	__builtin_prefetch(e, 1);
 	/* A ban inside an allow is refused: add_locked() says so. */

@@ -3420,6 +3420,19 @@ static void test_put(void)
  * merge, an auto ban made manual, a later expiry, an expired entry), and
  * the result must be the same either way.
  */
+/* Ban @target (list B) with @exp, @score, @flags and @reason, then read
+ * the entry back into *e; the two return codes or'ed. */
+static int ban_get(struct ipw_table *t, const char *target, int64_t exp,
+		   uint32_t score, unsigned flags, const char *reason,
+		   enum ipw_change *what, struct ipw_entry_info *e)
+{
+	struct ipw_entry_spec s = spec_of(B, target, exp, score, flags);
+
+	s.reason = reason;
+	return ipw_table_add(t, &s, what, NULL, NULL) |
+	       ipw_table_get(t, B, &s.target, e);
+}
+
 static void test_merge_paths(void)
 {
 	static const char *const hosts[] = {"192.0.2.7", "2001:db8::7"};
@@ -3439,48 +3452,39 @@ static void test_merge_paths(void)
 		rc = ipw_table_add(t, &s, &what, NULL, NULL);
 		ok(rc == 0 && what == IPW_CHANGE_ADDED, "merge %s: added", h);
 
-		s = spec_of(B, h, T0 + 100, 7, IPW_ENTRY_AUTO);
-		rc = ipw_table_add(t, &s, &what, NULL, NULL);
-		rc |= ipw_table_get(t, B, &s.target, &e);
+		rc = ban_get(t, h, T0 + 100, 7, IPW_ENTRY_AUTO, NULL, &what,
+			     &e);
 		ok(rc == 0 && what == IPW_CHANGE_EXTENDED && e.score == 7 &&
 			   e.expires == T0 + 100 && e.flags == IPW_ENTRY_AUTO &&
 			   strcmp(e.reason, "first") == 0,
 		   "merge %s: a higher score is taken, nothing else changes",
 		   h);
-		s = spec_of(B, h, T0 + 50, 6, IPW_ENTRY_AUTO);
-		s.reason = "ignored";
-		rc = ipw_table_add(t, &s, &what, NULL, NULL);
-		rc |= ipw_table_get(t, B, &s.target, &e);
+		rc = ban_get(t, h, T0 + 50, 6, IPW_ENTRY_AUTO, "ignored", &what,
+			     &e);
 		ok(rc == 0 && what == IPW_CHANGE_UNCHANGED && e.score == 7 &&
 			   e.expires == T0 + 100 &&
 			   strcmp(e.reason, "first") == 0,
 		   "merge %s: lower score and expiry: unchanged, reason kept",
 		   h);
 
-		s = spec_of(B, h, T0 + 100, 8, IPW_ENTRY_AUTO);
-		s.reason = "second";
-		rc = ipw_table_add(t, &s, &what, NULL, NULL);
-		rc |= ipw_table_get(t, B, &s.target, &e);
+		rc = ban_get(t, h, T0 + 100, 8, IPW_ENTRY_AUTO, "second", &what,
+			     &e);
 		ok(rc == 0 && what == IPW_CHANGE_EXTENDED && e.score == 8 &&
 			   strcmp(e.reason, "second") == 0,
 		   "merge %s: a score raise with a reason replaces the reason",
 		   h);
 
-		s = spec_of(B, h, T0 + 100, 1, 0);
-		rc = ipw_table_add(t, &s, &what, NULL, NULL);
-		rc |= ipw_table_get(t, B, &s.target, &e);
+		rc = ban_get(t, h, T0 + 100, 1, 0, NULL, &what, &e);
 		ok(rc == 0 && what == IPW_CHANGE_EXTENDED && e.flags == 0 &&
 			   e.score == 8,
 		   "merge %s: a manual add makes the automatic ban manual", h);
-		s = spec_of(B, h, T0 + 100, 1, IPW_ENTRY_AUTO);
-		rc = ipw_table_add(t, &s, &what, NULL, NULL);
-		rc |= ipw_table_get(t, B, &s.target, &e);
+		rc = ban_get(t, h, T0 + 100, 1, IPW_ENTRY_AUTO, NULL, &what,
+			     &e);
 		ok(rc == 0 && what == IPW_CHANGE_UNCHANGED && e.flags == 0,
 		   "merge %s: an automatic add leaves a manual ban manual", h);
 
-		s = spec_of(B, h, T0 + 200, 8, IPW_ENTRY_AUTO);
-		rc = ipw_table_add(t, &s, &what, NULL, NULL);
-		rc |= ipw_table_get(t, B, &s.target, &e);
+		rc = ban_get(t, h, T0 + 200, 8, IPW_ENTRY_AUTO, NULL, &what,
+			     &e);
 		rc |= ipw_table_check(t, &s.target, &v);
 		ok(rc == 0 && what == IPW_CHANGE_EXTENDED &&
 			   e.expires == T0 + 200 && v.blocked &&
@@ -3515,16 +3519,14 @@ static void test_merge_paths(void)
 
 		/* expired, not purged: a new life, the old score is gone */
 		now_s = T0 + 200;
-		s = spec_of(B, h, T0 + 300, 2, IPW_ENTRY_AUTO);
-		rc = ipw_table_add(t, &s, &what, NULL, NULL);
-		rc |= ipw_table_get(t, B, &s.target, &e);
+		rc = ban_get(t, h, T0 + 300, 2, IPW_ENTRY_AUTO, NULL, &what,
+			     &e);
 		ok(rc == 0 && what == IPW_CHANGE_ADDED && e.score == 2 &&
 			   e.expires == T0 + 300 && e.flags == IPW_ENTRY_AUTO &&
 			   e.created == T0 + 200 && e.reason[0] == 0,
 		   "merge %s: an expired entry is replaced, not merged", h);
-		s = spec_of(B, h, T0 + 300, 3, IPW_ENTRY_AUTO);
-		rc = ipw_table_add(t, &s, &what, NULL, NULL);
-		rc |= ipw_table_get(t, B, &s.target, &e);
+		rc = ban_get(t, h, T0 + 300, 3, IPW_ENTRY_AUTO, NULL, &what,
+			     &e);
 		ok(rc == 0 && what == IPW_CHANGE_EXTENDED && e.score == 3,
 		   "merge %s: and merges again after", h);
 
@@ -3532,9 +3534,8 @@ static void test_merge_paths(void)
 		rc = ipw_table_del(t, B, &s.target, &what, &e);
 		ok(rc == 0 && what == IPW_CHANGE_REMOVED && e.score == 3,
 		   "merge %s: removal reports the merged score", h);
-		s = spec_of(B, h, T0 + 300, 1, IPW_ENTRY_AUTO);
-		rc = ipw_table_add(t, &s, &what, NULL, NULL);
-		rc |= ipw_table_get(t, B, &s.target, &e);
+		rc = ban_get(t, h, T0 + 300, 1, IPW_ENTRY_AUTO, NULL, &what,
+			     &e);
 		ok(rc == 0 && what == IPW_CHANGE_ADDED && e.score == 1,
 		   "merge %s: a removed target is added anew", h);
 		ipw_table_free(t);

@@ -241,7 +241,7 @@ struct pinned {
 	struct ipw_addr target;
 };
 
-static struct pinned pinned[160];
+static struct pinned pinned[64];
 static size_t npinned;
 
 static void pin(enum ipw_list list, const struct ipw_addr *a)
@@ -253,7 +253,8 @@ static void pin(enum ipw_list list, const struct ipw_addr *a)
 	s.list = list;
 	s.target = *a;
 	s.reason = "pinned";
-	if (ipw_table_add(tbl, &s, NULL, NULL, NULL)) {
+	if (npinned == NELEM(pinned) ||
+	    ipw_table_add(tbl, &s, NULL, NULL, NULL)) {
 		printf("Bail out! cannot pin %s\n", fmt(a, buf));
 		exit(2);
 	}
