@@ -7,6 +7,12 @@
  * mapped with transparent huge pages, as the table's large arrays are.
  *
  *   mem/chase_NMiB        ns per dependent load
+ *   mem/chase_pair_NMiB   ns per step of a chase where each step also
+ *                         loads a second line, half the array away (so on
+ *                         another huge page), in parallel with the first,
+ *                         and the next step waits for both: what a table
+ *                         write or hit pays for its tag group and slot,
+ *                         which are fetched together
  *   mem/independent_NMiB  ns per independent load
  */
 #include <stdio.h>
@@ -17,8 +23,11 @@
 
 #define LOADS (1u << 22)
 
+static volatile uint64_t zero_v; /* 0, read once per size */
+
 static void one_size(size_t mib)
 {
+	const uint64_t zero = zero_v;
 	size_t bytes = mib << 20, lines = bytes / 64;
 	uint64_t *a = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -51,6 +60,20 @@ static void one_size(size_t mib)
 	ns = bench_now_ns() - t0;
 	bench_keep(p);
 	snprintf(bcase, sizeof(bcase), "mem/chase_%zuMiB", mib);
+	bench_report("mem", bcase, 1, LOADS, ns, NULL);
+
+	/* The same chase, each step also loading the line half the array
+	 * away; its value is masked with a zero the compiler cannot see, so
+	 * the next step depends on both loads. */
+	t0 = bench_now_ns();
+	for (size_t i = 0; i < LOADS; i++) {
+		size_t far = (p + bytes / 16) & (bytes / 8 - 1);
+
+		p = a[p] ^ (a[far] & zero);
+	}
+	ns = bench_now_ns() - t0;
+	bench_keep(p);
+	snprintf(bcase, sizeof(bcase), "mem/chase_pair_%zuMiB", mib);
 	bench_report("mem", bcase, 1, LOADS, ns, NULL);
 
 	t0 = bench_now_ns();
