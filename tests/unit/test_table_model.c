@@ -2,9 +2,9 @@
 /*
  * Model-based randomized test of the ban table.
  *
- * Millions of random operations (ban, unban, allow, disallow, put and
- * put_batch, mode, move the clock, check, check_at, get, purge, clear, and
- * invalid requests) are
+ * Millions of random operations (ban, unban, allow, disallow, add_batch,
+ * put and put_batch, mode, move the clock, check, check_at, check_batch,
+ * get, purge, clear, and invalid requests) are
  * applied both to the real table and to a reference model written here from
  * the header's contract alone: a flat array of entries, scanned linearly,
  * with none of the table's indexes, summaries or timing wheel. Every answer
@@ -600,7 +600,8 @@ static void report_entry(const char *what, const struct ipw_entry_info *e,
 
 static uint64_t n_change[8], n_reason[4], n_covered, n_expired_err, n_einval,
 	n_replaced, n_del_expired, n_purged, n_snap, n_check_at, n_clear, n_put,
-	n_put_replaced, n_put_expired, n_put_batch, n_put_einval, n_put_erange;
+	n_put_replaced, n_put_expired, n_put_batch, n_put_einval, n_put_erange,
+	n_add_batch, n_check_batch;
 static size_t max_model;
 
 /* ---- operations ---- */
@@ -615,6 +616,20 @@ static bool rc_ok(int rc, const struct expect *x)
 	return false;
 }
 
+/* A random add of @list to *@s. */
+static void make_spec(struct ipw_entry_spec *s, enum ipw_list list)
+{
+	memset(s, 0, sizeof(*s));
+	target(&s->target, list == IPW_LIST_ALLOW);
+	s->list = list;
+	s->expires = pick_expiry(list);
+	s->score = below(8);
+	s->flags = flags_for(&s->target, list);
+	s->reason = reasons[below(NELEM(reasons))];
+	s->actor = actors[below(NELEM(actors))];
+	s->source = sources[below(NELEM(sources))];
+}
+
 static void op_add(enum ipw_list list)
 {
 	struct ipw_entry_spec s;
@@ -624,15 +639,7 @@ static void op_add(enum ipw_list list)
 	bool ev_set = false, replaced;
 	int rc;
 
-	memset(&s, 0, sizeof(s));
-	target(&s.target, list == IPW_LIST_ALLOW);
-	s.list = list;
-	s.expires = pick_expiry(list);
-	s.score = below(8);
-	s.flags = flags_for(&s.target, list);
-	s.reason = reasons[below(NELEM(reasons))];
-	s.actor = actors[below(NELEM(actors))];
-	s.source = sources[below(NELEM(sources))];
+	make_spec(&s, list);
 	snprintf(op_desc, sizeof(op_desc),
 		 "add %s %s expires %s%+" PRId64 " score %u flags %u",
 		 lname(list), fmt(&s.target), s.expires ? "now" : "permanent ",
@@ -652,6 +659,71 @@ static void op_add(enum ipw_list list)
 	n_covered += rc == IPW_ETABLE_COVERED;
 	n_expired_err += rc == IPW_ETABLE_EXPIRED;
 	n_replaced += replaced;
+}
+
+static void count_evict(const struct ipw_entry_info *e, void *ctx)
+{
+	(void)e;
+	(*(unsigned *)ctx)++;
+}
+
+/*
+ * ipw_table_add_batch() of 1..ADD_BATCH_MAX random adds, bans and allows
+ * mixed (so a ban can meet an allow added earlier in the same batch):
+ * each must get what the model gives the same adds one after another.
+ */
+#define ADD_BATCH_MAX 12
+
+static void op_add_batch(void)
+{
+	struct ipw_entry_spec specs[ADD_BATCH_MAX];
+	int rcs[ADD_BATCH_MAX];
+	enum ipw_change whats[ADD_BATCH_MAX];
+	size_t n = 1 + below(ADD_BATCH_MAX);
+	unsigned evictions = 0;
+	int nfailed, nfail = 0;
+
+	for (size_t i = 0; i < n; i++)
+		make_spec(&specs[i], below(4) ? IPW_LIST_BAN : IPW_LIST_ALLOW);
+	snprintf(op_desc, sizeof(op_desc),
+		 "add_batch of %zu: %s %s expires %s%+" PRId64 "%s", n,
+		 lname(specs[0].list), fmt(&specs[0].target),
+		 specs[0].expires ? "now" : "permanent ",
+		 specs[0].expires ? specs[0].expires - now_s : 0,
+		 n > 1 ? " and more" : "");
+	memset(rcs, 0x5a, sizeof(rcs));
+	memset(whats, 0x5a, sizeof(whats));
+	nfailed = ipw_table_add_batch(tbl, specs, n, rcs, whats, count_evict,
+				      &evictions);
+	n_add_batch++;
+	for (size_t i = 0; i < n; i++) {
+		bool replaced;
+		struct expect x = madd(&specs[i], now_s, &replaced);
+
+		if (!rc_ok(rcs[i], &x) || (rcs[i] == 0 && whats[i] != x.what)) {
+			mismatch("add #%zu of %zu (%s %s): table %s/%s, model "
+				 "%s/%s%s",
+				 i, n, lname(specs[i].list),
+				 fmt(&specs[i].target),
+				 rcs[i] ? ipw_errname(rcs[i]) : "ok",
+				 rcs[i] ? "-" : cname((int)whats[i]),
+				 x.rc[0] ? ipw_errname(x.rc[0]) : "ok",
+				 cname(x.what),
+				 x.nrc > 1 ? " (or the other error)" : "");
+			dump_related(&specs[i].target);
+			return;
+		}
+		nfail += rcs[i] != 0;
+		if (rcs[i] == 0)
+			n_change[whats[i]]++;
+		n_covered += rcs[i] == IPW_ETABLE_COVERED;
+		n_expired_err += rcs[i] == IPW_ETABLE_EXPIRED;
+		n_replaced += replaced;
+	}
+	if (nfailed != nfail || evictions)
+		mismatch("add_batch returned %d with %d failed, %u evictions "
+			 "(the table has no cap here)",
+			 nfailed, nfail, evictions);
 }
 
 /* Copy @src into the array @dst of @size bytes: NUL-padded, or cut
@@ -850,11 +922,43 @@ static void op_del(enum ipw_list list)
 	n_change[what]++;
 }
 
+/*
+ * Compare the table's verdict @v for @ip at time @at with the model's,
+ * and count the hit the check made on the deciding entry. False (and a
+ * mismatch reported) if they differ.
+ */
+static bool verdict_agrees(const struct ipw_addr *ip,
+			   const struct ipw_verdict *v, int64_t at)
+{
+	struct mverdict mv = mcheck(ip, at);
+
+	if (v->blocked != mv.blocked || v->reason != mv.reason ||
+	    (mv.by && (v->list != mv.by->list ||
+		       !ipw_addr_equal(&v->entry, &mv.by->target) ||
+		       v->expires != mv.by->expires))) {
+		mismatch("%s: table %s %s by %s %s expires %+" PRId64
+			 ", model %s %s by %s %s expires %+" PRId64
+			 " (time start%+" PRId64 ")",
+			 fmt(ip), v->blocked ? "blocked" : "admitted",
+			 rname(v->reason), lname(v->list), fmt(&v->entry),
+			 v->expires ? v->expires - T_START : 0,
+			 mv.blocked ? "blocked" : "admitted", rname(mv.reason),
+			 mv.by ? lname(mv.by->list) : "-",
+			 mv.by ? fmt(&mv.by->target) : "-",
+			 mv.by && mv.by->expires ? mv.by->expires - T_START : 0,
+			 at - T_START);
+		dump_related(ip);
+		return false;
+	}
+	mhit(mv.by, at);
+	n_reason[mv.reason]++;
+	return true;
+}
+
 static void op_check(bool at_time)
 {
 	struct ipw_addr ip;
 	struct ipw_verdict v;
-	struct mverdict mv;
 	int64_t at = now_s;
 	int rc;
 
@@ -868,33 +972,44 @@ static void op_check(bool at_time)
 	memset(&v, 0xa5, sizeof(v));
 	rc = at_time ? ipw_table_check_at(tbl, &ip, at, &v) :
 		       ipw_table_check(tbl, &ip, &v);
-	mv = mcheck(&ip, at);
-	if (rc || v.blocked != mv.blocked || v.reason != mv.reason ||
-	    (mv.by && (v.list != mv.by->list ||
-		       !ipw_addr_equal(&v.entry, &mv.by->target) ||
-		       v.expires != mv.by->expires))) {
-		if (rc)
-			mismatch("check failed: %s", ipw_errname(rc));
-		else
-			mismatch("table %s %s by %s %s expires %+" PRId64
-				 ", model %s %s by %s %s expires %+" PRId64
-				 " (time start%+" PRId64 ")",
-				 v.blocked ? "blocked" : "admitted",
-				 rname(v.reason), lname(v.list), fmt(&v.entry),
-				 v.expires ? v.expires - T_START : 0,
-				 mv.blocked ? "blocked" : "admitted",
-				 rname(mv.reason),
-				 mv.by ? lname(mv.by->list) : "-",
-				 mv.by ? fmt(&mv.by->target) : "-",
-				 mv.by && mv.by->expires ?
-					 mv.by->expires - T_START :
-					 0,
-				 at - T_START);
-		dump_related(&ip);
+	if (rc)
+		mismatch("check failed: %s", ipw_errname(rc));
+	else
+		verdict_agrees(&ip, &v, at);
+}
+
+/*
+ * ipw_table_check_batch() (or _at()) of 1..CHECK_BATCH_MAX addresses:
+ * sizes on both sides of the table's fetch distance (32), so that
+ * verdicts decided while later addresses are being fetched are compared
+ * too. Every verdict must be the model's.
+ */
+#define CHECK_BATCH_MAX 72
+
+static void op_check_batch(void)
+{
+	struct ipw_addr ips[CHECK_BATCH_MAX];
+	struct ipw_verdict vs[CHECK_BATCH_MAX];
+	size_t n = 1 + below(CHECK_BATCH_MAX);
+	bool at_time = below(4) == 0;
+	int64_t at = at_time ? now_s + between(-3, 8) : now_s;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		probe(&ips[i]);
+	snprintf(op_desc, sizeof(op_desc), "check_batch%s of %zu from %s",
+		 at_time ? "_at" : "", n, fmt(&ips[0]));
+	memset(vs, 0xa5, sizeof(vs));
+	rc = at_time ? ipw_table_check_batch_at(tbl, ips, n, at, vs) :
+		       ipw_table_check_batch(tbl, ips, n, vs);
+	n_check_batch++;
+	if (rc) {
+		mismatch("check_batch failed: %s", ipw_errname(rc));
 		return;
 	}
-	mhit(mv.by, at);
-	n_reason[mv.reason]++;
+	for (size_t i = 0; i < n; i++)
+		if (!verdict_agrees(&ips[i], &vs[i], at))
+			return;
 }
 
 static void op_get(void)
@@ -1204,20 +1319,22 @@ enum op {
 	OP_INVALID,
 	OP_CLEAR,
 	OP_PUT,
+	OP_ADD_BATCH,
+	OP_CHECK_BATCH,
 	OP_N,
 };
 
 /* Weights per 100000 operations. */
 static const uint32_t weights[OP_N] = {
-	[OP_BAN] = 26000,     [OP_ALLOW] = 4000,   [OP_UNBAN] = 9000,
-	[OP_DISALLOW] = 7000, [OP_CHECK] = 38000,  [OP_CHECK_AT] = 3000,
-	[OP_GET] = 3000,      [OP_MODE] = 300,	   [OP_TICK] = 2500,
-	[OP_PURGE] = 2000,    [OP_INVALID] = 1195, [OP_CLEAR] = 5,
-	[OP_PUT] = 4000,
+	[OP_BAN] = 25000,     [OP_ALLOW] = 4000,     [OP_UNBAN] = 9000,
+	[OP_DISALLOW] = 7000, [OP_CHECK] = 37400,    [OP_CHECK_AT] = 3000,
+	[OP_GET] = 3000,      [OP_MODE] = 300,	     [OP_TICK] = 2500,
+	[OP_PURGE] = 2000,    [OP_INVALID] = 1195,   [OP_CLEAR] = 5,
+	[OP_PUT] = 4000,      [OP_ADD_BATCH] = 1000, [OP_CHECK_BATCH] = 600,
 };
 
-_Static_assert(26000 + 4000 + 9000 + 7000 + 38000 + 3000 + 3000 + 300 + 2500 +
-			       2000 + 1195 + 5 + 4000 ==
+_Static_assert(25000 + 4000 + 9000 + 7000 + 37400 + 3000 + 3000 + 300 + 2500 +
+			       2000 + 1195 + 5 + 4000 + 1000 + 600 ==
 		       100000,
 	       "weights add up to 100000");
 
@@ -1316,6 +1433,12 @@ int main(void)
 		case OP_PUT:
 			op_put();
 			break;
+		case OP_ADD_BATCH:
+			op_add_batch();
+			break;
+		case OP_CHECK_BATCH:
+			op_check_batch();
+			break;
 		default:
 			op_clear();
 			break;
@@ -1359,6 +1482,9 @@ int main(void)
 	     ", erange %" PRIu64,
 	     n_put, n_put_batch, n_put_replaced, n_put_expired, n_put_einval,
 	     n_put_erange);
+	diag("batches: %" PRIu64 " add_batch of 1..%d, %" PRIu64
+	     " check_batch of 1..%d",
+	     n_add_batch, ADD_BATCH_MAX, n_check_batch, CHECK_BATCH_MAX);
 	/* The generator must reach every case, or the comparison is empty. */
 	cov = n_change[IPW_CHANGE_ADDED] && n_change[IPW_CHANGE_EXTENDED] &&
 	      n_change[IPW_CHANGE_UNCHANGED] && n_change[IPW_CHANGE_REMOVED] &&
@@ -1366,7 +1492,8 @@ int main(void)
 	      n_reason[0] && n_reason[1] && n_reason[2] && n_reason[3] &&
 	      n_covered && n_expired_err && n_einval && n_replaced &&
 	      n_del_expired && n_purged && n_snap && n_put && n_put_replaced &&
-	      n_put_expired && n_put_batch && n_put_einval && n_put_erange;
+	      n_put_expired && n_put_batch && n_put_einval && n_put_erange &&
+	      n_add_batch && n_check_batch;
 	ok(failed || op_index < 200000 || cov,
 	   "the run covered every kind of result");
 
