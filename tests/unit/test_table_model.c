@@ -683,6 +683,8 @@ static void op_add_batch(void)
 	unsigned evictions = 0;
 	int nfailed, nfail = 0;
 
+	memset(specs, 0,
+	       sizeof(specs)); /* n >= 1, but the analyzer cannot tell */
 	for (size_t i = 0; i < n; i++)
 		make_spec(&specs[i], below(4) ? IPW_LIST_BAN : IPW_LIST_ALLOW);
 	snprintf(op_desc, sizeof(op_desc),
@@ -995,6 +997,7 @@ static void op_check_batch(void)
 	int64_t at = at_time ? now_s + between(-3, 8) : now_s;
 	int rc;
 
+	memset(ips, 0, sizeof(ips)); /* n >= 1, but the analyzer cannot tell */
 	for (size_t i = 0; i < n; i++)
 		probe(&ips[i]);
 	snprintf(op_desc, sizeof(op_desc), "check_batch%s of %zu from %s",
