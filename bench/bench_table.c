@@ -3,22 +3,28 @@
  * Ban table benchmarks: the issue's performance targets, each as one case.
  *
  *   check/v4_1M_exact        random checks, 1M exact IPv4 bans, 1/2 hits
+ *                            (also _misses and _hits only)
  *   check/v4_10M_exact       the same at 10M
  *   check/v6_10M_exact       10M exact IPv6 bans
  *   check/v4_1M_100k_cidr    1M exact + 100k IPv4 prefixes
  *   check/v6_1M_100k_cidr    1M exact + 100k IPv6 prefixes
- *   insert/v4_ttl            one writer, fresh keys with TTLs
- *   purge/v4                 removing them all once expired
+ *   check_at/NAME, check_batch/NAME   the same queries, asked otherwise
+ *   snapshot/NAME            a snapshot while a writer adds
+ *   insert/v4_ttl[_reserved][_batch]  one writer, fresh keys with TTLs
+ *   purge/v4[_reserved][_batch]       removing them all once expired
  *                            (both: fastest of INSERT_RUNS, median in JSON)
- *   rw/reader_alone, rw/reader_during_writes   one reader, one writer
+ *   rw_churn/..., rw_growing/...      one reader alone, then beside one
+ *                            writer (reader_alone, reader_during_writes;
+ *                            the rate alone after is in the JSON line)
  *   memory/NAME              index bytes per entry (from ipw_table_stats)
  *
  * Checks are measured as throughput over a stream of precomputed random
  * queries (independent lookups, as a server answering many clients sees
- * them), through ipw_table_check() with the table's own clock, and through
- * ipw_table_check_at() with a known "now" for comparison; the fastest of
- * CHECK_RUNS runs is reported, the median is in the JSON line. Prefix lengths
- * follow blocklist-like mixes (see docs/benchmarks.md).
+ * them), through ipw_table_check() with the table's own clock, through
+ * ipw_table_check_at() with a known "now", and through
+ * ipw_table_check_batch() of CHECK_BATCH queries per call; the fastest of
+ * CHECK_RUNS runs is reported, the median is in the JSON line. Prefix
+ * lengths follow blocklist-like mixes (see docs/benchmarks.md).
  *
  * BENCH_SCALE (default 1.0) scales every size, for a quick run.
  */
@@ -216,9 +222,9 @@ static uint64_t run_checks(struct ipw_table *t, const struct ipw_addr *q,
 
 /*
  * Each case is timed CHECK_RUNS times, the three ways of asking taking
- * turns, and the fastest run of each is reported: on a shared machine other jobs only
- * ever add time, so the minimum is the most repeatable number. The median
- * goes into the JSON line too.
+ * turns, and the fastest run of each is reported: on a shared machine
+ * other jobs only ever add time, so the minimum is the most repeatable
+ * number. The median goes into the JSON line too.
  */
 #define CHECK_RUNS 5
 

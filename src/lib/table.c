@@ -419,6 +419,20 @@ static inline bool expired(uint32_t exp, uint32_t now)
 	return exp != 0 && exp <= now;
 }
 
+/* The merge rules an add applies to a live entry, shared by the locked
+ * merge and the lock-free one, which must leave to the lock every add
+ * that changes more than the score. A later expiry (0: permanent) wins: */
+static inline bool later_expiry(uint32_t cur, uint32_t exp)
+{
+	return cur != 0 && (exp == 0 || exp > cur);
+}
+
+/* and a manual add makes an automatic entry manual. */
+static inline bool makes_manual(unsigned cur_flags, unsigned add_flags)
+{
+	return (cur_flags & IPW_ENTRY_AUTO) && !(add_flags & IPW_ENTRY_AUTO);
+}
+
 static inline uint32_t clamp_now(int64_t now)
 {
 	if (now < 0)
@@ -1958,14 +1972,13 @@ static int add_locked(struct ipw_table *t, const struct ipw_entry_spec *spec,
 				*what = IPW_CHANGE_ADDED;
 			goto out;
 		}
-		if (cur != 0 && (exp == 0 || exp > cur)) {
+		if (later_expiry(cur, exp)) {
 			set_expiry(t, h, exp, slot_exp);
 			changed = true;
 		}
 		if (score_raise(e, spec->score))
 			changed = true;
-		if ((e->flags & IPW_ENTRY_AUTO) &&
-		    !(spec->flags & IPW_ENTRY_AUTO)) {
+		if (makes_manual(e->flags, spec->flags)) {
 			/* A person confirmed an automatic ban: it is manual
 			 * from now on, and no longer evictable. */
 			__atomic_store_n(&e->flags,
@@ -2203,8 +2216,8 @@ static bool add_unlocked(struct ipw_table *t, const struct ipw_entry_spec *spec,
 		goto out;
 	cur = __atomic_load_n(&e->expires, __ATOMIC_RELAXED);
 	flags = __atomic_load_n(&e->flags, __ATOMIC_RELAXED);
-	if (expired(cur, now) || (cur != 0 && (exp == 0 || exp > cur)) ||
-	    ((flags & IPW_ENTRY_AUTO) && !(spec->flags & IPW_ENTRY_AUTO)))
+	if (expired(cur, now) || later_expiry(cur, exp) ||
+	    makes_manual(flags, spec->flags))
 		goto out;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	s = __atomic_load_n(&e->sv, __ATOMIC_RELAXED);

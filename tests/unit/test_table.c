@@ -3413,13 +3413,6 @@ static void test_put(void)
 	test_put_batch();
 }
 
-/*
- * Merges into a live single address, both families. Most take no lock
- * (only the score can change); each case here is one the lock-free merge
- * must leave to the locked one (an allow over the target, metadata to
- * merge, an auto ban made manual, a later expiry, an expired entry), and
- * the result must be the same either way.
- */
 /* Ban @target (list B) with @exp, @score, @flags and @reason, then read
  * the entry back into *e; the two return codes or'ed. */
 static int ban_get(struct ipw_table *t, const char *target, int64_t exp,
@@ -3433,6 +3426,13 @@ static int ban_get(struct ipw_table *t, const char *target, int64_t exp,
 	       ipw_table_get(t, B, &s.target, e);
 }
 
+/*
+ * Merges into a live single address, both families. Most take no lock
+ * (only the score can change); each case here is one the lock-free merge
+ * must leave to the locked one (an allow over the target, metadata to
+ * merge, an auto ban made manual, a later expiry, an expired entry), and
+ * the result must be the same either way.
+ */
 static void test_merge_paths(void)
 {
 	static const char *const hosts[] = {"192.0.2.7", "2001:db8::7"};
@@ -3617,6 +3617,21 @@ static void test_check_batch(void)
 {
 	static struct ipw_addr q[1100];
 	static struct ipw_verdict one[1100], many[1100];
+	/* entries of both lists and families; an expiry of 10 s lapses
+	 * between the rounds below */
+	static const struct {
+		enum ipw_list list;
+		const char *target;
+		int64_t expires; /* from T0; 0: permanent */
+	} entries[] = {
+		{B, "192.0.2.7", 0},	      {B, "192.0.2.8", 10},
+		{B, "198.51.100.0/24", 0},    {B, "203.0.113.0/25", 100},
+		{B, "10.0.0.0/8", 0},	      {A, "10.1.0.0/17", 0},
+		{B, "10.1.200.1", 0},	      {A, "10.9.9.9", 10},
+		{B, "2001:db8::7", 0},	      {B, "2001:db8::/48", 100},
+		{A, "2001:db8:1::/64", 0},    {B, "2001:db8:1:2::/64", 0},
+		{B, "2001:db8:fffe::/47", 0},
+	};
 	struct ipw_table *t = new_table(0);
 	struct ipw_entry_info e;
 	enum ipw_change what;
@@ -3625,19 +3640,10 @@ static void test_check_batch(void)
 	int rc = 0;
 
 	now_s = T0;
-	rc |= add(t, B, "192.0.2.7", 0, 0, 0, &what);
-	rc |= add(t, B, "192.0.2.8", T0 + 10, 0, 0, &what); /* expires */
-	rc |= add(t, B, "198.51.100.0/24", 0, 0, 0, &what);
-	rc |= add(t, B, "203.0.113.0/25", T0 + 100, 0, 0, &what);
-	rc |= add(t, B, "10.0.0.0/8", 0, 0, 0, &what);
-	rc |= add(t, A, "10.1.0.0/17", 0, 0, 0, &what);
-	rc |= add(t, B, "10.1.200.1", 0, 0, 0, &what);
-	rc |= add(t, A, "10.9.9.9", T0 + 10, 0, 0, &what); /* expires */
-	rc |= add(t, B, "2001:db8::7", 0, 0, 0, &what);
-	rc |= add(t, B, "2001:db8::/48", T0 + 100, 0, 0, &what);
-	rc |= add(t, A, "2001:db8:1::/64", 0, 0, 0, &what);
-	rc |= add(t, B, "2001:db8:1:2::/64", 0, 0, 0, &what);
-	rc |= add(t, B, "2001:db8:fffe::/47", 0, 0, 0, &what);
+	for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++)
+		rc |= add(t, entries[i].list, entries[i].target,
+			  entries[i].expires ? T0 + entries[i].expires : 0, 0,
+			  0, &what);
 	is_int(rc, 0, "batch: the table is built");
 	for (int i = 0; i < 3000; i++) {
 		char buf[32];
