@@ -36,8 +36,8 @@
 #include <ipwall/addr.h>
 #include <ipwall/table.h>
 
-#include "../src/daemon/ops.h"
-#include "../src/daemon/store.h"
+#include "oplog/ops.h"
+#include "oplog/store.h"
 #include "bench.h"
 
 #define TXN 100000

@@ -16,7 +16,7 @@
 
 #include <ipwall/addr.h>
 
-#include "../src/daemon/request.h"
+#include "api/request.h"
 
 #define NOW 1790000000
 

@@ -18,7 +18,7 @@
 
 #include <jansson.h>
 
-#include "../src/daemon/audit.h"
+#include "oplog/audit.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

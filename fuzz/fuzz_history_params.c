@@ -15,7 +15,7 @@
 
 #include <ipwall/duration.h>
 
-#include "../src/daemon/history.h"
+#include "oplog/history.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *name = ipwd_action_name(a);
 
 		check(strlen(name) == size && memcmp(name, s, size) == 0);
-		check(a != IPWD_ACT_MODE && a != IPWD_ACT_BATCH);
+		check(a != IPWD_ACT_MODE && (unsigned)a < IPWD_ACT_COUNT);
 	}
 	return 0;
 }

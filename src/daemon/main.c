@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ipwalld: the daemon's main. Reads the configuration, builds the table,
- * the write path and the HTTP front, tells systemd it is ready, then
- * spends its life in one loop on the main thread: wait for a signal (with
- * the purge interval as timeout), purge expired entries, and on SIGHUP
+ * ipwalld: the daemon's main. Reads the configuration, starts the
+ * subsystems in the order of the table below (data directory, tokens,
+ * table, store, audit log, write path, store check, HTTP API) and stops
+ * them in the reverse order, tells systemd it is ready, then spends its
+ * life in one loop on the main thread: wait for a signal (with the purge
+ * interval as timeout), give every subsystem its tick, and on SIGHUP
  * reload, on SIGTERM/SIGINT stop gracefully. Signals are blocked in every
  * thread and taken synchronously here with sigtimedwait(), so no code runs
  * in a signal handler.
+ *
+ * A subsystem's start either succeeds or leaves what it made for its
+ * stop, which is called for every subsystem that was started (in
+ * reverse), including one whose start failed half way.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,15 +30,17 @@
 
 #include <ipwall/table.h>
 
-#include "auth.h"
-#include "config.h"
-#include "daemon.h"
-#include "history.h"
-#include "http.h"
-#include "log.h"
-#include "metrics.h"
-#include "ops.h"
-#include "store.h"
+#include "api/auth.h"
+#include "api/daemon.h"
+#include "api/http.h"
+#include "api/metrics.h"
+#include "base/config.h"
+#include "base/listen.h"
+#include "base/log.h"
+#include "oplog/audit.h"
+#include "oplog/history.h"
+#include "oplog/ops.h"
+#include "oplog/store.h"
 
 static void usage(FILE *f)
 {
@@ -85,115 +93,12 @@ static void apply_live(struct ipwd *d)
 	ipwd_log_set_level((enum ipwd_log_level)d->cfg.log_level);
 }
 
-#define RESTART_KEY(field, name)                                           \
-	do {                                                               \
-		if (strcmp(old->field, nw->field) != 0)                    \
-			log_warn("reload: %s changed; it takes effect at " \
-				 "the next start",                         \
-				 name);                                    \
-	} while (0)
-#define RESTART_NUM(field, name)                                           \
-	do {                                                               \
-		if (old->field != nw->field)                               \
-			log_warn("reload: %s changed; it takes effect at " \
-				 "the next start",                         \
-				 name);                                    \
-	} while (0)
-
-static void swap_str(char **a, char **b)
-{
-	char *t = *a;
-
-	*a = *b;
-	*b = t;
-}
-
-static void reload(struct ipwd *d, const char *path,
-		   const struct ipwd_overrides *ov)
-{
-	struct ipwd_config nc, *old = &d->cfg, *nw = &nc;
-
-	sd_notify(0, "RELOADING=1");
-	log_info("reloading%s%s", path ? " " : "", path ? path : "");
-	if (ipwd_config_load(&nc, path, ov) != 0) {
-		log_error("reload: the configuration has errors (above); "
-			  "keeping the running one");
-		ipwd_config_free(&nc);
-		sd_notify(0, "READY=1");
-		return;
-	}
-	RESTART_KEY(data_dir, "[daemon] data_dir");
-	RESTART_KEY(node, "[daemon] node");
-	RESTART_KEY(listen, "[http] listen");
-	RESTART_KEY(socket, "[http] socket");
-	RESTART_NUM(threads, "[http] threads");
-	RESTART_NUM(blocking_threads, "[http] blocking_threads");
-	RESTART_NUM(max_connections, "[http] max_connections");
-	RESTART_NUM(max_connections_per_ip, "[http] max_connections_per_ip");
-	RESTART_NUM(timeout, "[http] timeout");
-	RESTART_NUM(max_header, "[http] max_header");
-	RESTART_NUM(max_entries, "[table] max_entries");
-	RESTART_NUM(hit_sample, "[table] hit_sample");
-	RESTART_NUM(mode, "[table] mode (set the mode with PUT /v1/mode)");
-	RESTART_KEY(store_path, "[store] path");
-	RESTART_NUM(sync, "[store] sync");
-	RESTART_KEY(audit_log, "[audit] log");
-	if (ipwd_auth_reload(d->auth, nc.tokens_file) != 0)
-		log_error("reload: tokens file %s has errors (above); "
-			  "keeping the current tokens",
-			  nc.tokens_file);
-	else
-		log_info("reload: %zu tokens from %s", ipwd_auth_count(d->auth),
-			 nc.tokens_file);
-	/* Keep the values that need a restart as they are running. */
-	nc.threads = old->threads;
-	nc.blocking_threads = old->blocking_threads;
-	nc.max_connections = old->max_connections;
-	nc.max_connections_per_ip = old->max_connections_per_ip;
-	nc.timeout = old->timeout;
-	nc.max_header = old->max_header;
-	nc.max_entries = old->max_entries;
-	nc.hit_sample = old->hit_sample;
-	nc.mode = old->mode;
-	/* The strings that need a restart too: nc takes the running ones,
-	 * then replaces the running configuration. */
-	swap_str(&nc.data_dir, &old->data_dir);
-	swap_str(&nc.node, &old->node);
-	swap_str(&nc.listen, &old->listen);
-	swap_str(&nc.socket, &old->socket);
-	swap_str(&nc.store_path, &old->store_path);
-	swap_str(&nc.audit_log, &old->audit_log);
-	nc.sync = old->sync;
-	ipwd_config_free(old);
-	*old = nc;
-	apply_live(d);
-	log_info("reloaded");
-	sd_notify(0, "READY=1");
-}
-
-/*
- * History retention: ops older than [store] history_retention are deleted
- * from the store, PRUNE_CHUNK at a time, each in a group of its own (a
- * short transaction: writers wait for one chunk, not for the backlog).
- * While a chunk comes back full the next follows at the next tick (a
- * second); otherwise the next look is a minute away (or the retention, if
- * shorter).
- */
-#define PRUNE_CHUNK 10000
-
-static void prune_history(struct ipwd *d, int64_t *next)
-{
-	int64_t now = (int64_t)time(NULL), n;
-	uint64_t keep = d->cfg.history_retention;
-
-	if (keep == 0 || now < *next)
-		return;
-	n = ipwd_ops_prune_history(d->ops, now - (int64_t)keep, PRUNE_CHUNK);
-	if (n > 0)
-		log_info("store: history: deleted %lld ops older than %llu s",
-			 (long long)n, (unsigned long long)keep);
-	*next = now + (n == PRUNE_CHUNK ? 0 : keep < 60 ? (int64_t)keep : 60);
-}
+/* What main keeps for itself. */
+static struct {
+	int lock_fd;
+	int64_t next_prune;
+	bool check_said;
+} m = {.lock_fd = -1};
 
 /*
  * One ipwalld per data directory: DATA_DIR/ipwalld.lock is held with
@@ -237,18 +142,222 @@ static int lock_data_dir(const char *dir, int *fd)
 	return 0;
 }
 
+/* ---- the subsystems ---- */
+
+static int datadir_start(struct ipwd *d)
+{
+	if (make_dirs(d->cfg.data_dir) != 0) {
+		log_error("cannot create data directory %s: %s",
+			  d->cfg.data_dir, strerror(errno));
+		return -1;
+	}
+	return lock_data_dir(d->cfg.data_dir, &m.lock_fd);
+}
+
+static void datadir_stop(struct ipwd *d)
+{
+	(void)d;
+	if (m.lock_fd >= 0)
+		close(m.lock_fd); /* last: the store is closed */
+	m.lock_fd = -1;
+}
+
+static int auth_start(struct ipwd *d)
+{
+	bool created;
+
+	if (ipwd_auth_new(&d->auth, d->cfg.tokens_file, !d->cfg.tokens_file_set,
+			  &created) != 0) {
+		log_error("cannot load tokens from %s (above)",
+			  d->cfg.tokens_file);
+		return -1;
+	}
+	if (created)
+		log_info("created %s with a token named admin (mode 0600)",
+			 d->cfg.tokens_file);
+	return 0;
+}
+
+static void auth_reload(struct ipwd *d)
+{
+	if (ipwd_auth_reload(d->auth, d->cfg.tokens_file) != 0)
+		log_error("reload: tokens file %s has errors (above); "
+			  "keeping the current tokens",
+			  d->cfg.tokens_file);
+	else
+		log_info("reload: %zu tokens from %s", ipwd_auth_count(d->auth),
+			 d->cfg.tokens_file);
+}
+
+static void auth_stop(struct ipwd *d)
+{
+	ipwd_auth_free(d->auth);
+	d->auth = NULL;
+}
+
+static int table_start(struct ipwd *d)
+{
+	struct ipw_table_opts topts = {0};
+	enum ipw_change what;
+
+	topts.max_entries = d->cfg.max_entries;
+	topts.hit_sample = d->cfg.hit_sample;
+	if (ipw_table_new(&d->table, &topts) != 0) {
+		log_error("out of memory");
+		return -1;
+	}
+	ipw_table_set_mode(d->table, (enum ipw_mode)d->cfg.mode, &what);
+	return 0;
+}
+
+static void table_stop(struct ipwd *d)
+{
+	ipw_table_free(d->table);
+	d->table = NULL;
+}
+
+static int store_start(struct ipwd *d)
+{
+	char err[1024];
+
+	if (*d->cfg.store_path == '\0') {
+		log_warn("no store ([store] path = none): bans live in "
+			 "memory only and are lost at exit");
+		return 0;
+	}
+	if (ipwd_store_open(&d->store, d->cfg.store_path,
+			    (enum ipwd_sync)d->cfg.sync, err,
+			    sizeof(err)) != 0) {
+		log_error("store: %s", err);
+		log_error("not starting: the store must be readable so that "
+			  "no acknowledged ban is lost");
+		return -1;
+	}
+	/* History queries read the store through a connection of their
+	 * own (history.h); the schema exists now. */
+	if (ipwd_history_open(&d->history, d->cfg.store_path, err,
+			      sizeof(err)) != 0) {
+		log_error("store: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * History retention: ops older than [store] history_retention are deleted
+ * from the store, PRUNE_CHUNK at a time, each in a group of its own (a
+ * short transaction: writers wait for one chunk, not for the backlog).
+ * While a chunk comes back full the next follows at the next tick (a
+ * second); otherwise the next look is a minute away (or the retention, if
+ * shorter).
+ */
+#define PRUNE_CHUNK 10000
+
+static void store_tick(struct ipwd *d)
+{
+	int64_t now = (int64_t)time(NULL), n;
+	uint64_t keep = d->cfg.history_retention;
+
+	if (d->store == NULL || keep == 0 || now < m.next_prune)
+		return;
+	n = ipwd_ops_prune_history(d->ops, now - (int64_t)keep, PRUNE_CHUNK);
+	if (n > 0)
+		log_info("store: history: deleted %lld ops older than %llu s",
+			 (long long)n, (unsigned long long)keep);
+	m.next_prune = now + (n == PRUNE_CHUNK ? 0 :
+			      keep < 60	       ? (int64_t)keep :
+						 60);
+}
+
+static void store_stop(struct ipwd *d)
+{
+	/* after the HTTP API and the write path: no query, no writer */
+	ipwd_history_close(d->history);
+	d->history = NULL;
+	ipwd_store_close(d->store);
+	d->store = NULL;
+}
+
+static int audit_start(struct ipwd *d)
+{
+	char err[1024];
+
+	if (ipwd_audit_open(&d->audit, d->cfg.audit_log, err, sizeof(err)) !=
+	    0) {
+		log_error("audit log: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void audit_stop(struct ipwd *d)
+{
+	ipwd_audit_close(d->audit);
+	d->audit = NULL;
+}
+
+static int oplog_start(struct ipwd *d)
+{
+	size_t loaded = 0, expired = 0;
+	char err[1024];
+
+	if (ipwd_ops_new(&d->ops, d->table, d->cfg.node, d->store, d->audit) !=
+	    0) {
+		log_error("out of memory");
+		return -1;
+	}
+	if (ipwd_ops_load(d->ops, &loaded, &expired, err, sizeof(err)) != 0) {
+		log_error("store: %s: %s", d->cfg.store_path, err);
+		return -1;
+	}
+	if (d->store)
+		log_info("store %s: %zu entries loaded, %zu expired while "
+			 "stopped (recorded)",
+			 d->cfg.store_path, loaded, expired);
+	return 0;
+}
+
+static void oplog_reload(struct ipwd *d)
+{
+	ipwd_ops_reopen_audit(d->ops);
+}
+
+static void oplog_tick(struct ipwd *d)
+{
+	ipwd_ops_purge(d->ops);
+}
+
+static void oplog_stop(struct ipwd *d)
+{
+	ipwd_ops_free(d->ops); /* after HTTP: no writer is left */
+	d->ops = NULL;
+}
+
+static int check_start(struct ipwd *d)
+{
+	/* before the HTTP threads exist: they read d->check (/healthz) */
+	if (d->store == NULL)
+		return 0;
+	d->check = ipwd_store_check_start(d->cfg.store_path);
+	if (d->check == NULL)
+		log_warn("store %s: cannot start the background check "
+			 "(quick_check)",
+			 d->cfg.store_path);
+	return 0;
+}
+
 /* Say once what the store's background check found. */
-static void check_done(struct ipwd *d, bool *said)
+static void check_tick(struct ipwd *d)
 {
 	const char *msg;
 	enum ipwd_check_state st;
 
-	if (d->check == NULL || *said)
+	if (d->check == NULL || m.check_said)
 		return;
 	st = ipwd_store_check_state(d->check, &msg);
 	if (st == IPWD_CHECK_RUNNING)
 		return;
-	*said = true;
+	m.check_said = true;
 	if (st == IPWD_CHECK_OK)
 		log_info("store %s: the background check (quick_check) found "
 			 "no damage",
@@ -259,6 +368,95 @@ static void check_done(struct ipwd *d, bool *said)
 			  msg);
 	else
 		log_warn("store: %s", msg);
+}
+
+static void check_stop(struct ipwd *d)
+{
+	ipwd_store_check_stop(d->check);
+	d->check = NULL;
+}
+
+static int api_start(struct ipwd *d)
+{
+	ipwd_metrics_init();
+	d->started = (int64_t)time(NULL);
+	return ipwd_http_start(d);
+}
+
+static void api_tick(struct ipwd *d)
+{
+	(void)d;
+	ipwd_api_tick(false);
+}
+
+static void api_stop(struct ipwd *d)
+{
+	ipwd_http_stop(d, live_get(d, stopping) ? d->cfg.shutdown_timeout : 0);
+	ipwd_api_tick(true);
+}
+
+struct subsystem {
+	const char *name;
+	int (*start)(struct ipwd *d);	/* 0, or -1 (said why) */
+	void (*stop)(struct ipwd *d);	/* also after a failed start */
+	void (*reload)(struct ipwd *d); /* SIGHUP, the new cfg in place */
+	void (*tick)(struct ipwd *d);	/* each turn of the main loop */
+};
+
+static const struct subsystem subsystems[] = {
+	{"data directory", datadir_start, datadir_stop, NULL, NULL},
+	{"tokens", auth_start, auth_stop, auth_reload, NULL},
+	{"table", table_start, table_stop, NULL, NULL},
+	{"store", store_start, store_stop, NULL, store_tick},
+	{"audit log", audit_start, audit_stop, NULL, NULL},
+	{"write path", oplog_start, oplog_stop, oplog_reload, oplog_tick},
+	{"store check", check_start, check_stop, NULL, check_tick},
+	{"http api", api_start, api_stop, NULL, api_tick},
+};
+#define N_SUBSYSTEMS (sizeof(subsystems) / sizeof(subsystems[0]))
+
+static void restart_key(const struct ipwd_conf_key *k, void *ctx)
+{
+	(void)ctx;
+	log_warn("reload: [%s] %s%s%s%s changed; it takes effect at the next "
+		 "start",
+		 k->section, k->name, k->note ? " (" : "",
+		 k->note ? k->note : "", k->note ? ")" : "");
+}
+
+/* SIGHUP: re-read the configuration; a file with errors is refused whole
+ * (the running configuration stays). Keys that need a restart keep their
+ * running values, with a warning. Then every subsystem reloads: the
+ * tokens only with a valid file, the audit log (reopened after
+ * logrotate) in any case. */
+static void reload(struct ipwd *d, const char *path,
+		   const struct ipwd_overrides *ov)
+{
+	struct ipwd_config nc;
+	bool ok;
+	size_t i;
+
+	sd_notify(0, "RELOADING=1");
+	log_info("reloading%s%s", path ? " " : "", path ? path : "");
+	ok = ipwd_config_load(&nc, path, ov) == 0;
+	if (ok) {
+		ipwd_conf_keep_restart(&ipwd_config_schema, &d->cfg, &nc,
+				       restart_key, NULL);
+		ipwd_config_free(&d->cfg);
+		d->cfg = nc;
+		apply_live(d);
+	} else {
+		log_error("reload: the configuration has errors (above); "
+			  "keeping the running one");
+		ipwd_config_free(&nc);
+	}
+	for (i = 0; i < N_SUBSYSTEMS; i++)
+		if (subsystems[i].reload &&
+		    (ok || subsystems[i].reload != auth_reload))
+			subsystems[i].reload(d);
+	if (ok)
+		log_info("reloaded");
+	sd_notify(0, "READY=1");
 }
 
 int main(int argc, char **argv)
@@ -273,19 +471,12 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct ipwd_overrides ov = {0};
-	struct ipw_table_opts topts = {0};
 	struct ipwd d = {0};
 	const char *config = NULL;
-	bool check_only = false, created, check_said = false;
-	int64_t next_prune = 0;
-	int lock_fd = -1;
-	enum ipw_change what;
+	bool check_only = false;
 	struct timespec wait;
 	sigset_t sigs;
-	struct ipwd_store *store = NULL;
-	struct ipwd_audit *audit = NULL;
-	size_t loaded = 0, expired = 0;
-	char err[1024];
+	size_t started = 0, i;
 	int c, errs, sig, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "c:l:d:Vh", longopts, NULL)) !=
@@ -320,7 +511,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (ov.listen && ipwd_http_check_listen(ov.listen) != 0) {
+	if (ov.listen && ipwd_listen_check(ov.listen) != 0) {
 		fprintf(stderr,
 			"ipwalld: --listen \"%s\": expected ADDR:PORT or "
 			"[IPV6]:PORT\n",
@@ -364,75 +555,12 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (make_dirs(d.cfg.data_dir) != 0) {
-		log_error("cannot create data directory %s: %s", d.cfg.data_dir,
-			  strerror(errno));
-		goto out;
-	}
-	if (lock_data_dir(d.cfg.data_dir, &lock_fd) != 0)
-		goto out;
-	if (ipwd_auth_new(&d.auth, d.cfg.tokens_file, !d.cfg.tokens_file_set,
-			  &created) != 0) {
-		log_error("cannot load tokens from %s (above)",
-			  d.cfg.tokens_file);
-		goto out;
-	}
-	if (created)
-		log_info("created %s with a token named admin (mode 0600)",
-			 d.cfg.tokens_file);
-	topts.max_entries = d.cfg.max_entries;
-	topts.hit_sample = d.cfg.hit_sample;
-	if (ipw_table_new(&d.table, &topts) != 0) {
-		log_error("out of memory");
-		goto out;
-	}
-	ipw_table_set_mode(d.table, (enum ipw_mode)d.cfg.mode, &what);
-	if (*d.cfg.store_path && ipwd_store_open(&store, d.cfg.store_path,
-						 (enum ipwd_sync)d.cfg.sync,
-						 err, sizeof(err)) != 0) {
-		log_error("store: %s", err);
-		log_error("not starting: the store must be readable so that "
-			  "no acknowledged ban is lost");
-		goto out;
-	}
-	/* History queries read the store through a connection of their
-	 * own (history.h); the schema exists now. */
-	if (store && ipwd_history_open(&d.history, d.cfg.store_path, err,
-				       sizeof(err)) != 0) {
-		log_error("store: %s", err);
-		goto out;
-	}
-	if (ipwd_audit_open(&audit, d.cfg.audit_log, err, sizeof(err)) != 0) {
-		log_error("audit log: %s", err);
-		goto out;
-	}
-	if (ipwd_ops_new(&d.ops, d.table, d.cfg.node, store, audit) != 0) {
-		log_error("out of memory");
-		goto out;
-	}
-	if (ipwd_ops_load(d.ops, &loaded, &expired, err, sizeof(err)) != 0) {
-		log_error("store: %s: %s", d.cfg.store_path, err);
-		goto out;
-	}
-	if (store)
-		log_info("store %s: %zu entries loaded, %zu expired while "
-			 "stopped (recorded)",
-			 d.cfg.store_path, loaded, expired);
-	else
-		log_warn("no store ([store] path = none): bans live in "
-			 "memory only and are lost at exit");
-	ipwd_metrics_init();
-	d.started = (int64_t)time(NULL);
-	/* before the HTTP threads exist: they read d.check (/healthz) */
-	if (store) {
-		d.check = ipwd_store_check_start(d.cfg.store_path);
-		if (d.check == NULL)
-			log_warn("store %s: cannot start the background check "
-				 "(quick_check)",
-				 d.cfg.store_path);
-	}
-	if (ipwd_http_start(&d) != 0)
-		goto out;
+	for (started = 0; started < N_SUBSYSTEMS; started++)
+		if (subsystems[started].start(&d) != 0) {
+			log_debug("%s did not start", subsystems[started].name);
+			started++; /* its stop cleans up what it made */
+			goto out;
+		}
 	log_info("ipwalld %s ready: node %s, mode %s, max_entries %u",
 		 IPWALL_VERSION, d.cfg.node,
 		 ipw_mode_name(ipw_table_mode(d.table)), d.cfg.max_entries);
@@ -445,34 +573,22 @@ int main(int argc, char **argv)
 		sig = sigtimedwait(&sigs, NULL, &wait);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
-		if (sig == SIGHUP) {
+		if (sig == SIGHUP)
 			reload(&d, config, &ov);
-			ipwd_ops_reopen_audit(d.ops);
-		}
-		ipwd_ops_purge(d.ops);
-		prune_history(&d, &next_prune);
-		ipwd_api_tick(false);
-		check_done(&d, &check_said);
+		for (i = 0; i < N_SUBSYSTEMS; i++)
+			if (subsystems[i].tick)
+				subsystems[i].tick(&d);
 	}
 
 	log_info("stopping: finishing requests in progress (up to %us)",
 		 d.cfg.shutdown_timeout);
 	sd_notify(0, "STOPPING=1");
+	live_set(&d, stopping, 1);
 	rc = 0;
 out:
-	ipwd_http_stop(&d, rc == 0 ? d.cfg.shutdown_timeout : 0);
-	ipwd_store_check_stop(d.check);
-	ipwd_api_tick(true);
-	ipwd_ops_free(d.ops); /* after HTTP: no writer is left */
-	/* After HTTP too: no history query is left. */
-	ipwd_history_close(d.history);
-	ipwd_store_close(store);
-	ipwd_audit_close(audit);
-	ipw_table_free(d.table);
-	ipwd_auth_free(d.auth);
+	while (started-- > 0)
+		subsystems[started].stop(&d);
 	ipwd_config_free(&d.cfg);
-	if (lock_fd >= 0)
-		close(lock_fd); /* last: the store is closed */
 	if (rc == 0)
 		log_info("stopped");
 	return rc;

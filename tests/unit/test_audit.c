@@ -29,7 +29,7 @@
 
 #include <ipwall/addr.h>
 
-#include "audit.h"
+#include "oplog/audit.h"
 #include "tap.h"
 
 #define NOW  INT64_C(1700000000) /* 2023-11-14T22:13:20Z */

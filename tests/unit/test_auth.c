@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "auth.h"
+#include "api/auth.h"
 #include "tap.h"
 
 static char dir[] = "/tmp/ipwall-test-auth-XXXXXX";

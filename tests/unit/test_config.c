@@ -17,8 +17,8 @@
 
 #include <ipwall/table.h>
 
-#include "config.h"
-#include "log.h"
+#include "base/config.h"
+#include "base/log.h"
 #include "tap.h"
 
 #define EXAMPLE IPW_SOURCE_ROOT "/ipwalld.conf.example"

@@ -22,8 +22,8 @@
 #include <ipwall/addr.h>
 #include <ipwall/errcode.h>
 
-#include "history.h"
-#include "store.h"
+#include "oplog/history.h"
+#include "oplog/store.h"
 #include "tap.h"
 
 static char dir[] = "/tmp/ipwall-test-history-XXXXXX";

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests of ipwalld's Prometheus metrics (src/daemon/metrics.h). Two
- * threads count a known script of events at the same time (each into its
- * own shard) and exit; the /metrics body rendered from a real table must
- * then hold the exact expected sample lines: counters summed over both
+ * Unit tests of ipwalld's Prometheus metrics (src/daemon/api/metrics.h).
+ * Two threads count a known script of events at the same time (each into
+ * its own shard) and exit, and a real write path (oplog/ops.h, memory
+ * only) applies a known list of ops, expiries included; the /metrics body
+ * rendered from a real table must then hold the exact expected sample
+ * lines: counters summed over both
  * threads, histogram buckets cumulative with +Inf equal to _count and
  * values on a bucket's bound counted in it, label values for unknown
  * statuses folded to "other", and ipwall_entries matching the entries
@@ -19,13 +21,14 @@
 
 #include <ipwall/table.h>
 
-#include "metrics.h"
+#include "api/metrics.h"
+#include "oplog/ops.h"
 #include "tap.h"
 
 /* ---- the script each thread plays ---- */
 
 struct event {
-	enum { CHECK, WRITE, OP, REJECTED, HTTP, EXPIRED } kind;
+	enum { CHECK, WRITE, REJECTED, HTTP } kind;
 	int a;	    /* reason / action / route / apierr */
 	int b;	    /* change / method */
 	uint64_t n; /* ns / count / status */
@@ -37,32 +40,22 @@ static const struct event script_a[] = {
 	{ CHECK, IPW_VERDICT_NO_MATCH, 0, 500, 3 },
 	{ CHECK, IPW_VERDICT_BANNED, 0, 1000, 2 },     /* on the 1e-06 bound */
 	{ CHECK, IPW_VERDICT_ALLOWED, 0, 30000000, 1 }, /* past 0.025: +Inf */
-	{ WRITE, IPWD_ACT_BAN, 0, 2000, 2 },
-	{ WRITE, IPWD_ACT_UNBAN, 0, 6000000000ull, 1 }, /* past 5 s: +Inf */
-	{ OP, IPWD_ACT_BAN, IPW_CHANGE_ADDED, 5, 1 },
-	{ OP, IPWD_ACT_BAN, IPW_CHANGE_EXTENDED, 1, 1 },
-	{ OP, IPWD_ACT_EXPIRE, IPW_CHANGE_REMOVED, 3, 1 },
-	{ OP, IPWD_ACT_BAN, 0, 100, 1 },	/* not a change: ignored */
-	{ OP, IPWD_ACT_BAN, 8, 100, 1 },	/* out of range: ignored */
-	{ OP, IPWD_ACT_BAN, -1, 100, 1 },	/* out of range: ignored */
+	{ WRITE, IPWD_WRITE_BAN, 0, 2000, 2 },
+	{ WRITE, IPWD_WRITE_UNBAN, 0, 6000000000ull, 1 }, /* past 5 s: +Inf */
+	{ WRITE, IPWD_WRITE_COUNT, 0, 100, 1 },	/* out of range: ignored */
 	{ REJECTED, IPWD_E_INVALID_TTL, 0, 0, 2 },
 	{ HTTP, IPWD_ROUTE_CHECK, IPWD_METHOD_GET, 200, 3 },
 	{ HTTP, IPWD_ROUTE_OTHER, IPWD_METHOD_OTHER, 418, 1 },
-	{ EXPIRED, 0, 0, 3, 1 },
 };
 static const struct event script_b[] = {
 	{ CHECK, IPW_VERDICT_NOT_ALLOWED, 0, 2500, 1 }, /* on the 2.5e-06 bound */
 	{ CHECK, IPW_VERDICT_NO_MATCH, 0, 1001, 1 },    /* just past 1e-06 */
-	{ WRITE, IPWD_ACT_BAN, 0, 5000, 1 },		 /* on the 5e-06 bound */
-	{ OP, IPWD_ACT_BAN, IPW_CHANGE_ADDED, 2, 1 },
-	{ OP, IPWD_ACT_MODE, IPW_CHANGE_MODE, 1, 1 },
-	{ OP, IPWD_ACT_UNBAN, IPW_CHANGE_ABSENT, 1, 1 },
+	{ WRITE, IPWD_WRITE_BAN, 0, 5000, 1 },		 /* on the 5e-06 bound */
 	{ REJECTED, IPWD_E_INVALID_TTL, 0, 0, 1 },
 	{ REJECTED, IPWD_E_UNAUTHORIZED, 0, 0, 1 },
 	{ HTTP, IPWD_ROUTE_CHECK, IPWD_METHOD_GET, 200, 2 },
 	{ HTTP, IPWD_ROUTE_BANS, IPWD_METHOD_POST, 201, 1 },
 	{ HTTP, IPWD_ROUTE_MODE, IPWD_METHOD_PUT, 503, 1 },
-	{ EXPIRED, 0, 0, 4, 1 },
 };
 /* clang-format on */
 
@@ -83,10 +76,7 @@ static void play(const struct event *e)
 			break;
 		}
 		case WRITE:
-			ipwd_metric_write((enum ipwd_action)e->a, e->n);
-			break;
-		case OP:
-			ipwd_metric_op((enum ipwd_action)e->a, e->b, e->n);
+			ipwd_metric_write((enum ipwd_write_kind)e->a, e->n);
 			break;
 		case REJECTED:
 			ipwd_metric_rejected((enum ipwd_apierr)e->a);
@@ -95,9 +85,6 @@ static void play(const struct event *e)
 			ipwd_metric_http((enum ipwd_route)e->a,
 					 (enum ipwd_method)e->b,
 					 (unsigned)e->n);
-			break;
-		case EXPIRED:
-			ipwd_metric_expired(e->n);
 			break;
 		}
 	}
@@ -394,8 +381,8 @@ static const char *const expected[] = {
 	"ipwall_write_duration_seconds_count{action=\"allow\"} 0",
 	"ipwall_write_duration_seconds_sum{action=\"allow\"} 0.000000000",
 	"ipwall_write_duration_seconds_count{action=\"batch\"} 0",
-	/* ops */
-	"ipwall_ops_total{action=\"ban\",result=\"added\"} 7",
+	/* ops (the write path's, below) */
+	"ipwall_ops_total{action=\"ban\",result=\"added\"} 10",
 	"ipwall_ops_total{action=\"ban\",result=\"extended\"} 1",
 	"ipwall_ops_total{action=\"ban\",result=\"unchanged\"} 0",
 	"ipwall_ops_total{action=\"unban\",result=\"removed\"} 0",
@@ -411,7 +398,9 @@ static const char *const expected[] = {
 	"ipwall_writes_rejected_total{reason=\"unauthorized\"} 1",
 	"ipwall_writes_rejected_total{reason=\"invalid_json\"} 0",
 	"ipwall_writes_rejected_total{reason=\"shutting_down\"} 0",
-	"ipwall_expirations_total 7",
+	"ipwall_expirations_total 3",
+	"ipwall_store_commits_total 0",
+	"ipwall_store_committed_ops_total 0",
 	/* HTTP: only the series that were counted */
 	"ipwall_http_requests_total{route=\"/v1/check\",method=\"GET\",status=\"200\"} 5",
 	"ipwall_http_requests_total{route=\"/v1/bans\",method=\"POST\",status=\"201\"} 1",
@@ -448,6 +437,61 @@ static int add(struct ipw_table *t, enum ipw_list list, const char *target)
 	if (ipw_addr_parse_str(target, 0, &s.target) != 0)
 		return -1;
 	return ipw_table_add(t, &s, NULL, NULL, NULL);
+}
+
+/* The write path's table runs on this clock, so entries can expire on
+ * demand. */
+static int64_t fake_now;
+
+static int64_t fake_clock(void *ctx)
+{
+	(void)ctx;
+	return __atomic_load_n(&fake_now, __ATOMIC_RELAXED);
+}
+
+static int apply(struct ipwd_ops *o, enum ipwd_action a, const char *target,
+		 int64_t expires, enum ipw_change *what)
+{
+	struct ipwd_op op = {.action = a, .actor = "test"};
+
+	op.spec.list = ipwd_action_list(a);
+	op.spec.expires = expires;
+	if (a == IPWD_ACT_MODE)
+		op.mode = IPW_MODE_ALLOWLIST;
+	else if (ipw_addr_parse_str(target, 0, &op.spec.target) != 0)
+		return -1;
+	return ipwd_ops_apply(o, &op, what, NULL);
+}
+
+/* The ops behind the expected ipwall_ops_total lines: 10 bans added (3
+ * of them expire), 1 extended, 1 absent unban, 1 mode switch, 3
+ * expiries. Returns the number that did not do what they should. */
+static int script_ops(struct ipwd_ops *o, int64_t now)
+{
+	enum ipw_change w;
+	char a[32];
+	int bad = 0, i;
+
+	for (i = 0; i < 6; i++) {
+		snprintf(a, sizeof(a), "192.0.2.%d", i + 1);
+		bad += apply(o, IPWD_ACT_BAN, a, 0, &w) ||
+		       w != IPW_CHANGE_ADDED;
+	}
+	bad += apply(o, IPWD_ACT_BAN, "192.0.2.100", now + 100, &w) ||
+	       w != IPW_CHANGE_ADDED;
+	bad += apply(o, IPWD_ACT_BAN, "192.0.2.100", now + 200, &w) ||
+	       w != IPW_CHANGE_EXTENDED;
+	bad += apply(o, IPWD_ACT_UNBAN, "198.51.100.1", 0, &w) ||
+	       w != IPW_CHANGE_ABSENT;
+	bad += apply(o, IPWD_ACT_MODE, NULL, 0, &w) || w != IPW_CHANGE_MODE;
+	for (i = 0; i < 3; i++) {
+		snprintf(a, sizeof(a), "2001:db8::%d", i + 1);
+		bad += apply(o, IPWD_ACT_BAN, a, now + 10, &w) ||
+		       w != IPW_CHANGE_ADDED;
+	}
+	__atomic_store_n(&fake_now, now + 60, __ATOMIC_RELAXED);
+	bad += ipwd_ops_purge(o) != 3;
+	return bad;
 }
 
 /* Every histogram series: buckets non-decreasing, +Inf == _count. */
@@ -516,6 +560,10 @@ static void check_histograms(const char *body)
 static void test_render(void)
 {
 	struct ipw_table_opts opts = {.max_entries = 1000};
+	struct ipw_table_opts oopts = {.max_entries = 1000,
+				       .clock = fake_clock};
+	struct ipw_table *ot = NULL;
+	struct ipwd_ops *ops = NULL;
 	pthread_barrier_t start;
 	struct player pa = {script_a, sizeof(script_a) / sizeof(script_a[0]),
 			    &start};
@@ -541,6 +589,13 @@ static void test_render(void)
 		   add(t, IPW_LIST_ALLOW, "203.0.113.7") == 0,
 	   "table: 4 bans (3 IPv4, 1 IPv6) and 2 IPv4 allows added");
 
+	fake_now = (int64_t)time(NULL);
+	if (ipw_table_new(&ot, &oopts) != 0 ||
+	    ipwd_ops_new(&ops, ot, "test", NULL, NULL) != 0)
+		abort();
+	is_int(script_ops(ops, fake_now), 0,
+	       "the write path applied the scripted ops as expected");
+
 	pthread_barrier_init(&start, NULL, 2);
 	pthread_create(&ta, NULL, player_main, &pa);
 	pthread_create(&tb, NULL, player_main, &pb);
@@ -548,7 +603,7 @@ static void test_render(void)
 	pthread_join(tb, NULL);
 	pthread_barrier_destroy(&start);
 
-	body = ipwd_metrics_render(t, &len);
+	body = ipwd_metrics_render(t, ops, &len);
 	if (!ok(body != NULL, "ipwd_metrics_render() returns a body")) {
 		ipw_table_free(t);
 		return;
@@ -602,22 +657,32 @@ static void test_render(void)
 	check_histograms(body);
 
 	/* A scrape resets nothing; later counts add up. */
-	again = ipwd_metrics_render(t, &len);
+	again = ipwd_metrics_render(t, ops, &len);
 	ok(again && strcmp(again, body) == 0,
 	   "a second scrape with no new counts is the same body");
 	free(again);
-	ipwd_metric_expired(10);
+	{
+		enum ipw_change w;
+		int64_t now = fake_clock(NULL);
+
+		ok(apply(ops, IPWD_ACT_BAN, "203.0.113.1", now + 5, &w) == 0 &&
+			   apply(ops, IPWD_ACT_BAN, "203.0.113.2", now + 5,
+				 &w) == 0,
+		   "two more bans that expire");
+		__atomic_store_n(&fake_now, now + 10, __ATOMIC_RELAXED);
+		is_int(ipwd_ops_purge(ops), 2, "they expire");
+	}
 	ipwd_metric_rejected(IPWD_E_INVALID_TTL);
 	ipwd_metric_http(IPWD_ROUTE_CHECK, IPWD_METHOD_GET, 200);
 	ipwd_metric_http(IPWD_ROUTE_CHECK, IPWD_METHOD_GET, 403);
 	ipwd_metric_http(IPWD_ROUTE_CHECK, IPWD_METHOD_GET, 0);
 	add(t, IPW_LIST_ALLOW, "2001:db8:1::/48");
 	free(body);
-	body = ipwd_metrics_render(t, &len);
+	body = ipwd_metrics_render(t, ops, &len);
 	if (body == NULL)
 		abort();
-	ok(has_line(body, "ipwall_expirations_total 17"),
-	   "a third thread's counts add to the exited threads' ones");
+	ok(has_line(body, "ipwall_expirations_total 5"),
+	   "later expiries add to the count");
 	ok(has_line(body,
 		    "ipwall_writes_rejected_total{reason=\"invalid_ttl\"} 4"),
 	   "rejections: 3 + 1");
@@ -636,6 +701,8 @@ static void test_render(void)
 	bad = validate(body, len, &samples);
 	is_int(bad, 0, "the later body is valid Prometheus text too");
 	free(body);
+	ipwd_ops_free(ops);
+	ipw_table_free(ot);
 	ipw_table_free(t);
 }
 
@@ -657,8 +724,7 @@ static void test_names(void)
 		"/metrics",  "/v1/history", "/v1/history/count", "other",
 	};
 	static const char *const actions[IPWD_ACT_COUNT] = {
-		"ban",	"unban",  "allow", "disallow",
-		"mode", "expire", "evict", "batch",
+		"ban", "unban", "allow", "disallow", "mode", "expire", "evict",
 	};
 
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)

@@ -13,7 +13,7 @@
 
 #include <ipwall/addr.h>
 
-#include "request.h"
+#include "api/request.h"
 #include "tap.h"
 
 #define NOW INT64_C(1700000000)

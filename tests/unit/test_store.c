@@ -22,9 +22,9 @@
 #include <ipwall/addr.h>
 #include <ipwall/errcode.h>
 
-#include "audit.h"
-#include "history.h"
-#include "store.h"
+#include "oplog/audit.h"
+#include "oplog/history.h"
+#include "oplog/store.h"
 #include "tap.h"
 
 static char dir[] = "/tmp/ipwall-test-store-XXXXXX";

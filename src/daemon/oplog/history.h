@@ -21,8 +21,7 @@
 #include <ipwall/addr.h>
 #include <ipwall/table.h>
 
-#include "metrics.h"
-#include "ops.h"
+#include "oplog/op.h"
 
 #define IPWD_HISTORY_LIMIT_DEFAULT 100
 #define IPWD_HISTORY_LIMIT_MAX	   1000

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "base/log.h"
 
 static int log_level = IPWD_LOG_INFO;
 static int log_journal;

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The daemon's shared state, built by main.c and read by the HTTP workers.
+ * The daemon's shared state: built by main.c's subsystems as they start,
+ * read by the HTTP workers.
  *
  * Fields under "live" may change on SIGHUP while workers read them: each
  * is one naturally aligned word, written and read with relaxed atomics
  * (live_get/live_set), so a request sees the old or the new value of each.
  */
-#ifndef IPWALL_DAEMON_DAEMON_H
-#define IPWALL_DAEMON_DAEMON_H
+#ifndef IPWALL_DAEMON_API_DAEMON_H
+#define IPWALL_DAEMON_API_DAEMON_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,12 +16,15 @@
 
 #include <ipwall/table.h>
 
-#include "auth.h"
-#include "config.h"
-#include "ops.h"
+#include "api/auth.h"
+#include "base/config.h"
+#include "oplog/ops.h"
 
+struct ipwd_audit;
 struct ipwd_http;
 struct ipwd_history;
+struct ipwd_store;
+struct ipwd_store_check;
 
 struct ipwd {
 	struct ipwd_config cfg; /* main thread only (reload replaces it) */
@@ -28,6 +32,8 @@ struct ipwd {
 	struct ipwd_ops *ops;
 	struct ipwd_auth *auth;
 	struct ipwd_http *http;
+	struct ipwd_store *store; /* NULL: memory only */
+	struct ipwd_audit *audit;
 	struct ipwd_store_check *check; /* the store's background check */
 	/* History queries (history.h); NULL without a store. */
 	struct ipwd_history *history;
@@ -44,4 +50,4 @@ struct ipwd {
 #define live_get(d, f)	  __atomic_load_n(&(d)->live.f, __ATOMIC_RELAXED)
 #define live_set(d, f, v) __atomic_store_n(&(d)->live.f, (v), __ATOMIC_RELAXED)
 
-#endif /* IPWALL_DAEMON_DAEMON_H */
+#endif /* IPWALL_DAEMON_API_DAEMON_H */

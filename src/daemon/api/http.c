@@ -34,8 +34,10 @@
 
 #include <ipwall/addr.h>
 
-#include "http.h"
-#include "log.h"
+#include "api/http.h"
+#include "base/clock.h"
+#include "base/listen.h"
+#include "base/log.h"
 
 #define MAX_DAEMONS 257
 
@@ -253,6 +255,22 @@ static enum MHD_Result send_resp(struct ipwd_req *r, struct ipwd_resp *o)
 	return ret;
 }
 
+/* Must @r show a token (routes.h, enum ipwd_scope)? The unix socket's
+ * requests are authenticated by their peer already. */
+static bool needs_token(const struct ipwd_req *r)
+{
+	if (r->def == NULL)
+		return false;
+	switch (r->def->scope) {
+	case IPWD_SCOPE_NONE:
+		return false;
+	case IPWD_SCOPE_CHECK:
+		return live_get(r->d, protect_reads) != 0;
+	default:
+		return true;
+	}
+}
+
 /* The answer to a request that must not reach its handler, or -1. */
 static int refusal(struct ipwd_req *r, struct ipwd_resp *o)
 {
@@ -263,8 +281,7 @@ static int refusal(struct ipwd_req *r, struct ipwd_resp *o)
 				"ipwalld is stopping");
 		return 0;
 	}
-	if (!r->authed && (r->write || (live_get(r->d, protect_reads) &&
-					r->route != IPWD_ROUTE_HEALTHZ))) {
+	if (!r->authed && needs_token(r)) {
 		ipwd_resp_error(o, IPWD_E_UNAUTHORIZED, NULL, "%s",
 				r->auth_given ?
 					"invalid token (expected "
@@ -321,20 +338,6 @@ static void *blocking_thread(void *arg)
 	}
 	pthread_mutex_unlock(&wp->lock);
 	return NULL;
-}
-
-/* Does @r run on a blocking thread (http.h, "Requests that wait")? */
-static bool may_wait(const struct ipwd_req *r)
-{
-	switch (r->route) {
-	case IPWD_ROUTE_HISTORY: /* reads the store */
-	case IPWD_ROUTE_HISTORY_COUNT:
-	case IPWD_ROUTE_BANS: /* writes, and the listing's sort */
-	case IPWD_ROUTE_ALLOW:
-		return true;
-	default:
-		return r->write;
-	}
 }
 
 /* Suspend @r's connection and queue it for a blocking thread. */
@@ -400,6 +403,17 @@ static void wpool_stop(struct wpool *wp)
 	wp->n = 0;
 }
 
+/* The route label of a path the table has (for a 405). */
+static enum ipwd_route route_of_path(const char *url)
+{
+	size_t i;
+
+	for (i = 0; i < ipwd_nroutes; i++)
+		if (strcmp(url, ipwd_routes[i].path) == 0)
+			return ipwd_routes[i].route;
+	return IPWD_ROUTE_OTHER;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload,
@@ -429,22 +443,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		r->write = r->method == IPWD_METHOD_POST ||
 			   r->method == IPWD_METHOD_PUT ||
 			   r->method == IPWD_METHOD_DELETE;
-		rc = ipwd_api_route(url, method, &r->route, &allow);
-		if (rc == IPWD_E_NOT_FOUND) {
-			r->route = IPWD_ROUTE_OTHER;
+		r->def = ipwd_route_find(url, method, &rc, &allow);
+		if (r->def == NULL) {
+			/* Answered after the body, which is not kept. A
+			 * 405's label is its path's; a 404's is "other". */
 			r->write = false;
-		}
-		if (rc == IPWD_E_METHOD_NOT_ALLOWED)
-			r->write = false;
-		if (rc != 0) {
-			/* Answered after the body, which is not kept. */
 			r->route_err = rc;
+			r->route = IPWD_ROUTE_OTHER;
+			if (rc == IPWD_E_METHOD_NOT_ALLOWED)
+				r->route = route_of_path(url);
 			return MHD_YES;
 		}
-		/* /v1/check (the hot path) skips token checks unless reads
-		 * are protected: it never writes. */
-		if (r->route != IPWD_ROUTE_CHECK ||
-		    live_get(r->d, protect_reads))
+		r->route = r->def->route;
+		/* Checks (the hot path) skip the token unless reads are
+		 * protected. */
+		if (needs_token(r))
 			authenticate(r);
 		h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -509,7 +522,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			ipwd_resp_error(&o, IPWD_E_NOT_FOUND, NULL,
 					"no such path");
 		} else {
-			ipwd_api_route(url, method, &r->route, &allow);
+			ipwd_route_find(url, method, &rc, &allow);
 			ipwd_resp_error(&o, IPWD_E_METHOD_NOT_ALLOWED, NULL,
 					"%s is not allowed here (allowed: %s)",
 					method, allow);
@@ -524,7 +537,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		return send_resp(r, &o);
 	}
 	if (refusal(r, &o) != 0) {
-		if (l->h->wp.n > 0 && may_wait(r))
+		if (l->h->wp.n > 0 && r->def && r->def->blocking)
 			return hand_over(l->h, r);
 		ipwd_api_handle(r, &o);
 	}
@@ -548,72 +561,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(r);
 	*con_cls = NULL;
 	__atomic_store_n(&l->inflight, l->inflight - 1, __ATOMIC_RELEASE);
-}
-
-/* "ADDR:PORT" or "[V6]:PORT" -> sockaddr. */
-static int parse_listen(const char *s, struct sockaddr_storage *ss,
-			socklen_t *len)
-{
-	struct ipw_addr a;
-	const char *colon, *host;
-	size_t hlen;
-	unsigned long port;
-	char *end;
-
-	if (*s == '[') {
-		colon = strstr(s, "]:");
-		if (colon == NULL)
-			return -1;
-		host = s + 1;
-		hlen = (size_t)(colon - host);
-		colon++;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL)
-			return -1;
-		host = s;
-		hlen = (size_t)(colon - s);
-	}
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (colon[1] < '0' || colon[1] > '9' || *end || errno || port > 65535)
-		return -1;
-	if (ipw_addr_parse(host, hlen, IPW_ADDR_HOST, &a, NULL) != 0)
-		return -1;
-	memset(ss, 0, sizeof(*ss));
-	if (a.family == IPW_AF_INET && *s != '[') {
-		struct sockaddr_in *in = (struct sockaddr_in *)ss;
-
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)port);
-		memcpy(&in->sin_addr, a.bytes, 4);
-		*len = sizeof(*in);
-	} else {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-		if (*s != '[')
-			return -1; /* IPv6 needs brackets */
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		if (a.family == IPW_AF_INET) {
-			/* [::ffff:a.b.c.d] folded to IPv4 by the parser */
-			in6->sin6_addr.s6_addr[10] = 0xff;
-			in6->sin6_addr.s6_addr[11] = 0xff;
-			memcpy(&in6->sin6_addr.s6_addr[12], a.bytes, 4);
-		} else {
-			memcpy(&in6->sin6_addr, a.bytes, 16);
-		}
-		*len = sizeof(*in6);
-	}
-	return 0;
-}
-
-int ipwd_http_check_listen(const char *s)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-
-	return *s == '\0' ? 0 : parse_listen(s, &ss, &len);
 }
 
 /*
@@ -742,7 +689,7 @@ int ipwd_http_start(struct ipwd *d)
 	}
 
 	if (*c->listen) {
-		if (parse_listen(c->listen, &ss, &sl) != 0) {
+		if (ipwd_listen_parse(c->listen, &ss, &sl) != 0) {
 			log_error("[http] listen = \"%s\": expected ADDR:PORT "
 				  "or [IPV6]:PORT",
 				  c->listen);

@@ -53,7 +53,7 @@
 #include <ipwall/duration.h>
 #include <ipwall/errcode.h>
 
-#include "history.h"
+#include "oplog/history.h"
 
 #define KEYS_MAX     129 /* covering keys of an IPv6 address: /0../128 */
 #define TIME_MAX     INT64_C(253402300799) /* 9999-12-31T23:59:59Z */

@@ -40,7 +40,7 @@
 #include <ipwall/addr.h>
 #include <ipwall/errcode.h>
 
-#include "store.h"
+#include "oplog/store.h"
 
 #define SCHEMA_VERSION 1
 #define LOAD_BATCH     8192
@@ -394,13 +394,6 @@ void ipwd_store_rollback(struct ipwd_store *s)
 	s->in_tx = false;
 }
 
-static const char *result_name(const struct ipwd_oprec *r)
-{
-	if (r->action == IPWD_ACT_MODE)
-		return r->change == IPW_CHANGE_MODE ? "changed" : "unchanged";
-	return ipw_change_name((enum ipw_change)r->change);
-}
-
 int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r)
 {
 	const struct ipw_entry_info *e = r->after ? r->after : r->before;
@@ -416,7 +409,8 @@ int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r)
 	bind_text(q, 3, r->actor);
 	bind_text(q, 4, r->node);
 	sqlite3_bind_text(q, 5, ipwd_action_name(r->action), -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 6, result_name(r), -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 6, ipwd_result_name(r->action, r->change), -1,
+			  SQLITE_STATIC);
 	if (r->action == IPWD_ACT_MODE) {
 		sqlite3_bind_text(q, 15, ipw_mode_name(r->mode), -1,
 				  SQLITE_STATIC);
@@ -547,19 +541,6 @@ static int row_target(sqlite3_stmt *q, int col, struct ipw_addr *a)
 			      sqlite3_column_int(q, col + 2), a);
 }
 
-static int change_of(const char *s, bool mode)
-{
-	int c;
-
-	if (s && mode)
-		return strcmp(s, "changed") == 0 ? IPW_CHANGE_MODE :
-						   IPW_CHANGE_UNCHANGED;
-	for (c = IPW_CHANGE_ADDED; s && c <= IPW_CHANGE_ABSENT; c++)
-		if (strcmp(s, ipw_change_name((enum ipw_change)c)) == 0)
-			return c;
-	return -1;
-}
-
 int ipwd_store_ops_after(struct ipwd_store *s, const char *after_id,
 			 int (*cb)(void *ctx, const struct ipwd_oprec *r),
 			 void *ctx)
@@ -597,8 +578,11 @@ int ipwd_store_ops_after(struct ipwd_store *s, const char *after_id,
 		act = ipwd_action_of((const char *)sqlite3_column_text(q, 4),
 				     (size_t)sqlite3_column_bytes(q, 4));
 		mode = (const char *)sqlite3_column_text(q, 13);
-		ch = change_of((const char *)sqlite3_column_text(q, 5),
-			       act == IPWD_ACT_MODE);
+		ch = act < 0 ? -1 :
+			       ipwd_result_of(
+				       (enum ipwd_action)act,
+				       (const char *)sqlite3_column_text(q, 5),
+				       (size_t)sqlite3_column_bytes(q, 5));
 		if (act < 0 || ch < 0)
 			continue; /* not a row this ipwalld wrote */
 		memset(&r, 0, sizeof(r));

@@ -57,7 +57,7 @@
 
 #include <ipwall/table.h>
 
-#include "oprec.h"
+#include "oplog/op.h"
 
 struct ipwd_audit;
 

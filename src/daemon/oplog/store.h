@@ -39,7 +39,7 @@
 
 #include <ipwall/table.h>
 
-#include "oprec.h"
+#include "oplog/op.h"
 
 enum ipwd_sync {
 	IPWD_SYNC_FULL = 0,

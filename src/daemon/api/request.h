@@ -16,7 +16,7 @@
 
 #include <ipwall/table.h>
 
-#include "apierr.h"
+#include "api/apierr.h"
 
 struct ipwd_perr {
 	enum ipwd_apierr code;

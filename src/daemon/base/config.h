@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ipwalld's configuration: an INI file (parsed by inih), then the command
- * line flags on top. Every key, its default and whether SIGHUP reloads it
- * is in ipwalld.conf.example at the top of the repository; the defaults are
- * embedded here so that ipwalld runs with no file at all.
+ * ipwalld's configuration: an INI file (the engine is conf.h), then the
+ * command line flags on top. Every key is one row of the schema in
+ * config.c: its section, type, bounds, default and whether SIGHUP applies
+ * it; ipwalld.conf.example at the top of the repository lists them for
+ * people. The defaults are embedded so that ipwalld runs with no file.
  */
 #ifndef IPWALL_DAEMON_CONFIG_H
 #define IPWALL_DAEMON_CONFIG_H
@@ -11,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "base/conf.h"
 
 #define IPWD_DEFAULT_LISTEN   "127.0.0.1:7420"
 #define IPWD_DEFAULT_DATA_DIR "./var"
@@ -67,9 +70,7 @@ int ipwd_config_load(struct ipwd_config *cfg, const char *path,
 		     const struct ipwd_overrides *ov);
 void ipwd_config_free(struct ipwd_config *cfg);
 
-/* Parsers shared with the rest of the daemon. Each returns 0 or -1. */
-int ipwd_parse_size(const char *s, size_t *out); /* 64M, 8k, 1048576 */
-int ipwd_parse_bool(const char *s, bool *out);	 /* yes/no/true/... */
-int ipwd_parse_uint(const char *s, uint64_t max, uint64_t *out);
+/* The schema (every key), for a reload's ipwd_conf_keep_restart(). */
+extern const struct ipwd_conf_schema ipwd_config_schema;
 
 #endif /* IPWALL_DAEMON_CONFIG_H */

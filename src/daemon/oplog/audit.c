@@ -47,9 +47,8 @@
 #define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
-#include "audit.h"
-#include "log.h"
-#include "metrics.h"
+#include "oplog/audit.h"
+#include "base/log.h"
 
 #define JOURNAL_SOCKET "/run/systemd/journal/socket"
 
@@ -252,23 +251,6 @@ static void put_target(yajl_gen g, const char *k, const struct ipw_addr *a)
 		yajl_gen_string(g, (const unsigned char *)buf, (size_t)n);
 }
 
-static const char *list_name(enum ipw_list l)
-{
-	return l == IPW_LIST_BAN ? "bans" : "allows";
-}
-
-static const char *action_name(enum ipwd_action a)
-{
-	return (unsigned)a < IPWD_ACT_COUNT ? ipwd_action_name(a) : "unknown";
-}
-
-static const char *result_name(const struct ipwd_oprec *r)
-{
-	if (r->action == IPWD_ACT_MODE)
-		return r->change == IPW_CHANGE_MODE ? "changed" : "unchanged";
-	return ipw_change_name((enum ipw_change)r->change);
-}
-
 /*
  * Entry @e under key @k, or null. @full: every field; otherwise what the
  * history keeps (target, list, expires, expires_at, score, reason), for a
@@ -285,7 +267,7 @@ static void gen_entry(yajl_gen g, const char *k, const struct ipw_entry_info *e,
 	}
 	yajl_gen_map_open(g);
 	put_target(g, "target", &e->target);
-	put_name(g, "list", list_name(e->list));
+	put_name(g, "list", ipwd_list_name(e->list));
 	put_expires(g, "expires", e->expires);
 	if (e->expires) {
 		put_iso(g, "expires_at", e->expires);
@@ -319,12 +301,12 @@ static void gen_line(yajl_gen g, const struct ipwd_oprec *r)
 	put_text(g, "op", r->id);
 	put_text(g, "node", r->node);
 	put_text(g, "actor", r->actor);
-	put_name(g, "action", action_name(r->action));
-	put_name(g, "result", result_name(r));
+	put_name(g, "action", ipwd_action_name(r->action));
+	put_name(g, "result", ipwd_result_name(r->action, r->change));
 	if (r->action == IPWD_ACT_MODE) {
 		put_name(g, "mode", ipw_mode_name(r->mode));
 	} else {
-		put_name(g, "list", list_name(r->list));
+		put_name(g, "list", ipwd_list_name(r->list));
 		put_target(g, "target", &r->target);
 	}
 	if (e) {
@@ -642,7 +624,7 @@ static int journal_send(const struct ipwd_oprec *r, const char *line)
 	iov[n++] = (struct iovec){id,
 				  field(id, sizeof(id), "IPWALL_OP_ID", r->id)};
 	iov[n++] = (struct iovec){act, field(act, sizeof(act), "IPWALL_ACTION",
-					     action_name(r->action))};
+					     ipwd_action_name(r->action))};
 	if (r->action != IPWD_ACT_MODE &&
 	    ipw_addr_format(&r->target, addr, sizeof(addr)) >= 0)
 		iov[n++] = (struct iovec){

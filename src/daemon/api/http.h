@@ -35,9 +35,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "apierr.h"
-#include "daemon.h"
-#include "metrics.h"
+#include "api/apierr.h"
+#include "api/daemon.h"
+#include "api/metrics.h"
+#include "api/routes.h"
 
 struct MHD_Connection;
 struct ipwd_resp;
@@ -46,7 +47,8 @@ struct ipwd_resp;
 struct ipwd_req {
 	struct ipwd *d;
 	struct MHD_Connection *conn;
-	enum ipwd_route route;
+	const struct ipwd_route_def *def; /* NULL: not routed (404, 405) */
+	enum ipwd_route route;		  /* the metrics' label */
 	enum ipwd_method method;
 	const char *url;
 	bool unix_peer;
@@ -90,7 +92,7 @@ const char *ipwd_req_arg(struct ipwd_req *r, const char *name, bool *present);
 const char *ipwd_req_unknown_arg(struct ipwd_req *r, const char *const *allowed,
 				 bool *dup);
 
-/* api.c: housekeeping, called by the main loop each tick (and with
+/* h_list.c: housekeeping, called by the main loop each tick (and with
  * @final at exit): drops a listing view idle for 30 s. */
 void ipwd_api_tick(bool final);
 
@@ -100,16 +102,10 @@ void ipwd_api_handle(struct ipwd_req *r, struct ipwd_resp *out);
 int ipwd_http_start(struct ipwd *d);
 /* Stop accepting, wait up to @timeout_s for requests in progress, stop. */
 void ipwd_http_stop(struct ipwd *d, unsigned timeout_s);
-/* 0 if @s is a valid [http] listen value ("" included), else -1. */
-int ipwd_http_check_listen(const char *s);
 /* The TCP port actually bound (for --listen ADDR:0), 0 if none. */
 unsigned ipwd_http_port(struct ipwd *d);
 
-/* api.c: route @url/@method. Returns 0 (route set), IPWD_E_NOT_FOUND, or
- * IPWD_E_METHOD_NOT_ALLOWED (*allow: the methods the path has). */
-int ipwd_api_route(const char *url, const char *method, enum ipwd_route *route,
-		   const char **allow);
-/* api.c: fill @out with a JSON error. @field may be NULL. */
+/* respond.c: fill @out with a JSON error. @field may be NULL. */
 void ipwd_resp_error(struct ipwd_resp *out, enum ipwd_apierr err,
 		     const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -16,7 +16,7 @@
 
 #include <ipwall/duration.h>
 
-#include "request.h"
+#include "api/request.h"
 
 #define SCORE_MAX 1000000
 

@@ -34,8 +34,8 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "log.h"
-#include "ops.h"
+#include "base/log.h"
+#include "oplog/ops.h"
 
 #define BATCH_CHUNK 1024 /* specs per writer-lock hold */
 #define PURGE_CHUNK 65536
@@ -102,6 +102,8 @@ struct ipwd_ops {
 		bool failing;
 		size_t lost;
 	} aq;
+
+	struct ipwd_ops_counters cnt; /* written by the committer only */
 
 	pthread_mutex_t qlock;
 	pthread_cond_t qwork, qdone;
@@ -389,6 +391,14 @@ static void undo(struct ipwd_ops *o)
 	}
 }
 
+/* One writer (the committer): a relaxed load and store is an increment
+ * that readers see whole. */
+static inline void bump(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n,
+			 __ATOMIC_RELAXED);
+}
+
 /* Record the group in the store; 0 or its error. */
 static int commit(struct ipwd_ops *o)
 {
@@ -430,7 +440,12 @@ static int commit(struct ipwd_ops *o)
 		rc = ipwd_store_commit(o->store);
 	if (rc != 0)
 		ipwd_store_rollback(o->store);
-	ipwd_metric_commit(o->nrecs, rc == 0);
+	if (rc == 0) {
+		bump(&o->cnt.commits, 1);
+		bump(&o->cnt.committed_ops, o->nrecs);
+	} else {
+		bump(&o->cnt.commit_failures, 1);
+	}
 	return rc;
 }
 
@@ -441,9 +456,9 @@ static void count_metrics(struct ipwd_ops *o)
 	for (i = 0; i < o->nrecs; i++) {
 		const struct ipwd_oprec *r = &o->flat[i];
 
-		ipwd_metric_op(r->action, r->change, 1);
-		if (r->action == IPWD_ACT_EXPIRE)
-			ipwd_metric_expired(1);
+		if ((unsigned)r->action < IPWD_ACT_COUNT && r->change > 0 &&
+		    r->change < 8)
+			bump(&o->cnt.ops[r->action][r->change], 1);
 	}
 }
 
@@ -730,6 +745,16 @@ uint64_t ipwd_ops_generation(struct ipwd_ops *o)
 	return __atomic_load_n(&o->generation, __ATOMIC_ACQUIRE);
 }
 
+void ipwd_ops_counters(struct ipwd_ops *o, struct ipwd_ops_counters *out)
+{
+	const uint64_t *src = (const uint64_t *)&o->cnt;
+	uint64_t *dst = (uint64_t *)out;
+	size_t i;
+
+	for (i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
 bool ipwd_ops_store_failing(struct ipwd_ops *o)
 {
 	return __atomic_load_n(&o->store_failing, __ATOMIC_RELAXED) != 0;
@@ -746,10 +771,7 @@ int ipwd_ops_apply(struct ipwd_ops *o, struct ipwd_op *op,
 		   enum ipw_change *what, struct ipw_entry_info *info)
 {
 	struct job j = {.kind = JOB_ONE, .op = op, .info = info};
-	uint64_t t0 = ipwd_now_ns();
-
 	submit(o, &j);
-	ipwd_metric_write(op->action, ipwd_now_ns() - t0);
 	*what = j.what;
 	return j.rc;
 }
@@ -763,11 +785,9 @@ size_t ipwd_ops_add_batch(struct ipwd_ops *o,
 			.n = n,
 			.rcs = rcs,
 			.whats = whats};
-	uint64_t t0 = ipwd_now_ns();
 	size_t i, failed = 0;
 
 	submit(o, &j);
-	ipwd_metric_write(IPWD_ACT_BATCH, ipwd_now_ns() - t0);
 	for (i = 0; i < n; i++)
 		failed += rcs[i] != 0;
 	return failed;

@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "auth.h"
-#include "log.h"
+#include "api/auth.h"
+#include "base/log.h"
 
 struct token {
 	char name[IPWD_TOKEN_NAME_MAX];

@@ -15,7 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "metrics.h"
+#include "api/metrics.h"
+#include "oplog/op.h"
 
 /* Histogram upper bounds in nanoseconds; +Inf is implicit. */
 static const uint64_t check_bounds[] = {
@@ -47,12 +48,9 @@ struct shard {
 	struct shard *next;
 	uint64_t checks[4]; /* by enum ipw_verdict_reason */
 	struct hist_check check_lat;
-	struct hist_write write_lat[IPWD_ACT_COUNT];
-	uint64_t ops[IPWD_ACT_COUNT][8]; /* by enum ipw_change */
+	struct hist_write write_lat[IPWD_WRITE_COUNT];
 	uint64_t rejected[IPWD_E_COUNT];
 	uint64_t http[IPWD_ROUTE_COUNT][IPWD_METHOD_COUNT][N_STATUS];
-	uint64_t expired;
-	uint64_t commits, committed_ops, commit_failures;
 };
 
 static pthread_mutex_t shards_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -60,55 +58,8 @@ static struct shard *shards;
 static __thread struct shard *mine;
 static int64_t start_time;
 
-static const char *const route_names[IPWD_ROUTE_COUNT] = {
-	"/v1/check", "/v1/bans",    "/v1/bans/batch",	 "/v1/allow",
-	"/v1/mode",  "/v1/top",	    "/v1/stats",	 "/healthz",
-	"/metrics",  "/v1/history", "/v1/history/count", "other",
-};
-static const char *const method_names[IPWD_METHOD_COUNT] = {
-	"GET", "POST", "PUT", "DELETE", "other"};
-static const char *const action_names[IPWD_ACT_COUNT] = {
-	"ban",	"unban",  "allow", "disallow",
-	"mode", "expire", "evict", "batch"};
-
-const char *ipwd_route_name(enum ipwd_route r)
-{
-	return route_names[r];
-}
-
-const char *ipwd_action_name(enum ipwd_action a)
-{
-	return action_names[a];
-}
-
-int ipwd_action_of(const char *s, size_t len)
-{
-	int a;
-
-	for (a = 0; s && a < IPWD_ACT_BATCH; a++)
-		if (strlen(action_names[a]) == len &&
-		    memcmp(action_names[a], s, len) == 0)
-			return a;
-	return -1;
-}
-
-enum ipwd_method ipwd_method_of(const char *m)
-{
-	int i;
-
-	for (i = 0; i < IPWD_METHOD_OTHER; i++)
-		if (strcmp(m, method_names[i]) == 0)
-			return (enum ipwd_method)i;
-	return IPWD_METHOD_OTHER;
-}
-
-uint64_t ipwd_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+static const char *const write_names[IPWD_WRITE_COUNT] = {
+	"ban", "unban", "allow", "disallow", "mode", "batch"};
 
 void ipwd_metrics_init(void)
 {
@@ -160,21 +111,17 @@ void ipwd_metric_check(const struct ipw_verdict *v, uint64_t ns)
 	bump(&s->check_lat.sum_ns, ns);
 }
 
-void ipwd_metric_write(enum ipwd_action a, uint64_t ns)
+void ipwd_metric_write(enum ipwd_write_kind k, uint64_t ns)
 {
 	struct shard *s = shard();
 	size_t i = 0;
 
+	if ((unsigned)k >= IPWD_WRITE_COUNT)
+		return;
 	while (i < N_WRITE_B && ns > write_bounds[i])
 		i++;
-	bump(&s->write_lat[a].b[i], 1);
-	bump(&s->write_lat[a].sum_ns, ns);
-}
-
-void ipwd_metric_op(enum ipwd_action a, int change, uint64_t n)
-{
-	if (change > 0 && change < 8)
-		bump(&shard()->ops[a][change], n);
+	bump(&s->write_lat[k].b[i], 1);
+	bump(&s->write_lat[k].sum_ns, ns);
 }
 
 void ipwd_metric_rejected(enum ipwd_apierr reason)
@@ -189,23 +136,6 @@ void ipwd_metric_http(enum ipwd_route r, enum ipwd_method m, unsigned status)
 	while (i < N_STATUS - 1 && statuses[i] != status)
 		i++;
 	bump(&shard()->http[r][m][i], 1);
-}
-
-void ipwd_metric_expired(uint64_t n)
-{
-	bump(&shard()->expired, n);
-}
-
-void ipwd_metric_commit(uint64_t ops, bool ok)
-{
-	struct shard *m = shard();
-
-	if (!ok) {
-		bump(&m->commit_failures, 1);
-		return;
-	}
-	bump(&m->commits, 1);
-	bump(&m->committed_ops, ops);
 }
 
 /* The sum over shards of the counter at byte offset @off. */
@@ -244,33 +174,14 @@ static void hist(FILE *f, const char *name, const char *labels,
 		labels, *labels ? "}" : "", cum);
 }
 
-char *ipwd_metrics_render(struct ipw_table *t, size_t *len)
+char *ipwd_metrics_render(struct ipw_table *t, struct ipwd_ops *ops,
+			  size_t *len)
 {
 	static const char *const reasons[4] = {"no_match", "banned", "allowed",
 					       "not_allowed"};
 	static const char *const lists[2] = {"bans", "allows"};
 	static const char *const fams[2] = {"ipv4", "ipv6"};
-	/* The (action, change) pairs that can happen. */
-	static const struct {
-		enum ipwd_action a;
-		int c;
-		const char *result;
-	} op_series[] = {
-		{IPWD_ACT_BAN, IPW_CHANGE_ADDED, "added"},
-		{IPWD_ACT_BAN, IPW_CHANGE_EXTENDED, "extended"},
-		{IPWD_ACT_BAN, IPW_CHANGE_UNCHANGED, "unchanged"},
-		{IPWD_ACT_UNBAN, IPW_CHANGE_REMOVED, "removed"},
-		{IPWD_ACT_UNBAN, IPW_CHANGE_ABSENT, "absent"},
-		{IPWD_ACT_ALLOW, IPW_CHANGE_ADDED, "added"},
-		{IPWD_ACT_ALLOW, IPW_CHANGE_EXTENDED, "extended"},
-		{IPWD_ACT_ALLOW, IPW_CHANGE_UNCHANGED, "unchanged"},
-		{IPWD_ACT_DISALLOW, IPW_CHANGE_REMOVED, "removed"},
-		{IPWD_ACT_DISALLOW, IPW_CHANGE_ABSENT, "absent"},
-		{IPWD_ACT_MODE, IPW_CHANGE_MODE, "changed"},
-		{IPWD_ACT_MODE, IPW_CHANGE_UNCHANGED, "unchanged"},
-		{IPWD_ACT_EXPIRE, IPW_CHANGE_REMOVED, "removed"},
-		{IPWD_ACT_EVICT, IPW_CHANGE_REMOVED, "removed"},
-	};
+	struct ipwd_ops_counters oc = {0};
 	struct ipw_table_stats st;
 	char labels[64], *buf = NULL;
 	size_t i, size = 0;
@@ -302,11 +213,9 @@ char *ipwd_metrics_render(struct ipw_table *t, size_t *len)
 	      "request (a batch counts once).\n"
 	      "# TYPE ipwall_write_duration_seconds histogram\n",
 	      f);
-	for (k = 0; k < IPWD_ACT_COUNT; k++) {
-		if (k == IPWD_ACT_EXPIRE || k == IPWD_ACT_EVICT)
-			continue;
+	for (k = 0; k < IPWD_WRITE_COUNT; k++) {
 		snprintf(labels, sizeof(labels), "action=\"%s\"",
-			 action_names[k]);
+			 write_names[k]);
 		hist(f, "ipwall_write_duration_seconds", labels, write_bounds,
 		     N_WRITE_B,
 		     offsetof(struct shard, write_lat) +
@@ -317,18 +226,23 @@ char *ipwd_metrics_render(struct ipw_table *t, size_t *len)
 			     offsetof(struct hist_write, sum_ns));
 	}
 
+	if (ops)
+		ipwd_ops_counters(ops, &oc);
 	fputs("# HELP ipwall_ops_total Ops applied, by action and result.\n"
 	      "# TYPE ipwall_ops_total counter\n",
 	      f);
-	for (i = 0; i < sizeof(op_series) / sizeof(op_series[0]); i++)
-		fprintf(f,
-			"ipwall_ops_total{action=\"%s\",result=\"%s\"} "
-			"%" PRIu64 "\n",
-			action_names[op_series[i].a], op_series[i].result,
-			total(offsetof(struct shard, ops) +
-			      ((size_t)op_series[i].a * 8 +
-			       (size_t)op_series[i].c) *
-				      sizeof(uint64_t)));
+	/* every (action, result) pair that can happen, from the op
+	 * vocabulary */
+	for (k = 0; k < IPWD_ACT_COUNT; k++)
+		for (r = IPW_CHANGE_ADDED; r <= IPW_CHANGE_MODE; r++)
+			if (ipwd_result_valid((enum ipwd_action)k, r))
+				fprintf(f,
+					"ipwall_ops_total{action=\"%s\","
+					"result=\"%s\"} %" PRIu64 "\n",
+					ipwd_action_name((enum ipwd_action)k),
+					ipwd_result_name((enum ipwd_action)k,
+							 r),
+					oc.ops[k][r]);
 
 	fputs("# HELP ipwall_writes_rejected_total Write requests refused, "
 	      "by error code.\n# TYPE ipwall_writes_rejected_total counter\n",
@@ -343,25 +257,26 @@ char *ipwd_metrics_render(struct ipw_table *t, size_t *len)
 	fputs("# HELP ipwall_expirations_total Entries removed by expiry.\n"
 	      "# TYPE ipwall_expirations_total counter\n",
 	      f);
-	fprintf(f, "ipwall_expirations_total %" PRIu64 "\n", SUM(expired));
+	fprintf(f, "ipwall_expirations_total %" PRIu64 "\n",
+		oc.ops[IPWD_ACT_EXPIRE][IPW_CHANGE_REMOVED]);
 
 	fputs("# HELP ipwall_store_commits_total Store transactions committed "
 	      "(one per group of ops: group commit).\n"
 	      "# TYPE ipwall_store_commits_total counter\n",
 	      f);
-	fprintf(f, "ipwall_store_commits_total %" PRIu64 "\n", SUM(commits));
+	fprintf(f, "ipwall_store_commits_total %" PRIu64 "\n", oc.commits);
 	fputs("# HELP ipwall_store_committed_ops_total Ops made durable by "
 	      "those commits.\n"
 	      "# TYPE ipwall_store_committed_ops_total counter\n",
 	      f);
 	fprintf(f, "ipwall_store_committed_ops_total %" PRIu64 "\n",
-		SUM(committed_ops));
+		oc.committed_ops);
 	fputs("# HELP ipwall_store_commit_failures_total Groups the store "
 	      "refused (their ops failed with 503).\n"
 	      "# TYPE ipwall_store_commit_failures_total counter\n",
 	      f);
 	fprintf(f, "ipwall_store_commit_failures_total %" PRIu64 "\n",
-		SUM(commit_failures));
+		oc.commit_failures);
 
 	fputs("# HELP ipwall_http_requests_total HTTP requests answered, by "
 	      "route, method and status.\n"
@@ -384,8 +299,9 @@ char *ipwd_metrics_render(struct ipw_table *t, size_t *len)
 					"ipwall_http_requests_total{route=\"%"
 					"s\",method=\"%s\",status=\"%s\"} "
 					"%" PRIu64 "\n",
-					route_names[r], method_names[m], st_s,
-					n);
+					ipwd_route_name((enum ipwd_route)r),
+					ipwd_method_name((enum ipwd_method)m),
+					st_s, n);
 			}
 
 	ipw_table_stats(t, &st);

@@ -32,9 +32,8 @@
 
 #include <ipwall/table.h>
 
-#include "audit.h"
-#include "metrics.h"
-#include "store.h"
+#include "oplog/audit.h"
+#include "oplog/store.h"
 
 struct ipwd_ops;
 
@@ -113,5 +112,16 @@ void ipwd_ops_reopen_audit(struct ipwd_ops *o);
 
 /* Whether the last commit failed (the store is unavailable): /healthz. */
 bool ipwd_ops_store_failing(struct ipwd_ops *o);
+
+/* What the write path has done since it started, for /metrics. Counted
+ * by the committer thread; read from any thread (each counter is its
+ * latest or a slightly older value, never torn). */
+struct ipwd_ops_counters {
+	uint64_t ops[IPWD_ACT_COUNT][8]; /* committed, by result */
+	uint64_t commits;		 /* store transactions */
+	uint64_t committed_ops;		 /* ops in them */
+	uint64_t commit_failures;	 /* groups the store refused */
+};
+void ipwd_ops_counters(struct ipwd_ops *o, struct ipwd_ops_counters *out);
 
 #endif /* IPWALL_DAEMON_OPS_H */

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The read-only handlers that run on the HTTP workers: /v1/check (the hot
+ * path), /v1/mode, /v1/top, /v1/stats, /healthz, /metrics. None of them
+ * waits on the write path or the store.
+ *
+ * /v1/check's body is formatted with snprintf, not jansson: it is the hot
+ * path, and every string it prints is an address we formatted or a fixed
+ * name, none needing escapes.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ipwall/addr.h>
+#include <ipwall/table.h>
+
+#include "api/api.h"
+#include "api/metrics.h"
+#include "base/clock.h"
+
+#define TOP_K_MAX 1000
+
+static const char *const verdict_reasons[] = {"no_match", "banned", "allowed",
+					      "not_allowed"};
+
+/* GET /v1/check */
+void ipwd_h_check(struct ipwd_req *r, struct ipwd_resp *o)
+{
+	char ip[IPW_ADDR_STRLEN], ent[IPW_ADDR_STRLEN], msg[200], exp[32];
+	struct ipw_verdict v;
+	struct ipw_addr a;
+	const char *s;
+	size_t pos = 0;
+	bool present;
+	char *body;
+	int rc, n;
+
+	s = ipwd_req_arg(r, "ip", &present);
+	if (s == NULL) {
+		ipwd_resp_error(o, IPWD_E_MISSING_FIELD, "ip",
+				"query parameter ip is required "
+				"(/v1/check?ip=ADDR)");
+		return;
+	}
+	rc = ipw_addr_parse(s, strlen(s), IPW_ADDR_HOST, &a, &pos);
+	if (rc != 0) {
+		ipw_addr_error_msg(msg, sizeof(msg), s, strlen(s), rc, pos);
+		ipwd_resp_error(o, IPWD_E_INVALID_IP, "ip", "ip: %s", msg);
+		return;
+	}
+	ipw_table_check(r->d->table, &a, &v);
+	ipw_addr_format(&a, ip, sizeof(ip));
+	body = malloc(384);
+	if (body == NULL) {
+		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");
+		return;
+	}
+	if (v.reason == IPW_VERDICT_BANNED || v.reason == IPW_VERDICT_ALLOWED) {
+		ipw_addr_format(&v.entry, ent, sizeof(ent));
+		if (v.expires) {
+			time_t tt = (time_t)v.expires;
+			struct tm tm;
+
+			gmtime_r(&tt, &tm);
+			strftime(exp, sizeof(exp), "\"%Y-%m-%dT%H:%M:%SZ\"",
+				 &tm);
+		} else {
+			strcpy(exp, "null");
+		}
+		n = snprintf(body, 384,
+			     "{\"ip\":\"%s\",\"verdict\":\"%s\",\"reason\":"
+			     "\"%s\",\"mode\":\"%s\",\"entry\":{\"list\":"
+			     "\"%s\",\"target\":\"%s\",\"expires_at\":%s}}",
+			     ip, v.blocked ? "blocked" : "admitted",
+			     verdict_reasons[v.reason],
+			     ipw_mode_name(ipw_table_mode(r->d->table)),
+			     ipwd_list_name(v.list), ent, exp);
+	} else {
+		n = snprintf(body, 384,
+			     "{\"ip\":\"%s\",\"verdict\":\"%s\",\"reason\":"
+			     "\"%s\",\"mode\":\"%s\",\"entry\":null}",
+			     ip, v.blocked ? "blocked" : "admitted",
+			     verdict_reasons[v.reason & 3],
+			     ipw_mode_name(ipw_table_mode(r->d->table)));
+	}
+	o->status = v.blocked ? 403 : 200;
+	o->body = body;
+	o->len = (size_t)n;
+	ipwd_metric_check(&v, ipwd_now_ns() - r->t0);
+}
+
+void ipwd_h_mode_get(struct ipwd_req *r, struct ipwd_resp *o)
+{
+	ipwd_resp_json(o, 200,
+		       json_pack("{s:s}", "mode",
+				 ipw_mode_name(ipw_table_mode(r->d->table))));
+}
+
+void ipwd_h_top(struct ipwd_req *r, struct ipwd_resp *o)
+{
+	struct ipw_entry_info *v;
+	size_t k = 10, i, n;
+	int64_t now = ipwd_now_s();
+	bool present;
+	const char *s;
+	json_t *items;
+	uint64_t u;
+
+	if ((s = ipwd_req_arg(r, "k", &present)) || present) {
+		if (s == NULL || ipwd_parse_uint(s, TOP_K_MAX, &u) || u == 0) {
+			ipwd_resp_error(o, IPWD_E_INVALID_PARAMETER, "k",
+					"k must be 1..%d", TOP_K_MAX);
+			return;
+		}
+		k = (size_t)u;
+	}
+	v = malloc(k * sizeof(*v));
+	if (v == NULL) {
+		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");
+		return;
+	}
+	n = ipw_table_top(r->d->table, k, v);
+	items = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(items, ipwd_entry_json(&v[i], now));
+	free(v);
+	ipwd_resp_json(o, 200, json_pack("{s:o}", "items", items));
+}
+
+void ipwd_h_stats(struct ipwd_req *r, struct ipwd_resp *o)
+{
+	struct ipw_table_stats st;
+
+	ipw_table_stats(r->d->table, &st);
+	ipwd_resp_json(
+		o, 200,
+		json_pack(
+			"{s:s, s:s, s:s, s:I, s:{s:{s:I, s:I}, s:{s:I, s:I}}, "
+			"s:{s:{s:I, s:I}, s:{s:I, s:I}}, s:I, s:I, s:I, s:I}",
+			"version", IPWALL_VERSION, "node",
+			ipwd_ops_node(r->d->ops), "mode",
+			ipw_mode_name(ipw_table_mode(r->d->table)),
+			"uptime_seconds",
+			(json_int_t)(ipwd_now_s() - r->d->started), "entries",
+			"bans", "ipv4", (json_int_t)st.entries[0][0], "ipv6",
+			(json_int_t)st.entries[0][1], "allows", "ipv4",
+			(json_int_t)st.entries[1][0], "ipv6",
+			(json_int_t)st.entries[1][1], "prefixes", "bans",
+			"ipv4", (json_int_t)st.prefixes[0][0], "ipv6",
+			(json_int_t)st.prefixes[0][1], "allows", "ipv4",
+			(json_int_t)st.prefixes[1][0], "ipv6",
+			(json_int_t)st.prefixes[1][1], "max_entries",
+			(json_int_t)st.max_entries, "index_bytes",
+			(json_int_t)st.index_bytes, "entry_bytes",
+			(json_int_t)st.entry_bytes, "rekeys",
+			(json_int_t)st.rekeys));
+}
+
+void ipwd_h_metrics(struct ipwd_req *r, struct ipwd_resp *o)
+{
+
+	o->body = ipwd_metrics_render(r->d->table, r->d->ops, &o->len);
+	if (o->body == NULL) {
+		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");
+		return;
+	}
+	o->status = 200;
+	o->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+/* /healthz while serving: "store" is failing (the last commit failed),
+ * damaged (the background check found damage), or ok; "store_check" is
+ * the background check's state (none without a store). */
+static json_t *health(struct ipwd *d)
+{
+	static const char *const checks[] = {"running", "ok", "damaged",
+					     "failed"};
+	enum ipwd_check_state cs = ipwd_store_check_state(d->check, NULL);
+	const char *store = ipwd_ops_store_failing(d->ops)	 ? "failing" :
+			    d->check && cs == IPWD_CHECK_DAMAGED ? "damaged" :
+								   "ok";
+
+	return json_pack("{s:s, s:s, s:s}", "status", "ok", "store", store,
+			 "store_check", d->check ? checks[cs] : "none");
+}
+
+void ipwd_h_healthz(struct ipwd_req *r, struct ipwd_resp *o)
+{
+	if (live_get(r->d, stopping))
+		ipwd_resp_json(o, 503,
+			       json_pack("{s:s}", "status", "stopping"));
+	else
+		ipwd_resp_json(o, 200, health(r->d));
+}

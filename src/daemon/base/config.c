@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ipwalld's configuration (see config.h): the schema, one row per key,
+ * and what cannot be a row: the defaults computed at start (the node is
+ * the host name; the socket, tokens file, store and audit log live in
+ * the data directory unless placed elsewhere) and the command line flags.
+ */
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ipwall/table.h>
+
+#include "base/config.h"
+#include "base/listen.h"
+#include "base/log.h"
+
+#define F(field) IPWD_CONF_FIELD(struct ipwd_config, field)
+#define RESTART	 IPWD_CONF_RESTART
+
+static const char *parse_log_level(void *field, const char *v)
+{
+	int lv = ipwd_log_level_parse(v);
+
+	if (lv < 0)
+		return "must be error, warn, info or debug";
+	*(int *)field = lv;
+	return NULL;
+}
+
+static const char *check_listen(const char *v)
+{
+	if (ipwd_listen_check(v) != 0)
+		return "expected ADDR:PORT or [IPV6]:PORT (empty: no TCP)";
+	return NULL;
+}
+
+static const char *const modes[] = {"denylist", "allowlist", NULL};
+/* in the order of enum ipwd_sync (oplog/store.h) */
+static const char *const syncs[] = {"full", "batch", "off", NULL};
+
+static const struct ipwd_conf_section sections[] = {
+	{.name = "daemon"}, {.name = "http"},  {.name = "auth"},
+	{.name = "table"},  {.name = "store"}, {.name = "audit"},
+};
+
+static const struct ipwd_conf_key keys[] = {
+	/* [daemon] */
+	{"daemon", "data_dir", IPWD_CONF_STR, F(data_dir),
+	 .flags = IPWD_CONF_NONEMPTY | RESTART, .why = "must not be empty",
+	 .def = IPWD_DEFAULT_DATA_DIR},
+	{"daemon", "node", IPWD_CONF_STR, F(node), .max = 63,
+	 .flags = IPWD_CONF_NONEMPTY | RESTART, .why = "must be 1 to 63 bytes"},
+	{"daemon", "log_level", IPWD_CONF_FUNC, F(log_level),
+	 .parse = parse_log_level, .def = "info"},
+	{"daemon", "shutdown_timeout", IPWD_CONF_DURATION, F(shutdown_timeout),
+	 .max = 3600, .why = "must be a duration up to 1h (e.g. 10s)",
+	 .def = "10s"},
+	/* [http] */
+	{"http", "listen", IPWD_CONF_STR, F(listen), .check = check_listen,
+	 .flags = RESTART, .def = IPWD_DEFAULT_LISTEN},
+	{"http", "socket", IPWD_CONF_STR, F(socket), .max = 107,
+	 .flags = RESTART, .why = "unix socket path longer than 107 bytes"},
+	{"http", "threads", IPWD_CONF_UINT, F(threads), .max = 256,
+	 .flags = RESTART, .why = "must be 0 (one per CPU) to 256", .def = "0"},
+	{"http", "blocking_threads", IPWD_CONF_UINT, F(blocking_threads),
+	 .min = 1, .max = 1024, .flags = RESTART, .why = "must be 1 to 1024",
+	 .def = "64"},
+	{"http", "max_connections", IPWD_CONF_UINT, F(max_connections),
+	 .min = 1, .max = 1000000, .flags = RESTART,
+	 .why = "must be 1 to 1000000", .def = "1024"},
+	{"http", "max_connections_per_ip", IPWD_CONF_UINT,
+	 F(max_connections_per_ip), .max = 1000000, .flags = RESTART,
+	 .why = "must be 0 (no limit) to 1000000", .def = "0"},
+	{"http", "timeout", IPWD_CONF_DURATION, F(timeout), .min = 1,
+	 .max = 86400, .flags = RESTART,
+	 .why = "must be a duration from 1s to 1d", .def = "30s"},
+	{"http", "max_header", IPWD_CONF_SIZE, F(max_header), .min = 1024,
+	 .max = 1u << 20, .flags = RESTART,
+	 .why = "must be a size from 1k to 1M", .def = "8k"},
+	{"http", "max_body", IPWD_CONF_SIZE, F(max_body), .min = 1024,
+	 .max = 1ull << 30, .why = "must be a size from 1k to 1G",
+	 .def = "64M"},
+	{"http", "max_batch", IPWD_CONF_UINT, F(max_batch), .min = 1,
+	 .max = 10000000, .why = "must be 1 to 10000000", .def = "100000"},
+	/* [auth] */
+	{"auth", "tokens_file", IPWD_CONF_STR, F(tokens_file),
+	 .flags = IPWD_CONF_NONEMPTY, .why = "must not be empty"},
+	{"auth", "protect_reads", IPWD_CONF_BOOL, F(protect_reads),
+	 .why = "must be yes or no", .def = "no"},
+	/* [table] */
+	{"table", "max_entries", IPWD_CONF_UINT, F(max_entries), .min = 1,
+	 .max = 1u << 30, .flags = RESTART, .why = "must be 1 to 1073741824",
+	 .def = "4000000"},
+	{"table", "default_ban_ttl", IPWD_CONF_DURATION, F(default_ban_ttl),
+	 .max = UINT32_MAX, .why = "must be a duration (0 = permanent)",
+	 .def = "0"},
+	{"table", "hit_sample", IPWD_CONF_UINT, F(hit_sample), .min = 1,
+	 .max = 65536, .flags = IPWD_CONF_POW2 | RESTART,
+	 .why = "must be a power of two from 1 to 65536", .def = "64"},
+	{"table", "purge_interval", IPWD_CONF_DURATION, F(purge_interval),
+	 .min = 1, .max = 3600, .why = "must be a duration from 1s to 1h",
+	 .def = "1s"},
+	{"table", "mode", IPWD_CONF_ENUM, F(mode), .names = modes,
+	 .flags = RESTART, .why = "must be denylist or allowlist",
+	 .def = "denylist", .note = "set the mode with PUT /v1/mode"},
+	/* [store] */
+	{"store", "path", IPWD_CONF_STR, F(store_path),
+	 .flags = IPWD_CONF_NONE_EMPTY | RESTART},
+	{"store", "sync", IPWD_CONF_ENUM, F(sync), .names = syncs,
+	 .flags = RESTART, .why = "must be full, batch or off", .def = "full"},
+	{"store", "history_retention", IPWD_CONF_DURATION, F(history_retention),
+	 .max = 100ull * 366 * 86400,
+	 .why = "must be a duration up to 100 years (365d, 12h, ...) or 0 "
+		"(keep the history for ever)",
+	 .def = "365d"},
+	/* [audit] */
+	{"audit", "log", IPWD_CONF_STR, F(audit_log),
+	 .flags = IPWD_CONF_NONE_EMPTY | RESTART},
+};
+
+const struct ipwd_conf_schema ipwd_config_schema = {
+	.sections = sections,
+	.nsections = sizeof(sections) / sizeof(sections[0]),
+	.keys = keys,
+	.nkeys = sizeof(keys) / sizeof(keys[0]),
+};
+
+static void set_str(char **dst, const char *v)
+{
+	char *c = strdup(v);
+
+	if (c == NULL) {
+		fprintf(stderr, "ipwalld: out of memory\n");
+		exit(1);
+	}
+	free(*dst);
+	*dst = c;
+}
+
+/* @dst, when the file did not set it: DATA_DIR/@name. */
+static void in_data_dir(char **dst, const char *data_dir, const char *name)
+{
+	char p[PATH_MAX];
+
+	if (*dst)
+		return;
+	snprintf(p, sizeof(p), "%s/%s", data_dir, name);
+	set_str(dst, p);
+}
+
+int ipwd_config_load(struct ipwd_config *cfg, const char *path,
+		     const struct ipwd_overrides *ov)
+{
+	char host[256];
+	int errors = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	ipwd_conf_defaults(&ipwd_config_schema, cfg);
+	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+		strcpy(host, "localhost");
+	host[63] = '\0';
+	set_str(&cfg->node, host);
+	if (path)
+		errors += ipwd_conf_read(&ipwd_config_schema, cfg, path);
+	cfg->tokens_file_set = cfg->tokens_file != NULL;
+	if (ov && ov->listen)
+		set_str(&cfg->listen, ov->listen);
+	if (ov && ov->data_dir)
+		set_str(&cfg->data_dir, ov->data_dir);
+	in_data_dir(&cfg->socket, cfg->data_dir, "ipwalld.sock");
+	in_data_dir(&cfg->tokens_file, cfg->data_dir, "tokens");
+	in_data_dir(&cfg->store_path, cfg->data_dir, "ipwall.db");
+	in_data_dir(&cfg->audit_log, cfg->data_dir, "audit.log");
+	if (strlen(cfg->socket) >= 108) {
+		fprintf(stderr,
+			"%s: unix socket path \"%s\" longer than 107 bytes\n",
+			path ? path : "ipwalld", cfg->socket);
+		errors++;
+	}
+	return errors;
+}
+
+void ipwd_config_free(struct ipwd_config *cfg)
+{
+	ipwd_conf_free(&ipwd_config_schema, cfg);
+	memset(cfg, 0, sizeof(*cfg));
+}
