@@ -149,7 +149,7 @@ static int load(const char *path, uint64_t n)
 		return -1;
 	}
 	t1 = bench_now_ns();
-	if (ipwd_ops_new(&o, t, "bench", s, NULL) != 0 ||
+	if (ipwd_ops_new(&o, t, "bench", &ipwd_store_sqlite, s) != 0 ||
 	    ipwd_ops_load(o, &loaded, &expired, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bench_store: load: %s\n", err);
 		return -1;

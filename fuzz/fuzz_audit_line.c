@@ -66,9 +66,9 @@ static void check_text(json_t *o, const char *key, const char *in)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const keys[] = {
-		"ts",	  "op",	     "node",   "actor",	 "action",
-		"result", "list",    "target", "reason", "score",
-		"ttl",	  "expires", "before", "after"};
+		"ts",	  "op",	    "seq",     "node",	 "actor",
+		"action", "result", "list",    "target", "reason",
+		"score",  "ttl",    "expires", "before", "after"};
 	const uint8_t *p, *end = data + size;
 	struct ipw_entry_info before, after;
 	char actor[300], node[300];

@@ -38,6 +38,7 @@
 #include "base/listen.h"
 #include "base/log.h"
 #include "oplog/audit.h"
+#include "oplog/audit_sub.h"
 #include "oplog/history.h"
 #include "oplog/ops.h"
 #include "oplog/store.h"
@@ -98,6 +99,7 @@ static struct {
 	int lock_fd;
 	int64_t next_prune;
 	bool check_said;
+	struct ipwd_audit_sub *audit_sub;
 } m = {.lock_fd = -1};
 
 /*
@@ -290,6 +292,13 @@ static int audit_start(struct ipwd *d)
 	return 0;
 }
 
+static void audit_reload(struct ipwd *d)
+{
+	if (ipwd_audit_reopen(d->audit) != 0)
+		log_error("audit log: cannot reopen: %m; still writing to the "
+			  "old file");
+}
+
 static void audit_stop(struct ipwd *d)
 {
 	ipwd_audit_close(d->audit);
@@ -301,8 +310,9 @@ static int oplog_start(struct ipwd *d)
 	size_t loaded = 0, expired = 0;
 	char err[1024];
 
-	if (ipwd_ops_new(&d->ops, d->table, d->cfg.node, d->store, d->audit) !=
-	    0) {
+	if (ipwd_ops_new(&d->ops, d->table, d->cfg.node,
+			 d->store ? &ipwd_store_sqlite : NULL, d->store) != 0 ||
+	    ipwd_audit_sub_new(&m.audit_sub, d->ops, d->audit, d->store) != 0) {
 		log_error("out of memory");
 		return -1;
 	}
@@ -317,20 +327,19 @@ static int oplog_start(struct ipwd *d)
 	return 0;
 }
 
-static void oplog_reload(struct ipwd *d)
-{
-	ipwd_ops_reopen_audit(d->ops);
-}
-
 static void oplog_tick(struct ipwd *d)
 {
 	ipwd_ops_purge(d->ops);
+	ipwd_ops_trim(d->ops);
 }
 
 static void oplog_stop(struct ipwd *d)
 {
-	ipwd_ops_free(d->ops); /* after HTTP: no writer is left */
+	/* after HTTP: no writer is left; the subscribers drain */
+	ipwd_ops_free(d->ops);
 	d->ops = NULL;
+	ipwd_audit_sub_free(m.audit_sub);
+	m.audit_sub = NULL;
 }
 
 static int check_start(struct ipwd *d)
@@ -408,8 +417,8 @@ static const struct subsystem subsystems[] = {
 	{"tokens", auth_start, auth_stop, auth_reload, NULL},
 	{"table", table_start, table_stop, NULL, NULL},
 	{"store", store_start, store_stop, NULL, store_tick},
-	{"audit log", audit_start, audit_stop, NULL, NULL},
-	{"write path", oplog_start, oplog_stop, oplog_reload, oplog_tick},
+	{"audit log", audit_start, audit_stop, audit_reload, NULL},
+	{"op log", oplog_start, oplog_stop, NULL, oplog_tick},
 	{"store check", check_start, check_stop, NULL, check_tick},
 	{"http api", api_start, api_stop, NULL, api_tick},
 };

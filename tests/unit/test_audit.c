@@ -70,6 +70,7 @@ static struct ipwd_oprec mk_rec(enum ipwd_action action, enum ipw_list list,
 
 	memset(&r, 0, sizeof(r));
 	r.id = OPID;
+	r.seq = 7;
 	r.time = NOW;
 	r.actor = "token:admin";
 	r.node = "host1";
@@ -85,7 +86,7 @@ static struct ipwd_oprec mk_rec(enum ipwd_action action, enum ipw_list list,
 
 /* The prefix every golden line of mk_rec() shares. */
 #define HEAD(actor, action, result)                                       \
-	"{\"ts\":\"2023-11-14T22:13:20Z\",\"op\":\"" OPID "\","           \
+	"{\"ts\":\"2023-11-14T22:13:20Z\",\"op\":\"" OPID "\",\"seq\":7," \
 	"\"node\":\"host1\",\"actor\":\"" actor "\",\"action\":\"" action \
 	"\",\"result\":\"" result "\","
 
@@ -188,9 +189,10 @@ static void test_golden(void)
 	r = mk_rec(IPWD_ACT_UNBAN, IPW_LIST_BAN, "203.0.113.7",
 		   IPW_CHANGE_REMOVED, &before, NULL);
 	r.time = NOW + 100;
+	r.seq = 0; /* an op recorded before sequences: null */
 	check_line(&r,
 		   "{\"ts\":\"2023-11-14T22:15:00Z\",\"op\":\"" OPID "\","
-		   "\"node\":\"host1\",\"actor\":\"token:admin\","
+		   "\"seq\":null,\"node\":\"host1\",\"actor\":\"token:admin\","
 		   "\"action\":\"unban\",\"result\":\"removed\","
 		   "\"list\":\"bans\",\"target\":\"203.0.113.7\","
 		   "\"reason\":\"ssh brute force\",\"score\":5,\"ttl\":500,"

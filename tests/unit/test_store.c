@@ -596,6 +596,184 @@ static void test_refusals(void)
 	   "a path in a missing directory is refused: %s", err);
 }
 
+/* ---- the store as the op log uses it (ipwd_store_sqlite) ---- */
+
+struct got_groups {
+	uint64_t seqs[8];
+	size_t n[8];
+	char first_id[8][IPWD_OPID_LEN];
+	char reason[8][IPW_REASON_MAX];
+	size_t ng;
+};
+
+static int got_group(void *ctx, const struct ipwd_group *g)
+{
+	struct got_groups *gg = ctx;
+
+	if (gg->ng == 8)
+		return -1;
+	gg->seqs[gg->ng] = g->seq;
+	gg->n[gg->ng] = g->n;
+	snprintf(gg->first_id[gg->ng], IPWD_OPID_LEN, "%s", g->recs[0].id);
+	snprintf(gg->reason[gg->ng], IPW_REASON_MAX, "%s",
+		 g->recs[0].after ? g->recs[0].after->reason : "");
+	gg->ng++;
+	return 0;
+}
+
+static int got_origin(void *ctx, const struct ipwd_origin *o)
+{
+	struct ipwd_origin *out = ctx;
+
+	if (strcmp(o->node, "node-b") == 0)
+		*out = *o;
+	return 0;
+}
+
+struct big_check {
+	char (*ids)[IPWD_OPID_LEN];
+	size_t n;
+	int bad;
+};
+
+static int check_big(void *ctx, const struct ipwd_group *g)
+{
+	struct big_check *bc = ctx;
+	size_t i;
+
+	bc->n = g->n;
+	for (i = 0; i < g->n && i < 300; i++) {
+		char t[IPW_ADDR_STRLEN];
+
+		ipw_addr_format(&g->recs[i].target, t, sizeof(t));
+		if (strcmp(g->recs[i].id, bc->ids[i]) != 0 ||
+		    strcmp(g->recs[i].after->reason, t) != 0 ||
+		    g->recs[i].seq != 4)
+			bc->bad++;
+	}
+	return 0;
+}
+
+static void test_iface(void)
+{
+	static const char *const ids[] = {
+		"0190f5e2-7c3a-7abc-8def-00000000000a",
+		"0190f5e2-7c3a-7abc-8def-00000000000b",
+		"0190f5e2-7c3a-7abc-8def-00000000000c",
+		"0190f5e2-7c3a-7abc-8def-00000000000d",
+	};
+	const struct ipwd_store_iface *si = &ipwd_store_sqlite;
+	struct ipwd_store *s = NULL;
+	struct ipw_entry_info e[4];
+	struct ipwd_oprec r[4];
+	struct ipwd_origin cur = {.node = "node-b", .seq = 3}, got = {0};
+	struct got_groups gg = {0};
+	struct ipwd_group g;
+	char p[300], err[512];
+	uint64_t seq;
+	int mode, k, rc;
+
+	snprintf(p, sizeof(p), "%s/iface.db", dir);
+	if (ipwd_store_open(&s, p, IPWD_SYNC_OFF, err, sizeof(err)) != 0)
+		abort();
+	for (k = 0; k < 4; k++) {
+		char t[32], why[16];
+
+		snprintf(t, sizeof(t), "192.0.2.%d", 10 + k);
+		snprintf(why, sizeof(why), "r%d", k);
+		e[k] = entry(t, IPW_LIST_BAN, 1790003600, 1, why);
+		r[k] = rec(ids[k], IPWD_ACT_BAN, NULL, &e[k], IPW_CHANGE_ADDED);
+	}
+	/* groups 1 (one op), 2 (two ops), 3 (one op, with a cursor) */
+	for (k = 0; k < 3; k++) {
+		r[0].seq = 1;
+		g = k == 0 ? (struct ipwd_group){1, 1, &r[0]} :
+		    k == 1 ? (struct ipwd_group){2, 2, &r[1]} :
+			     (struct ipwd_group){3, 1, &r[3]};
+		for (size_t i = 0; i < g.n; i++)
+			((struct ipwd_oprec *)g.recs)[i].seq = g.seq;
+		memcpy(cur.last_id, "\x01\x90", 2);
+		rc = si->commit(s, &g, k == 2 ? &cur : NULL, k == 2);
+		if (rc != 0)
+			break;
+	}
+	is_int(rc, 0, "three groups commit");
+	is_int((int)ipwd_store_op_count(s), 4, "the history has their 4 ops");
+	ok(si->load_meta(s, &mode, &seq, got_origin, &got, err, sizeof(err)) ==
+			   0 &&
+		   seq == 3 && got.seq == 3 &&
+		   memcmp(got.last_id, "\x01\x90", 2) == 0,
+	   "load_meta(): sequence 3 and node-b's cursor, saved with group 3");
+	rc = si->read(s, 0, 3, got_group, &gg);
+	ok(rc == 0 && gg.ng == 3 && gg.seqs[0] == 1 && gg.seqs[2] == 3 &&
+		   gg.n[1] == 2 && strcmp(gg.first_id[1], ids[1]) == 0 &&
+		   strcmp(gg.reason[2], "r3") == 0,
+	   "read(0, 3): the three groups back from the op log, decoded "
+	   "(group 2 holds 2 ops; group 3's ban says r3)");
+	memset(&gg, 0, sizeof(gg));
+	rc = si->read(s, 1, 2, got_group, &gg);
+	ok(rc == 0 && gg.ng == 1 && gg.seqs[0] == 2, "read(1, 2): group 2");
+	is_int(si->trim(s, 2), 0, "trim(2)");
+	memset(&gg, 0, sizeof(gg));
+	is_int(si->read(s, 0, 3, got_group, &gg), IPW_ENOENT,
+	       "read(0, 3) after it: IPW_ENOENT (group 1 is gone)");
+	memset(&gg, 0, sizeof(gg));
+	ok(si->read(s, 2, 3, got_group, &gg) == 0 && gg.ng == 1,
+	   "read(2, 3): group 3 is kept");
+	is_int(si->read(s, 3, 4, got_group, &gg), IPW_ENOENT,
+	       "read(3, 4): a group not committed yet is IPW_ENOENT");
+	is_int((int)ipwd_store_op_count(s), 4,
+	       "trimming the op log leaves the history");
+	/* a group the codec refuses: nothing of it is stored */
+	e[0].flags = 8;
+	r[0].seq = 4;
+	g = (struct ipwd_group){4, 1, &r[0]};
+	rc = si->commit(s, &g, NULL, 0);
+	ok(rc == IPW_EIO && strstr(si->errmsg(s), "cannot be encoded"),
+	   "a group with an op the codec refuses fails (%s)", si->errmsg(s));
+	ok(si->load_meta(s, &mode, &seq, got_origin, &got, err, sizeof(err)) ==
+			   0 &&
+		   seq == 3,
+	   "... and the sequence stays 3");
+	is_int((int)ipwd_store_seq_of(s, ids[2]), 2,
+	       "ipwd_store_seq_of(): the group of an op");
+	{
+		/* a group of 300 ops: its records outgrow the reader's first
+		 * array (the pointers inside them must follow it) */
+		struct ipw_entry_info *big = calloc(300, sizeof(*big));
+		struct ipwd_oprec *br = calloc(300, sizeof(*br));
+		char(*bid)[IPWD_OPID_LEN] = calloc(300, IPWD_OPID_LEN);
+		struct big_check bc = {.ids = bid};
+
+		e[0].flags = 0;
+		for (k = 0; k < 300; k++) {
+			char t[32];
+
+			snprintf(t, sizeof(t), "198.51.%d.%d", k / 256,
+				 k % 256);
+			snprintf(bid[k], IPWD_OPID_LEN,
+				 "0190f5e2-7c3a-7abc-8def-0000000%05d", k);
+			big[k] = entry(t, IPW_LIST_BAN, 1790003600, 1, t);
+			br[k] = rec(bid[k], IPWD_ACT_BAN, NULL, &big[k],
+				    IPW_CHANGE_ADDED);
+			br[k].seq = 4;
+		}
+		g = (struct ipwd_group){4, 300, br};
+		is_int(si->commit(s, &g, NULL, 0), 0, "a group of 300 ops");
+		ok(si->read(s, 3, 4, check_big, &bc) == 0 && bc.n == 300 &&
+			   bc.bad == 0,
+		   "read back whole: 300 records, each with its own id and "
+		   "reason");
+		free(big);
+		free(br);
+		free(bid);
+	}
+	is_int((int)ipwd_store_seq_of(s,
+				      "0190f5e2-7c3a-7abc-8def-0000000000ff"),
+	       IPW_ENOENT, "... IPW_ENOENT for an op not there");
+	ipwd_store_close(s);
+}
+
 static int remove_one(const char *p, const struct stat *st, int flag,
 		      struct FTW *f)
 {
@@ -613,6 +791,7 @@ int main(void)
 	test_full_disk();
 	test_errmsg_after_rollback();
 	test_refusals();
+	test_iface();
 	if (nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		diag("could not remove %s", dir);
 	return done_testing();

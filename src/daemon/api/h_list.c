@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Listing pages come from a view: the keys of each list, taken from a
- * snapshot of the table and sorted (IPv4 before IPv6, by address, shorter prefix
- * first). Building one costs a snapshot and a sort, O(n log n); a page
+ * snapshot of the table at one sequence of the op log (ipwd_ops_snapshot():
+ * no group half applied in it) and sorted (IPv4 before IPv6, by address,
+ * shorter prefix first). Building one costs a snapshot and a sort, O(n log n); a page
  * from it costs a binary search for the cursor and a scan that stops after
  * limit + 1 matches. The last view is kept and reused while the table has
  * not changed (ops generation), and for up to VIEW_PAGING_NS by requests
@@ -73,6 +74,7 @@ static int vkey_cmp(const void *a, const void *b)
 
 static struct view *view_build(struct ipwd *d)
 {
+	uint64_t seq;
 	struct view *v = calloc(1, sizeof(*v));
 	struct ipw_snapshot *snap;
 	size_t i, n, l;
@@ -82,7 +84,8 @@ static struct view *view_build(struct ipwd *d)
 	/* Read before the snapshot: a write in between makes the view look
 	 * older than it is (rebuilt once more), never newer. */
 	v->gen = ipwd_ops_generation(d->ops);
-	if (ipw_table_snapshot(d->table, &snap) != 0) {
+	/* the table as of one sequence: no group half applied in it */
+	if (ipwd_ops_snapshot(d->ops, &snap, &seq) != 0) {
 		free(v);
 		return NULL;
 	}

@@ -20,6 +20,7 @@
 #include "api/api.h"
 #include "api/metrics.h"
 #include "base/clock.h"
+#include "oplog/store.h"
 
 #define TOP_K_MAX 1000
 
@@ -171,9 +172,36 @@ void ipwd_h_metrics(struct ipwd_req *r, struct ipwd_resp *o)
 	o->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
+/* The op log's subscribers: each one's state ("live", "resyncing" while
+ * it is marked or catching up, "failing" when its last apply or
+ * catch-up failed), the last sequence it applied, how far behind the op
+ * log it is, and the groups waiting for it. */
+static json_t *subscribers(struct ipwd *d, uint64_t seq)
+{
+	struct ipwd_sub_status st[16];
+	size_t n = ipwd_ops_subscribers(d->ops, st, 16), i;
+	json_t *o = json_object();
+
+	for (i = 0; i < n && i < 16; i++)
+		json_object_set_new(
+			o, st[i].name,
+			json_pack("{s:s, s:I, s:I, s:I, s:I}", "state",
+				  st[i].failing	  ? "failing" :
+				  st[i].resyncing ? "resyncing" :
+						    "live",
+				  "applied", (json_int_t)st[i].applied, "lag",
+				  (json_int_t)(seq > st[i].applied ?
+						       seq - st[i].applied :
+						       0),
+				  "queued", (json_int_t)st[i].queued, "resyncs",
+				  (json_int_t)st[i].resyncs));
+	return o;
+}
+
 /* /healthz while serving: "store" is failing (the last commit failed),
  * damaged (the background check found damage), or ok; "store_check" is
- * the background check's state (none without a store). */
+ * the background check's state (none without a store); "seq" the op
+ * log's last sequence; "subscribers" where each stands. */
 static json_t *health(struct ipwd *d)
 {
 	static const char *const checks[] = {"running", "ok", "damaged",
@@ -182,9 +210,12 @@ static json_t *health(struct ipwd *d)
 	const char *store = ipwd_ops_store_failing(d->ops)	 ? "failing" :
 			    d->check && cs == IPWD_CHECK_DAMAGED ? "damaged" :
 								   "ok";
+	uint64_t seq = ipwd_ops_seq(d->ops);
 
-	return json_pack("{s:s, s:s, s:s}", "status", "ok", "store", store,
-			 "store_check", d->check ? checks[cs] : "none");
+	return json_pack("{s:s, s:s, s:s, s:I, s:o}", "status", "ok", "store",
+			 store, "store_check", d->check ? checks[cs] : "none",
+			 "seq", (json_int_t)seq, "subscribers",
+			 subscribers(d, seq));
 }
 
 void ipwd_h_healthz(struct ipwd_req *r, struct ipwd_resp *o)

@@ -278,6 +278,73 @@ char *ipwd_metrics_render(struct ipw_table *t, struct ipwd_ops *ops,
 	fprintf(f, "ipwall_store_commit_failures_total %" PRIu64 "\n",
 		oc.commit_failures);
 
+	if (ops) {
+		struct ipwd_sub_status ss[16];
+		size_t ns = ipwd_ops_subscribers(ops, ss, 16), i2;
+
+		fprintf(f,
+			"# HELP ipwall_oplog_seq The op log's last committed "
+			"sequence.\n"
+			"# TYPE ipwall_oplog_seq gauge\n"
+			"ipwall_oplog_seq %" PRIu64 "\n"
+			"# HELP ipwall_ops_duplicates_total Ops from elsewhere "
+			"refused as already applied.\n"
+			"# TYPE ipwall_ops_duplicates_total counter\n"
+			"ipwall_ops_duplicates_total %" PRIu64 "\n",
+			oc.seq, oc.duplicates);
+		if (ns > 16)
+			ns = 16;
+		fputs("# HELP ipwall_subscriber_applied_seq The last sequence "
+		      "each op log subscriber applied.\n"
+		      "# TYPE ipwall_subscriber_applied_seq gauge\n",
+		      f);
+		for (i2 = 0; i2 < ns; i2++)
+			fprintf(f,
+				"ipwall_subscriber_applied_seq{subscriber=\"%"
+				"s\"} %" PRIu64 "\n",
+				ss[i2].name, ss[i2].applied);
+		fputs("# HELP ipwall_subscriber_lag_groups Groups committed "
+		      "that a subscriber has not applied yet.\n"
+		      "# TYPE ipwall_subscriber_lag_groups gauge\n",
+		      f);
+		for (i2 = 0; i2 < ns; i2++)
+			fprintf(f,
+				"ipwall_subscriber_lag_groups{subscriber=\"%"
+				"s\"} %" PRIu64 "\n",
+				ss[i2].name,
+				oc.seq > ss[i2].applied ?
+					oc.seq - ss[i2].applied :
+					0);
+		fputs("# HELP ipwall_subscriber_queued_groups Groups in a "
+		      "subscriber's queue.\n"
+		      "# TYPE ipwall_subscriber_queued_groups gauge\n",
+		      f);
+		for (i2 = 0; i2 < ns; i2++)
+			fprintf(f,
+				"ipwall_subscriber_queued_groups{subscriber="
+				"\"%s\"} %" PRIu64 "\n",
+				ss[i2].name, ss[i2].queued);
+		fputs("# HELP ipwall_subscriber_resyncs_total Times a "
+		      "subscriber was caught up from a snapshot (it fell "
+		      "behind, or started behind the store).\n"
+		      "# TYPE ipwall_subscriber_resyncs_total counter\n",
+		      f);
+		for (i2 = 0; i2 < ns; i2++)
+			fprintf(f,
+				"ipwall_subscriber_resyncs_total{subscriber=\"%"
+				"s\"} %" PRIu64 "\n",
+				ss[i2].name, ss[i2].resyncs);
+		fputs("# HELP ipwall_subscriber_resyncing 1 while a "
+		      "subscriber is marked for resync or catching up.\n"
+		      "# TYPE ipwall_subscriber_resyncing gauge\n",
+		      f);
+		for (i2 = 0; i2 < ns; i2++)
+			fprintf(f,
+				"ipwall_subscriber_resyncing{subscriber=\"%"
+				"s\"} %d\n",
+				ss[i2].name, ss[i2].resyncing ? 1 : 0);
+	}
+
 	fputs("# HELP ipwall_http_requests_total HTTP requests answered, by "
 	      "route, method and status.\n"
 	      "# TYPE ipwall_http_requests_total counter\n",

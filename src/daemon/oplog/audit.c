@@ -299,6 +299,10 @@ static void gen_line(yajl_gen g, const struct ipwd_oprec *r)
 	yajl_gen_map_open(g);
 	put_iso(g, "ts", r->time);
 	put_text(g, "op", r->id);
+	if (r->seq)
+		put_int(g, "seq", (int64_t)r->seq);
+	else
+		put_name(g, "seq", NULL);
 	put_text(g, "node", r->node);
 	put_text(g, "actor", r->actor);
 	put_name(g, "action", ipwd_action_name(r->action));
@@ -326,8 +330,8 @@ static void gen_line(yajl_gen g, const struct ipwd_oprec *r)
 		put_name(g, "ttl", NULL);
 		put_name(g, "expires", NULL);
 	}
-	gen_entry(g, "before", r->before, !r->recovered);
-	gen_entry(g, "after", r->after, !r->recovered);
+	gen_entry(g, "before", r->before, !r->partial);
+	gen_entry(g, "after", r->after, !r->partial);
 	if (r->recovered) {
 		put_key(g, "recovered");
 		yajl_gen_bool(g, 1);
@@ -673,7 +677,8 @@ nomem:
 	return -1;
 }
 
-int ipwd_audit_last_op(struct ipwd_audit *a, char *id, size_t idlen)
+int ipwd_audit_last_op(struct ipwd_audit *a, char *id, size_t idlen,
+		       uint64_t *seq)
 {
 	char buf[65536], *end, *start;
 	struct stat st;
@@ -682,6 +687,7 @@ int ipwd_audit_last_op(struct ipwd_audit *a, char *id, size_t idlen)
 	ssize_t n;
 	int rc = 0, rfd;
 
+	*seq = 0;
 	if (a == NULL || a->kind != AUDIT_FILE)
 		return 0;
 	/* the log's own descriptor is write-only: read through another */
@@ -718,6 +724,9 @@ int ipwd_audit_last_op(struct ipwd_audit *a, char *id, size_t idlen)
 	if (json_is_string(v) && strlen(json_string_value(v)) < idlen) {
 		snprintf(id, idlen, "%s", json_string_value(v));
 		rc = 1;
+		v = json_object_get(o, "seq");
+		if (json_is_integer(v) && json_integer_value(v) > 0)
+			*seq = (uint64_t)json_integer_value(v);
 	}
 	json_decref(o);
 	return rc;

@@ -14,6 +14,8 @@
  *   ts       ISO 8601 UTC with seconds ("2026-11-26T15:00:00Z"), from the
  *            op's time
  *   op       the op id (a UUIDv7)
+ *   seq      the sequence of the op's group in this node's op log (null
+ *            for an op recorded before sequences, schema version 1)
  *   node     the origin node
  *   actor    "token:NAME", "unix:USER", "purger", a rule name, ...
  *   action   ban, unban, allow, disallow, mode, expire, evict
@@ -29,10 +31,13 @@
  *            seconds, null for a permanent entry
  *   before   the entry before the op, or null
  *   after    the entry after the op, or null
- *   recovered  true, only on a line written at start from the history
- *            for an op a crash kept out of the log; its before and after
- *            hold what the history keeps (target, list, expires,
- *            expires_at, score, reason)
+ *   recovered  true, only on a line written after the fact: at a start,
+ *            for an op a crash kept out of the log, or when the log fell
+ *            behind the op log; from the store's op log, or for an op it
+ *            no longer holds, from the history (for an op recorded by a
+ *            version-1 store, before and after then hold what that
+ *            history kept: target, list, expires, expires_at, score,
+ *            reason)
  *
  * An entry object (before, after, and the store's history) has the keys
  * target, list, expires (Unix seconds or null), expires_at (ISO 8601 or
@@ -54,6 +59,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <ipwall/table.h>
 
@@ -106,13 +112,15 @@ int ipwd_audit_write(struct ipwd_audit *a, const struct ipwd_oprec *recs,
 		     size_t n);
 
 /*
- * ipwd_audit_last_op() - the op id of the last line of the audit file, so
- * that the lines a crash kept out of it can be written from the history
- * at start. Returns 1 with @id set, 0 when there is none to be had (not a
- * file, an empty file, a last line that is not one of ours), -1 on a read
- * error.
+ * ipwd_audit_last_op() - the op id and sequence of the last line of the
+ * audit file (the log's position in the op log), so that the lines a
+ * crash kept out of it can be written at start. Returns 1 with @id set
+ * (*@seq: the line's sequence, 0 for a line without one), 0 when there
+ * is none to be had (not a file, an empty file, a last line that is not
+ * one of ours), -1 on a read error.
  */
-int ipwd_audit_last_op(struct ipwd_audit *a, char *id, size_t idlen);
+int ipwd_audit_last_op(struct ipwd_audit *a, char *id, size_t idlen,
+		       uint64_t *seq);
 
 /* Does @a write anywhere (not NULL, not "none")? */
 bool ipwd_audit_enabled(const struct ipwd_audit *a);

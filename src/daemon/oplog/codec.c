@@ -13,6 +13,7 @@
  * Cost: a ban with a short reason is about 60 bytes; encoding and
  * decoding are a few hundred nanoseconds, far below the table write.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <ipwall/addr.h>
@@ -196,31 +197,61 @@ int ipwd_codec_encode(const struct ipwd_oprec *r, uint8_t *buf, size_t size)
 	return (int)o.n;
 }
 
-size_t ipwd_codec_group_size(size_t n)
+/* Make room for @more bytes after @len in *@buf. */
+static int grow(uint8_t **buf, size_t *cap, size_t len, size_t more)
 {
-	/* the count, and per record its length (2 bytes) and the record */
-	return 10 + n * (2 + IPWD_CODEC_RECORD_MAX);
+	size_t c = *cap ? *cap : 4096;
+	uint8_t *b;
+
+	if (len + more <= *cap)
+		return 0;
+	while (c < len + more)
+		c *= 2;
+	b = realloc(*buf, c);
+	if (b == NULL)
+		return IPW_ENOMEM;
+	*buf = b;
+	*cap = c;
+	return 0;
 }
 
 int64_t ipwd_codec_group_encode(const struct ipwd_oprec *recs, size_t n,
-				uint8_t *buf, size_t size)
+				uint8_t **buf, size_t *cap)
 {
-	struct out o = {.p = buf, .size = size};
-	uint8_t rec[IPWD_CODEC_RECORD_MAX];
-	size_t i;
+	uint8_t hdr[10];
+	struct out h = {.p = hdr, .size = sizeof(hdr)};
+	size_t len, i;
+	int rc;
 
-	put_uv(&o, n);
+	put_uv(&h, n);
+	rc = grow(buf, cap, 0, h.n + n * 64);
+	if (rc)
+		return rc;
+	memcpy(*buf, hdr, h.n);
+	len = h.n;
 	for (i = 0; i < n; i++) {
-		int len = ipwd_codec_encode(&recs[i], rec, sizeof(rec));
+		int k;
 
-		if (len < 0)
-			return len;
-		put_uv(&o, (uint64_t)len);
-		put_bytes(&o, rec, (size_t)len);
+		/* the record after room for its length (2 bytes: it is
+		 * under 16384), the length put in front once known */
+		rc = grow(buf, cap, len, 2 + IPWD_CODEC_RECORD_MAX);
+		if (rc)
+			return rc;
+		k = ipwd_codec_encode(&recs[i], *buf + len + 2,
+				      IPWD_CODEC_RECORD_MAX);
+		if (k < 0)
+			return k;
+		if (k < 128) {
+			(*buf)[len] = (uint8_t)k;
+			memmove(*buf + len + 1, *buf + len + 2, (size_t)k);
+			len += 1 + (size_t)k;
+		} else {
+			(*buf)[len] = (uint8_t)(k | 0x80);
+			(*buf)[len + 1] = (uint8_t)(k >> 7);
+			len += 2 + (size_t)k;
+		}
 	}
-	if (o.full)
-		return IPW_EBUFSIZE;
-	return (int64_t)o.n;
+	return (int64_t)len;
 }
 
 /* ---- reading ---- */
@@ -337,6 +368,17 @@ static int get_entry(struct in *i, struct ipw_entry_info *e)
 	e->flags = (unsigned)flags;
 	e->hits = hits;
 	return 0;
+}
+
+void ipwd_oprec_buf_rebase(struct ipwd_oprec_buf *b)
+{
+	b->r.id = b->id;
+	b->r.node = b->node;
+	b->r.actor = b->actor;
+	if (b->r.before)
+		b->r.before = &b->before;
+	if (b->r.after)
+		b->r.after = &b->after;
 }
 
 int ipwd_codec_decode(const uint8_t *p, size_t len, struct ipwd_oprec_buf *out,

@@ -59,6 +59,10 @@ struct ipwd_oprec_buf {
 	struct ipw_entry_info before, after;
 };
 
+/* Point @b's record at @b's own storage again, after @b was moved (a
+ * realloc of an array of them). */
+void ipwd_oprec_buf_rebase(struct ipwd_oprec_buf *b);
+
 /* Why bytes did not decode: a sentence and the byte offset it is about. */
 struct ipwd_codec_err {
 	const char *why;
@@ -84,13 +88,13 @@ int ipwd_codec_decode(const uint8_t *p, size_t len, struct ipwd_oprec_buf *out,
 		      struct ipwd_codec_err *err);
 
 /*
- * A group: ipwd_codec_group_size() the bytes that ipwd_codec_group_encode()
- * needs for @n records (an upper bound); the encoder writes @n records into
- * @buf and returns the length, or a negative IPW_E* (see above).
+ * ipwd_codec_group_encode() - @n records as a group into *@buf, a
+ * malloc'd buffer of *@cap bytes (NULL and 0 at first) that it grows as
+ * needed and the caller frees. Returns the length, or a negative IPW_E*
+ * (IPW_EINVAL: a record the codec refuses; IPW_ENOMEM).
  */
-size_t ipwd_codec_group_size(size_t n);
 int64_t ipwd_codec_group_encode(const struct ipwd_oprec *recs, size_t n,
-				uint8_t *buf, size_t size);
+				uint8_t **buf, size_t *cap);
 
 /*
  * ipwd_codec_group_next() - walk a group: *@pos starts at 0 (the count is

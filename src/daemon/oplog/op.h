@@ -99,9 +99,12 @@ struct ipwd_oprec {
 	 * (before an add, after a removal; mode ops have neither). */
 	const struct ipw_entry_info *before;
 	const struct ipw_entry_info *after;
-	/* Rebuilt from the store's history at start (a line a crash kept
-	 * out of the audit log): the entries hold what the history keeps. */
+	/* Written after the fact: at a start, or when the audit log fell
+	 * behind (a line a crash kept out of the audit log). */
 	bool recovered;
+	/* The entries hold only what a version-1 history kept (target,
+	 * list, expires, score, reason). */
+	bool partial;
 };
 
 /* A target from the store's columns: family (4 or 6), address bytes (4

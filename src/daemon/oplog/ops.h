@@ -1,30 +1,50 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The one write path. Every change to the ban table (ban, unban, allow,
- * disallow, mode, expire, evict) is an op: an action with a unique,
- * time-ordered id (a UUIDv7), the wall-clock time, the actor and the
- * origin node. The HTTP handlers, the purger and the start-up load change
- * the table through here and nowhere else (later: the cluster and the
- * auto-ban engine too).
+ * The op log: the one write path, and the one ordered stream of what it
+ * committed.
+ *
+ * Every change to the ban table (ban, unban, allow, disallow, mode,
+ * expire, evict) is an op: an action with a unique, time-ordered id (a
+ * UUIDv7), the wall-clock time, the actor and the origin node. The HTTP
+ * handlers, the purger, the start-up load and other nodes' ops
+ * (ipwd_ops_submit()) change the table through here and nowhere else.
  *
  * Group commit. Writers hand their ops to one committer thread and wait.
  * The committer takes every op queued so far (a group), applies each to
- * the table, records the whole group in the durable store in one
- * transaction (one fsync with [store] sync = full), wakes the writers,
- * and hands the group to the audit thread, which writes its lines while
- * the committer goes on with the next group. So an op is acknowledged only once it is
- * durable, and N concurrent writers share one fsync. If the commit fails
- * (a full disk, an I/O error), the group's changes to the table are undone
- * in reverse order (ipw_table_put() of each entry as it was before, or
- * ipw_table_del() of what did not exist), and every op of the group fails
- * with IPW_ENOSPC or IPW_EIO: the table and the store stay equal. Checks
- * never wait for any of this: they read the table.
+ * the table, and gives the group the next number of a gap-free sequence;
+ * the durable store records the group, its sequence and the origins'
+ * cursors in one transaction (one fsync with [store] sync = full). Then
+ * the writers are woken: an op is acknowledged only once it is durable,
+ * and N concurrent writers share one fsync. If the commit fails (a full
+ * disk, an I/O error), the group's changes to the table are undone in
+ * reverse order, the sequence number is not used, and every op of the
+ * group fails with IPW_ENOSPC or IPW_EIO: the table and the store stay
+ * equal. Checks never wait for any of this: they read the table.
+ *
+ * Subscribers. Each committed group is then handed, in sequence order, to
+ * every subscriber (the audit log; later the kernel backends, the cluster
+ * and push streams): each has a bounded queue and a thread of its own,
+ * and the committer never waits for one. A subscriber whose queue is full
+ * loses it and is marked for resync: its thread takes a snapshot of the
+ * table at the latest sequence S (ipwd_ops_snapshot()), hands it to the
+ * subscriber's resync() with the position it had, and from then on gets
+ * the groups after S. At start, a subscriber whose durable position is
+ * behind the store's is resynced the same way (the audit log writes the
+ * missing lines from the store's op log).
+ *
+ * Ops from elsewhere keep their own id, node and time. For each origin
+ * node the op log keeps a cursor, the highest op id it has applied from
+ * that node, saved in the same transaction as the ops: an op whose id is
+ * not above its origin's cursor is a duplicate and is refused before it
+ * touches the table. Local ops advance this node's own cursor, which also
+ * seeds the id generator at start, so ids keep increasing across restarts
+ * even when the wall clock stepped back.
  *
  * Thread-safety: every function may be called from any thread, except
- * _new, _load and _free (start-up and exit, one thread).
+ * _new, _subscribe, _load and _free (start-up and exit, one thread).
  */
-#ifndef IPWALL_DAEMON_OPS_H
-#define IPWALL_DAEMON_OPS_H
+#ifndef IPWALL_DAEMON_OPLOG_OPS_H
+#define IPWALL_DAEMON_OPLOG_OPS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,14 +52,15 @@
 
 #include <ipwall/table.h>
 
-#include "oplog/audit.h"
-#include "oplog/store.h"
+#include "oplog/op.h"
 
 struct ipwd_ops;
 
+/* A local op, as a handler asks for it. */
 struct ipwd_op {
 	char id[IPWD_OPID_LEN]; /* filled by ipwd_ops_apply() */
 	int64_t time;		/* wall-clock seconds, filled */
+	uint64_t seq;		/* its group's sequence, filled */
 	enum ipwd_action action;
 	const char *actor;	    /* "token:NAME", "unix:USER", "purger" */
 	struct ipw_entry_spec spec; /* ban/allow: all; unban/disallow:
@@ -47,31 +68,140 @@ struct ipwd_op {
 	enum ipw_mode mode;	    /* mode ops */
 };
 
+/* A committed group: its sequence and its records, in the order they
+ * were applied (each record's seq is the group's). Valid during the call
+ * it is handed to. */
+struct ipwd_group {
+	uint64_t seq;
+	size_t n;
+	const struct ipwd_oprec *recs;
+};
+
+/* An origin node's cursor: the highest op id applied from it, and the
+ * sequence of the group that applied it. */
+struct ipwd_origin {
+	char node[IPWD_NODE_MAX];
+	uint8_t last_id[16];
+	uint64_t seq;
+};
+
 /*
- * ipwd_ops_new() - the write path for @t, with @store (NULL: memory only)
- * and @audit (NULL: no audit log), both still owned by the caller and used
- * by the committer thread only. Starts the committer thread.
+ * The durable store, as the op log uses it (oplog/store.c implements it
+ * with SQLite; tests/unit/test_ops.c with a fake). Called from the
+ * committer thread, and from _load at start; one call at a time.
+ */
+struct ipwd_store_iface {
+	/* Make @g durable in one transaction: its records, its sequence,
+	 * and the cursors @cur of the origins it has ops from. 0, or
+	 * IPW_ENOSPC / IPW_EIO / IPW_ENOMEM: nothing of it was stored. */
+	int (*commit)(void *s, const struct ipwd_group *g,
+		      const struct ipwd_origin *cur, size_t ncur);
+	/* Delete up to @max of the oldest ops made before @before (Unix
+	 * seconds) from the history, in a transaction of its own. How
+	 * many, or a negative IPW_E*. */
+	int64_t (*prune)(void *s, int64_t before, size_t max);
+	/* Forget the op log's groups up to @seq (every subscriber that
+	 * keeps a position has them). 0 or a negative IPW_E*. */
+	int (*trim)(void *s, uint64_t seq);
+	/* Start-up: the stored mode (-1: never set), the last committed
+	 * sequence, and every origin's cursor, to @origin. 0 or -1 with
+	 * @err. */
+	int (*load_meta)(void *s, int *mode, uint64_t *seq,
+			 int (*origin)(void *ctx, const struct ipwd_origin *o),
+			 void *ctx, char *err, size_t errlen);
+	/* Start-up: how many entries, by [list][0 IPv4, 1 IPv6]. 0 or -1. */
+	int (*count)(void *s, int64_t n[2][2]);
+	/* Start-up: every entry (expired ones too), in batches, to @cb.
+	 * 0, -1 with @err, or @cb's non-zero. */
+	int (*load_entries)(void *s,
+			    int (*cb)(void *ctx, const struct ipw_entry_info *v,
+				      size_t n),
+			    void *ctx, char *err, size_t errlen);
+	/* The committed groups with sequence in (@from, @to], in order, to
+	 * @cb. IPW_ENOENT when the op log no longer holds group @from + 1
+	 * (trimmed); @cb's non-zero; a negative IPW_E*. Any thread, but one
+	 * call at a time (the op log serialises them). */
+	int (*read)(void *s, uint64_t from, uint64_t to,
+		    int (*cb)(void *ctx, const struct ipwd_group *g),
+		    void *ctx);
+	/* The store's message for the last failure. */
+	const char *(*errmsg)(void *s);
+};
+
+/*
+ * ipwd_ops_new() - the op log for table @t, this node called @node, with
+ * the store @si/@store (@si NULL: memory only, sequences start at 1 each
+ * run). The store stays the caller's. Starts the committer thread.
  */
 int ipwd_ops_new(struct ipwd_ops **out, struct ipw_table *t, const char *node,
-		 struct ipwd_store *store, struct ipwd_audit *audit);
-/* Stop the committer (after the ops already queued) and free. */
+		 const struct ipwd_store_iface *si, void *store);
+/* Stop the committer (after the ops already queued), let every
+ * subscriber apply what it was handed (shut-down drains them), free. */
 void ipwd_ops_free(struct ipwd_ops *o);
 struct ipw_table *ipwd_ops_table(struct ipwd_ops *o);
 const char *ipwd_ops_node(struct ipwd_ops *o);
 
 /*
+ * Subscribers.
+ *
+ * position(): the last sequence the subscriber has made durable (an
+ *   audit line written, a kernel map updated), *@known false when it
+ *   keeps none or cannot tell (then it is resynced at start only if
+ *   always_resync). Called once, from _load.
+ * apply(): one committed group, in sequence order, each once, on the
+ *   subscriber's thread. A non-zero return marks it for resync.
+ * resync(): catch up to sequence @seq: the groups (@from, @seq] were not
+ *   handed to apply(); @snap is the table at @seq (when wants_snapshot,
+ *   else NULL; the op log frees it after the call). On the subscriber's
+ *   thread. Then apply() gets the groups after @seq.
+ * Queue bounds: max_groups (0: 64) groups and max_bytes (0: 64 MiB) of
+ * records; a group that would pass either marks the subscriber for
+ * resync.
+ */
+struct ipwd_subscriber {
+	const char *name;
+	uint64_t (*position)(void *ctx, bool *known);
+	int (*apply)(void *ctx, const struct ipwd_group *g);
+	int (*resync)(void *ctx, struct ipw_snapshot *snap, uint64_t from,
+		      uint64_t seq);
+	bool wants_snapshot;
+	bool always_resync; /* resync at every start (keeps no position) */
+	size_t max_groups, max_bytes;
+};
+
+/* Add a subscriber (before ipwd_ops_load()); @s and @ctx live until
+ * ipwd_ops_free(). 0 or IPW_ENOMEM. */
+int ipwd_ops_subscribe(struct ipwd_ops *o, const struct ipwd_subscriber *s,
+		       void *ctx);
+
+/* Where a subscriber stands, for /metrics and /healthz. */
+struct ipwd_sub_status {
+	const char *name;
+	uint64_t applied; /* the last sequence it applied */
+	uint64_t queued;  /* groups waiting for it */
+	uint64_t resyncs; /* times it fell behind and was resynced */
+	bool resyncing;	  /* marked or catching up now */
+	bool failing;	  /* its last apply or resync failed */
+};
+/* The status of up to @max subscribers into @out; how many there are. */
+size_t ipwd_ops_subscribers(struct ipwd_ops *o, struct ipwd_sub_status *out,
+			    size_t max);
+
+/*
  * ipwd_ops_load() - rebuild the table from the store at start-up: every
  * stored entry that has not expired is put back exactly (created time,
  * hits, metadata); each one that expired while ipwalld was down gets an
- * expire op (history and audit log), and the stored mode is restored.
- * Call before the first writer. Returns 0, or -1 with @err.
+ * expire op; the stored mode, the sequence and the origins' cursors are
+ * restored. Then each subscriber behind the store is marked for resync,
+ * and every subscriber's thread starts. Call before the first writer.
+ * Returns 0, or -1 with @err.
  */
 int ipwd_ops_load(struct ipwd_ops *o, size_t *loaded, size_t *expired,
 		  char *err, size_t errlen);
 
 /* A new op id (UUIDv7: 48-bit milliseconds, then a counter within the
- * millisecond, then random bits; ids from one process sort in the order
- * they were made). */
+ * millisecond, then random bits; ids from one node increase strictly,
+ * across restarts too). */
 void ipwd_ops_new_id(struct ipwd_ops *o, char id[IPWD_OPID_LEN]);
 
 /*
@@ -94,6 +224,45 @@ size_t ipwd_ops_add_batch(struct ipwd_ops *o,
 			  const struct ipw_entry_spec *specs, size_t n,
 			  int *rcs, enum ipw_change *whats);
 
+/*
+ * ipwd_ops_submit() - apply @n ops made elsewhere (another node), each
+ * keeping its id, node, time and actor: ban and allow take their entry
+ * from @ops[i].after (expiry, score, flags, reason, actor, source),
+ * unban and disallow their target, mode their mode; expire and evict are
+ * refused (IPW_EINVAL: each node decides them from the expiry it has).
+ * An op whose id is not above the cursor of its node is refused with
+ * IPW_EEXIST before it touches the table. One group, waited for.
+ * @rcs, @whats: out, n each. Returns the number that failed.
+ */
+size_t ipwd_ops_submit(struct ipwd_ops *o, const struct ipwd_oprec *ops,
+		       size_t n, int *rcs, enum ipw_change *whats);
+
+/*
+ * ipwd_ops_snapshot() - the table exactly as of sequence *@seq (the last
+ * committed group): taken between groups, so writers wait for it as
+ * they wait for ipw_table_snapshot(). Free with ipw_snapshot_free().
+ */
+int ipwd_ops_snapshot(struct ipwd_ops *o, struct ipw_snapshot **snap,
+		      uint64_t *seq);
+
+/* The sequence of the last committed group. */
+uint64_t ipwd_ops_seq(struct ipwd_ops *o);
+
+/*
+ * ipwd_ops_read() - the committed groups with sequence in (@from, @to],
+ * from the store's op log, in order, to @cb (for a subscriber catching
+ * up; @to at most ipwd_ops_seq()). IPW_ENOENT when the op log no longer
+ * holds them (trimmed: every subscriber that keeps a position had them),
+ * or without a store; @cb's non-zero; a negative IPW_E*. Any thread.
+ */
+int ipwd_ops_read(struct ipwd_ops *o, uint64_t from, uint64_t to,
+		  int (*cb)(void *ctx, const struct ipwd_group *g), void *ctx);
+
+/* The cursor of origin @node: 0 with @out set, IPW_ENOENT if no op of it
+ * was ever applied. */
+int ipwd_ops_origin(struct ipwd_ops *o, const char *node,
+		    struct ipwd_origin *out);
+
 /* A counter that grows with every group that changed the table (readers
  * use it to tell whether a cached view is still current). */
 uint64_t ipwd_ops_generation(struct ipwd_ops *o);
@@ -102,13 +271,14 @@ uint64_t ipwd_ops_generation(struct ipwd_ops *o);
 size_t ipwd_ops_purge(struct ipwd_ops *o);
 
 /* History retention: delete up to @max of the oldest ops made before
- * @before (Unix seconds) from the store, in a group of their own. Returns
+ * @before (Unix seconds) from the store, in a job of its own. Returns
  * how many, or a negative IPW_E*. Deleting history is not an op: the
  * current state does not change. */
 int64_t ipwd_ops_prune_history(struct ipwd_ops *o, int64_t before, size_t max);
 
-/* Reopen the audit log file (SIGHUP). */
-void ipwd_ops_reopen_audit(struct ipwd_ops *o);
+/* Trim the store's op log up to the lowest position a subscriber has
+ * applied (a job of its own; nothing to do is cheap). 0 or IPW_E*. */
+int ipwd_ops_trim(struct ipwd_ops *o);
 
 /* Whether the last commit failed (the store is unavailable): /healthz. */
 bool ipwd_ops_store_failing(struct ipwd_ops *o);
@@ -121,7 +291,9 @@ struct ipwd_ops_counters {
 	uint64_t commits;		 /* store transactions */
 	uint64_t committed_ops;		 /* ops in them */
 	uint64_t commit_failures;	 /* groups the store refused */
+	uint64_t duplicates;		 /* ops from elsewhere refused */
+	uint64_t seq;			 /* the last committed sequence */
 };
 void ipwd_ops_counters(struct ipwd_ops *o, struct ipwd_ops_counters *out);
 
-#endif /* IPWALL_DAEMON_OPS_H */
+#endif /* IPWALL_DAEMON_OPLOG_OPS_H */

@@ -40,11 +40,14 @@
 #include <ipwall/addr.h>
 #include <ipwall/errcode.h>
 
+#include "base/log.h"
+#include "oplog/codec.h"
 #include "oplog/store.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define LOAD_BATCH     8192
 
+/* Version 2, as a new store is made. */
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta("
 	" key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
@@ -60,9 +63,45 @@ static const char schema[] =
 	" action TEXT NOT NULL, result TEXT, list INTEGER, family INTEGER,"
 	" addr BLOB, plen INTEGER, target TEXT, expires INTEGER,"
 	" score INTEGER, reason TEXT, mode TEXT, prev_expires INTEGER,"
-	" prev_score INTEGER, prev_reason TEXT, prev_mode TEXT) WITHOUT ROWID;"
+	" prev_score INTEGER, prev_reason TEXT, prev_mode TEXT,"
+	" seq INTEGER, flags INTEGER, source TEXT, created INTEGER,"
+	" entry_actor TEXT, prev_flags INTEGER) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS ops_by_target ON ops(family, addr, time)"
-	" WHERE addr IS NOT NULL;";
+	" WHERE addr IS NOT NULL;"
+	"CREATE TABLE IF NOT EXISTS origins("
+	" node TEXT PRIMARY KEY, last_id BLOB NOT NULL, seq INTEGER NOT NULL)"
+	" WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS oplog("
+	" seq INTEGER PRIMARY KEY, n INTEGER NOT NULL, ops BLOB NOT NULL);";
+
+/*
+ * Version 1 to 2, in one transaction: the history's new columns (what a
+ * replay needs: the entry's flags, source, creation time and actor, the
+ * flags before), the origins' cursors, the op log, and a sequence for the
+ * ops already there: one group per op, in op id order (which is the order
+ * they were made in: a version-1 store has only this node's ops), so the
+ * sequence goes on from their count without a gap.
+ */
+static const char migrate_1_2[] =
+	"ALTER TABLE ops ADD COLUMN seq INTEGER;"
+	"ALTER TABLE ops ADD COLUMN flags INTEGER;"
+	"ALTER TABLE ops ADD COLUMN source TEXT;"
+	"ALTER TABLE ops ADD COLUMN created INTEGER;"
+	"ALTER TABLE ops ADD COLUMN entry_actor TEXT;"
+	"ALTER TABLE ops ADD COLUMN prev_flags INTEGER;"
+	"CREATE TABLE origins("
+	" node TEXT PRIMARY KEY, last_id BLOB NOT NULL, seq INTEGER NOT NULL)"
+	" WITHOUT ROWID;"
+	"CREATE TABLE oplog("
+	" seq INTEGER PRIMARY KEY, n INTEGER NOT NULL, ops BLOB NOT NULL);"
+	"UPDATE ops SET seq = r.n FROM (SELECT id, row_number() OVER"
+	" (ORDER BY id) AS n FROM ops) AS r WHERE ops.id = r.id;"
+	"INSERT OR REPLACE INTO meta(key, value)"
+	" SELECT 'seq', count(*) FROM ops;"
+	"INSERT INTO origins(node, last_id, seq)"
+	" SELECT node, max(id), max(seq) FROM ops WHERE node IS NOT NULL"
+	" GROUP BY node;"
+	"PRAGMA user_version = 2;";
 
 enum stmt {
 	ST_BEGIN,
@@ -74,6 +113,10 @@ enum stmt {
 	ST_MODE,
 	ST_COUNT_OPS,
 	ST_PRUNE,
+	ST_OPLOG,
+	ST_ORIGIN,
+	ST_SEQ,
+	ST_TRIM,
 	ST_N
 };
 
@@ -84,8 +127,10 @@ static const char *const stmt_sql[ST_N] = {
 	[ST_OP] = "INSERT OR IGNORE INTO ops(id, time, actor, node, action,"
 		  " result, list, family, addr, plen, target, expires, score,"
 		  " reason, mode, prev_expires, prev_score, prev_reason,"
-		  " prev_mode) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-		  " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+		  " prev_mode, seq, flags, source, created, entry_actor,"
+		  " prev_flags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+		  " ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,"
+		  " ?22, ?23, ?24, ?25)",
 	[ST_PUT] = "INSERT OR REPLACE INTO entries(list, family, addr, plen,"
 		   " expires, created, score, flags, hits, last_hit, reason,"
 		   " actor, source) VALUES"
@@ -98,6 +143,11 @@ static const char *const stmt_sql[ST_N] = {
 	/* the oldest ops first, by id (= time), up to ?2 of them */
 	[ST_PRUNE] = "DELETE FROM ops WHERE id IN (SELECT id FROM ops WHERE"
 		     " id < ?1 ORDER BY id LIMIT ?2)",
+	[ST_OPLOG] = "INSERT INTO oplog(seq, n, ops) VALUES (?1, ?2, ?3)",
+	[ST_ORIGIN] = "INSERT OR REPLACE INTO origins(node, last_id, seq)"
+		      " VALUES (?1, ?2, ?3)",
+	[ST_SEQ] = "INSERT OR REPLACE INTO meta(key, value) VALUES ('seq', ?1)",
+	[ST_TRIM] = "DELETE FROM oplog WHERE seq <= ?1",
 };
 
 struct ipwd_store {
@@ -105,6 +155,15 @@ struct ipwd_store {
 	sqlite3_stmt *st[ST_N];
 	bool in_tx;
 	char errmsg[256]; /* SQLite's message for the last failure */
+	char *path;
+	/* the op log's reader (ipwd_store_iface.read): a read-only
+	 * connection of its own, opened on first use */
+	sqlite3 *rdb;
+	sqlite3_stmt *rq;
+	pthread_mutex_t rlock; /* rdb: one reader at a time */
+	/* the group encoder's buffer (committer) */
+	uint8_t *gbuf;
+	size_t gcap;
 };
 
 static int map_rc(int rc)
@@ -121,6 +180,32 @@ static int map_rc(int rc)
 	default:
 		return IPW_EIO;
 	}
+}
+
+/* The read-only connection, opened on first use (rlock held). An
+ * SQLite result code. */
+static int reader(struct ipwd_store *s)
+{
+	int rc;
+
+	if (s->rdb)
+		return SQLITE_OK;
+	rc = sqlite3_open_v2(s->path, &s->rdb, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(s->rdb, 5000);
+		rc = sqlite3_prepare_v3(s->rdb,
+					"SELECT seq, ops FROM oplog WHERE seq >"
+					" ?1 AND seq <= ?2 ORDER BY seq",
+					-1, SQLITE_PREPARE_PERSISTENT, &s->rq,
+					NULL);
+	}
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(s->rq);
+		s->rq = NULL;
+		sqlite3_close(s->rdb);
+		s->rdb = NULL;
+	}
+	return rc;
 }
 
 /* Run a prepared statement to completion. A failure's message is kept
@@ -221,6 +306,61 @@ static bool truncated(const char *path, char *err, size_t errlen)
 	return true;
 }
 
+/*
+ * Version 1 to 2. Nothing is rewritten without a copy: the file as it is
+ * goes to PATH.v1-backup first (VACUUM INTO: a consistent copy, WAL
+ * included), then the migration runs in one transaction, so a failure
+ * leaves the file as it was.
+ */
+static int migrate(struct ipwd_store *s, const char *path, int version,
+		   char *err, size_t errlen)
+{
+	char backup[4200], *sql, *msg = NULL;
+	struct stat st;
+	int rc, i;
+
+	snprintf(backup, sizeof(backup), "%s.v%d-backup", path, version);
+	for (i = 1; stat(backup, &st) == 0 && i < 100; i++)
+		snprintf(backup, sizeof(backup), "%s.v%d-backup.%d", path,
+			 version, i);
+	sql = sqlite3_mprintf("VACUUM INTO %Q", backup);
+	if (sql == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+	sqlite3_free(sql);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen,
+			 "%s: schema version %d needs a migration to %d, and "
+			 "the copy kept before it cannot be made at %s: %s; "
+			 "nothing was changed (%s)",
+			 path, version, SCHEMA_VERSION, backup,
+			 msg ? msg : sqlite3_errstr(rc), hint(rc));
+		sqlite3_free(msg);
+		return -1;
+	}
+	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->db, migrate_1_2, NULL, NULL, &msg);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen,
+			 "%s: cannot migrate schema version %d to %d: %s; the "
+			 "file is as it was, and a copy is at %s (%s)",
+			 path, version, SCHEMA_VERSION,
+			 msg ? msg : sqlite3_errmsg(s->db), backup, hint(rc));
+		sqlite3_free(msg);
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	log_info("store %s: schema version %d migrated to %d; the file as it "
+		 "was is kept at %s",
+		 path, version, SCHEMA_VERSION, backup);
+	return 0;
+}
+
 int ipwd_store_open(struct ipwd_store **out, const char *path,
 		    enum ipwd_sync sync, char *err, size_t errlen)
 {
@@ -233,6 +373,13 @@ int ipwd_store_open(struct ipwd_store **out, const char *path,
 	bool fresh;
 
 	if (s == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	pthread_mutex_init(&s->rlock, NULL);
+	s->path = strdup(path);
+	if (s->path == NULL) {
+		free(s);
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -1;
 	}
@@ -286,11 +433,22 @@ int ipwd_store_open(struct ipwd_store **out, const char *path,
 	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE; COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return open_fail(s, path, "cannot write", rc, err, errlen);
-	if (!fresh && version != SCHEMA_VERSION) {
+	if (!fresh && version > SCHEMA_VERSION) {
 		snprintf(err, errlen,
-			 "%s: schema version %d, this ipwalld knows %d (a "
-			 "database of another program, or of a newer "
-			 "ipwalld); nothing was changed",
+			 "%s: schema version %d, newer than the %d this "
+			 "ipwalld knows: it was written by a newer ipwalld. "
+			 "Nothing was changed; run that version, or start "
+			 "this one on the copy a migration kept "
+			 "(%s.v%d-backup) if there is one",
+			 path, version, SCHEMA_VERSION, path, SCHEMA_VERSION);
+		ipwd_store_close(s);
+		return -1;
+	}
+	if (!fresh && version < 1) {
+		snprintf(err, errlen,
+			 "%s: schema version %d, this ipwalld knows 1 to %d "
+			 "(a database of another program?); nothing was "
+			 "changed",
 			 path, version, SCHEMA_VERSION);
 		ipwd_store_close(s);
 		return -1;
@@ -307,6 +465,12 @@ int ipwd_store_open(struct ipwd_store **out, const char *path,
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(s->db, "PRAGMA cache_size=-65536", NULL, NULL,
 				  NULL);
+	if (rc == SQLITE_OK && !fresh && version < SCHEMA_VERSION) {
+		if (migrate(s, path, version, err, errlen) != 0) {
+			ipwd_store_close(s);
+			return -1;
+		}
+	}
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(s->db, schema, NULL, NULL, NULL);
 	if (rc == SQLITE_OK && fresh) {
@@ -341,6 +505,11 @@ void ipwd_store_close(struct ipwd_store *s)
 	for (i = 0; i < ST_N; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
+	sqlite3_finalize(s->rq);
+	sqlite3_close(s->rdb);
+	pthread_mutex_destroy(&s->rlock);
+	free(s->gbuf);
+	free(s->path);
 	free(s);
 }
 
@@ -425,12 +594,19 @@ int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r)
 		sqlite3_bind_int64(q, 12, e->expires);
 		sqlite3_bind_int64(q, 13, e->score);
 		bind_text(q, 14, e->reason);
+		sqlite3_bind_int(q, 21, (int)e->flags);
+		bind_text(q, 22, e->source);
+		sqlite3_bind_int64(q, 23, e->created);
+		bind_text(q, 24, e->actor);
 	}
 	if (r->before) {
 		sqlite3_bind_int64(q, 16, r->before->expires);
 		sqlite3_bind_int64(q, 17, r->before->score);
 		bind_text(q, 18, r->before->reason);
+		sqlite3_bind_int(q, 25, (int)r->before->flags);
 	}
+	if (r->seq)
+		sqlite3_bind_int64(q, 20, (sqlite3_int64)r->seq);
 	rc = run(s, ST_OP);
 	if (rc != 0 || sqlite3_changes(s->db) == 0)
 		return rc; /* failed, or this op id is already recorded */
@@ -554,13 +730,17 @@ int ipwd_store_ops_after(struct ipwd_store *s, const char *after_id,
 
 	if (ipwd_opid_parse(after_id, strlen(after_id), from) != 0)
 		return IPW_EINVAL;
-	rc = sqlite3_prepare_v2(
-		s->db,
-		"SELECT id, time, actor, node, action, result, list, family,"
-		" addr, plen, expires, score, reason, mode, prev_expires,"
-		" prev_score, prev_reason, prev_mode FROM ops WHERE id > ?1"
-		" ORDER BY id",
-		-1, &q, NULL);
+	pthread_mutex_lock(&s->rlock);
+	rc = reader(s);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(
+			s->rdb,
+			"SELECT id, time, actor, node, action, result, list,"
+			" family, addr, plen, expires, score, reason, mode,"
+			" prev_expires, prev_score, prev_reason, prev_mode,"
+			" seq, flags, source, created, entry_actor, prev_flags"
+			" FROM ops WHERE id > ?1 ORDER BY id",
+			-1, &q, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_blob(q, 1, from, 16, SQLITE_STATIC);
 	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
@@ -595,6 +775,10 @@ int ipwd_store_ops_after(struct ipwd_store *s, const char *after_id,
 		r.action = (enum ipwd_action)act;
 		r.change = ch;
 		r.recovered = true;
+		r.seq = (uint64_t)sqlite3_column_int64(q, 18);
+		/* a version-1 row keeps less of the entries */
+		r.partial = sqlite3_column_type(q, 21) == SQLITE_NULL &&
+			    act != IPWD_ACT_MODE && ch != IPW_CHANGE_ABSENT;
 		if (act == IPWD_ACT_MODE) {
 			const char *pm =
 				(const char *)sqlite3_column_text(q, 17);
@@ -618,11 +802,12 @@ int ipwd_store_ops_after(struct ipwd_store *s, const char *after_id,
 			after.expires = sqlite3_column_int64(q, 10);
 			after.score = (uint32_t)sqlite3_column_int64(q, 11);
 			copy_col(q, 12, after.reason, sizeof(after.reason));
+			after.flags = (unsigned)sqlite3_column_int(q, 19);
+			copy_col(q, 20, after.source, sizeof(after.source));
+			after.created = sqlite3_column_int64(q, 21);
+			copy_col(q, 22, after.actor, sizeof(after.actor));
 			if (ch == IPW_CHANGE_REMOVED) {
-				before.expires = after.expires;
-				before.score = after.score;
-				memcpy(before.reason, after.reason,
-				       sizeof(before.reason));
+				before = after;
 				r.before = &before;
 			} else if (ch != IPW_CHANGE_ABSENT) {
 				r.after = &after;
@@ -634,6 +819,9 @@ int ipwd_store_ops_after(struct ipwd_store *s, const char *after_id,
 							q, 15);
 					copy_col(q, 16, before.reason,
 						 sizeof(before.reason));
+					before.flags =
+						(unsigned)sqlite3_column_int(
+							q, 23);
 					r.before = &before;
 				}
 			}
@@ -643,9 +831,35 @@ int ipwd_store_ops_after(struct ipwd_store *s, const char *after_id,
 			break;
 	}
 	sqlite3_finalize(q);
+	pthread_mutex_unlock(&s->rlock);
 	if (cbrc != 0)
 		return cbrc;
 	return rc == SQLITE_DONE ? 0 : map_rc(rc) ? map_rc(rc) : IPW_EIO;
+}
+
+int64_t ipwd_store_seq_of(struct ipwd_store *s, const char *id)
+{
+	sqlite3_stmt *q = NULL;
+	uint8_t b[16];
+	int64_t seq = IPW_ENOENT;
+	int rc;
+
+	if (ipwd_opid_parse(id, strlen(id), b) != 0)
+		return IPW_EINVAL;
+	pthread_mutex_lock(&s->rlock);
+	rc = reader(s);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->rdb,
+					"SELECT seq FROM ops WHERE id = ?1", -1,
+					&q, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_blob(q, 1, b, 16, SQLITE_STATIC);
+	if (rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW &&
+	    sqlite3_column_type(q, 0) != SQLITE_NULL)
+		seq = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&s->rlock);
+	return seq;
 }
 
 int ipwd_store_count_entries(struct ipwd_store *s, int64_t n[2][2])
@@ -673,11 +887,96 @@ int ipwd_store_count_entries(struct ipwd_store *s, int64_t n[2][2])
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int ipwd_store_load(struct ipwd_store *s,
-		    int (*cb)(void *ctx, const struct ipw_entry_info *v,
-			      size_t n),
-		    void *ctx, int *mode, char *err, size_t errlen)
+static int no_origin(void *ctx, const struct ipwd_origin *o)
 {
+	(void)ctx, (void)o;
+	return 0;
+}
+
+/* meta (mode, sequence) and the origins' cursors, read strictly: damage
+ * there refuses the start, as in entries. */
+static int load_meta(void *p, int *mode, uint64_t *seq,
+		     int (*origin)(void *ctx, const struct ipwd_origin *o),
+		     void *ctx, char *err, size_t errlen)
+{
+	struct ipwd_store *s = p;
+	sqlite3_stmt *q = NULL;
+	int rc, cbrc = 0;
+
+	*mode = -1;
+	*seq = 0;
+	rc = sqlite3_prepare_v2(s->db, "SELECT key, value FROM meta", -1, &q,
+				NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(q);
+	while (rc == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(q, 0);
+
+		if (k && strcmp(k, "mode") == 0) {
+			int m = ipwd_mode_of(
+				(const char *)sqlite3_column_text(q, 1),
+				(size_t)sqlite3_column_bytes(q, 1));
+
+			if (m >= 0)
+				*mode = m;
+		} else if (k && strcmp(k, "seq") == 0) {
+			sqlite3_int64 v = sqlite3_column_int64(q, 1);
+
+			*seq = v > 0 ? (uint64_t)v : 0;
+		}
+		rc = sqlite3_step(q);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		snprintf(err, errlen, "cannot read the stored mode: %s; %s",
+			 sqlite3_errstr(rc), hint(rc));
+		return -1;
+	}
+	rc = sqlite3_prepare_v2(s->db, "SELECT node, last_id, seq FROM origins",
+				-1, &q, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(q);
+	while (rc == SQLITE_ROW && cbrc == 0) {
+		const char *node = (const char *)sqlite3_column_text(q, 0);
+		int nlen = sqlite3_column_bytes(q, 0);
+		const void *id = sqlite3_column_blob(q, 1);
+		struct ipwd_origin o = {0};
+
+		if (node == NULL || nlen <= 0 || nlen >= IPWD_NODE_MAX ||
+		    id == NULL || sqlite3_column_bytes(q, 1) != 16) {
+			snprintf(err, errlen,
+				 "an origin's cursor is malformed; %s",
+				 hint(SQLITE_CORRUPT));
+			sqlite3_finalize(q);
+			return -1;
+		}
+		memcpy(o.node, node, (size_t)nlen);
+		memcpy(o.last_id, id, 16);
+		o.seq = (uint64_t)sqlite3_column_int64(q, 2);
+		cbrc = origin(ctx, &o);
+		if (cbrc == 0)
+			rc = sqlite3_step(q);
+	}
+	sqlite3_finalize(q);
+	if (cbrc != 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (rc != SQLITE_DONE) {
+		snprintf(err, errlen,
+			 "cannot read the origins' cursors: %s; %s",
+			 sqlite3_errstr(rc), hint(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static int load_entries(void *p,
+			int (*cb)(void *ctx, const struct ipw_entry_info *v,
+				  size_t n),
+			void *ctx, char *err, size_t errlen)
+{
+	struct ipwd_store *s = p;
 	struct ipw_entry_info *v = malloc(LOAD_BATCH * sizeof(*v));
 	sqlite3_stmt *q = NULL;
 	bool malformed = false;
@@ -686,32 +985,6 @@ int ipwd_store_load(struct ipwd_store *s,
 
 	if (v == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	*mode = -1;
-	/* Every row of meta, read strictly (damage there refuses the
-	 * start, as in entries below). */
-	rc = sqlite3_prepare_v2(s->db, "SELECT key, value FROM meta", -1, &q,
-				NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(q);
-	while (rc == SQLITE_ROW) {
-		const unsigned char *k = sqlite3_column_text(q, 0);
-		const unsigned char *m = sqlite3_column_text(q, 1);
-
-		if (k && strcmp((const char *)k, "mode") == 0 && m &&
-		    strcmp((const char *)m, "allowlist") == 0)
-			*mode = IPW_MODE_ALLOWLIST;
-		else if (k && strcmp((const char *)k, "mode") == 0 && m &&
-			 strcmp((const char *)m, "denylist") == 0)
-			*mode = IPW_MODE_DENYLIST;
-		rc = sqlite3_step(q);
-	}
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE) {
-		snprintf(err, errlen, "cannot read the stored mode: %s; %s",
-			 sqlite3_errstr(rc), hint(rc));
-		free(v);
 		return -1;
 	}
 	/* Read the entries through a memory map of the file rather than a
@@ -753,6 +1026,18 @@ int ipwd_store_load(struct ipwd_store *s,
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+int ipwd_store_load(struct ipwd_store *s,
+		    int (*cb)(void *ctx, const struct ipw_entry_info *v,
+			      size_t n),
+		    void *ctx, int *mode, char *err, size_t errlen)
+{
+	uint64_t seq;
+
+	if (load_meta(s, mode, &seq, no_origin, NULL, err, errlen) != 0)
+		return -1;
+	return load_entries(s, cb, ctx, err, errlen);
+}
+
 int ipwd_store_limit_pages(struct ipwd_store *s, int extra)
 {
 	sqlite3_stmt *q;
@@ -780,6 +1065,216 @@ int64_t ipwd_store_op_count(struct ipwd_store *s)
 	sqlite3_reset(q);
 	return n;
 }
+
+/* ---- the store as the op log sees it (ops.h, ipwd_store_iface) ---- */
+
+static int read_locked(struct ipwd_store *s, uint64_t from, uint64_t to,
+		       int (*cb)(void *ctx, const struct ipwd_group *g),
+		       void *ctx);
+
+static int iface_commit(void *p, const struct ipwd_group *g,
+			const struct ipwd_origin *cur, size_t ncur)
+{
+	struct ipwd_store *s = p;
+	int64_t len;
+	size_t i;
+	int rc;
+
+	len = ipwd_codec_group_encode(g->recs, g->n, &s->gbuf, &s->gcap);
+	if (len < 0) {
+		snprintf(s->errmsg, sizeof(s->errmsg),
+			 "an op of the group cannot be encoded (%s)",
+			 ipw_strerror((int)len));
+		return len == IPW_ENOMEM ? IPW_ENOMEM : IPW_EIO;
+	}
+	rc = ipwd_store_begin(s);
+	if (rc == 0) {
+		sqlite3_stmt *q = s->st[ST_OPLOG];
+
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)g->seq);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)g->n);
+		sqlite3_bind_blob64(q, 3, s->gbuf, (sqlite3_uint64)len,
+				    SQLITE_STATIC);
+		rc = run(s, ST_OPLOG);
+	}
+	for (i = 0; rc == 0 && i < g->n; i++)
+		rc = ipwd_store_record(s, &g->recs[i]);
+	for (i = 0; rc == 0 && i < ncur; i++) {
+		sqlite3_stmt *q = s->st[ST_ORIGIN];
+
+		sqlite3_bind_text(q, 1, cur[i].node, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(q, 2, cur[i].last_id, 16, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, (sqlite3_int64)cur[i].seq);
+		rc = run(s, ST_ORIGIN);
+	}
+	if (rc == 0) {
+		sqlite3_bind_int64(s->st[ST_SEQ], 1, (sqlite3_int64)g->seq);
+		rc = run(s, ST_SEQ);
+	}
+	if (rc == 0)
+		rc = ipwd_store_commit(s);
+	if (rc != 0)
+		ipwd_store_rollback(s);
+	return rc;
+}
+
+static int64_t iface_prune(void *p, int64_t before, size_t max)
+{
+	struct ipwd_store *s = p;
+	int64_t n;
+	int rc = ipwd_store_begin(s);
+
+	if (rc != 0)
+		return rc;
+	n = ipwd_store_prune(s, before, max > INT32_MAX ? INT32_MAX : (int)max);
+	if (n >= 0) {
+		rc = ipwd_store_commit(s);
+		if (rc != 0)
+			n = rc;
+	}
+	if (n < 0)
+		ipwd_store_rollback(s);
+	return n;
+}
+
+static int iface_trim(void *p, uint64_t seq)
+{
+	struct ipwd_store *s = p;
+
+	sqlite3_bind_int64(s->st[ST_TRIM], 1, (sqlite3_int64)seq);
+	return run(s, ST_TRIM);
+}
+
+static int iface_count(void *p, int64_t n[2][2])
+{
+	return ipwd_store_count_entries(p, n);
+}
+
+static const char *iface_errmsg(void *p)
+{
+	return ipwd_store_errmsg(p);
+}
+
+/* One group's bytes decoded and handed to @cb. */
+static int read_group(uint64_t seq, const uint8_t *b, size_t len,
+		      int (*cb)(void *ctx, const struct ipwd_group *g),
+		      void *ctx)
+{
+	struct ipwd_oprec_buf *v = NULL;
+	struct ipwd_oprec *flat = NULL;
+	struct ipwd_codec_err e;
+	uint64_t count = 0, seen = 0;
+	size_t pos = 0, i = 0, cap = 0;
+	struct ipwd_group g;
+	int rc;
+
+	for (;;) {
+		if (i == cap) {
+			size_t c = cap ? cap * 2 : 64;
+			struct ipwd_oprec_buf *nv = realloc(v, c * sizeof(*nv));
+
+			if (nv == NULL) {
+				rc = IPW_ENOMEM;
+				goto out;
+			}
+			v = nv;
+			cap = c;
+		}
+		rc = ipwd_codec_group_next(b, len, &pos, &count, &seen, &v[i],
+					   &e);
+		if (rc <= 0)
+			break;
+		i++;
+	}
+	if (rc < 0) {
+		log_error("store: the op log's group %llu is damaged (%s at "
+			  "byte %zu); %s",
+			  (unsigned long long)seq, e.why, e.pos,
+			  hint(SQLITE_CORRUPT));
+		rc = IPW_EIO;
+		goto out;
+	}
+	flat = malloc((i ? i : 1) * sizeof(*flat));
+	if (flat == NULL) {
+		rc = IPW_ENOMEM;
+		goto out;
+	}
+	for (pos = 0; pos < i; pos++) {
+		/* the array may have moved since a record was decoded */
+		ipwd_oprec_buf_rebase(&v[pos]);
+		flat[pos] = v[pos].r;
+		flat[pos].seq = seq;
+	}
+	g.seq = seq;
+	g.n = i;
+	g.recs = flat;
+	rc = cb(ctx, &g);
+out:
+	free(flat);
+	free(v);
+	return rc;
+}
+
+static int iface_read(void *p, uint64_t from, uint64_t to,
+		      int (*cb)(void *ctx, const struct ipwd_group *g),
+		      void *ctx)
+{
+	struct ipwd_store *s = p;
+	int rc;
+
+	if (to <= from)
+		return 0;
+	pthread_mutex_lock(&s->rlock);
+	rc = reader(s);
+	if (rc == SQLITE_OK)
+		rc = read_locked(s, from, to, cb, ctx);
+	else
+		rc = map_rc(rc) ? map_rc(rc) : IPW_EIO;
+	pthread_mutex_unlock(&s->rlock);
+	return rc;
+}
+
+static int read_locked(struct ipwd_store *s, uint64_t from, uint64_t to,
+		       int (*cb)(void *ctx, const struct ipwd_group *g),
+		       void *ctx)
+{
+	uint64_t expect = from + 1;
+	int rc, cbrc = 0;
+
+	sqlite3_bind_int64(s->rq, 1, (sqlite3_int64)from);
+	sqlite3_bind_int64(s->rq, 2, (sqlite3_int64)to);
+	while ((rc = sqlite3_step(s->rq)) == SQLITE_ROW) {
+		uint64_t seq = (uint64_t)sqlite3_column_int64(s->rq, 0);
+		const uint8_t *b = sqlite3_column_blob(s->rq, 1);
+		size_t len = (size_t)sqlite3_column_bytes(s->rq, 1);
+
+		if (seq != expect) {
+			cbrc = IPW_ENOENT; /* trimmed (or a gap) */
+			break;
+		}
+		cbrc = read_group(seq, b, len, cb, ctx);
+		if (cbrc != 0)
+			break;
+		expect++;
+	}
+	sqlite3_reset(s->rq);
+	if (cbrc != 0)
+		return cbrc;
+	if (rc != SQLITE_DONE)
+		return map_rc(rc) ? map_rc(rc) : IPW_EIO;
+	return expect == to + 1 ? 0 : IPW_ENOENT;
+}
+
+const struct ipwd_store_iface ipwd_store_sqlite = {
+	.commit = iface_commit,
+	.prune = iface_prune,
+	.trim = iface_trim,
+	.load_meta = load_meta,
+	.count = iface_count,
+	.load_entries = load_entries,
+	.read = iface_read,
+	.errmsg = iface_errmsg,
+};
 
 /* ---- the background check ---- */
 

@@ -1,22 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The durable store: SQLite (WAL) in the data directory, the cold tier.
+ * Schema version 2 (PRAGMA user_version):
  *
  *   entries   the current bans and allows with full metadata, one row per
  *             (list, target): what the table is rebuilt from at start
  *   ops       the history: one row per op ever applied (id, time, actor,
- *             origin node, action, result, target, and the entry as the
- *             op left it - expires, score, reason - or as it was when the
- *             op removed it; prev_* the entry before, when there was one;
- *             mode ops: mode and prev_mode), stored in op id order, which
- *             is time order (UUIDv7), and indexed by target (family +
- *             address bytes, so a prefix is a range). The audit log's
- *             line of an op is made from the same record.
- *   meta      schema version, policy mode
+ *             origin node, action, result, target, its group's sequence,
+ *             and the entry as the op left it - expires, score, reason,
+ *             flags, source, created, the entry's actor - or as it was
+ *             when the op removed it; prev_* the entry before, when there
+ *             was one; mode ops: mode and prev_mode), stored in op id
+ *             order, which is time order (UUIDv7), and indexed by target
+ *             (family + address bytes, so a prefix is a range). The audit
+ *             log's line of an op is made from the same record.
+ *   oplog     the committed groups, one row per sequence number, each the
+ *             codec's bytes of its records (codec.h): what subscribers
+ *             that fell behind read back; trimmed once every subscriber
+ *             has applied them
+ *   origins   each origin node's cursor: its last op id applied here
+ *   meta      policy mode, the last committed sequence
  *
- * The write path (ops.c) calls begin, record per op, commit: one
- * transaction per group of ops, so one fsync covers every op of the group
- * (group commit). Durability per [store] sync:
+ * A version-1 store (before sequences) is migrated when it is opened:
+ * the file as it was is copied to PATH.v1-backup first, then the new
+ * columns and tables and a sequence for every old op (one per op, in id
+ * order) go in, in one transaction. A newer version is refused.
+ *
+ * The op log (ops.c) commits through ipwd_store_sqlite below: one
+ * transaction per group of ops (the oplog row, the history rows, the
+ * entries, the origins' cursors, the sequence), so one fsync covers every
+ * op of the group (group commit). Durability per [store] sync:
  *   full   synchronous=FULL: the commit returns after the WAL is fsynced;
  *          an acknowledged op survives a crash of the process, the OS or
  *          the power
@@ -27,8 +40,10 @@
  *          process; an OS crash or power loss may lose ops or corrupt the
  *          database
  *
- * Not thread-safe: one thread (the write path's committer, or start-up)
- * uses a store at a time.
+ * Not thread-safe, but for the readers that say so: one thread (the op
+ * log's committer, or start-up) writes through a store at a time; the
+ * op log reads and ipwd_store_ops_after() / _seq_of() go through a
+ * read-only connection of their own, one at a time, from any thread.
  */
 #ifndef IPWALL_DAEMON_STORE_H
 #define IPWALL_DAEMON_STORE_H
@@ -40,6 +55,7 @@
 #include <ipwall/table.h>
 
 #include "oplog/op.h"
+#include "oplog/ops.h"
 
 enum ipwd_sync {
 	IPWD_SYNC_FULL = 0,
@@ -78,11 +94,17 @@ int ipwd_store_load(struct ipwd_store *s,
  * op order, as records rebuilt from their rows (recovered = true; the
  * entries hold target, list, expires, score and reason), each handed to
  * @cb (valid during the call only). For the audit lines a crash kept out
- * of the log. Returns 0, @cb's non-zero, or a negative IPW_E*.
+ * of the log. Any thread (the read-only connection). Returns 0, @cb's
+ * non-zero, or a negative IPW_E*.
  */
 int ipwd_store_ops_after(struct ipwd_store *s, const char *after_id,
 			 int (*cb)(void *ctx, const struct ipwd_oprec *r),
 			 void *ctx);
+
+/* The sequence of op @id in the history: >= 0, IPW_ENOENT (not there,
+ * or recorded before sequences), IPW_EINVAL (not an op id). Any thread
+ * (the read-only connection). */
+int64_t ipwd_store_seq_of(struct ipwd_store *s, const char *id);
 
 /* How many entries are stored, by [list][0 IPv4, 1 IPv6] (addresses and
  * prefixes), so the table can be sized before a load. 0 or -1. */
@@ -109,6 +131,11 @@ const char *ipwd_store_errmsg(struct ipwd_store *s);
  * max_page_count, this connection only): writes past it fail exactly as
  * on a full file system. For tests. Returns 0 or -1. */
 int ipwd_store_limit_pages(struct ipwd_store *s, int extra);
+
+/* The store as the op log uses it (ops.h): a struct ipwd_store * is its
+ * first argument. Its reads (the op log, for subscribers catching up) go
+ * through a read-only connection of their own. */
+extern const struct ipwd_store_iface ipwd_store_sqlite;
 
 /* Number of ops in the history (for tests and stats). */
 int64_t ipwd_store_op_count(struct ipwd_store *s);

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What a subscriber costs the op log's committer (the op log issue's
+ * target: a subscriber that does nothing costs it under 2 %, one that
+ * stalls nothing).
+ *
+ * The committer alone is measured (memory only: no store, so its own
+ * work is all there is and a subscriber's share is as large as it can
+ * be): one writer thread applies ops with random IPv4 addresses, in two
+ * shapes:
+ *   single   one ban per group (ipwd_ops_apply()): the per-group cost of
+ *            handing a group to a subscriber weighs most here
+ *   batch    groups of 1,000 bans (ipwd_ops_add_batch())
+ * each with three set-ups: no subscriber; one whose apply() returns at
+ * once (its thread competes for the 2 vCPUs); one that stalls in its
+ * first apply() (after 64 groups its queue is dropped and it is marked
+ * for resync: from then on it costs a lock and a comparison per group).
+ * Runs are interleaved (none, noop, stalled) REPEAT times (BENCH_REPEAT,
+ * default 5); the median of each is reported, with its ratio to "none"
+ * in the same round of runs.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ipwall/addr.h>
+#include <ipwall/table.h>
+
+#include "bench.h"
+#include "oplog/ops.h"
+
+#define SINGLE_OPS 100000
+#define BATCH	   1000
+#define BATCHES	   300
+
+enum setup { NONE, NOOP, STALLED, SETUPS };
+static const char *const setup_names[SETUPS] = {"none", "noop", "stalled"};
+
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static bool gate_closed;
+
+static int noop_apply(void *ctx, const struct ipwd_group *g)
+{
+	(void)ctx;
+	bench_keep(g->n);
+	return 0;
+}
+
+static int stall_apply(void *ctx, const struct ipwd_group *g)
+{
+	(void)ctx, (void)g;
+	pthread_mutex_lock(&gate_lock);
+	while (gate_closed)
+		pthread_cond_wait(&gate_cv, &gate_lock);
+	pthread_mutex_unlock(&gate_lock);
+	return 0;
+}
+
+static int any_resync(void *ctx, struct ipw_snapshot *snap, uint64_t from,
+		      uint64_t seq)
+{
+	(void)ctx, (void)snap, (void)from, (void)seq;
+	return 0;
+}
+
+static const struct ipwd_subscriber noop_sub = {
+	.name = "noop", .apply = noop_apply, .resync = any_resync};
+static const struct ipwd_subscriber stall_sub = {
+	.name = "stalled", .apply = stall_apply, .resync = any_resync};
+
+static uint32_t *addrs;
+
+/* One run: ns per op. */
+static double run(enum setup su, bool batch)
+{
+	struct ipw_table_opts topts = {.max_entries = 1u << 22};
+	struct ipw_entry_spec *specs = NULL;
+	struct ipw_table *t;
+	struct ipwd_ops *o;
+	size_t loaded, expired, i,
+		n = batch ? (size_t)BATCH * BATCHES : SINGLE_OPS;
+	enum ipw_change w, *whats = NULL;
+	int *rcs = NULL;
+	uint64_t t0, t1;
+	char err[200];
+
+	if (ipw_table_new(&t, &topts) != 0 ||
+	    ipwd_ops_new(&o, t, "bench", NULL, NULL) != 0)
+		abort();
+	if (su == NOOP)
+		ipwd_ops_subscribe(o, &noop_sub, NULL);
+	if (su == STALLED) {
+		gate_closed = true;
+		ipwd_ops_subscribe(o, &stall_sub, NULL);
+	}
+	if (ipwd_ops_load(o, &loaded, &expired, err, sizeof(err)) != 0)
+		abort();
+	ipw_table_reserve(t, IPW_LIST_BAN, IPW_AF_INET, n);
+	if (batch) {
+		specs = calloc(BATCH, sizeof(*specs));
+		rcs = calloc(BATCH, sizeof(*rcs));
+		whats = calloc(BATCH, sizeof(*whats));
+	}
+	t0 = bench_now_ns();
+	if (batch) {
+		for (size_t b = 0; b < BATCHES; b++) {
+			for (i = 0; i < BATCH; i++) {
+				memset(&specs[i], 0, sizeof(specs[i]));
+				ipw_addr_from_v4(&specs[i].target,
+						 addrs[b * BATCH + i], 32);
+				specs[i].actor = "bench";
+			}
+			ipwd_ops_add_batch(o, specs, BATCH, rcs, whats);
+		}
+	} else {
+		for (i = 0; i < n; i++) {
+			struct ipwd_op x = {.action = IPWD_ACT_BAN,
+					    .actor = "bench"};
+
+			ipw_addr_from_v4(&x.spec.target, addrs[i], 32);
+			ipwd_ops_apply(o, &x, &w, NULL);
+		}
+	}
+	t1 = bench_now_ns();
+	if (su == STALLED) {
+		pthread_mutex_lock(&gate_lock);
+		gate_closed = false;
+		pthread_cond_broadcast(&gate_cv);
+		pthread_mutex_unlock(&gate_lock);
+	}
+	ipwd_ops_free(o);
+	ipw_table_free(t);
+	free(specs);
+	free(rcs);
+	free(whats);
+	return (double)(t1 - t0) / (double)n;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int main(void)
+{
+	const char *rep_s = getenv("BENCH_REPEAT");
+	int repeat = rep_s ? atoi(rep_s) : 5, r, s, shape;
+	size_t n = (size_t)BATCH * BATCHES, i;
+	uint64_t seed = 42;
+	double res[2][SETUPS][64];
+
+	if (repeat < 1 || repeat > 64)
+		repeat = 5;
+	addrs = malloc(n * sizeof(*addrs));
+	for (i = 0; i < n; i++)
+		addrs[i] = (uint32_t)bench_rand(&seed); /* random order */
+	bench_header();
+	for (shape = 0; shape < 2; shape++)
+		for (r = 0; r < repeat; r++)
+			for (s = 0; s < SETUPS; s++)
+				res[shape][s][r] = run((enum setup)s, shape);
+	for (shape = 0; shape < 2; shape++) {
+		double med[SETUPS];
+
+		for (s = 0; s < SETUPS; s++) {
+			qsort(res[shape][s], (size_t)repeat, sizeof(double),
+			      cmp_double);
+			med[s] = res[shape][s][repeat / 2];
+		}
+		for (s = 0; s < SETUPS; s++) {
+			char bcase[64], extra[160];
+			size_t ops = shape ? n : SINGLE_OPS;
+
+			snprintf(bcase, sizeof(bcase), "%s_%s",
+				 shape ? "batch1000" : "single",
+				 setup_names[s]);
+			snprintf(extra, sizeof(extra),
+				 "\"ratio_to_none\": %.4f, \"min_ns\": %.1f, "
+				 "\"max_ns\": %.1f, \"runs\": %d",
+				 med[s] / med[NONE], res[shape][s][0],
+				 res[shape][s][repeat - 1], repeat);
+			bench_report("oplog", bcase, 1, ops,
+				     (uint64_t)(med[s] * (double)ops), extra);
+		}
+	}
+	free(addrs);
+	return 0;
+}
