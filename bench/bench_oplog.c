@@ -148,7 +148,7 @@ static int cmp_double(const void *a, const void *b)
 int main(void)
 {
 	const char *rep_s = getenv("BENCH_REPEAT");
-	int repeat = rep_s ? atoi(rep_s) : 5, r, s, shape;
+	int repeat = rep_s ? (int)strtol(rep_s, NULL, 10) : 5, r, s, shape;
 	size_t n = (size_t)BATCH * BATCHES, i;
 	uint64_t seed = 42;
 	double res[2][SETUPS][64];

@@ -259,6 +259,14 @@ static void fake_free(struct fake *f)
 	pthread_cond_destroy(&f->cv);
 }
 
+/* The next commit fails with @rc. */
+static void fail_next(struct fake *f, int rc)
+{
+	pthread_mutex_lock(&f->lock);
+	f->fail = rc;
+	pthread_mutex_unlock(&f->lock);
+}
+
 static void gate(struct fake *f, bool closed)
 {
 	pthread_mutex_lock(&f->lock);
@@ -570,15 +578,15 @@ static void test_undo(void)
 	    ipwd_ops_load(o, &loaded, &expired, err, sizeof(err)) != 0)
 		abort();
 	is_int(op(o, IPWD_ACT_BAN, "192.0.2.1", 0, NULL), 0, "a ban");
-	f.fail = IPW_ENOSPC;
+	fail_next(&f, IPW_ENOSPC);
 	rc = op(o, IPWD_ACT_BAN, "192.0.2.2", 0, NULL);
 	ok(rc == IPW_ENOSPC && !present(t, IPW_LIST_BAN, "192.0.2.2"),
 	   "a ban the store refuses fails with its code, not in the table");
-	f.fail = IPW_EIO;
+	fail_next(&f, IPW_EIO);
 	rc = op(o, IPWD_ACT_UNBAN, "192.0.2.1", 0, NULL);
 	ok(rc == IPW_EIO && present(t, IPW_LIST_BAN, "192.0.2.1"),
 	   "a refused unban leaves the entry");
-	f.fail = IPW_EIO;
+	fail_next(&f, IPW_EIO);
 	rc = op(o, IPWD_ACT_MODE, NULL, 0, NULL);
 	ok(rc == IPW_EIO && ipw_table_mode(t) == IPW_MODE_DENYLIST,
 	   "a refused mode switch leaves the mode");
@@ -587,7 +595,7 @@ static void test_undo(void)
 				   i == 1 ? "198.51.100.0/24" :
 					    "2001:db8::1",
 				   0, &specs[i].target);
-	f.fail = IPW_ENOSPC;
+	fail_next(&f, IPW_ENOSPC);
 	ipwd_ops_add_batch(o, specs, 3, rcs, whats);
 	ok(rcs[0] == IPW_ENOSPC && rcs[1] == IPW_ENOSPC &&
 		   rcs[2] == IPW_ENOSPC &&
@@ -886,7 +894,7 @@ static void test_remote(void)
 
 	/* a failed commit puts the cursor back */
 	remote_ban(&op2, &a2, id2, "node-b", "203.0.113.9");
-	f.fail = IPW_EIO;
+	fail_next(&f, IPW_EIO);
 	ipwd_ops_submit(o, &op2, 1, rc, w);
 	ok(rc[0] == IPW_EIO && !present(t, IPW_LIST_BAN, "203.0.113.9"),
 	   "an op of node-b the store refuses fails");

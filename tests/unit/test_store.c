@@ -664,7 +664,7 @@ static void test_iface(void)
 	};
 	const struct ipwd_store_iface *si = &ipwd_store_sqlite;
 	struct ipwd_store *s = NULL;
-	struct ipw_entry_info e[4];
+	struct ipw_entry_info e[4], bad;
 	struct ipwd_oprec r[4];
 	struct ipwd_origin cur = {.node = "node-b", .seq = 3}, got = {0};
 	struct got_groups gg = {0};
@@ -724,8 +724,11 @@ static void test_iface(void)
 	       "read(3, 4): a group not committed yet is IPW_ENOENT");
 	is_int((int)ipwd_store_op_count(s), 4,
 	       "trimming the op log leaves the history");
-	/* a group the codec refuses: nothing of it is stored */
-	e[0].flags = 8;
+	/* a group the codec refuses (an entry flag it does not know):
+	 * nothing of it is stored */
+	bad = e[0];
+	bad.flags = 8;
+	r[0] = rec(ids[0], IPWD_ACT_BAN, NULL, &bad, IPW_CHANGE_ADDED);
 	r[0].seq = 4;
 	g = (struct ipwd_group){4, 1, &r[0]};
 	rc = si->commit(s, &g, NULL, 0);
@@ -745,7 +748,6 @@ static void test_iface(void)
 		char(*bid)[IPWD_OPID_LEN] = calloc(300, IPWD_OPID_LEN);
 		struct big_check bc = {.ids = bid};
 
-		e[0].flags = 0;
 		for (k = 0; k < 300; k++) {
 			char t[32];
 

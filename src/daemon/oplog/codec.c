@@ -95,7 +95,7 @@ static void put_uv(struct out *o, uint64_t v)
 
 static void put_sv(struct out *o, int64_t v)
 {
-	put_uv(o, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+	put_uv(o, ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0));
 }
 
 /* A string of at most @max bytes without a NUL (a C string cannot hold
@@ -218,7 +218,7 @@ static int grow(uint8_t **buf, size_t *cap, size_t len, size_t more)
 int64_t ipwd_codec_group_encode(const struct ipwd_oprec *recs, size_t n,
 				uint8_t **buf, size_t *cap)
 {
-	uint8_t hdr[10];
+	uint8_t hdr[10] = {0};
 	struct out h = {.p = hdr, .size = sizeof(hdr)};
 	size_t len, i;
 	int rc;
@@ -285,7 +285,7 @@ static int get_uv(struct in *i, uint64_t *v)
 	size_t start = i->pos;
 	uint64_t x = 0;
 	unsigned shift = 0;
-	uint8_t b;
+	uint8_t b = 0;
 
 	for (;;) {
 		if (get_u8(i, &b))

@@ -760,7 +760,8 @@ static void run_group(struct ipwd_ops *o, struct job *group)
 	if (rc != 0) {
 		undo(o);
 		/* the cursors as they were */
-		memcpy(o->origins, saved, nsaved * sizeof(*saved));
+		if (nsaved)
+			memcpy(o->origins, saved, nsaved * sizeof(*saved));
 		o->norigins = nsaved;
 		/* A listing view built between the apply and the undo saw
 		 * changes that never happened: make it stale. */

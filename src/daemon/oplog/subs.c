@@ -185,7 +185,7 @@ int ipwd_ops_subscribe(struct ipwd_ops *o, const struct ipwd_subscriber *def,
 	s->max_groups = def->max_groups ? def->max_groups : DEFAULT_GROUPS;
 	s->max_bytes = def->max_bytes ? def->max_bytes : DEFAULT_BYTES;
 	s->qcap = s->max_groups;
-	s->q = calloc(s->qcap, sizeof(*s->q));
+	s->q = calloc(s->qcap, sizeof(struct grp *));
 	if (s->q == NULL)
 		return IPW_ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
