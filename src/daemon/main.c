@@ -247,11 +247,12 @@ static int store_start(struct ipwd *d)
 
 /*
  * History retention: ops older than [store] history_retention are deleted
- * from the store, PRUNE_CHUNK at a time, each in a group of its own (a
- * short transaction: writers wait for one chunk, not for the backlog).
- * While a chunk comes back full the next follows at the next tick (a
- * second); otherwise the next look is a minute away (or the retention, if
- * shorter).
+ * from the store, PRUNE_CHUNK at a time, each in a transaction of its own
+ * on the store's connection between the index's transactions (writers
+ * never wait for it: they commit to the journal). While a chunk comes
+ * back full the next follows at the next tick (a second); otherwise the
+ * next look is a minute away (or the retention, if shorter); while the
+ * index holds the connection, the next tick tries again.
  */
 #define PRUNE_CHUNK 10000
 
@@ -262,10 +263,16 @@ static void store_tick(struct ipwd *d)
 
 	if (d->store == NULL || keep == 0 || now < m.next_prune)
 		return;
-	n = ipwd_ops_prune_history(d->ops, now - (int64_t)keep, PRUNE_CHUNK);
+	n = ipwd_store_prune_history(d->store, now - (int64_t)keep,
+				     PRUNE_CHUNK);
+	if (n == IPW_EAGAIN)
+		return;
 	if (n > 0)
 		log_info("store: history: deleted %lld ops older than %llu s",
 			 (long long)n, (unsigned long long)keep);
+	else if (n < 0)
+		log_warn("store: history: cannot delete old ops: %s",
+			 ipw_strerror((int)n));
 	m.next_prune = now + (n == PRUNE_CHUNK ? 0 :
 			      keep < 60	       ? (int64_t)keep :
 						 60);
@@ -312,6 +319,7 @@ static int oplog_start(struct ipwd *d)
 
 	if (ipwd_ops_new(&d->ops, d->table, d->cfg.node,
 			 d->store ? &ipwd_store_sqlite : NULL, d->store) != 0 ||
+	    (d->store && ipwd_store_subscribe(d->store, d->ops) != 0) ||
 	    ipwd_audit_sub_new(&m.audit_sub, d->ops, d->audit, d->store) != 0) {
 		log_error("out of memory");
 		return -1;

@@ -8,8 +8,10 @@
 #      (ipwall_store_commits_total) shows groups of more than one op;
 #      with [http] blocking_threads = 1 every write is a group of its own
 #   b  a slow store does not hold up checks: with one HTTP worker and
-#      the store's write lock held by another connection, a check answers
-#      at once while a ban waits (writes run on the blocking threads)
+#      the write lock of the op log's journal (DATA/ipwall.db-oplog, where
+#      a write is durable when it is acknowledged) held by another
+#      connection, a check answers at once while a ban waits (writes run
+#      on the blocking threads)
 #   c  the background integrity check: /healthz says "store_check":
 #      "running" then "ok" for a good store, and "damaged" (with the hint
 #      in the log) for a store whose history pages were overwritten but
@@ -75,8 +77,9 @@ tap_is "$stored" 640 "a: the store holds the 640 bans after a clean stop"
 tap_ok "a: no sanitizer report" ipw_sanitizer_clean a
 
 # b: a slow store never holds up a check. One HTTP worker; another
-# connection holds SQLite's write lock for 3 s (ipwalld's busy timeout is
-# 5 s), so a ban waits in the write path meanwhile. A check on the same
+# connection holds the write lock of the op log's journal for 3 s
+# (ipwalld's busy timeout is 5 s), so a ban waits in the write path
+# meanwhile. A check on the same
 # worker must answer at once, while that ban is still unanswered: if
 # writes ran on the worker, the check would wait the 3 s behind it.
 confb=$IPW_TMP/b.conf
@@ -86,7 +89,7 @@ ipw_start b --config "$confb" || exit 1
 	echo 'BEGIN IMMEDIATE;'
 	sleep 3
 	echo 'COMMIT;'
-) | sqlite3 "${IPWD_DIR[b]}/ipwall.db" &
+) | sqlite3 "${IPWD_DIR[b]}/ipwall.db-oplog" &
 locker=$!
 sleep 0.5
 curl -s -m 20 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${IPWD_TOKEN[b]}" \
@@ -175,7 +178,12 @@ ipw_start d --config "$conf" || exit 1
 for k in 1 2 3; do
 	ipw_json d POST /v1/bans "{\"target\":\"10.67.0.$k\"}"
 done
-n=$(sqlite3 "${IPWD_DIR[d]}/ipwall.db" "SELECT count(*) FROM ops WHERE action = 'ban'")
+# (the history is written behind the op log: give it a moment)
+for _ in $(seq 50); do
+	n=$(sqlite3 "${IPWD_DIR[d]}/ipwall.db" "SELECT count(*) FROM ops WHERE action = 'ban'")
+	[ "$n" = 3 ] && break
+	sleep 0.1
+done
 tap_is "$n" 3 "d: three bans are three ops in the history"
 for _ in $(seq 60); do
 	n=$(sqlite3 "${IPWD_DIR[d]}/ipwall.db" "SELECT count(*) FROM ops")
@@ -187,7 +195,9 @@ tap_is "$(sqlite3 "${IPWD_DIR[d]}/ipwall.db" "SELECT count(*) FROM entries")" 3 
 	"d: ... the bans themselves stay"
 ipw_http d GET '/v1/check?ip=10.67.0.2'
 tap_is "$HTTP_STATUS" 403 "d: ... and are enforced"
-tap_like "$(cat "${IPWD_LOG[d]}")" "history: deleted 3 ops" "d: the deletion is logged"
+# (three bans may straddle a second, and go in two deletions)
+tap_is "$(grep -o 'history: deleted [0-9]* ops' "${IPWD_LOG[d]}" |
+	awk '{ n += $3 } END { print n + 0 }')" 3 "d: the deletion is logged (3 ops in all)"
 ipw_stop d || true
 tap_ok "d: no sanitizer report" ipw_sanitizer_clean d
 

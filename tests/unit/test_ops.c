@@ -64,6 +64,7 @@ struct fake {
 	struct ipwd_origin last_cur[8]; /* what the last commit was given */
 	size_t nlast_cur;
 	uint64_t seq;
+	uint64_t indexed; /* the entries' sequence (0: seq) */
 	uint64_t trimmed;
 	int fail; /* the next commit fails with this */
 	int commits;
@@ -121,12 +122,6 @@ out:
 	return rc;
 }
 
-static int64_t f_prune(void *p, int64_t before, size_t max)
-{
-	(void)p, (void)before, (void)max;
-	return 0;
-}
-
 static int f_trim(void *p, uint64_t seq)
 {
 	struct fake *f = p;
@@ -145,7 +140,7 @@ static int f_trim(void *p, uint64_t seq)
 	return 0;
 }
 
-static int f_load_meta(void *p, int *mode, uint64_t *seq,
+static int f_load_meta(void *p, int *mode, uint64_t *indexed, uint64_t *seq,
 		       int (*origin)(void *ctx, const struct ipwd_origin *o),
 		       void *ctx, char *err, size_t errlen)
 {
@@ -155,6 +150,7 @@ static int f_load_meta(void *p, int *mode, uint64_t *seq,
 	(void)err, (void)errlen;
 	*mode = f->mode;
 	*seq = f->seq;
+	*indexed = f->indexed ? f->indexed : f->seq;
 	for (i = 0; i < f->norigins; i++)
 		if (origin(ctx, &f->origins[i]) != 0)
 			return -1;
@@ -232,7 +228,6 @@ static const char *f_errmsg(void *p)
 
 static const struct ipwd_store_iface fake_iface = {
 	.commit = f_commit,
-	.prune = f_prune,
 	.trim = f_trim,
 	.load_meta = f_load_meta,
 	.count = f_count,

@@ -18,6 +18,8 @@
 #include "api/api.h"
 #include "oplog/history.h"
 
+#define HISTORY_WAIT_MS 5000
+
 /* Text from the store as a JSON string or null. Text is UTF-8 when it
  * was written through the API; a reason taken from elsewhere may not be,
  * and then each byte above 0x7f becomes U+FFFD, so the body stays JSON. */
@@ -248,6 +250,13 @@ static void h_history(struct ipwd_req *r, struct ipwd_resp *o, bool count)
 				"none)");
 		return;
 	}
+	/* The history is written behind the op log by the store's index
+	 * (its subscriber): a query sees every op acknowledged before it
+	 * came, waiting for the index as long as HISTORY_WAIT_MS (in a
+	 * burst it may be seconds behind; then the answer is as far as it
+	 * got). */
+	ipwd_ops_wait(r->d->ops, "store", ipwd_ops_seq(r->d->ops),
+		      HISTORY_WAIT_MS);
 	if (count) {
 		h_history_count(r, o, &q.target, has_since, q.since);
 		return;

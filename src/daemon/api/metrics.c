@@ -290,8 +290,13 @@ char *ipwd_metrics_render(struct ipw_table *t, struct ipwd_ops *ops,
 			"# HELP ipwall_ops_duplicates_total Ops from elsewhere "
 			"refused as already applied.\n"
 			"# TYPE ipwall_ops_duplicates_total counter\n"
-			"ipwall_ops_duplicates_total %" PRIu64 "\n",
-			oc.seq, oc.duplicates);
+			"ipwall_ops_duplicates_total %" PRIu64 "\n"
+			"# HELP ipwall_oplog_committer_cpu_seconds_total CPU "
+			"time of the op log's committer thread.\n"
+			"# TYPE ipwall_oplog_committer_cpu_seconds_total "
+			"counter\n"
+			"ipwall_oplog_committer_cpu_seconds_total %.6f\n",
+			oc.seq, oc.duplicates, (double)oc.committer_ns / 1e9);
 		if (ns > 16)
 			ns = 16;
 		fputs("# HELP ipwall_subscriber_applied_seq The last sequence "

@@ -148,11 +148,37 @@ static void reserve(struct ipwd_ops *o)
 					(size_t)cnt[li][fi]);
 }
 
+/* One group of the journal after what the store's entries hold: each
+ * record's effect on the table, as the index will write it. */
+static int replay_group(void *ctx, const struct ipwd_group *g)
+{
+	struct ipwd_ops *o = ctx;
+	size_t i;
+
+	for (i = 0; i < g->n; i++) {
+		const struct ipwd_oprec *r = &g->recs[i];
+
+		if (r->action == IPWD_ACT_MODE) {
+			if (r->change == IPW_CHANGE_MODE)
+				ipw_table_set_mode(o->t, r->mode, NULL);
+		} else if (r->after) {
+			int rc = ipw_table_put(o->t, r->after);
+
+			if (rc != 0)
+				return rc;
+		} else if (r->change == IPW_CHANGE_REMOVED) {
+			ipw_table_del(o->t, r->list, &r->target, NULL, NULL);
+		}
+	}
+	return 0;
+}
+
 int ipwd_ops_load(struct ipwd_ops *o, size_t *loaded, size_t *nexpired,
 		  char *err, size_t errlen)
 {
 	struct loader l = {.o = o, .now = (int64_t)time(NULL)};
-	uint64_t seq = 0;
+	uint64_t seq = 0, indexed = 0;
+	bool replayed = false;
 	int mode = -1, rc = 0;
 
 	*loaded = *nexpired = 0;
@@ -161,7 +187,7 @@ int ipwd_ops_load(struct ipwd_ops *o, size_t *loaded, size_t *nexpired,
 	pthread_cond_init(&l.cv, NULL);
 	if (o->si == NULL)
 		goto subscribers;
-	if (o->si->load_meta(o->store, &mode, &seq, origin_cb, o, err,
+	if (o->si->load_meta(o->store, &mode, &indexed, &seq, origin_cb, o, err,
 			     errlen) != 0) {
 		rc = -1;
 		goto out;
@@ -193,10 +219,50 @@ int ipwd_ops_load(struct ipwd_ops *o, size_t *loaded, size_t *nexpired,
 	if (mode >= 0)
 		ipw_table_set_mode(o->t, (enum ipw_mode)mode, NULL);
 	*loaded = l.loaded;
+	if (seq > indexed) {
+		/* The journal holds groups the store's index had not
+		 * written (a crash, or a stop in a burst): replayed onto the
+		 * table. An entry that expired while down may be one of
+		 * theirs: it goes in as it was, and the purge after the
+		 * replay says which did expire. */
+		if (l.ngone &&
+		    ipw_table_put_batch(o->t, l.gone, l.ngone, NULL) != 0) {
+			snprintf(err, errlen,
+				 "cannot put the expired entries back");
+			rc = -1;
+			goto out;
+		}
+		l.ngone = 0;
+		rc = o->si->read(o->store, indexed, seq, replay_group, o);
+		if (rc != 0) {
+			snprintf(
+				err, errlen,
+				"the op log's journal does not hold the ops "
+				"after sequence %llu up to %llu that the store "
+				"has not indexed (%s). Nothing was changed. "
+				"Acknowledged ops are missing: keep the files; "
+				"to start from the store as it is, move the "
+				"journal (STORE-oplog) away",
+				(unsigned long long)indexed,
+				(unsigned long long)seq, ipw_strerror(rc));
+			rc = -1;
+			goto out;
+		}
+		log_info("op log: %llu groups after the store's %llu "
+			 "replayed from the journal; the store indexes them "
+			 "in the background",
+			 (unsigned long long)(seq - indexed),
+			 (unsigned long long)indexed);
+		replayed = true;
+	}
 subscribers:
 	/* where each subscriber starts, before the first group after the
 	 * load (the expiries below) is handed out */
 	ipwd_subs_start(o, seq);
+	if (replayed) {
+		*nexpired = ipwd_ops_purge(o);
+		*loaded -= *nexpired < *loaded ? *nexpired : *loaded;
+	}
 	if (l.ngone) {
 		rc = ipwd_ops_record_expired(o, l.gone, l.ngone);
 		if (rc != 0) {

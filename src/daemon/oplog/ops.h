@@ -96,17 +96,15 @@ struct ipwd_store_iface {
 	 * IPW_ENOSPC / IPW_EIO / IPW_ENOMEM: nothing of it was stored. */
 	int (*commit)(void *s, const struct ipwd_group *g,
 		      const struct ipwd_origin *cur, size_t ncur);
-	/* Delete up to @max of the oldest ops made before @before (Unix
-	 * seconds) from the history, in a transaction of its own. How
-	 * many, or a negative IPW_E*. */
-	int64_t (*prune)(void *s, int64_t before, size_t max);
 	/* Forget the op log's groups up to @seq (every subscriber that
 	 * keeps a position has them). 0 or a negative IPW_E*. */
 	int (*trim)(void *s, uint64_t seq);
-	/* Start-up: the stored mode (-1: never set), the last committed
-	 * sequence, and every origin's cursor, to @origin. 0 or -1 with
-	 * @err. */
-	int (*load_meta)(void *s, int *mode, uint64_t *seq,
+	/* Start-up: the stored mode (-1: never set), the sequence the
+	 * stored entries are at (*@indexed), the last committed sequence
+	 * (*@seq: the groups after @indexed are read back and replayed),
+	 * and every origin's cursor, to @origin (a later call for a node
+	 * supersedes an earlier). 0 or -1 with @err. */
+	int (*load_meta)(void *s, int *mode, uint64_t *indexed, uint64_t *seq,
 			 int (*origin)(void *ctx, const struct ipwd_origin *o),
 			 void *ctx, char *err, size_t errlen);
 	/* Start-up: how many entries, by [list][0 IPv4, 1 IPv6]. 0 or -1. */
@@ -154,9 +152,16 @@ const char *ipwd_ops_node(struct ipwd_ops *o);
  *   handed to apply(); @snap is the table at @seq (when wants_snapshot,
  *   else NULL; the op log frees it after the call). On the subscriber's
  *   thread. Then apply() gets the groups after @seq.
- * Queue bounds: max_groups (0: 64) groups and max_bytes (0: 64 MiB) of
- * records; a group that would pass either marks the subscriber for
- * resync.
+ * flush() (may be NULL): make what apply() did durable (a subscriber
+ *   that batches its own writes: the store's index commits one
+ *   transaction for many groups). Called when its queue runs empty and
+ *   at stop; 0, or non-zero: it is resynced from its last flush. With a
+ *   flush(), a group counts as applied (for trimming the op log, for
+ *   /healthz, for ipwd_ops_wait()) once a flush after it returned 0.
+ * Queue bounds: max_groups (0: 64) groups and max_bytes (0: 16 MiB) of
+ * records (about 1.2 KiB per op); a group that would pass either marks
+ * the subscriber for resync (an empty queue takes one group of any
+ * size).
  */
 struct ipwd_subscriber {
 	const char *name;
@@ -164,6 +169,7 @@ struct ipwd_subscriber {
 	int (*apply)(void *ctx, const struct ipwd_group *g);
 	int (*resync)(void *ctx, struct ipw_snapshot *snap, uint64_t from,
 		      uint64_t seq);
+	int (*flush)(void *ctx);
 	bool wants_snapshot;
 	bool always_resync; /* resync at every start (keeps no position) */
 	size_t max_groups, max_bytes;
@@ -186,6 +192,13 @@ struct ipwd_sub_status {
 /* The status of up to @max subscribers into @out; how many there are. */
 size_t ipwd_ops_subscribers(struct ipwd_ops *o, struct ipwd_sub_status *out,
 			    size_t max);
+
+/* Wait until subscriber @name has applied sequence @seq (a reader that
+ * must see its own writes: history queries wait for the store's index),
+ * at most @timeout_ms. 0, IPW_EAGAIN (timed out), IPW_ENOENT (no such
+ * subscriber). Any thread. */
+int ipwd_ops_wait(struct ipwd_ops *o, const char *name, uint64_t seq,
+		  unsigned timeout_ms);
 
 /*
  * ipwd_ops_load() - rebuild the table from the store at start-up: every
@@ -270,12 +283,6 @@ uint64_t ipwd_ops_generation(struct ipwd_ops *o);
 /* Purge expired entries (each an expire op, recorded); returns how many. */
 size_t ipwd_ops_purge(struct ipwd_ops *o);
 
-/* History retention: delete up to @max of the oldest ops made before
- * @before (Unix seconds) from the store, in a job of its own. Returns
- * how many, or a negative IPW_E*. Deleting history is not an op: the
- * current state does not change. */
-int64_t ipwd_ops_prune_history(struct ipwd_ops *o, int64_t before, size_t max);
-
 /* Trim the store's op log up to the lowest position a subscriber has
  * applied (a job of its own; nothing to do is cheap). 0 or IPW_E*. */
 int ipwd_ops_trim(struct ipwd_ops *o);
@@ -293,6 +300,7 @@ struct ipwd_ops_counters {
 	uint64_t commit_failures;	 /* groups the store refused */
 	uint64_t duplicates;		 /* ops from elsewhere refused */
 	uint64_t seq;			 /* the last committed sequence */
+	uint64_t committer_ns;		 /* CPU time of the committer */
 };
 void ipwd_ops_counters(struct ipwd_ops *o, struct ipwd_ops_counters *out);
 

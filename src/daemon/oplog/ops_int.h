@@ -39,7 +39,8 @@ struct rec {
  * for; freed by the last unref. */
 struct grp {
 	struct ipwd_group g;
-	int refs; /* atomic */
+	struct ipwd_ops *o; /* its pool */
+	int refs;	    /* atomic */
 	struct rec *recs;
 	struct ipwd_oprec *flat;
 	size_t n, cap;
@@ -53,7 +54,8 @@ struct sub {
 	bool running;
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
-	struct grp **q; /* a ring of qcap */
+	pthread_cond_t applied_cv; /* broadcast when applied moves */
+	struct grp **q;		   /* a ring of qcap */
 	size_t qhead, qlen, qcap, qbytes;
 	size_t max_groups, max_bytes;
 	bool resync; /* marked: its queue was dropped; catch up */
@@ -64,7 +66,8 @@ struct sub {
 	int catching;	  /* atomic: in resync() now */
 };
 
-#define MAX_SUBS 16
+#define MAX_SUBS    16
+#define POOL_GROUPS 4
 
 struct ipwd_ops {
 	struct ipw_table *t;
@@ -102,6 +105,11 @@ struct ipwd_ops {
 	/* committer thread only: the group being built */
 	struct grp *cur;
 	struct grp *spare; /* a group nobody took, kept for the next */
+	/* groups the subscribers let go, for the next (ops.c) */
+	pthread_mutex_t pool_lock;
+	struct grp *pool[POOL_GROUPS];
+	size_t npool;
+	bool pool_closed;
 };
 
 /* committer (ops.c) */
@@ -117,6 +125,9 @@ int ipwd_ops_origin_set(struct ipwd_ops *o, const struct ipwd_origin *c);
 void ipwd_subs_publish(struct ipwd_ops *o, struct grp *g);
 /* Where each subscriber starts, against the store's sequence @seq. */
 void ipwd_subs_start(struct ipwd_ops *o, uint64_t seq);
+/* Wake the subscribers with groups queued (the committer, at the end of
+ * a burst). */
+void ipwd_subs_kick(struct ipwd_ops *o);
 /* Start their threads. 0 or IPW_ENOMEM. */
 int ipwd_subs_run(struct ipwd_ops *o);
 /* Drain and stop them (after the committer). */

@@ -42,6 +42,8 @@
 
 #include "base/log.h"
 #include "oplog/codec.h"
+#include "oplog/journal.h"
+#include "oplog/sqlerr.h"
 #include "oplog/store.h"
 
 #define SCHEMA_VERSION 2
@@ -70,15 +72,13 @@ static const char schema[] =
 	" WHERE addr IS NOT NULL;"
 	"CREATE TABLE IF NOT EXISTS origins("
 	" node TEXT PRIMARY KEY, last_id BLOB NOT NULL, seq INTEGER NOT NULL)"
-	" WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS oplog("
-	" seq INTEGER PRIMARY KEY, n INTEGER NOT NULL, ops BLOB NOT NULL);";
+	" WITHOUT ROWID;";
 
 /*
  * Version 1 to 2, in one transaction: the history's new columns (what a
  * replay needs: the entry's flags, source, creation time and actor, the
- * flags before), the origins' cursors, the op log, and a sequence for the
- * ops already there: one group per op, in op id order (which is the order
+ * flags before), the origins' cursors, and a sequence for the ops
+ * already there: one group per op, in op id order (which is the order
  * they were made in: a version-1 store has only this node's ops), so the
  * sequence goes on from their count without a gap.
  */
@@ -92,8 +92,6 @@ static const char migrate_1_2[] =
 	"CREATE TABLE origins("
 	" node TEXT PRIMARY KEY, last_id BLOB NOT NULL, seq INTEGER NOT NULL)"
 	" WITHOUT ROWID;"
-	"CREATE TABLE oplog("
-	" seq INTEGER PRIMARY KEY, n INTEGER NOT NULL, ops BLOB NOT NULL);"
 	"UPDATE ops SET seq = r.n FROM (SELECT id, row_number() OVER"
 	" (ORDER BY id) AS n FROM ops) AS r WHERE ops.id = r.id;"
 	"INSERT OR REPLACE INTO meta(key, value)"
@@ -113,10 +111,8 @@ enum stmt {
 	ST_MODE,
 	ST_COUNT_OPS,
 	ST_PRUNE,
-	ST_OPLOG,
 	ST_ORIGIN,
 	ST_SEQ,
-	ST_TRIM,
 	ST_N
 };
 
@@ -143,11 +139,9 @@ static const char *const stmt_sql[ST_N] = {
 	/* the oldest ops first, by id (= time), up to ?2 of them */
 	[ST_PRUNE] = "DELETE FROM ops WHERE id IN (SELECT id FROM ops WHERE"
 		     " id < ?1 ORDER BY id LIMIT ?2)",
-	[ST_OPLOG] = "INSERT INTO oplog(seq, n, ops) VALUES (?1, ?2, ?3)",
 	[ST_ORIGIN] = "INSERT OR REPLACE INTO origins(node, last_id, seq)"
 		      " VALUES (?1, ?2, ?3)",
 	[ST_SEQ] = "INSERT OR REPLACE INTO meta(key, value) VALUES ('seq', ?1)",
-	[ST_TRIM] = "DELETE FROM oplog WHERE seq <= ?1",
 };
 
 struct ipwd_store {
@@ -156,34 +150,20 @@ struct ipwd_store {
 	bool in_tx;
 	char errmsg[256]; /* SQLite's message for the last failure */
 	char *path;
-	/* the op log's reader (ipwd_store_iface.read): a read-only
-	 * connection of its own, opened on first use */
+	/* the history's reader (ops_after, seq_of): a read-only connection
+	 * of its own, opened on first use */
 	sqlite3 *rdb;
-	sqlite3_stmt *rq;
 	pthread_mutex_t rlock; /* rdb: one reader at a time */
-	/* the group encoder's buffer (committer) */
-	uint8_t *gbuf;
-	size_t gcap;
+	/* db: the index (its subscriber's thread) and history pruning
+	 * (the main thread) take turns */
+	pthread_mutex_t wlock;
+	/* the op log's journal, beside the store (journal.h) */
+	struct ipwd_journal *j;
+	struct ipwd_indexer *ix;
 };
 
-static int map_rc(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_DONE:
-	case SQLITE_ROW:
-		return 0;
-	case SQLITE_FULL:
-		return IPW_ENOSPC;
-	case SQLITE_NOMEM:
-		return IPW_ENOMEM;
-	default:
-		return IPW_EIO;
-	}
-}
-
-/* The read-only connection, opened on first use (rlock held). An
- * SQLite result code. */
+/* The history's read-only connection, opened on first use (rlock held).
+ * An SQLite result code. */
 static int reader(struct ipwd_store *s)
 {
 	int rc;
@@ -191,17 +171,9 @@ static int reader(struct ipwd_store *s)
 	if (s->rdb)
 		return SQLITE_OK;
 	rc = sqlite3_open_v2(s->path, &s->rdb, SQLITE_OPEN_READONLY, NULL);
-	if (rc == SQLITE_OK) {
+	if (rc == SQLITE_OK)
 		sqlite3_busy_timeout(s->rdb, 5000);
-		rc = sqlite3_prepare_v3(s->rdb,
-					"SELECT seq, ops FROM oplog WHERE seq >"
-					" ?1 AND seq <= ?2 ORDER BY seq",
-					-1, SQLITE_PREPARE_PERSISTENT, &s->rq,
-					NULL);
-	}
-	if (rc != SQLITE_OK) {
-		sqlite3_finalize(s->rq);
-		s->rq = NULL;
+	else {
 		sqlite3_close(s->rdb);
 		s->rdb = NULL;
 	}
@@ -214,35 +186,12 @@ static int run(struct ipwd_store *s, enum stmt i)
 {
 	int rc = sqlite3_step(s->st[i]);
 
-	if (map_rc(rc) != 0 && i != ST_ROLLBACK)
+	if (ipwd_sqlite_err(rc) != 0 && i != ST_ROLLBACK)
 		snprintf(s->errmsg, sizeof(s->errmsg), "%s",
 			 sqlite3_errmsg(s->db));
 	sqlite3_reset(s->st[i]);
 	sqlite3_clear_bindings(s->st[i]);
-	return map_rc(rc);
-}
-
-static const char *hint(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		return "the file is damaged or not an ipwall store. Nothing was "
-		       "changed. To recover: stop here, keep a copy of the "
-		       "file, try `sqlite3 FILE .recover | sqlite3 NEW` and "
-		       "point [store] path at NEW, or move the file away to "
-		       "start empty";
-	case SQLITE_CANTOPEN:
-	case SQLITE_PERM:
-	case SQLITE_READONLY:
-		return "check that the data directory exists and that ipwalld's "
-		       "user may read and write it, the database file, and the "
-		       "-wal and -shm files beside it";
-	case SQLITE_FULL:
-		return "the file system is full";
-	default:
-		return "see the SQLite message";
-	}
+	return ipwd_sqlite_err(rc);
 }
 
 static int open_fail(struct ipwd_store *s, const char *path, const char *what,
@@ -250,7 +199,7 @@ static int open_fail(struct ipwd_store *s, const char *path, const char *what,
 {
 	snprintf(err, errlen, "%s: %s: %s (%s); %s", path, what,
 		 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc),
-		 sqlite3_errstr(rc), hint(rc));
+		 sqlite3_errstr(rc), ipwd_sqlite_hint(rc));
 	ipwd_store_close(s);
 	return -1;
 }
@@ -302,7 +251,7 @@ static bool truncated(const char *path, char *err, size_t errlen)
 		 "%llu bytes): it was cut short; %s",
 		 path, (long long)st.st_size,
 		 (unsigned long long)pages * (unsigned long long)psize,
-		 hint(SQLITE_CORRUPT));
+		 ipwd_sqlite_hint(SQLITE_CORRUPT));
 	return true;
 }
 
@@ -336,7 +285,7 @@ static int migrate(struct ipwd_store *s, const char *path, int version,
 			 "the copy kept before it cannot be made at %s: %s; "
 			 "nothing was changed (%s)",
 			 path, version, SCHEMA_VERSION, backup,
-			 msg ? msg : sqlite3_errstr(rc), hint(rc));
+			 msg ? msg : sqlite3_errstr(rc), ipwd_sqlite_hint(rc));
 		sqlite3_free(msg);
 		return -1;
 	}
@@ -350,7 +299,8 @@ static int migrate(struct ipwd_store *s, const char *path, int version,
 			 "%s: cannot migrate schema version %d to %d: %s; the "
 			 "file is as it was, and a copy is at %s (%s)",
 			 path, version, SCHEMA_VERSION,
-			 msg ? msg : sqlite3_errmsg(s->db), backup, hint(rc));
+			 msg ? msg : sqlite3_errmsg(s->db), backup,
+			 ipwd_sqlite_hint(rc));
 		sqlite3_free(msg);
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
@@ -377,6 +327,7 @@ int ipwd_store_open(struct ipwd_store **out, const char *path,
 		return -1;
 	}
 	pthread_mutex_init(&s->rlock, NULL);
+	pthread_mutex_init(&s->wlock, NULL);
 	s->path = strdup(path);
 	if (s->path == NULL) {
 		free(s);
@@ -398,7 +349,7 @@ int ipwd_store_open(struct ipwd_store **out, const char *path,
 		snprintf(err, errlen,
 			 "%s: cannot write: the file is read-only for this "
 			 "user; %s",
-			 path, hint(SQLITE_READONLY));
+			 path, ipwd_sqlite_hint(SQLITE_READONLY));
 		ipwd_store_close(s);
 		return -1;
 	}
@@ -463,8 +414,8 @@ int ipwd_store_open(struct ipwd_store **out, const char *path,
 	 * re-reads a page from the OS for nearly every op (measured 16.3
 	 * us/op at 1M; see docs/benchmarks.md). */
 	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(s->db, "PRAGMA cache_size=-65536", NULL, NULL,
-				  NULL);
+		rc = sqlite3_exec(s->db, "PRAGMA cache_size=-524288", NULL,
+				  NULL, NULL);
 	if (rc == SQLITE_OK && !fresh && version < SCHEMA_VERSION) {
 		if (migrate(s, path, version, err, errlen) != 0) {
 			ipwd_store_close(s);
@@ -490,6 +441,17 @@ int ipwd_store_open(struct ipwd_store **out, const char *path,
 			return open_fail(s, path, "cannot prepare", rc, err,
 					 errlen);
 	}
+	/* the op log's journal beside it (journal.h) */
+	{
+		char jpath[4200];
+
+		snprintf(jpath, sizeof(jpath), "%s-oplog", path);
+		if (ipwd_journal_open(&s->j, jpath, sync_pragma[sync], err,
+				      errlen) != 0) {
+			ipwd_store_close(s);
+			return -1;
+		}
+	}
 	*out = s;
 	return 0;
 }
@@ -505,10 +467,11 @@ void ipwd_store_close(struct ipwd_store *s)
 	for (i = 0; i < ST_N; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
-	sqlite3_finalize(s->rq);
 	sqlite3_close(s->rdb);
+	ipwd_journal_close(s->j);
 	pthread_mutex_destroy(&s->rlock);
-	free(s->gbuf);
+	pthread_mutex_destroy(&s->wlock);
+	free(s->ix);
 	free(s->path);
 	free(s);
 }
@@ -561,6 +524,24 @@ void ipwd_store_rollback(struct ipwd_store *s)
 	if (!sqlite3_get_autocommit(s->db))
 		run(s, ST_ROLLBACK);
 	s->in_tx = false;
+}
+
+/* The row of entry @e in entries, as it is. */
+static int put_entry(struct ipwd_store *s, const struct ipw_entry_info *e)
+{
+	sqlite3_stmt *q = s->st[ST_PUT];
+
+	bind_key(q, 1, e->list, &e->target);
+	sqlite3_bind_int64(q, 5, e->expires);
+	sqlite3_bind_int64(q, 6, e->created);
+	sqlite3_bind_int64(q, 7, e->score);
+	sqlite3_bind_int(q, 8, (int)e->flags);
+	sqlite3_bind_int64(q, 9, (sqlite3_int64)e->hits);
+	sqlite3_bind_int64(q, 10, e->last_hit);
+	bind_text(q, 11, e->reason);
+	bind_text(q, 12, e->actor);
+	bind_text(q, 13, e->source);
+	return run(s, ST_PUT);
 }
 
 int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r)
@@ -620,20 +601,8 @@ int ipwd_store_record(struct ipwd_store *s, const struct ipwd_oprec *r)
 				  SQLITE_STATIC);
 		return run(s, ST_MODE);
 	}
-	if (r->after) {
-		q = s->st[ST_PUT];
-		bind_key(q, 1, r->list, &r->target);
-		sqlite3_bind_int64(q, 5, r->after->expires);
-		sqlite3_bind_int64(q, 6, r->after->created);
-		sqlite3_bind_int64(q, 7, r->after->score);
-		sqlite3_bind_int(q, 8, (int)r->after->flags);
-		sqlite3_bind_int64(q, 9, (sqlite3_int64)r->after->hits);
-		sqlite3_bind_int64(q, 10, r->after->last_hit);
-		bind_text(q, 11, r->after->reason);
-		bind_text(q, 12, r->after->actor);
-		bind_text(q, 13, r->after->source);
-		return run(s, ST_PUT);
-	}
+	if (r->after)
+		return put_entry(s, r->after);
 	if (r->before) {
 		q = s->st[ST_DEL];
 		bind_key(q, 1, r->list, &r->target);
@@ -673,7 +642,8 @@ static int row_entry(sqlite3_stmt *q, struct ipw_entry_info *e, char *err,
 		snprintf(err, errlen,
 			 "a stored entry is malformed (list %d, family %d, "
 			 "%d address bytes, /%d); %s",
-			 (int)e->list, fam, blen, plen, hint(SQLITE_CORRUPT));
+			 (int)e->list, fam, blen, plen,
+			 ipwd_sqlite_hint(SQLITE_CORRUPT));
 		return -1;
 	}
 	e->expires = sqlite3_column_int64(q, 4);
@@ -834,7 +804,9 @@ int ipwd_store_ops_after(struct ipwd_store *s, const char *after_id,
 	pthread_mutex_unlock(&s->rlock);
 	if (cbrc != 0)
 		return cbrc;
-	return rc == SQLITE_DONE ? 0 : map_rc(rc) ? map_rc(rc) : IPW_EIO;
+	return rc == SQLITE_DONE   ? 0 :
+	       ipwd_sqlite_err(rc) ? ipwd_sqlite_err(rc) :
+				     IPW_EIO;
 }
 
 int64_t ipwd_store_seq_of(struct ipwd_store *s, const char *id)
@@ -893,11 +865,12 @@ static int no_origin(void *ctx, const struct ipwd_origin *o)
 	return 0;
 }
 
-/* meta (mode, sequence) and the origins' cursors, read strictly: damage
- * there refuses the start, as in entries. */
-static int load_meta(void *p, int *mode, uint64_t *seq,
-		     int (*origin)(void *ctx, const struct ipwd_origin *o),
-		     void *ctx, char *err, size_t errlen)
+/* meta (mode, the sequence indexed) and the origins' cursors as far as
+ * indexed, read strictly: damage there refuses the start, as in
+ * entries. */
+static int store_meta(void *p, int *mode, uint64_t *seq,
+		      int (*origin)(void *ctx, const struct ipwd_origin *o),
+		      void *ctx, char *err, size_t errlen)
 {
 	struct ipwd_store *s = p;
 	sqlite3_stmt *q = NULL;
@@ -929,7 +902,7 @@ static int load_meta(void *p, int *mode, uint64_t *seq,
 	sqlite3_finalize(q);
 	if (rc != SQLITE_DONE) {
 		snprintf(err, errlen, "cannot read the stored mode: %s; %s",
-			 sqlite3_errstr(rc), hint(rc));
+			 sqlite3_errstr(rc), ipwd_sqlite_hint(rc));
 		return -1;
 	}
 	rc = sqlite3_prepare_v2(s->db, "SELECT node, last_id, seq FROM origins",
@@ -946,7 +919,7 @@ static int load_meta(void *p, int *mode, uint64_t *seq,
 		    id == NULL || sqlite3_column_bytes(q, 1) != 16) {
 			snprintf(err, errlen,
 				 "an origin's cursor is malformed; %s",
-				 hint(SQLITE_CORRUPT));
+				 ipwd_sqlite_hint(SQLITE_CORRUPT));
 			sqlite3_finalize(q);
 			return -1;
 		}
@@ -965,7 +938,7 @@ static int load_meta(void *p, int *mode, uint64_t *seq,
 	if (rc != SQLITE_DONE) {
 		snprintf(err, errlen,
 			 "cannot read the origins' cursors: %s; %s",
-			 sqlite3_errstr(rc), hint(rc));
+			 sqlite3_errstr(rc), ipwd_sqlite_hint(rc));
 		return -1;
 	}
 	return 0;
@@ -1015,7 +988,7 @@ static int load_entries(void *p,
 		cbrc = cb(ctx, v, n);
 	if (!malformed && rc != SQLITE_DONE && rc != SQLITE_ROW)
 		snprintf(err, errlen, "cannot read the stored entries: %s; %s",
-			 sqlite3_errmsg(s->db), hint(rc));
+			 sqlite3_errmsg(s->db), ipwd_sqlite_hint(rc));
 	sqlite3_finalize(q);
 	sqlite3_exec(s->db, "PRAGMA mmap_size=0", NULL, NULL, NULL);
 	free(v);
@@ -1033,7 +1006,7 @@ int ipwd_store_load(struct ipwd_store *s,
 {
 	uint64_t seq;
 
-	if (load_meta(s, mode, &seq, no_origin, NULL, err, errlen) != 0)
+	if (store_meta(s, mode, &seq, no_origin, NULL, err, errlen) != 0)
 		return -1;
 	return load_entries(s, cb, ctx, err, errlen);
 }
@@ -1068,81 +1041,23 @@ int64_t ipwd_store_op_count(struct ipwd_store *s)
 
 /* ---- the store as the op log sees it (ops.h, ipwd_store_iface) ---- */
 
-static int read_locked(struct ipwd_store *s, uint64_t from, uint64_t to,
-		       int (*cb)(void *ctx, const struct ipwd_group *g),
-		       void *ctx);
-
 static int iface_commit(void *p, const struct ipwd_group *g,
 			const struct ipwd_origin *cur, size_t ncur)
 {
-	struct ipwd_store *s = p;
-	int64_t len;
-	size_t i;
-	int rc;
-
-	len = ipwd_codec_group_encode(g->recs, g->n, &s->gbuf, &s->gcap);
-	if (len < 0) {
-		snprintf(s->errmsg, sizeof(s->errmsg),
-			 "an op of the group cannot be encoded (%s)",
-			 ipw_strerror((int)len));
-		return len == IPW_ENOMEM ? IPW_ENOMEM : IPW_EIO;
-	}
-	rc = ipwd_store_begin(s);
-	if (rc == 0) {
-		sqlite3_stmt *q = s->st[ST_OPLOG];
-
-		sqlite3_bind_int64(q, 1, (sqlite3_int64)g->seq);
-		sqlite3_bind_int64(q, 2, (sqlite3_int64)g->n);
-		sqlite3_bind_blob64(q, 3, s->gbuf, (sqlite3_uint64)len,
-				    SQLITE_STATIC);
-		rc = run(s, ST_OPLOG);
-	}
-	for (i = 0; rc == 0 && i < g->n; i++)
-		rc = ipwd_store_record(s, &g->recs[i]);
-	for (i = 0; rc == 0 && i < ncur; i++) {
-		sqlite3_stmt *q = s->st[ST_ORIGIN];
-
-		sqlite3_bind_text(q, 1, cur[i].node, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(q, 2, cur[i].last_id, 16, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, (sqlite3_int64)cur[i].seq);
-		rc = run(s, ST_ORIGIN);
-	}
-	if (rc == 0) {
-		sqlite3_bind_int64(s->st[ST_SEQ], 1, (sqlite3_int64)g->seq);
-		rc = run(s, ST_SEQ);
-	}
-	if (rc == 0)
-		rc = ipwd_store_commit(s);
-	if (rc != 0)
-		ipwd_store_rollback(s);
-	return rc;
-}
-
-static int64_t iface_prune(void *p, int64_t before, size_t max)
-{
-	struct ipwd_store *s = p;
-	int64_t n;
-	int rc = ipwd_store_begin(s);
-
-	if (rc != 0)
-		return rc;
-	n = ipwd_store_prune(s, before, max > INT32_MAX ? INT32_MAX : (int)max);
-	if (n >= 0) {
-		rc = ipwd_store_commit(s);
-		if (rc != 0)
-			n = rc;
-	}
-	if (n < 0)
-		ipwd_store_rollback(s);
-	return n;
+	return ipwd_journal_commit(((struct ipwd_store *)p)->j, g, cur, ncur);
 }
 
 static int iface_trim(void *p, uint64_t seq)
 {
-	struct ipwd_store *s = p;
+	return ipwd_journal_trim(((struct ipwd_store *)p)->j, seq);
+}
 
-	sqlite3_bind_int64(s->st[ST_TRIM], 1, (sqlite3_int64)seq);
-	return run(s, ST_TRIM);
+static int iface_read(void *p, uint64_t from, uint64_t to,
+		      int (*cb)(void *ctx, const struct ipwd_group *g),
+		      void *ctx)
+{
+	return ipwd_journal_read(((struct ipwd_store *)p)->j, from, to, cb,
+				 ctx);
 }
 
 static int iface_count(void *p, int64_t n[2][2])
@@ -1152,129 +1067,309 @@ static int iface_count(void *p, int64_t n[2][2])
 
 static const char *iface_errmsg(void *p)
 {
-	return ipwd_store_errmsg(p);
+	return ipwd_journal_errmsg(((struct ipwd_store *)p)->j);
 }
 
-/* One group's bytes decoded and handed to @cb. */
-static int read_group(uint64_t seq, const uint8_t *b, size_t len,
-		      int (*cb)(void *ctx, const struct ipwd_group *g),
-		      void *ctx)
-{
-	struct ipwd_oprec_buf *v = NULL;
-	struct ipwd_oprec *flat = NULL;
-	struct ipwd_codec_err e;
-	uint64_t count = 0, seen = 0;
-	size_t pos = 0, i = 0, cap = 0;
-	struct ipwd_group g;
-	int rc;
-
-	for (;;) {
-		if (i == cap) {
-			size_t c = cap ? cap * 2 : 64;
-			struct ipwd_oprec_buf *nv = realloc(v, c * sizeof(*nv));
-
-			if (nv == NULL) {
-				rc = IPW_ENOMEM;
-				goto out;
-			}
-			v = nv;
-			cap = c;
-		}
-		rc = ipwd_codec_group_next(b, len, &pos, &count, &seen, &v[i],
-					   &e);
-		if (rc <= 0)
-			break;
-		i++;
-	}
-	if (rc < 0) {
-		log_error("store: the op log's group %llu is damaged (%s at "
-			  "byte %zu); %s",
-			  (unsigned long long)seq, e.why, e.pos,
-			  hint(SQLITE_CORRUPT));
-		rc = IPW_EIO;
-		goto out;
-	}
-	flat = malloc((i ? i : 1) * sizeof(*flat));
-	if (flat == NULL) {
-		rc = IPW_ENOMEM;
-		goto out;
-	}
-	for (pos = 0; pos < i; pos++) {
-		/* the array may have moved since a record was decoded */
-		ipwd_oprec_buf_rebase(&v[pos]);
-		flat[pos] = v[pos].r;
-		flat[pos].seq = seq;
-	}
-	g.seq = seq;
-	g.n = i;
-	g.recs = flat;
-	rc = cb(ctx, &g);
-out:
-	free(flat);
-	free(v);
-	return rc;
-}
-
-static int iface_read(void *p, uint64_t from, uint64_t to,
-		      int (*cb)(void *ctx, const struct ipwd_group *g),
-		      void *ctx)
+/* The store's state (as far as indexed) and the journal's sequence and
+ * cursors, which are ahead of it by what the index has yet to apply. */
+static int iface_load_meta(void *p, int *mode, uint64_t *indexed, uint64_t *seq,
+			   int (*origin)(void *ctx,
+					 const struct ipwd_origin *o),
+			   void *ctx, char *err, size_t errlen)
 {
 	struct ipwd_store *s = p;
-	int rc;
+	uint64_t last;
 
-	if (to <= from)
-		return 0;
-	pthread_mutex_lock(&s->rlock);
-	rc = reader(s);
-	if (rc == SQLITE_OK)
-		rc = read_locked(s, from, to, cb, ctx);
-	else
-		rc = map_rc(rc) ? map_rc(rc) : IPW_EIO;
-	pthread_mutex_unlock(&s->rlock);
-	return rc;
-}
-
-static int read_locked(struct ipwd_store *s, uint64_t from, uint64_t to,
-		       int (*cb)(void *ctx, const struct ipwd_group *g),
-		       void *ctx)
-{
-	uint64_t expect = from + 1;
-	int rc, cbrc = 0;
-
-	sqlite3_bind_int64(s->rq, 1, (sqlite3_int64)from);
-	sqlite3_bind_int64(s->rq, 2, (sqlite3_int64)to);
-	while ((rc = sqlite3_step(s->rq)) == SQLITE_ROW) {
-		uint64_t seq = (uint64_t)sqlite3_column_int64(s->rq, 0);
-		const uint8_t *b = sqlite3_column_blob(s->rq, 1);
-		size_t len = (size_t)sqlite3_column_bytes(s->rq, 1);
-
-		if (seq != expect) {
-			cbrc = IPW_ENOENT; /* trimmed (or a gap) */
-			break;
-		}
-		cbrc = read_group(seq, b, len, cb, ctx);
-		if (cbrc != 0)
-			break;
-		expect++;
-	}
-	sqlite3_reset(s->rq);
-	if (cbrc != 0)
-		return cbrc;
-	if (rc != SQLITE_DONE)
-		return map_rc(rc) ? map_rc(rc) : IPW_EIO;
-	return expect == to + 1 ? 0 : IPW_ENOENT;
+	if (store_meta(s, mode, indexed, origin, ctx, err, errlen) != 0 ||
+	    ipwd_journal_meta(s->j, &last, origin, ctx, err, errlen) != 0)
+		return -1;
+	*seq = last > *indexed ? last : *indexed;
+	return 0;
 }
 
 const struct ipwd_store_iface ipwd_store_sqlite = {
 	.commit = iface_commit,
-	.prune = iface_prune,
 	.trim = iface_trim,
-	.load_meta = load_meta,
+	.load_meta = iface_load_meta,
 	.count = iface_count,
 	.load_entries = load_entries,
 	.read = iface_read,
 	.errmsg = iface_errmsg,
 };
+
+/* ---- the index: the store's subscriber ---- */
+
+/*
+ * The entries and the history are written behind the journal by a
+ * subscriber of the op log ("store"), on its own thread and this
+ * store's connection: each group's records go into one open transaction
+ * (ipwd_store_record(): the history row, the entry), and the transaction
+ * is committed when the subscriber's queue runs empty (flush) or when it
+ * holds TX_OPS ops, with the sequence it reached in meta and the cursors
+ * it saw in origins. So during a burst the index writes many groups per
+ * transaction: a page of the entries table or of the target index that
+ * many ops touch is written once, not once per small group. Its
+ * position is that sequence: after a crash it goes on from there,
+ * reading the groups after it back from the journal (resync), and the
+ * journal keeps them until it has (trimming stops at the lowest
+ * position). If the journal no longer holds them (it was lost), the
+ * entries are rewritten from a snapshot of the table, and the history
+ * misses those ops (said in the log).
+ *
+ * The transaction runs at synchronous=NORMAL: the journal's fsync made
+ * the ops durable; a power loss can cost the index its last transactions,
+ * which the journal replays.
+ */
+#define TX_OPS 262144
+
+struct ipwd_indexer {
+	struct ipwd_subscriber def;
+	struct ipwd_store *s;
+	struct ipwd_ops *o;
+	bool in_tx;
+	size_t tx_ops;
+	uint64_t tx_seq;	   /* the last group in the open transaction */
+	struct ipwd_origin cur[8]; /* cursors seen in it */
+	size_t ncur;
+};
+
+static uint64_t ix_position(void *ctx, bool *known)
+{
+	struct ipwd_indexer *x = ctx;
+	int mode;
+	uint64_t seq = 0;
+	char err[256];
+
+	*known = store_meta(x->s, &mode, &seq, no_origin, NULL, err,
+			    sizeof(err)) == 0;
+	return seq;
+}
+
+/* Commit the open transaction (wlock held while it is open). */
+static int ix_commit(struct ipwd_indexer *x)
+{
+	struct ipwd_store *s = x->s;
+	size_t i;
+	int rc = 0;
+
+	if (!x->in_tx)
+		return 0;
+	for (i = 0; rc == 0 && i < x->ncur; i++) {
+		sqlite3_stmt *q = s->st[ST_ORIGIN];
+
+		sqlite3_bind_text(q, 1, x->cur[i].node, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(q, 2, x->cur[i].last_id, 16, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, (sqlite3_int64)x->cur[i].seq);
+		rc = run(s, ST_ORIGIN);
+	}
+	if (rc == 0) {
+		sqlite3_bind_int64(s->st[ST_SEQ], 1, (sqlite3_int64)x->tx_seq);
+		rc = run(s, ST_SEQ);
+	}
+	if (rc == 0)
+		rc = ipwd_store_commit(s);
+	if (rc != 0)
+		ipwd_store_rollback(s);
+	x->in_tx = false;
+	x->tx_ops = 0;
+	x->ncur = 0;
+	pthread_mutex_unlock(&s->wlock);
+	return rc;
+}
+
+/* A record's node moved its cursor to its id (the highest so far: ids of
+ * one node increase). */
+static void ix_cursor(struct ipwd_indexer *x, const struct ipwd_oprec *r,
+		      uint64_t seq)
+{
+	struct ipwd_origin *c = NULL;
+	uint8_t id[16];
+	size_t i;
+
+	if (ipwd_opid_parse(r->id, strlen(r->id), id) != 0)
+		return;
+	for (i = 0; i < x->ncur; i++)
+		if (strcmp(x->cur[i].node, r->node) == 0)
+			c = &x->cur[i];
+	if (c == NULL) {
+		if (x->ncur == sizeof(x->cur) / sizeof(x->cur[0]))
+			return; /* the journal has it; so will the next */
+		c = &x->cur[x->ncur++];
+		snprintf(c->node, sizeof(c->node), "%s", r->node);
+		memset(c->last_id, 0, 16);
+	}
+	if (memcmp(id, c->last_id, 16) > 0) {
+		memcpy(c->last_id, id, 16);
+		c->seq = seq;
+	}
+}
+
+static int ix_apply(void *ctx, const struct ipwd_group *g)
+{
+	struct ipwd_indexer *x = ctx;
+	struct ipwd_store *s = x->s;
+	size_t i;
+	int rc = 0;
+
+	if (!x->in_tx) {
+		pthread_mutex_lock(&s->wlock);
+		rc = ipwd_store_begin(s);
+		if (rc != 0) {
+			pthread_mutex_unlock(&s->wlock);
+			return rc;
+		}
+		x->in_tx = true;
+	}
+	for (i = 0; rc == 0 && i < g->n; i++) {
+		rc = ipwd_store_record(s, &g->recs[i]);
+		ix_cursor(x, &g->recs[i], g->seq);
+	}
+	if (rc != 0) {
+		ipwd_store_rollback(s);
+		x->in_tx = false;
+		x->tx_ops = 0;
+		x->ncur = 0;
+		pthread_mutex_unlock(&s->wlock);
+		return rc;
+	}
+	x->tx_seq = g->seq;
+	x->tx_ops += g->n;
+	return x->tx_ops >= TX_OPS ? ix_commit(x) : 0;
+}
+
+static int ix_flush(void *ctx)
+{
+	return ix_commit(ctx);
+}
+
+/* The table at @seq as the whole entries table (the journal lost the
+ * groups the index missed). */
+static int ix_rewrite(struct ipwd_indexer *x, struct ipw_snapshot *snap,
+		      uint64_t seq)
+{
+	struct ipwd_store *s = x->s;
+	size_t i, n = ipw_snapshot_count(snap);
+	int rc;
+
+	pthread_mutex_lock(&s->wlock);
+	rc = ipwd_store_begin(s);
+	if (rc == 0)
+		rc = sqlite3_exec(s->db, "DELETE FROM entries", NULL, NULL,
+				  NULL) == SQLITE_OK ?
+			     0 :
+			     IPW_EIO;
+	for (i = 0; rc == 0 && i < n; i++) {
+		struct ipw_entry_info e;
+
+		ipw_snapshot_get(snap, i, &e);
+		rc = put_entry(s, &e);
+	}
+	if (rc == 0) {
+		sqlite3_bind_int64(s->st[ST_SEQ], 1, (sqlite3_int64)seq);
+		rc = run(s, ST_SEQ);
+	}
+	if (rc == 0)
+		rc = ipwd_store_commit(s);
+	if (rc != 0)
+		ipwd_store_rollback(s);
+	pthread_mutex_unlock(&s->wlock);
+	return rc;
+}
+
+static int ix_resync(void *ctx, struct ipw_snapshot *snap, uint64_t from,
+		     uint64_t seq)
+{
+	struct ipwd_indexer *x = ctx;
+	uint64_t at;
+	int rc;
+
+	if (x->in_tx) {
+		/* a failed flush or apply left nothing open; be sure */
+		rc = ix_commit(x);
+		if (rc != 0)
+			return rc;
+	}
+	rc = ipwd_ops_read(x->o, from, seq, ix_apply, x);
+	if (rc == 0 || rc != IPW_ENOENT)
+		return rc;
+	/* what was applied from the journal before it ran out stays in the
+	 * open transaction; the rewrite replaces the entries anyway */
+	if (x->in_tx) {
+		ipwd_store_rollback(x->s);
+		x->in_tx = false;
+		x->tx_ops = 0;
+		x->ncur = 0;
+		pthread_mutex_unlock(&x->s->wlock);
+	}
+	(void)snap;
+	rc = ipwd_ops_snapshot(x->o, &snap, &at);
+	if (rc != 0)
+		return rc;
+	log_error("store: the op log no longer holds ops %llu to %llu that "
+		  "the store has not indexed; the entries are rewritten from "
+		  "the table as of %llu, and the history misses those ops",
+		  (unsigned long long)from + 1, (unsigned long long)seq,
+		  (unsigned long long)at);
+	/* the groups after @seq come again through apply(), each with the
+	 * whole entries it leaves: the entries come back to @at and beyond */
+	rc = ix_rewrite(x, snap, at);
+	ipw_snapshot_free(snap);
+	return rc;
+}
+
+int ipwd_store_subscribe(struct ipwd_store *s, struct ipwd_ops *o)
+{
+	struct ipwd_indexer *x = calloc(1, sizeof(*x));
+	int rc;
+
+	if (x == NULL)
+		return IPW_ENOMEM;
+	x->s = s;
+	x->o = o;
+	x->def.name = "store";
+	x->def.position = ix_position;
+	x->def.apply = ix_apply;
+	x->def.resync = ix_resync;
+	x->def.flush = ix_flush;
+	/* the index falls behind in a burst (it writes 3 B-trees per op):
+	 * then it reads the groups back from the journal, which the
+	 * committer is not held up by, rather than hold them in memory */
+	x->def.max_groups = 256;
+	x->def.max_bytes = 64u << 20;
+	rc = ipwd_ops_subscribe(o, &x->def, x);
+	if (rc != 0) {
+		free(x);
+		return rc;
+	}
+	s->ix = x;
+	return 0;
+}
+
+int64_t ipwd_store_prune_history(struct ipwd_store *s, int64_t before,
+				 size_t max)
+{
+	int64_t n;
+	int rc;
+
+	/* the index's transaction may be long in a burst: not now, then */
+	if (pthread_mutex_trylock(&s->wlock) != 0)
+		return IPW_EAGAIN;
+	rc = ipwd_store_begin(s);
+	if (rc != 0) {
+		pthread_mutex_unlock(&s->wlock);
+		return rc;
+	}
+	n = ipwd_store_prune(s, before, max > INT32_MAX ? INT32_MAX : (int)max);
+	if (n >= 0) {
+		rc = ipwd_store_commit(s);
+		if (rc != 0)
+			n = rc;
+	}
+	if (n < 0)
+		ipwd_store_rollback(s);
+	pthread_mutex_unlock(&s->wlock);
+	return n;
+}
 
 /* ---- the background check ---- */
 
@@ -1314,13 +1409,14 @@ static void *check_thread(void *arg)
 			snprintf(c->msg, sizeof(c->msg),
 				 "%s: the database fails SQLite's quick_check "
 				 "(%s); %s",
-				 c->path, what, hint(SQLITE_CORRUPT));
+				 c->path, what,
+				 ipwd_sqlite_hint(SQLITE_CORRUPT));
 			state = IPWD_CHECK_DAMAGED;
 		}
 	} else if ((rc & 0xff) == SQLITE_CORRUPT ||
 		   (rc & 0xff) == SQLITE_NOTADB) {
 		snprintf(c->msg, sizeof(c->msg), "%s: %s; %s", c->path,
-			 sqlite3_errstr(rc), hint(rc));
+			 sqlite3_errstr(rc), ipwd_sqlite_hint(rc));
 		state = IPWD_CHECK_DAMAGED;
 	} else {
 		snprintf(c->msg, sizeof(c->msg), "%s: cannot check: %s",

@@ -133,9 +133,26 @@ const char *ipwd_store_errmsg(struct ipwd_store *s);
 int ipwd_store_limit_pages(struct ipwd_store *s, int extra);
 
 /* The store as the op log uses it (ops.h): a struct ipwd_store * is its
- * first argument. Its reads (the op log, for subscribers catching up) go
- * through a read-only connection of their own. */
+ * first argument. Commits, trims and reads go to the op log's journal
+ * (journal.h, STORE-oplog); the load reads the store's entries and
+ * state, and the journal's sequence and cursors. */
 extern const struct ipwd_store_iface ipwd_store_sqlite;
+
+/*
+ * ipwd_store_subscribe() - the store's index (entries, history, origins,
+ * meta) as a subscriber of @o named "store", which writes the committed
+ * groups behind the journal (before ipwd_ops_load()). 0 or IPW_ENOMEM.
+ * Its thread and the functions below take turns on the store's
+ * connection; the begin/record/commit calls above are for a store
+ * without a subscriber (tests, benchmarks).
+ */
+int ipwd_store_subscribe(struct ipwd_store *s, struct ipwd_ops *o);
+
+/* History retention, in a transaction of its own: delete up to @max of
+ * the oldest ops made before @before. How many; IPW_EAGAIN when the
+ * index holds the connection (try again later); a negative IPW_E*. */
+int64_t ipwd_store_prune_history(struct ipwd_store *s, int64_t before,
+				 size_t max);
 
 /* Number of ops in the history (for tests and stats). */
 int64_t ipwd_store_op_count(struct ipwd_store *s);
