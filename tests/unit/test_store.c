@@ -797,6 +797,129 @@ static void test_iface(void)
 	ipwd_store_close(s);
 }
 
+/* ---- replay: the journal ahead of the store ---- */
+
+static int64_t count_rows(const char *db, const char *sql)
+{
+	sqlite3 *h;
+	sqlite3_stmt *q;
+	int64_t n = -1;
+
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(h, sql, -1, &q, NULL) == SQLITE_OK) {
+		if (sqlite3_step(q) == SQLITE_ROW)
+			n = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
+	sqlite3_close(h);
+	return n;
+}
+
+/*
+ * Groups committed to the journal and never indexed (ipwalld killed
+ * before its index wrote them): a start replays them onto the table, and
+ * the store's index writes them behind; a journal that lost them refuses
+ * the start, naming the way out, and changes nothing.
+ */
+static void test_replay(void)
+{
+	static const char *const ids[] = {
+		"0190f5e2-7c3a-7abc-8def-0000000000a1",
+		"0190f5e2-7c3a-7abc-8def-0000000000a2",
+		"0190f5e2-7c3a-7abc-8def-0000000000a3",
+	};
+	struct ipw_table_opts topts = {.max_entries = 1000};
+	struct ipw_entry_info e[3];
+	struct ipwd_oprec r[3];
+	struct ipwd_store *s = NULL;
+	struct ipw_table *t;
+	struct ipwd_ops *o;
+	struct ipwd_group g;
+	struct ipw_addr a;
+	struct ipw_entry_info got;
+	size_t loaded, expired;
+	char p[300], err[1024];
+	int k, rc = 0;
+
+	snprintf(p, sizeof(p), "%s/replay.db", dir);
+	if (ipwd_store_open(&s, p, IPWD_SYNC_OFF, err, sizeof(err)) != 0)
+		abort();
+	/* group 1: two bans; group 2: the first one unbanned */
+	e[0] = entry("203.0.113.1", IPW_LIST_BAN, 0, 4, "one");
+	e[1] = entry("203.0.113.2", IPW_LIST_BAN, 0, 5, "two");
+	e[2] = e[0];
+	r[0] = rec(ids[0], IPWD_ACT_BAN, NULL, &e[0], IPW_CHANGE_ADDED);
+	r[1] = rec(ids[1], IPWD_ACT_BAN, NULL, &e[1], IPW_CHANGE_ADDED);
+	r[2] = rec(ids[2], IPWD_ACT_UNBAN, &e[2], NULL, IPW_CHANGE_REMOVED);
+	r[0].seq = r[1].seq = 1;
+	r[2].seq = 2;
+	for (k = 0; rc == 0 && k < 2; k++) {
+		g = k == 0 ? (struct ipwd_group){1, 2, &r[0]} :
+			     (struct ipwd_group){2, 1, &r[2]};
+		rc = ipwd_store_sqlite.commit(s, &g, NULL, 0);
+	}
+	is_int(rc, 0, "replay: two groups in the journal, none indexed");
+	ipwd_store_close(s);
+
+	/* a start: the table from the store (empty) and the journal */
+	if (ipwd_store_open(&s, p, IPWD_SYNC_OFF, err, sizeof(err)) != 0 ||
+	    ipw_table_new(&t, &topts) != 0 ||
+	    ipwd_ops_new(&o, t, "node-a", &ipwd_store_sqlite, s) != 0 ||
+	    ipwd_store_subscribe(s, o) != 0)
+		abort();
+	rc = ipwd_ops_load(o, &loaded, &expired, err, sizeof(err));
+	is_int(rc, 0, "replay: the start works (%s)", rc ? err : "");
+	ipw_addr_parse_str("203.0.113.2", 0, &a);
+	ok(ipw_table_get(t, IPW_LIST_BAN, &a, &got) == 0 && got.score == 5 &&
+		   strcmp(got.reason, "two") == 0,
+	   "replay: the journal's ban is in the table, whole");
+	ipw_addr_parse_str("203.0.113.1", 0, &a);
+	ok(ipw_table_get(t, IPW_LIST_BAN, &a, &got) != 0,
+	   "replay: the ban the journal removed later is not");
+	is_int((int)ipwd_ops_seq(o), 2, "replay: the sequence goes on at 2");
+	is_int(ipwd_ops_wait(o, "store", 2, 10000), 0,
+	       "replay: the store's index catches up to 2");
+	ipwd_ops_free(o);
+	ipw_table_free(t);
+	ipwd_store_close(s);
+	is_int((int)count_rows(p, "SELECT count(*) FROM entries"), 1,
+	       "replay: the index wrote the one entry left");
+	is_int((int)count_rows(p, "SELECT count(*) FROM ops"), 3,
+	       "replay: ... and the three ops of the history");
+	is_int((int)count_rows(p, "SELECT value FROM meta WHERE key = 'seq'"),
+	       2, "replay: ... and its position, 2");
+
+	/* the index back at 0, the journal without the groups: refused */
+	{
+		sqlite3 *h;
+
+		if (sqlite3_open(p, &h) != SQLITE_OK ||
+		    sqlite3_exec(h,
+				 "UPDATE meta SET value = 0 WHERE key = 'seq';"
+				 "DELETE FROM entries; DELETE FROM ops",
+				 NULL, NULL, NULL) != SQLITE_OK)
+			abort();
+		sqlite3_close(h);
+	}
+	if (ipwd_store_open(&s, p, IPWD_SYNC_OFF, err, sizeof(err)) != 0)
+		abort();
+	is_int(ipwd_store_sqlite.trim(s, 2), 0, "refusal: the journal trimmed");
+	if (ipw_table_new(&t, &topts) != 0 ||
+	    ipwd_ops_new(&o, t, "node-a", &ipwd_store_sqlite, s) != 0)
+		abort();
+	rc = ipwd_ops_load(o, &loaded, &expired, err, sizeof(err));
+	ok(rc == -1 &&
+		   strstr(err, "does not hold the ops after sequence 0 "
+			       "up to 2") &&
+		   strstr(err, "move the journal"),
+	   "refusal: a journal without the groups the store lacks refuses "
+	   "the start: %s",
+	   err);
+	ipwd_ops_free(o);
+	ipw_table_free(t);
+	ipwd_store_close(s);
+}
+
 static int remove_one(const char *p, const struct stat *st, int flag,
 		      struct FTW *f)
 {
@@ -815,6 +938,7 @@ int main(void)
 	test_errmsg_after_rollback();
 	test_refusals();
 	test_iface();
+	test_replay();
 	if (nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		diag("could not remove %s", dir);
 	return done_testing();

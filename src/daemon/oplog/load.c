@@ -242,7 +242,8 @@ int ipwd_ops_load(struct ipwd_ops *o, size_t *loaded, size_t *nexpired,
 				"has not indexed (%s). Nothing was changed. "
 				"Acknowledged ops are missing: keep the files; "
 				"to start from the store as it is, move the "
-				"journal (STORE-oplog) away",
+				"journal (the store's path with -oplog "
+				"added) away",
 				(unsigned long long)indexed,
 				(unsigned long long)seq, ipw_strerror(rc));
 			rc = -1;

@@ -1290,7 +1290,7 @@ static int ix_resync(void *ctx, struct ipw_snapshot *snap, uint64_t from,
 			return rc;
 	}
 	rc = ipwd_ops_read(x->o, from, seq, ix_apply, x);
-	if (rc == 0 || rc != IPW_ENOENT)
+	if (rc != IPW_ENOENT)
 		return rc;
 	/* what was applied from the journal before it ran out stays in the
 	 * open transaction; the rewrite replaces the entries anyway */
