@@ -71,6 +71,7 @@ struct job {
 	const struct ipw_entry_info *expired;
 	int rc;
 	bool done;
+	pthread_cond_t cv; /* its writer sleeps on it (with qlock) */
 };
 
 static uint64_t xorshift(uint64_t s[2])
@@ -889,12 +890,16 @@ static void *committer(void *arg)
 		run_group(o, group);
 		bump(&o->cnt.committer_ns, thread_cpu_ns() - c0);
 
+		/* Each writer of the group is woken, and only they: with a
+		 * condition shared by all, every group woke every waiting
+		 * writer (64 blocking threads for groups of 4: most of the
+		 * daemon's CPU under single bans went to that). */
 		pthread_mutex_lock(&o->qlock);
 		for (j = group; j; j = next) {
 			next = j->next;
 			j->done = true;
+			pthread_cond_signal(&j->cv);
 		}
-		pthread_cond_broadcast(&o->qdone);
 		/* While more groups wait, the subscribers are not woken for
 		 * each: they are at the end of the burst (or when a queue is
 		 * half full), and then apply many groups per wake-up. */
@@ -912,14 +917,16 @@ static void *committer(void *arg)
 /* Queue @j and wait until the committer is done with it. */
 static void submit(struct ipwd_ops *o, struct job *j)
 {
+	pthread_cond_init(&j->cv, NULL);
 	pthread_mutex_lock(&o->qlock);
 	j->next = NULL;
 	*o->tail = j;
 	o->tail = &j->next;
 	pthread_cond_signal(&o->qwork);
 	while (!j->done)
-		pthread_cond_wait(&o->qdone, &o->qlock);
+		pthread_cond_wait(&j->cv, &o->qlock);
 	pthread_mutex_unlock(&o->qlock);
+	pthread_cond_destroy(&j->cv);
 }
 
 int ipwd_ops_new(struct ipwd_ops **out, struct ipw_table *t, const char *node,
@@ -939,7 +946,6 @@ int ipwd_ops_new(struct ipwd_ops **out, struct ipw_table *t, const char *node,
 	pthread_mutex_init(&o->pool_lock, NULL);
 	pthread_mutex_init(&o->qlock, NULL);
 	pthread_cond_init(&o->qwork, NULL);
-	pthread_cond_init(&o->qdone, NULL);
 	o->tail = &o->head;
 	if (getrandom(o->rnd_state, sizeof(o->rnd_state), 0) !=
 	    (ssize_t)sizeof(o->rnd_state))
@@ -979,7 +985,6 @@ void ipwd_ops_free(struct ipwd_ops *o)
 	pthread_mutex_destroy(&o->read_lock);
 	pthread_mutex_destroy(&o->qlock);
 	pthread_cond_destroy(&o->qwork);
-	pthread_cond_destroy(&o->qdone);
 	if (o->spare)
 		grp_free(o->spare);
 	free(o->origins);

@@ -170,6 +170,11 @@ struct ipwd_subscriber {
 	int (*resync)(void *ctx, struct ipw_snapshot *snap, uint64_t from,
 		      uint64_t seq);
 	int (*flush)(void *ctx);
+	/* With a flush(): when the queue runs empty, wait this long for more
+	 * groups before flushing (0: flush at once), but flush at the latest
+	 * flush_max_ms after the first unflushed apply, or at once when
+	 * someone waits for it (ipwd_ops_wait()). */
+	unsigned flush_idle_ms, flush_max_ms;
 	bool wants_snapshot;
 	bool always_resync; /* resync at every start (keeps no position) */
 	size_t max_groups, max_bytes;

@@ -60,6 +60,7 @@ struct sub {
 	size_t max_groups, max_bytes;
 	bool resync; /* marked: its queue was dropped; catch up */
 	bool stop;
+	bool flush_now;	  /* a reader waits for it (ipwd_ops_wait()) */
 	uint64_t applied; /* atomic: the last sequence it applied */
 	uint64_t resyncs; /* atomic */
 	int failing;	  /* atomic */
@@ -96,7 +97,7 @@ struct ipwd_ops {
 	pthread_mutex_t read_lock; /* one store read at a time */
 
 	pthread_mutex_t qlock;
-	pthread_cond_t qwork, qdone;
+	pthread_cond_t qwork;
 	struct job *head, **tail;
 	bool stop;
 	pthread_t thread;

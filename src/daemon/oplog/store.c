@@ -1336,6 +1336,10 @@ int ipwd_store_subscribe(struct ipwd_store *s, struct ipwd_ops *o)
 	 * committer is not held up by, rather than hold them in memory */
 	x->def.max_groups = 256;
 	x->def.max_bytes = 64u << 20;
+	/* small groups one after another (single bans from many clients)
+	 * share a transaction: one per 20 ms of quiet, or per 250 ms */
+	x->def.flush_idle_ms = 20;
+	x->def.flush_max_ms = 250;
 	rc = ipwd_ops_subscribe(o, &x->def, x);
 	if (rc != 0) {
 		free(x);

@@ -186,6 +186,29 @@ static int flush(struct sub *s, uint64_t pending)
 	return rc;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* @ms from now on the clock the condition variables wait on. */
+static struct timespec deadline(unsigned ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return ts;
+}
+
 /* A failing subscriber is retried after a pause, not in a loop (a full
  * disk does not empty itself); a stop cuts the pause short. */
 static void pause_after_failure(struct sub *s)
@@ -206,6 +229,7 @@ static void *run(void *arg)
 	struct ipwd_ops *o = a.o;
 	struct sub *s = a.s;
 	uint64_t pending = 0; /* applied, not yet flushed */
+	uint64_t since = 0;   /* when the first of them was applied */
 	char name[16];
 	struct grp *g;
 	int rc;
@@ -220,8 +244,22 @@ static void *run(void *arg)
 	setpriority(PRIO_PROCESS, (id_t)gettid(), SUB_NICE);
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
+		if (s->qlen == 0 && !s->resync && pending && !s->stop &&
+		    !s->flush_now && s->s->flush_idle_ms &&
+		    now_ms() - since < s->s->flush_max_ms) {
+			/* the queue ran empty: wait a moment for more groups
+			 * before making it durable (a flush is a transaction:
+			 * small groups one after another would each pay it) */
+			struct timespec ts = deadline(s->s->flush_idle_ms);
+
+			if (pthread_cond_timedwait(&s->cv, &s->lock, &ts) ==
+				    0 &&
+			    s->qlen)
+				continue; /* more came: apply them first */
+		}
 		if (s->qlen == 0 && !s->resync && pending) {
 			/* the queue ran empty: make it durable */
+			s->flush_now = false;
 			pthread_mutex_unlock(&s->lock);
 			rc = flush(s, pending);
 			pending = 0;
@@ -258,6 +296,8 @@ static void *run(void *arg)
 		s->qbytes -= g->bytes;
 		pthread_mutex_unlock(&s->lock);
 		rc = s->s->apply(s->ctx, &g->g);
+		if (rc == 0 && s->s->flush && pending == 0)
+			since = now_ms();
 		if (rc == 0 && s->s->flush)
 			pending = g->g.seq;
 		else if (rc == 0)
@@ -447,6 +487,11 @@ int ipwd_ops_wait(struct ipwd_ops *o, const char *name, uint64_t seq,
 		ts.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&o->subs[i].lock);
+	if (__atomic_load_n(&o->subs[i].applied, __ATOMIC_ACQUIRE) < seq) {
+		/* someone waits: no lingering before the flush */
+		o->subs[i].flush_now = true;
+		pthread_cond_signal(&o->subs[i].cv);
+	}
 	while (__atomic_load_n(&o->subs[i].applied, __ATOMIC_ACQUIRE) < seq &&
 	       rc == 0)
 		rc = pthread_cond_timedwait(&o->subs[i].applied_cv,
