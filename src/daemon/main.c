@@ -42,6 +42,7 @@
 #include "oplog/history.h"
 #include "oplog/ops.h"
 #include "oplog/store.h"
+#include "build_features.h"
 
 static void usage(FILE *f)
 {
@@ -57,7 +58,8 @@ static void usage(FILE *f)
 		"  -d, --data-dir DIR    data directory (default %s)\n"
 		"      --check-config    validate the configuration and "
 		"exit (0 valid, 1 not)\n"
-		"  -V, --version         print the version\n"
+		"  -V, --version         print the version and the optional subsystems\n"
+		"                        built in (+name) or left out (-name)\n"
 		"  -h, --help            this text\n"
 		"\n"
 		"Flags override the file. Signals: SIGTERM/SIGINT stop "
@@ -98,6 +100,9 @@ static void apply_live(struct ipwd *d)
 static struct {
 	int lock_fd;
 	int64_t next_prune;
+	uint64_t idle_seq;  /* the op log's sequence when last seen */
+	int64_t idle_since; /* since when it has not moved */
+	bool idle_released; /* memory given back since it last moved */
 	bool check_said;
 	struct ipwd_audit_sub *audit_sub;
 } m = {.lock_fd = -1};
@@ -235,6 +240,9 @@ static int store_start(struct ipwd *d)
 			  "no acknowledged ban is lost");
 		return -1;
 	}
+	if (ipwd_store_set_cache(d->store, d->cfg.store_cache) != 0)
+		log_warn("store: cannot set its page cache to %llu bytes",
+			 (unsigned long long)d->cfg.store_cache);
 	/* History queries read the store through a connection of their
 	 * own (history.h); the schema exists now. */
 	if (ipwd_history_open(&d->history, d->cfg.store_path, err,
@@ -335,10 +343,60 @@ static int oplog_start(struct ipwd *d)
 	return 0;
 }
 
+/*
+ * Memory a burst took is given back once the daemon is idle: after
+ * IDLE_RELEASE_S seconds in which the op log's sequence has not moved and
+ * every subscriber has caught up, the store's page cache ([store] cache,
+ * filled by the index while it caught up) is released, the committed
+ * groups kept for reuse are freed, and malloc gives back the free memory
+ * of its arenas (the groups, the request bodies).
+ * Once per idle period; the next burst fills the cache again.
+ */
+#define IDLE_RELEASE_S 10
+
+static bool subscribers_caught_up(struct ipwd *d, uint64_t seq)
+{
+	struct ipwd_sub_status st[16];
+	size_t n = ipwd_ops_subscribers(d->ops, st, 16), i;
+
+	for (i = 0; i < n && i < 16; i++)
+		if (st[i].applied < seq)
+			return false;
+	return true;
+}
+
+static void release_when_idle(struct ipwd *d)
+{
+	int64_t now = (int64_t)time(NULL), freed = 0;
+	uint64_t seq = ipwd_ops_seq(d->ops);
+	size_t pool;
+
+	if (seq != m.idle_seq || !subscribers_caught_up(d, seq)) {
+		m.idle_seq = seq;
+		m.idle_since = now;
+		m.idle_released = false;
+		return;
+	}
+	if (m.idle_released || now - m.idle_since < IDLE_RELEASE_S)
+		return;
+	if (d->store) {
+		freed = ipwd_store_release_memory(d->store);
+		if (freed == IPW_EAGAIN)
+			return; /* the index or the pruning holds it: later */
+	}
+	pool = ipwd_ops_release_pool(d->ops);
+	malloc_trim(0);
+	m.idle_released = true;
+	log_debug("idle: released %lld bytes of the store's page cache and "
+		  "%zu of kept groups, and trimmed the heap",
+		  (long long)(freed > 0 ? freed : 0), pool);
+}
+
 static void oplog_tick(struct ipwd *d)
 {
 	ipwd_ops_purge(d->ops);
 	ipwd_ops_trim(d->ops);
+	release_when_idle(d);
 }
 
 static void oplog_stop(struct ipwd *d)
@@ -512,7 +570,8 @@ int main(int argc, char **argv)
 			check_only = true;
 			break;
 		case 'V':
-			printf("ipwalld %s\n", IPWALL_VERSION);
+			printf("ipwalld %s\nfeatures: %s\n", IPWALL_VERSION,
+			       IPWD_FEATURES);
 			return 0;
 		case 'h':
 			usage(stdout);

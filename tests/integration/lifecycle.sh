@@ -196,6 +196,15 @@ check "the replaced socket answers" \
 kill -TERM "$dpid"
 wait_gone "$dpid"
 
+# --- --version: the version, then every optional subsystem (meson
+# feature options) as +name when built in, -name when left out
+out=$("$IPWALLD" --version)
+check "--version: first line names the version" \
+	grep -qE '^ipwalld [0-9]+\.[0-9]+\.[0-9]+$' <<<"$out"
+check "--version: features line lists bpf, nftables, redis and pcre2" \
+	grep -qE '^features: [+-]bpf [+-]nftables [+-]redis [+-]pcre2$' \
+	<<<"$out"
+
 # --- refusals at start
 printf '[http]\nmax_body = lots\n' >"$tmp/bad.conf"
 "$IPWALLD" --config "$tmp/bad.conf" --listen 127.0.0.1:$port \

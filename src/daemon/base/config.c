@@ -117,6 +117,9 @@ static const struct ipwd_conf_key keys[] = {
 	 .why = "must be a duration up to 100 years (365d, 12h, ...) or 0 "
 		"(keep the history for ever)",
 	 .def = "365d"},
+	{"store", "cache", IPWD_CONF_SIZE, F(store_cache), .min = 1u << 20,
+	 .max = 1ull << 36, .flags = RESTART,
+	 .why = "must be a size from 1M to 64G", .def = "64M"},
 	/* [audit] */
 	{"audit", "log", IPWD_CONF_STR, F(audit_log),
 	 .flags = IPWD_CONF_NONE_EMPTY | RESTART},

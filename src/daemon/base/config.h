@@ -49,6 +49,7 @@ struct ipwd_config {
 	char *store_path;	    /* SQLite file, or "" (memory only) */
 	int sync;		    /* enum ipwd_sync */
 	uint64_t history_retention; /* seconds of history kept, 0 = all */
+	uint64_t store_cache;	    /* bytes of SQLite page cache, index */
 	/* [audit] */
 	char *audit_log; /* file, "-", "journal", or "" (none) */
 };

@@ -173,11 +173,14 @@ void ipwd_journal_close(struct ipwd_journal *j)
 
 	if (j == NULL)
 		return;
+	/* the reader first: the last connection to close checkpoints the
+	 * WAL into the file and removes it (a read-only one cannot), so
+	 * the next start does not read the WAL back */
+	sqlite3_finalize(j->rq);
+	sqlite3_close(j->rdb);
 	for (i = 0; i < J_N; i++)
 		sqlite3_finalize(j->st[i]);
 	sqlite3_close(j->db);
-	sqlite3_finalize(j->rq);
-	sqlite3_close(j->rdb);
 	pthread_mutex_destroy(&j->rlock);
 	free(j->buf);
 	free(j->path);

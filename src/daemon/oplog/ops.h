@@ -158,7 +158,7 @@ const char *ipwd_ops_node(struct ipwd_ops *o);
  *   at stop; 0, or non-zero: it is resynced from its last flush. With a
  *   flush(), a group counts as applied (for trimming the op log, for
  *   /healthz, for ipwd_ops_wait()) once a flush after it returned 0.
- * Queue bounds: max_groups (0: 64) groups and max_bytes (0: 16 MiB) of
+ * Queue bounds: max_groups (0: 4096) groups and max_bytes (0: 64 MiB) of
  * records (about 1.2 KiB per op); a group that would pass either marks
  * the subscriber for resync (an empty queue takes one group of any
  * size).
@@ -194,6 +194,11 @@ struct ipwd_sub_status {
 	bool resyncing;	  /* marked or catching up now */
 	bool failing;	  /* its last apply or resync failed */
 };
+/* Free the committed groups kept for reuse (idle: the next burst
+ * allocates again): those in the pool now, the bytes of records they
+ * held, and the committer's spare after its next group. Any thread. */
+size_t ipwd_ops_release_pool(struct ipwd_ops *o);
+
 /* The status of up to @max subscribers into @out; how many there are. */
 size_t ipwd_ops_subscribers(struct ipwd_ops *o, struct ipwd_sub_status *out,
 			    size_t max);

@@ -67,8 +67,10 @@ struct sub {
 	int catching;	  /* atomic: in resync() now */
 };
 
-#define MAX_SUBS    16
-#define POOL_GROUPS 4
+#define MAX_SUBS 16
+/* groups kept for reuse: at most this many, holding at most this much */
+#define POOL_GROUPS 32
+#define POOL_BYTES  (64u << 20)
 
 struct ipwd_ops {
 	struct ipw_table *t;
@@ -106,10 +108,12 @@ struct ipwd_ops {
 	/* committer thread only: the group being built */
 	struct grp *cur;
 	struct grp *spare; /* a group nobody took, kept for the next */
+	bool drop_spare;   /* atomic: free it instead (idle) */
 	/* groups the subscribers let go, for the next (ops.c) */
 	pthread_mutex_t pool_lock;
 	struct grp *pool[POOL_GROUPS];
 	size_t npool;
+	size_t pool_bytes; /* their records' capacity */
 	bool pool_closed;
 };
 

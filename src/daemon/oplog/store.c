@@ -414,8 +414,8 @@ int ipwd_store_open(struct ipwd_store **out, const char *path,
 	 * re-reads a page from the OS for nearly every op (measured 16.3
 	 * us/op at 1M; see docs/benchmarks.md). */
 	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(s->db, "PRAGMA cache_size=-524288", NULL,
-				  NULL, NULL);
+		rc = sqlite3_exec(s->db, "PRAGMA cache_size=-65536", NULL, NULL,
+				  NULL);
 	if (rc == SQLITE_OK && !fresh && version < SCHEMA_VERSION) {
 		if (migrate(s, path, version, err, errlen) != 0) {
 			ipwd_store_close(s);
@@ -464,10 +464,11 @@ void ipwd_store_close(struct ipwd_store *s)
 		return;
 	if (s->in_tx)
 		ipwd_store_rollback(s);
+	/* the reader first, as in ipwd_journal_close() */
+	sqlite3_close(s->rdb);
 	for (i = 0; i < ST_N; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
-	sqlite3_close(s->rdb);
 	ipwd_journal_close(s->j);
 	pthread_mutex_destroy(&s->rlock);
 	pthread_mutex_destroy(&s->wlock);
@@ -1334,7 +1335,7 @@ int ipwd_store_subscribe(struct ipwd_store *s, struct ipwd_ops *o)
 	/* the index falls behind in a burst (it writes 3 B-trees per op):
 	 * then it reads the groups back from the journal, which the
 	 * committer is not held up by, rather than hold them in memory */
-	x->def.max_groups = 256;
+	x->def.max_groups = 4096;
 	x->def.max_bytes = 64u << 20;
 	/* small groups one after another (single bans from many clients)
 	 * share a transaction: one per 20 ms of quiet, or per 250 ms */
@@ -1347,6 +1348,36 @@ int ipwd_store_subscribe(struct ipwd_store *s, struct ipwd_ops *o)
 	}
 	s->ix = x;
 	return 0;
+}
+
+int ipwd_store_set_cache(struct ipwd_store *s, uint64_t bytes)
+{
+	char sql[64];
+	int rc;
+
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%llu",
+		 (unsigned long long)(bytes / 1024));
+	pthread_mutex_lock(&s->wlock);
+	rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	pthread_mutex_unlock(&s->wlock);
+	return rc == SQLITE_OK ? 0 : IPW_EIO;
+}
+
+int64_t ipwd_store_release_memory(struct ipwd_store *s)
+{
+	int used0 = 0, used1 = 0, hi;
+
+	if (pthread_mutex_trylock(&s->wlock) != 0)
+		return IPW_EAGAIN;
+	if (s->in_tx) {
+		pthread_mutex_unlock(&s->wlock);
+		return IPW_EAGAIN;
+	}
+	sqlite3_db_status(s->db, SQLITE_DBSTATUS_CACHE_USED, &used0, &hi, 0);
+	sqlite3_db_release_memory(s->db);
+	sqlite3_db_status(s->db, SQLITE_DBSTATUS_CACHE_USED, &used1, &hi, 0);
+	pthread_mutex_unlock(&s->wlock);
+	return used0 > used1 ? used0 - used1 : 0;
 }
 
 int64_t ipwd_store_prune_history(struct ipwd_store *s, int64_t before,

@@ -148,6 +148,15 @@ extern const struct ipwd_store_iface ipwd_store_sqlite;
  */
 int ipwd_store_subscribe(struct ipwd_store *s, struct ipwd_ops *o);
 
+/* The page cache of the store's connection (the index's): at most @bytes
+ * (ipwd_store_open() sets 64 MiB). 0 or IPW_EIO. */
+int ipwd_store_set_cache(struct ipwd_store *s, uint64_t bytes);
+
+/* Give back the page cache of the store's connection while the index is
+ * idle (it fills again as the next ops need pages): the bytes freed, or
+ * IPW_EAGAIN when the index holds the connection. */
+int64_t ipwd_store_release_memory(struct ipwd_store *s);
+
 /* History retention, in a transaction of its own: delete up to @max of
  * the oldest ops made before @before. How many; IPW_EAGAIN when the
  * index holds the connection (try again later); a negative IPW_E*. */

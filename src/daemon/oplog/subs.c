@@ -47,9 +47,9 @@
 #include "base/log.h"
 #include "oplog/ops_int.h"
 
-#define DEFAULT_GROUPS 64
+#define DEFAULT_GROUPS 4096
 #define SUB_NICE       10
-#define DEFAULT_BYTES  (16u << 20)
+#define DEFAULT_BYTES  (64u << 20)
 
 /* Drop every queued group (sub->lock held). */
 static void drain(struct sub *s)
