@@ -683,6 +683,15 @@ static void test_render(void)
 		abort();
 	ok(has_line(body, "ipwall_expirations_total 5"),
 	   "later expiries add to the count");
+	{
+		double c = value_of(body,
+				    "ipwall_oplog_committer_cpu_seconds_total");
+
+		ok(c > 0 && c < 60,
+		   "the committer's CPU time is counted (%.6f s after its "
+		   "groups)",
+		   c);
+	}
 	ok(has_line(body,
 		    "ipwall_writes_rejected_total{reason=\"invalid_ttl\"} 4"),
 	   "rejections: 3 + 1");

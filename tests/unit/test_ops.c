@@ -17,6 +17,9 @@
  *                  fails an apply is caught up the same way; shut-down
  *                  drains them; the op log is trimmed up to the lowest
  *                  position only
+ *   evictions      a manual ban that evicts an automatic one, and entries
+ *   and expiries   that expire, reach a subscriber as evict and expire
+ *                  records
  *   start-up       the table, mode, sequence and cursors from the store;
  *                  entries that expired while down reach the subscribers
  *                  as a group; a subscriber behind the store catches up
@@ -635,6 +638,9 @@ static void test_subscribers(void)
 	    ipwd_ops_subscribe(o, &b.def, &b) != 0 ||
 	    ipwd_ops_load(o, &loaded, &expired, err, sizeof(err)) != 0)
 		abort();
+	/* (the catch-up a start may begin is over before the stall) */
+	if (!caught_up(o, 0, 0) || !caught_up(o, 1, 0))
+		abort();
 	stall(&b, true);
 	for (i = 0; i < 10; i++) {
 		snprintf(addr, sizeof(addr), "203.0.113.%d", i);
@@ -662,8 +668,12 @@ static void test_subscribers(void)
 	ok(caught_up(o, 1, 11) && b.seqs[b.nseqs - 1] == 11,
 	   "then it gets group 11 through apply() again");
 
-	/* a failed apply: caught up the same way */
+	/* a failed apply: caught up the same way (the steady one at 11
+	 * first, so that the apply that fails is group 12's) */
+	ok(caught_up(o, 0, 11), "the steady one is at 11");
+	pthread_mutex_lock(&a.lock);
 	a.fail_next = 1;
+	pthread_mutex_unlock(&a.lock);
 	is_int(op(o, IPWD_ACT_UNBAN, "203.0.113.1", 0, NULL), 0,
 	       "an op whose apply fails in one subscriber");
 	up = caught_up(o, 0, 12);
@@ -681,7 +691,8 @@ static void test_subscribers(void)
 	   "not past it (%llu)",
 	   (unsigned long long)f.trimmed);
 	stall(&b, false);
-	ok(caught_up(o, 1, 13), "it catches up");
+	ok(caught_up(o, 1, 13) && caught_up(o, 0, 13),
+	   "it catches up (and the steady one is at 13 too)");
 	is_int(ipwd_ops_trim(o), 0, "trim again");
 	is_int((int)f.trimmed, 13, "now up to 13");
 	ipwd_ops_free(o);
@@ -718,6 +729,131 @@ static void test_drain(void)
 	   r.nseqs);
 	rsub_free(&r);
 	ipw_table_free(t);
+}
+
+/* ---- evictions and expiries reach the subscribers ---- */
+
+/* A subscriber that keeps every record's action and target, in order. */
+struct allsub {
+	struct ipwd_subscriber def;
+	pthread_mutex_t lock;
+	char log[64][64]; /* "action target change" */
+	size_t n;
+};
+
+static int all_apply(void *ctx, const struct ipwd_group *g)
+{
+	struct allsub *a = ctx;
+	char t[IPW_ADDR_STRLEN];
+
+	pthread_mutex_lock(&a->lock);
+	for (size_t i = 0; i < g->n && a->n < 64; i++) {
+		ipw_addr_format(&g->recs[i].target, t, sizeof(t));
+		snprintf(a->log[a->n++], sizeof(a->log[0]), "%s %s %d",
+			 ipwd_action_name(g->recs[i].action), t,
+			 (int)g->recs[i].change);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return 0;
+}
+
+static int all_resync(void *ctx, struct ipw_snapshot *snap, uint64_t from,
+		      uint64_t seq)
+{
+	(void)ctx, (void)snap, (void)from, (void)seq;
+	return 0;
+}
+
+static bool all_has(struct allsub *a, const char *line)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&a->lock);
+	for (size_t i = 0; i < a->n; i++)
+		found = found || strcmp(a->log[i], line) == 0;
+	pthread_mutex_unlock(&a->lock);
+	return found;
+}
+
+static void test_evict_expire(void)
+{
+	struct ipw_table_opts opts = {.max_entries = 3, .clock = fake_clock};
+	struct ipw_table *t;
+	struct ipwd_ops *o;
+	struct allsub a;
+	size_t loaded, expired, i;
+	char err[200], line[64];
+	int64_t now;
+	uint64_t seq;
+
+	if (fake_now == 0)
+		fake_now = (int64_t)time(NULL);
+	now = fake_clock(NULL);
+	if (ipw_table_new(&t, &opts) != 0)
+		abort();
+	memset(&a, 0, sizeof(a));
+	pthread_mutex_init(&a.lock, NULL);
+	a.def.name = "all";
+	a.def.apply = all_apply;
+	a.def.resync = all_resync;
+	if (ipwd_ops_new(&o, t, "n1", NULL, NULL) != 0 ||
+	    ipwd_ops_subscribe(o, &a.def, &a) != 0 ||
+	    ipwd_ops_load(o, &loaded, &expired, err, sizeof(err)) != 0)
+		abort();
+	/* three automatic bans fill the table; the oldest expires first */
+	for (i = 0; i < 3; i++) {
+		struct ipwd_op x = {.action = IPWD_ACT_BAN, .actor = "rule:t"};
+		enum ipw_change w;
+		char addr[32];
+
+		snprintf(addr, sizeof(addr), "192.0.2.%zu", i + 1);
+		x.spec.list = IPW_LIST_BAN;
+		x.spec.flags = IPW_ENTRY_AUTO;
+		x.spec.expires = now + 100 + (int64_t)i;
+		if (ipw_addr_parse_str(addr, 0, &x.spec.target) != 0 ||
+		    ipwd_ops_apply(o, &x, &w, NULL) != 0)
+			abort();
+	}
+	/* a manual ban evicts the automatic one that expires first */
+	is_int(op(o, IPWD_ACT_BAN, "198.51.100.9", 0, NULL), 0,
+	       "a manual ban into a full table of automatic bans is taken");
+	ok(!present(t, IPW_LIST_BAN, "192.0.2.1") &&
+		   present(t, IPW_LIST_BAN, "198.51.100.9"),
+	   "... 192.0.2.1 (expiring first) was evicted for it");
+	/* the others expire */
+	__atomic_store_n(&fake_now, now + 200, __ATOMIC_RELAXED);
+	is_int(ipwd_ops_purge(o), 2, "the two other automatic bans expire");
+	seq = ipwd_ops_seq(o);
+	ok(caught_up(o, 0, seq), "the subscriber applied every group (%llu)",
+	   (unsigned long long)seq);
+	snprintf(line, sizeof(line), "evict 192.0.2.1 %d",
+		 (int)IPW_CHANGE_REMOVED);
+	ok(all_has(&a, line), "the subscriber got the eviction: \"%s\"", line);
+	for (i = 2; i <= 3; i++) {
+		snprintf(line, sizeof(line), "expire 192.0.2.%zu %d", i,
+			 (int)IPW_CHANGE_REMOVED);
+		ok(all_has(&a, line), "... and the expiry: \"%s\"", line);
+	}
+	{
+		static const char *const want[] = {
+			"ban 192.0.2.1 1",    "ban 192.0.2.2 1",
+			"ban 192.0.2.3 1",    "evict 192.0.2.1 4",
+			"ban 198.51.100.9 1", "expire 192.0.2.2 4",
+			"expire 192.0.2.3 4"};
+		bool same = a.n == 7;
+
+		for (i = 0; same && i < 7; i++)
+			same = strcmp(a.log[i], want[i]) == 0;
+		ok(same,
+		   "... in commit order and nothing else: 3 bans, the "
+		   "eviction before the manual ban that made it, 2 expiries "
+		   "(%zu records)",
+		   a.n);
+	}
+	ipwd_ops_free(o);
+	pthread_mutex_destroy(&a.lock);
+	ipw_table_free(t);
+	__atomic_store_n(&fake_now, now, __ATOMIC_RELAXED);
 }
 
 /* ---- start-up ---- */
@@ -1056,6 +1192,7 @@ int main(void)
 	test_undo();
 	test_subscribers();
 	test_drain();
+	test_evict_expire();
 	test_startup();
 	test_remote();
 	test_ids();
