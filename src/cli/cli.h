@@ -171,4 +171,10 @@ int cli_cmd_import(struct cli_conn *c, const struct cli_target *t,
 int cli_cmd_export(struct cli_conn *c, const struct cli_target *t, bool allows,
 		   const char *file);
 
+/* token.c: ipwall token add|list|remove on ipwalld's tokens file (@file,
+ * else $IPWALL_TOKENS_FILE, else ./var/tokens). */
+int cli_cmd_token(const char *file, const char *verb, const char *name,
+		  const char *scope);
+const char *cli_tokens_file(const char *opt);
+
 #endif /* IPWALL_SRC_CLI_CLI_H */

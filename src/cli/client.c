@@ -195,6 +195,9 @@ static int add_header(struct cli_conn *c, const char *h, bool body_only)
 	return 0;
 }
 
+/* What cli_reply_fail() says after a 401: set by cli_conn_new(). */
+static bool tcp_without_token, tcp_with_token;
+
 struct cli_conn *cli_conn_new(const struct cli_target *t)
 {
 	struct cli_conn *c = calloc(1, sizeof(*c));
@@ -205,6 +208,8 @@ struct cli_conn *cli_conn_new(const struct cli_target *t)
 		cli_error(-1, "out of memory");
 		return NULL;
 	}
+	tcp_without_token = t->server && !t->token;
+	tcp_with_token = t->server && t->token;
 	c->curl = h = curl_easy_init();
 	c->socket = t->server ? NULL : t->socket;
 	c->timeout_ms = t->timeout_ms;
@@ -385,6 +390,18 @@ int cli_reply_fail(const struct cli_reply *r, const char *ctx)
 
 	if (!ctx)
 		ctx = "";
+	if (r->status == 401 && tcp_without_token)
+		return cli_error(rc,
+				 "%sipwalld needs a token for this over TCP: "
+				 "give --token TOKEN or set IPWALL_TOKEN (or "
+				 "use the unix socket, --socket) (%s)",
+				 ctx, *code ? code : "unauthorized");
+	if (r->status == 401 && tcp_with_token)
+		return cli_error(rc,
+				 "%sipwalld refused the token given with "
+				 "--token or IPWALL_TOKEN: it is not in its "
+				 "tokens file (%s)",
+				 ctx, *code ? code : "unauthorized");
 	if (*code || *msg)
 		return cli_error(
 			rc, "%s%s (%s)", ctx,

@@ -59,6 +59,8 @@ enum opt {
 	OPT_UNTIL,
 	OPT_ACTION,
 	OPT_COUNT,
+	OPT_SCOPE,
+	OPT_FILE,
 	OPT_END,
 };
 
@@ -90,6 +92,8 @@ static const struct option long_opts[] = {
 	{"until", required_argument, NULL, OPT_UNTIL},
 	{"action", required_argument, NULL, OPT_ACTION},
 	{"count", no_argument, NULL, OPT_COUNT},
+	{"scope", required_argument, NULL, OPT_SCOPE},
+	{"file", required_argument, NULL, OPT_FILE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -138,6 +142,14 @@ static const char usage_text[] =
 	"  history --count TARGET [--since T]\n"
 	"                        how often it (and its /24 or /64) was "
 	"banned\n"
+	"  token add NAME --scope check|report|ban|admin [--file F]\n"
+	"                        add a token to ipwalld's tokens file and "
+	"print\n"
+	"                        its secret (then reload ipwalld)\n"
+	"  token list [--file F]  the tokens' names and scopes\n"
+	"  token remove NAME [--file F]\n"
+	"                        remove a token (then reload ipwalld)\n"
+	"                        F: $IPWALL_TOKENS_FILE, else ./var/tokens\n"
 	"\n"
 	"Global options (before or after the command):\n"
 	"  --server URL          talk to ipwalld over TCP, e.g.\n"
@@ -927,6 +939,13 @@ out:
 	return rc;
 }
 
+static int cmd_token(struct ctx *x)
+{
+	return cli_cmd_token(opt_val(x, OPT_FILE), x->args[0],
+			     x->nargs > 1 ? x->args[1] : NULL,
+			     opt_val(x, OPT_SCOPE));
+}
+
 static int cmd_help(struct ctx *x)
 {
 	(void)x;
@@ -959,6 +978,7 @@ static const struct command commands[] = {
 	 BIT(OPT_SINCE) | BIT(OPT_UNTIL) | BIT(OPT_ACTION) | BIT(OPT_LIMIT) |
 		 BIT(OPT_ALL) | BIT(OPT_COUNT),
 	 cmd_history, false},
+	{"token", 1, 2, BIT(OPT_SCOPE) | BIT(OPT_FILE), cmd_token, true},
 	{"help", 0, 0, 0, cmd_help, true},
 	{NULL, 0, 0, 0, NULL, false},
 };

@@ -317,7 +317,7 @@ static int send_allows(struct cli_conn *c, const char *name,
 			count_result(s, json_string_value(json_object_get(
 						r.body, "result")));
 		} else if (r.status >= 400 && r.status < 500 &&
-			   r.status != 401) {
+			   r.status != 401 && r.status != 403) {
 			/* This entry is refused; the others may not be. */
 			snprintf(ctx, sizeof(ctx), "%s:%zu: ", name,
 				 items[i].line);

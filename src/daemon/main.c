@@ -60,6 +60,8 @@ static void usage(FILE *f)
 		"exit (0 valid, 1 not)\n"
 		"  -V, --version         print the version and the optional subsystems\n"
 		"                        built in (+name) or left out (-name)\n"
+		"      --routes          print the HTTP API's routes and the token\n"
+		"                        scope each needs, and exit\n"
 		"  -h, --help            this text\n"
 		"\n"
 		"Flags override the file. Signals: SIGTERM/SIGINT stop "
@@ -90,8 +92,12 @@ static int make_dirs(const char *path)
 static void apply_live(struct ipwd *d)
 {
 	live_set(d, max_body, d->cfg.max_body);
+	live_set(d, max_header, d->cfg.max_header);
 	live_set(d, max_batch, (size_t)d->cfg.max_batch);
 	live_set(d, protect_reads, (size_t)d->cfg.protect_reads);
+	live_set(d, max_failures, d->cfg.max_failures);
+	live_set(d, per_ip, d->cfg.max_connections_per_ip);
+	live_set(d, lockout, d->cfg.lockout);
 	live_set(d, default_ban_ttl, d->cfg.default_ban_ttl);
 	ipwd_log_set_level((enum ipwd_log_level)d->cfg.log_level);
 }
@@ -458,6 +464,11 @@ static int api_start(struct ipwd *d)
 	return ipwd_http_start(d);
 }
 
+static void api_reload(struct ipwd *d)
+{
+	ipwd_http_reload(d);
+}
+
 static void api_tick(struct ipwd *d)
 {
 	(void)d;
@@ -486,7 +497,7 @@ static const struct subsystem subsystems[] = {
 	{"audit log", audit_start, audit_stop, audit_reload, NULL},
 	{"op log", oplog_start, oplog_stop, NULL, oplog_tick},
 	{"store check", check_start, check_stop, NULL, check_tick},
-	{"http api", api_start, api_stop, NULL, api_tick},
+	{"http api", api_start, api_stop, api_reload, api_tick},
 };
 #define N_SUBSYSTEMS (sizeof(subsystems) / sizeof(subsystems[0]))
 
@@ -542,6 +553,7 @@ int main(int argc, char **argv)
 		{"data-dir", required_argument, NULL, 'd'},
 		{"check-config", no_argument, NULL, 'C'},
 		{"version", no_argument, NULL, 'V'},
+		{"routes", no_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -572,6 +584,13 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("ipwalld %s\nfeatures: %s\n", IPWALL_VERSION,
 			       IPWD_FEATURES);
+			return 0;
+		case 'R':
+			for (i = 0; i < ipwd_nroutes; i++)
+				printf("%-6s %-20s %s\n",
+				       ipwd_method_name(ipwd_routes[i].method),
+				       ipwd_routes[i].path,
+				       ipwd_scope_name(ipwd_routes[i].scope));
 			return 0;
 		case 'h':
 			usage(stdout);

@@ -382,9 +382,13 @@ before=$(count)
 cli ban 192.0.2.40 --server "$URL1"
 rc_is 3 && err_has '^ipwall: .+ \(unauthorized\)$'
 ok $? "ban over TCP without a token: exit 3, unauthorized"
+err_has 'give --token TOKEN or set IPWALL_TOKEN' && ! err_has 'Authorization: Bearer'
+ok $? "... and the message names --token and IPWALL_TOKEN, not the header"
 cli ban 192.0.2.40 --server "$URL1" --token "wrong$TOKEN1"
 rc_is 3 && err_has '\(unauthorized\)$'
 ok $? "ban with a wrong token: exit 3, unauthorized"
+err_has 'refused the token given with --token or IPWALL_TOKEN'
+ok $? "... and the message says the token given was refused"
 OUT=$(IPWALL_TOKEN=nope "$IPWALL" --server "$URL1" unban 192.0.2.30 2>&1)
 RC=$?
 rc_is 3 && out_has unauthorized

@@ -244,7 +244,7 @@ ipw_start() {
 		pid=$!
 		IPWD_PID[$name]=$pid
 		if ipw_wait_healthy "$name"; then
-			IPWD_TOKEN[$name]=$(sed -n '/^[[:space:]]*[^#[:space:]]/{s/^[^:]*://p;q}' \
+			IPWD_TOKEN[$name]=$(sed -n '/^[[:space:]]*[^#[:space:]]/{s/^[^:]*:\([^:]*\).*/\1/p;q}' \
 				"$dir/tokens" 2>/dev/null)
 			return 0
 		fi

@@ -30,6 +30,16 @@ static char dir[] = "/tmp/ipwall-test-auth-XXXXXX";
 _Static_assert(sizeof(S_CI) - 1 == 128, "S_CI is 128 bytes");
 _Static_assert(sizeof(S_BOB) - 1 == 19, "S_BOB is 19 bytes");
 
+/* The scope of the last token verify_() matched. */
+static enum ipwd_scope last_scope;
+
+static bool verify_(struct ipwd_auth *a, const char *s, size_t len,
+		    char name[IPWD_TOKEN_NAME_MAX])
+{
+	last_scope = IPWD_SCOPE_NONE;
+	return ipwd_auth_verify(a, s, len, name, &last_scope);
+}
+
 static void path_of(char *out, size_t size, const char *name)
 {
 	snprintf(out, size, "%s/%s", dir, name);
@@ -147,19 +157,23 @@ static void test_create(void)
 		text = fd >= 0 ? slurp_fd(fd) : strdup("");
 		if (fd >= 0)
 			close(fd);
-		ok(strlen(text) == 6 + 64 + 1 &&
+		ok(strlen(text) == 6 + 64 + 7 &&
 			   strncmp(text, "admin:", 6) == 0 &&
-			   is_hex64(text + 6) && text[70] == '\n',
-		   "umask %03o: one line \"admin:\" + 64 hex digits",
+			   is_hex64(text + 6) &&
+			   strcmp(text + 70, ":admin\n") == 0,
+		   "umask %03o: one line \"admin:\" + 64 hex digits + "
+		   "\":admin\"",
 		   umasks[i]);
 		memcpy(secrets[i], text + 6, 64);
 		secrets[i][64] = '\0';
 		if (rc == 0) {
 			is_int(ipwd_auth_count(a), 1, "umask %03o: one token",
 			       umasks[i]);
-			ok(ipwd_auth_verify(a, secrets[i], 64, name) &&
-				   strcmp(name, "admin") == 0,
-			   "umask %03o: the written secret verifies as admin",
+			ok(verify_(a, secrets[i], 64, name) &&
+				   strcmp(name, "admin") == 0 &&
+				   last_scope == IPWD_SCOPE_ADMIN,
+			   "umask %03o: the written secret verifies as admin, "
+			   "scope admin",
 			   umasks[i]);
 		}
 		ipwd_auth_free(a);
@@ -224,12 +238,12 @@ static void test_no_create(void)
 static const char good_file[] =
 	"# tokens of the test\n"
 	"\n"
-	"alice:" S_ALICE "\n"
+	"alice:" S_ALICE ":check\n"
 	"   # indented comment\n"
-	"  bob.1:" S_BOB "  \r\n"
+	"  bob.1:" S_BOB ":ban  \r\n"
 	"\t\n"
-	"CI_runner-2:" S_CI "\n"
-	"n2345678901234567890123456789012:" S_ALICE "X\n";
+	"CI_runner-2:" S_CI ":report\n"
+	"n2345678901234567890123456789012:" S_ALICE "X:admin\n";
 
 static void test_verify(void)
 {
@@ -238,29 +252,33 @@ static void test_verify(void)
 		const char *in;
 		size_t len;
 		const char *name; /* NULL: refused */
+		enum ipwd_scope scope;
 	} v[] = {
-		{"alice's secret", S_ALICE, 16, "alice"},
+		{"alice's secret", S_ALICE, 16, "alice", IPWD_SCOPE_CHECK},
 		{"bob's secret (trailing space and CR trimmed)", S_BOB, 19,
-		 "bob.1"},
-		{"the 128-byte secret", S_CI, 128, "CI_runner-2"},
+		 "bob.1", IPWD_SCOPE_BAN},
+		{"the 128-byte secret", S_CI, 128, "CI_runner-2",
+		 IPWD_SCOPE_REPORT},
 		{"the 32-byte name's secret", S_ALICE "X", 17,
-		 "n2345678901234567890123456789012"},
-		{"wrong secret", "fedcba9876543210", 16, NULL},
-		{"last byte changed", "0123456789abcdeF", 16, NULL},
-		{"first byte changed", "1123456789abcdef", 16, NULL},
-		{"a prefix of a secret", S_ALICE, 15, NULL},
-		{"one byte of a secret", S_ALICE, 1, NULL},
-		{"a prefix of the 128-byte secret", S_CI, 127, NULL},
-		{"secret + one byte", S_ALICE "Y", 17, NULL},
-		{"secret + NUL", S_ALICE "\0", 17, NULL},
-		{"NUL + secret", "\0" S_ALICE, 17, NULL},
-		{"128-byte secret + one byte (129)", S_CI "x", 129, NULL},
-		{"empty", "", 0, NULL},
-		{"a name, not a secret", "alice", 5, NULL},
-		{"name:secret", "alice:" S_ALICE, 22, NULL},
-		{"secret in upper case", "0123456789ABCDEF", 16, NULL},
-		{"bob's secret with the trailing space", S_BOB " ", 20, NULL},
-		{"zeros", "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16, NULL},
+		 "n2345678901234567890123456789012", IPWD_SCOPE_ADMIN},
+		{"secret:scope", S_ALICE ":check", 22, NULL, 0},
+		{"wrong secret", "fedcba9876543210", 16, NULL, 0},
+		{"last byte changed", "0123456789abcdeF", 16, NULL, 0},
+		{"first byte changed", "1123456789abcdef", 16, NULL, 0},
+		{"a prefix of a secret", S_ALICE, 15, NULL, 0},
+		{"one byte of a secret", S_ALICE, 1, NULL, 0},
+		{"a prefix of the 128-byte secret", S_CI, 127, NULL, 0},
+		{"secret + one byte", S_ALICE "Y", 17, NULL, 0},
+		{"secret + NUL", S_ALICE "\0", 17, NULL, 0},
+		{"NUL + secret", "\0" S_ALICE, 17, NULL, 0},
+		{"128-byte secret + one byte (129)", S_CI "x", 129, NULL, 0},
+		{"empty", "", 0, NULL, 0},
+		{"a name, not a secret", "alice", 5, NULL, 0},
+		{"name:secret", "alice:" S_ALICE, 22, NULL, 0},
+		{"secret in upper case", "0123456789ABCDEF", 16, NULL, 0},
+		{"bob's secret with the trailing space", S_BOB " ", 20, NULL,
+		 0},
+		{"zeros", "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16, NULL, 0},
 	};
 	struct ipwd_auth *a = NULL;
 	char p[128], *err;
@@ -281,10 +299,12 @@ static void test_verify(void)
 		bool r;
 
 		memset(name, 0, sizeof(name));
-		r = ipwd_auth_verify(a, v[i].in, v[i].len, name);
+		r = verify_(a, v[i].in, v[i].len, name);
 		if (v[i].name)
-			ok(r && strcmp(name, v[i].name) == 0, "verify %s -> %s",
-			   v[i].what, v[i].name);
+			ok(r && strcmp(name, v[i].name) == 0 &&
+				   last_scope == v[i].scope,
+			   "verify %s -> %s, scope %s", v[i].what, v[i].name,
+			   ipwd_scope_name(v[i].scope));
 		else
 			ok(!r, "verify %s (%zu bytes) -> refused", v[i].what,
 			   v[i].len);
@@ -298,7 +318,7 @@ static void test_verify(void)
 
 		memset(big, 'a', sizeof(big));
 		memcpy(big, S_ALICE, 16);
-		ok(!ipwd_auth_verify(a, big, sizeof(big), name),
+		ok(!verify_(a, big, sizeof(big), name),
 		   "verify a 4096-byte input starting with a secret -> refused");
 	}
 	ipwd_auth_free(a);
@@ -333,6 +353,14 @@ static void test_bad_files(void)
 		{"space inside the secret", "alice:01234567 89abcdef\n", 1},
 		{"tab inside the secret", "alice:01234567\t89abcdef\n", 1},
 		{"':' inside the secret", "alice:01234567:89abcdef\n", 1},
+		{"unknown scope", "alice:" S_ALICE ":root\n", 1},
+		{"empty scope", "alice:" S_ALICE ":\n", 1},
+		{"scope in upper case", "alice:" S_ALICE ":Admin\n", 1},
+		{"two scopes", "alice:" S_ALICE ":ban:admin\n", 1},
+		{"scope list", "alice:" S_ALICE ":ban,check\n", 1},
+		{"scope none", "alice:" S_ALICE ":none\n", 1},
+		{"bad scope on line 2",
+		 "alice:" S_ALICE ":ban\nbob:" S_BOB ":bans\n", 2},
 		{"control byte in the secret",
 		 "alice:01234567\x01"
 		 "89abcdef\n",
@@ -410,8 +438,7 @@ static void test_limits_accepted(void)
 		write_file(p, v[i].text, strlen(v[i].text));
 		rc = auth_new(&a, p, false, &created, &err);
 		if (rc == 0)
-			r = ipwd_auth_verify(a, v[i].secret,
-					     strlen(v[i].secret), name);
+			r = verify_(a, v[i].secret, strlen(v[i].secret), name);
 		ok(rc == 0 && r && strcmp(name, v[i].name) == 0, "accepted: %s",
 		   v[i].what);
 		if (rc != 0)
@@ -427,7 +454,7 @@ static bool verifies(struct ipwd_auth *a, const char *s, const char *name)
 {
 	char got[IPWD_TOKEN_NAME_MAX];
 
-	return ipwd_auth_verify(a, s, strlen(s), got) && strcmp(got, name) == 0;
+	return verify_(a, s, strlen(s), got) && strcmp(got, name) == 0;
 }
 
 static void test_reload(void)
@@ -498,14 +525,12 @@ static void *checker(void *arg)
 	for (int i = 0; i < RACE_CHECKS; i++) {
 		char n[IPWD_TOKEN_NAME_MAX];
 
-		if (!ipwd_auth_verify(r->a, S_BOB, 19, n) ||
+		if (!verify_(r->a, S_BOB, 19, n) ||
 		    (strcmp(n, "y1") != 0 && strcmp(n, "x2") != 0))
 			atomic_fetch_add(&r->torn, 1);
-		if (ipwd_auth_verify(r->a, S_ALICE, 16, n) &&
-		    strcmp(n, "x1") != 0)
+		if (verify_(r->a, S_ALICE, 16, n) && strcmp(n, "x1") != 0)
 			atomic_fetch_add(&r->torn, 1);
-		if (ipwd_auth_verify(r->a, S_CI, 128, n) &&
-		    strcmp(n, "y2") != 0)
+		if (verify_(r->a, S_CI, 128, n) && strcmp(n, "y2") != 0)
 			atomic_fetch_add(&r->torn, 1);
 		if (ipwd_auth_count(r->a) != 2)
 			atomic_fetch_add(&r->torn, 1);
@@ -517,8 +542,8 @@ static void *checker(void *arg)
 
 static void test_reload_race(void)
 {
-	static const char set1[] = "x1:" S_ALICE "\ny1:" S_BOB "\n";
-	static const char set2[] = "x2:" S_BOB "\ny2:" S_CI "\n";
+	static const char set1[] = "x1:" S_ALICE ":ban\ny1:" S_BOB ":ban\n";
+	static const char set2[] = "x2:" S_BOB ":ban\ny2:" S_CI ":ban\n";
 	pthread_t th[RACE_THREADS];
 	char p1[128], p2[128], *err;
 	struct race r = {0};
@@ -553,11 +578,62 @@ static void test_reload_race(void)
 	ipwd_auth_free(r.a);
 }
 
+/* A line without a scope (the format before scopes) is admin, and the
+ * load says so on stderr, naming the line. */
+static void test_unscoped(void)
+{
+	struct ipwd_auth *a = NULL;
+	char p[128], name[IPWD_TOKEN_NAME_MAX], want[160], *err;
+	bool created;
+	int rc;
+
+	path_of(p, sizeof(p), "unscoped");
+	write_file(p, "# old\nci:" S_BOB ":check\nold:" S_ALICE "\n",
+		   strlen("# old\nci:" S_BOB ":check\nold:" S_ALICE "\n"));
+	rc = auth_new(&a, p, false, &created, &err);
+	is_int(rc, 0, "a file with an unscoped line loads");
+	snprintf(want, sizeof(want), "%s:3: token \"old\" has no scope", p);
+	ok(strstr(err, want) != NULL && strstr(err, ":admin") != NULL,
+	   "the load warns about line 3 and suggests a scope");
+	if (strstr(err, want) == NULL)
+		diag("stderr: %s", err);
+	free(err);
+	if (rc != 0)
+		return;
+	ok(verify_(a, S_ALICE, 16, name) && strcmp(name, "old") == 0 &&
+		   last_scope == IPWD_SCOPE_ADMIN,
+	   "the unscoped token verifies with scope admin");
+	ok(verify_(a, S_BOB, 19, name) && strcmp(name, "ci") == 0 &&
+		   last_scope == IPWD_SCOPE_CHECK,
+	   "the scoped one keeps its scope (check)");
+	ipwd_auth_free(a);
+}
+
+static void test_scope_names(void)
+{
+	static const char *const names[] = {"check", "report", "ban", "admin"};
+	enum ipwd_scope s;
+
+	for (unsigned i = 0; i < 4; i++)
+		ok(ipwd_scope_parse(names[i], strlen(names[i]), &s) == 0 &&
+			   s == (enum ipwd_scope)(IPWD_SCOPE_CHECK + i) &&
+			   strcmp(ipwd_scope_name(s), names[i]) == 0,
+		   "scope %s parses and prints back", names[i]);
+	ok(ipwd_scope_parse("none", 4, &s) != 0, "scope none is not given");
+	ok(ipwd_scope_parse("ban", 2, &s) != 0, "a prefix is not a scope");
+	ok(ipwd_scope_parse("bans", 4, &s) != 0, "bans is not a scope");
+	ok(IPWD_SCOPE_CHECK < IPWD_SCOPE_REPORT &&
+		   IPWD_SCOPE_REPORT < IPWD_SCOPE_BAN &&
+		   IPWD_SCOPE_BAN < IPWD_SCOPE_ADMIN,
+	   "the scopes are a ladder: check < report < ban < admin");
+}
+
 static void cleanup(void)
 {
 	static const char *const names[] = {
-		"created-0", "created-1", "created-2", "existing", "several",
-		"bad",	     "limits",	  "reload",    "set1",	   "set2",
+		"created-0", "created-1", "created-2", "existing",
+		"several",   "bad",	  "limits",    "reload",
+		"set1",	     "set2",	  "unscoped",
 	};
 	char p[128];
 
@@ -582,6 +658,8 @@ int main(void)
 	test_limits_accepted();
 	test_reload();
 	test_reload_race();
+	test_unscoped();
+	test_scope_names();
 	cleanup();
 	return done_testing();
 }

@@ -21,7 +21,10 @@
 	X(INVALID_PARAMETER, 400, "invalid_parameter")           \
 	X(UNKNOWN_PARAMETER, 400, "unknown_parameter")           \
 	X(STRING_TOO_LONG, 400, "string_too_long")               \
+	X(INVALID_STRING, 400, "invalid_string")                 \
+	X(BAD_REQUEST, 400, "bad_request")                       \
 	X(UNAUTHORIZED, 401, "unauthorized")                     \
+	X(FORBIDDEN, 403, "forbidden")                           \
 	X(NOT_FOUND, 404, "not_found")                           \
 	X(NO_STORE, 404, "no_store")                             \
 	X(METHOD_NOT_ALLOWED, 405, "method_not_allowed")         \
@@ -30,6 +33,8 @@
 	X(BATCH_TOO_LARGE, 413, "batch_too_large")               \
 	X(UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type") \
 	X(TABLE_FULL, 429, "table_full")                         \
+	X(TOO_MANY_FAILURES, 429, "too_many_auth_failures")      \
+	X(HEADER_TOO_LARGE, 431, "header_too_large")             \
 	X(INTERNAL, 500, "internal")                             \
 	X(SHUTTING_DOWN, 503, "shutting_down")                   \
 	X(STORE_UNAVAILABLE, 503, "store_unavailable")

@@ -19,7 +19,29 @@ struct token {
 	char name[IPWD_TOKEN_NAME_MAX];
 	unsigned char secret[IPWD_TOKEN_SECRET_MAX]; /* zero padded */
 	size_t len;
+	enum ipwd_scope scope;
 };
+
+static const char *const scope_names[] = {"none", "check", "report", "ban",
+					  "admin"};
+
+const char *ipwd_scope_name(enum ipwd_scope s)
+{
+	return (unsigned)s <= IPWD_SCOPE_ADMIN ? scope_names[s] : "none";
+}
+
+int ipwd_scope_parse(const char *s, size_t len, enum ipwd_scope *out)
+{
+	unsigned i;
+
+	for (i = IPWD_SCOPE_CHECK; i <= IPWD_SCOPE_ADMIN; i++)
+		if (strlen(scope_names[i]) == len &&
+		    memcmp(scope_names[i], s, len) == 0) {
+			*out = (enum ipwd_scope)i;
+			return 0;
+		}
+	return -1;
+}
 
 struct tokset {
 	struct token *v;
@@ -75,7 +97,8 @@ static int parse_file(const char *path, struct tokset **out)
 	struct tokset *s = calloc(1, sizeof(*s));
 	size_t cap = 0, bufsize = 0;
 	char *buf = NULL;
-	int lineno = 0, errors = 0;
+	int lineno = 0, errors = 0, unscoped = 0, unscoped_line = 0;
+	size_t unscoped_name = 0;
 	struct stat st;
 	ssize_t n;
 	FILE *f;
@@ -93,7 +116,8 @@ static int parse_file(const char *path, struct tokset **out)
 			 "chmod 600 it",
 			 path, (unsigned)(st.st_mode & 0777));
 	while ((n = getline(&buf, &bufsize, f)) >= 0) {
-		char *colon, *p = buf;
+		char *colon, *scolon, *p = buf;
+		enum ipwd_scope scope;
 		size_t i, nl, sl;
 
 		lineno++;
@@ -112,6 +136,20 @@ static int parse_file(const char *path, struct tokset **out)
 			continue;
 		}
 		nl = (size_t)(colon - p);
+		scope = IPWD_SCOPE_ADMIN;
+		scolon = strchr(colon + 1, ':');
+		if (scolon) {
+			if (ipwd_scope_parse(scolon + 1, strlen(scolon + 1),
+					     &scope) != 0) {
+				fprintf(stderr,
+					"%s:%d: token scope \"%.16s\" is not "
+					"check, report, ban or admin\n",
+					path, lineno, scolon + 1);
+				errors++;
+				continue;
+			}
+			*scolon = '\0';
+		}
 		sl = strlen(colon + 1);
 		if (!name_ok(p, nl)) {
 			fprintf(stderr,
@@ -154,8 +192,12 @@ static int parse_file(const char *path, struct tokset **out)
 		memcpy(s->v[s->n].name, p, nl);
 		memcpy(s->v[s->n].secret, colon + 1, sl);
 		s->v[s->n].len = sl;
+		s->v[s->n].scope = scope;
 		s->n++;
+		if (scolon == NULL && ++unscoped == 1)
+			unscoped_line = lineno, unscoped_name = s->n - 1;
 	}
+
 	if (buf)
 		explicit_bzero(buf, bufsize);
 	free(buf);
@@ -168,6 +210,13 @@ static int parse_file(const char *path, struct tokset **out)
 		tokset_free(s);
 		return -1;
 	}
+	if (unscoped)
+		log_warn("%s:%d: token \"%s\" %s no scope, so %s may do "
+			 "everything (admin); end each line with \":check\", "
+			 "\":report\", \":ban\" or \":admin\"",
+			 path, unscoped_line, s->v[unscoped_name].name,
+			 unscoped > 1 ? "and others have" : "has",
+			 unscoped > 1 ? "they" : "it");
 	*out = s;
 	return 0;
 }
@@ -186,7 +235,7 @@ static int create_file(const char *path)
 	for (i = 0; i < 32; i++)
 		n += snprintf(line + n, sizeof(line) - (size_t)n, "%02x",
 			      rnd[i]);
-	line[n++] = '\n';
+	n += snprintf(line + n, sizeof(line) - (size_t)n, ":admin\n");
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		fprintf(stderr, "%s: cannot create: %s\n", path,
@@ -266,7 +315,7 @@ void ipwd_auth_free(struct ipwd_auth *a)
 }
 
 bool ipwd_auth_verify(struct ipwd_auth *a, const char *secret, size_t len,
-		      char name[IPWD_TOKEN_NAME_MAX])
+		      char name[IPWD_TOKEN_NAME_MAX], enum ipwd_scope *scope)
 {
 	unsigned char in[IPWD_TOKEN_SECRET_MAX] = {0};
 	const struct token *hit = NULL;
@@ -287,8 +336,10 @@ bool ipwd_auth_verify(struct ipwd_auth *a, const char *secret, size_t len,
 		if (diff == 0)
 			hit = t;
 	}
-	if (hit)
+	if (hit) {
 		memcpy(name, hit->name, IPWD_TOKEN_NAME_MAX);
+		*scope = hit->scope;
+	}
 	pthread_rwlock_unlock(&a->lock);
 	explicit_bzero(in, sizeof(in));
 	return hit != NULL;

@@ -40,8 +40,12 @@ struct ipwd {
 	int64_t started; /* wall-clock seconds */
 	struct {
 		size_t max_body;
+		size_t max_header; /* fixed at start */
 		size_t max_batch;
 		size_t protect_reads;
+		unsigned max_failures; /* for the lock-out's log line */
+		unsigned per_ip;       /* max_connections_per_ip, fixed */
+		unsigned lockout;
 		uint64_t default_ban_ttl;
 		int stopping;
 	} live;

@@ -8,6 +8,7 @@
  * path, and every string it prints is an address we formatted or a fixed
  * name, none needing escapes.
  */
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <ipwall/addr.h>
 #include <ipwall/table.h>
 
+#include "api/guard.h"
 #include "api/api.h"
 #include "api/metrics.h"
 #include "base/clock.h"
@@ -160,11 +162,63 @@ void ipwd_h_stats(struct ipwd_req *r, struct ipwd_resp *o)
 			(json_int_t)st.rekeys));
 }
 
+/* The front door's per-address accounting (guard.h), after the rest. */
+static int append_guard(struct ipwd *d, struct ipwd_resp *o)
+{
+	struct ipwd_guard_stats g;
+	char buf[2048], *b;
+	int n;
+
+	ipwd_http_guard_stats(d, &g);
+	n = snprintf(
+		buf, sizeof(buf),
+		"# HELP ipwall_http_connections Open TCP connections.\n"
+		"# TYPE ipwall_http_connections gauge\n"
+		"ipwall_http_connections %" PRIu64 "\n"
+		"# HELP ipwall_http_connection_addresses Distinct client "
+		"addresses holding them.\n"
+		"# TYPE ipwall_http_connection_addresses gauge\n"
+		"ipwall_http_connection_addresses %" PRIu64 "\n"
+		"# HELP ipwall_http_max_connections_per_ip The per-address "
+		"connection limit ([http] max_connections_per_ip; 0: none).\n"
+		"# TYPE ipwall_http_max_connections_per_ip gauge\n"
+		"ipwall_http_max_connections_per_ip %u\n"
+		"# HELP ipwall_http_connections_refused_total Connections "
+		"closed at accept, by reason.\n"
+		"# TYPE ipwall_http_connections_refused_total counter\n"
+		"ipwall_http_connections_refused_total{reason=\"per_ip\"} "
+		"%" PRIu64 "\n"
+		"# HELP ipwall_auth_failures_total Wrong or unknown bearer "
+		"tokens shown.\n"
+		"# TYPE ipwall_auth_failures_total counter\n"
+		"ipwall_auth_failures_total %" PRIu64 "\n"
+		"# HELP ipwall_auth_lockouts_total Addresses locked out after "
+		"[auth] max_failures wrong tokens.\n"
+		"# TYPE ipwall_auth_lockouts_total counter\n"
+		"ipwall_auth_lockouts_total %" PRIu64 "\n"
+		"# HELP ipwall_auth_locked_requests_total Requests answered "
+		"429 while their address was locked out.\n"
+		"# TYPE ipwall_auth_locked_requests_total counter\n"
+		"ipwall_auth_locked_requests_total %" PRIu64 "\n",
+		g.conns, g.addrs, live_get(d, per_ip), g.refused_per_ip,
+		g.auth_failures, g.lockouts, g.locked_refused);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -1;
+	b = realloc(o->body, o->len + (size_t)n + 1);
+	if (b == NULL)
+		return -1;
+	memcpy(b + o->len, buf, (size_t)n + 1);
+	o->body = b;
+	o->len += (size_t)n;
+	return 0;
+}
+
 void ipwd_h_metrics(struct ipwd_req *r, struct ipwd_resp *o)
 {
-
 	o->body = ipwd_metrics_render(r->d->table, r->d->ops, &o->len);
-	if (o->body == NULL) {
+	if (o->body == NULL || append_guard(r->d, o) != 0) {
+		free(o->body);
+		o->body = NULL;
 		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");
 		return;
 	}

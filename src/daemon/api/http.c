@@ -34,7 +34,9 @@
 
 #include <ipwall/addr.h>
 
+#include "api/guard.h"
 #include "api/http.h"
+#include "api/uri.h"
 #include "base/clock.h"
 #include "base/listen.h"
 #include "base/log.h"
@@ -69,6 +71,7 @@ struct ipwd_http {
 	struct listener l[MAX_DAEMONS + 1]; /* TCP workers, then the socket */
 	size_t n;			    /* listeners in use */
 	struct ipwd *d;
+	struct ipwd_guard *guard; /* per-address accounting (TCP) */
 	unsigned port;
 	struct wpool wp;
 };
@@ -188,13 +191,23 @@ static void unix_actor(struct MHD_Connection *c, char *out, size_t size)
 		snprintf(out, size, "unix:uid%u", (unsigned)cred.uid);
 }
 
-static void authenticate(struct ipwd_req *r)
+static const struct sockaddr *client_addr(struct MHD_Connection *c)
 {
-	char name[IPWD_TOKEN_NAME_MAX];
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	return ci ? ci->client_addr : NULL;
+}
+
+static void authenticate(struct ipwd_req *r, struct ipwd_guard *g)
+{
+	char name[IPWD_TOKEN_NAME_MAX], who[INET6_ADDRSTRLEN + 8];
+	const struct sockaddr *sa;
 	const char *h;
 
 	if (r->unix_peer) {
 		r->authed = true;
+		r->scope = IPWD_SCOPE_ADMIN;
 		unix_actor(r->conn, r->actor, sizeof(r->actor));
 		return;
 	}
@@ -203,15 +216,28 @@ static void authenticate(struct ipwd_req *r)
 	if (h == NULL)
 		return;
 	r->auth_given = true;
-	if (strncasecmp(h, "Bearer ", 7) != 0)
+	sa = client_addr(r->conn);
+	/* A locked-out address's tokens are not even compared. */
+	r->locked_for = ipwd_guard_locked(g, sa, ipwd_mono_s());
+	if (r->locked_for)
 		return;
-	h += 7;
-	while (*h == ' ')
-		h++;
-	if (ipwd_auth_verify(r->d->auth, h, strlen(h), name)) {
-		r->authed = true;
-		snprintf(r->actor, sizeof(r->actor), "token:%s", name);
+	if (strncasecmp(h, "Bearer ", 7) == 0) {
+		h += 7;
+		while (*h == ' ')
+			h++;
+		if (ipwd_auth_verify(r->d->auth, h, strlen(h), name,
+				     &r->scope)) {
+			r->authed = true;
+			snprintf(r->actor, sizeof(r->actor), "token:%s", name);
+			return;
+		}
 	}
+	if (ipwd_guard_auth_failed(g, sa, ipwd_mono_s()))
+		log_warn("http: %s showed %u wrong tokens within %us: its "
+			 "requests that need a token get 429 for %us",
+			 ipwd_sockaddr_text(sa, who, sizeof(who)),
+			 live_get(r->d, max_failures), live_get(r->d, lockout),
+			 live_get(r->d, lockout));
 }
 
 static bool json_ctype(const char *ct)
@@ -244,6 +270,12 @@ static enum MHD_Result send_resp(struct ipwd_req *r, struct ipwd_resp *o)
 	if (o->www_auth)
 		MHD_add_response_header(res, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					"Bearer realm=\"ipwalld\"");
+	if (o->retry_after) {
+		char ra[16];
+
+		snprintf(ra, sizeof(ra), "%u", o->retry_after);
+		MHD_add_response_header(res, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
 	if (live_get(r->d, stopping))
 		MHD_add_response_header(res, MHD_HTTP_HEADER_CONNECTION,
 					"close");
@@ -281,6 +313,14 @@ static int refusal(struct ipwd_req *r, struct ipwd_resp *o)
 				"ipwalld is stopping");
 		return 0;
 	}
+	if (!r->authed && r->locked_for && needs_token(r)) {
+		ipwd_resp_error(o, IPWD_E_TOO_MANY_FAILURES, NULL,
+				"too many wrong tokens from this address: "
+				"try again in %u s",
+				r->locked_for);
+		o->retry_after = r->locked_for;
+		return 0;
+	}
 	if (!r->authed && needs_token(r)) {
 		ipwd_resp_error(o, IPWD_E_UNAUTHORIZED, NULL, "%s",
 				r->auth_given ?
@@ -290,6 +330,15 @@ static int refusal(struct ipwd_req *r, struct ipwd_resp *o)
 					"this request needs "
 					"\"Authorization: Bearer TOKEN\"");
 		o->www_auth = true;
+		return 0;
+	}
+	if (r->authed && r->scope < r->def->scope) {
+		ipwd_resp_error(o, IPWD_E_FORBIDDEN, NULL,
+				"%s (scope %s) may not do this: %s %s needs "
+				"scope %s",
+				r->actor, ipwd_scope_name(r->scope),
+				ipwd_method_name(r->method), r->def->path,
+				ipwd_scope_name(r->def->scope));
 		return 0;
 	}
 	if (r->too_large) {
@@ -414,6 +463,187 @@ static enum ipwd_route route_of_path(const char *url)
 	return IPWD_ROUTE_OTHER;
 }
 
+/* Note why @r is refused (@err, @field or NULL): answered at the first
+ * call. The first fault found is the one answered. */
+static void note_fault(struct ipwd_req *r, enum ipwd_apierr err,
+		       const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void note_fault(struct ipwd_req *r, enum ipwd_apierr err,
+		       const char *field, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[256];
+
+	if (r->bad)
+		return; /* the first fault found is the one answered */
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r->bad = (int)err + 1;
+	r->bad_msg = strdup(msg);
+	snprintf(r->bad_field, sizeof(r->bad_field), "%s", field ? field : "");
+}
+
+/*
+ * MHD's URI log callback: called with the raw request target after the
+ * request line is split and before anything in it is decoded. The request
+ * context starts here (MHD hands the return value to on_request() as
+ * *con_cls), so the target's check travels with it.
+ */
+static void *uri_logged(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct ipwd_req *r = calloc(1, sizeof(*r));
+	struct ipwd_uri_fault f;
+
+	(void)cls, (void)c;
+	if (r == NULL)
+		return NULL;
+	r->raw_uri = uri;
+	r->raw_len = strlen(uri);
+	if (ipwd_uri_check(uri, r->raw_len, &f) == 0)
+		return r;
+	switch (f.where) {
+	case IPWD_URI_PATH:
+		note_fault(r, IPWD_E_BAD_REQUEST, NULL, "the path %s", f.msg);
+		break;
+	case IPWD_URI_PARAM_NAME:
+		note_fault(r, IPWD_E_INVALID_PARAMETER, NULL,
+			   "a query parameter's name %s", f.msg);
+		break;
+	case IPWD_URI_PARAM:
+		note_fault(r, IPWD_E_INVALID_PARAMETER, f.name,
+			   "query parameter \"%.64s\" %s", f.name, f.msg);
+		break;
+	}
+	return r;
+}
+
+/*
+ * A NUL byte in the request line: MHD reads the line by its end but hands
+ * out its parts as C strings, so "GET /v1/check?ip=192.0.2.1\0junk
+ * HTTP/1.1" reached us as a request for 192.0.2.1. Between the method's
+ * end and the target there may be only the NUL MHD wrote and spaces; the
+ * target must end (the NUL MHD wrote over a space) right before the
+ * version.
+ */
+static bool line_has_nul(const struct ipwd_req *r, const char *method,
+			 const char *version)
+{
+	const char *p;
+
+	if (r->raw_uri == NULL)
+		return false;
+	for (p = method + strlen(method) + 1; p < r->raw_uri; p++)
+		if (*p != ' ')
+			return true;
+	if (version == NULL || *version == '\0')
+		return false; /* no version: nothing after the target */
+	return version != r->raw_uri + r->raw_len + 1;
+}
+
+/* RFC 9110 token characters: what a header name may hold. */
+static bool tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+struct hdrscan {
+	struct ipwd_req *r;
+	size_t bytes; /* of the header section, as sent (roughly) */
+	unsigned host, clen, te;
+	const char *clen_v, *te_v;
+};
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind,
+				   const char *key, size_t key_size,
+				   const char *value, size_t value_size)
+{
+	struct hdrscan *h = cls;
+	size_t i;
+
+	(void)kind;
+	h->bytes += key_size + value_size + 4;
+	if (key_size == 0) {
+		note_fault(h->r, IPWD_E_BAD_REQUEST, NULL,
+			   "a header line has an empty name");
+		return MHD_YES;
+	}
+	for (i = 0; i < key_size; i++)
+		if (!tchar((unsigned char)key[i])) {
+			note_fault(h->r, IPWD_E_BAD_REQUEST, NULL,
+				   "header name \"%.40s\" has the byte "
+				   "0x%02X (a space before the colon, or "
+				   "not a token character)",
+				   key, (unsigned char)key[i]);
+			return MHD_YES;
+		}
+	for (i = 0; value && i < value_size; i++) {
+		unsigned char c = (unsigned char)value[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			note_fault(h->r, IPWD_E_BAD_REQUEST, NULL,
+				   "header \"%.40s\" has the control byte "
+				   "0x%02X",
+				   key, c);
+			return MHD_YES;
+		}
+	}
+	if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+		h->host++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		h->clen++, h->clen_v = value;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		h->te++, h->te_v = value;
+	return MHD_YES;
+}
+
+/*
+ * What MHD lets through and a strict server must not: a header name with
+ * a space before its colon ("Content-Length : 5", which a proxy in front
+ * may read differently: request smuggling), control bytes in a value,
+ * Content-Length and Transfer-Encoding together or repeated, a
+ * Content-Length that is not a number, an HTTP/1.1 request without
+ * exactly one Host, and a header section over max_header. Each refusal is
+ * the API's JSON error (MHD's own strict mode answers with an HTML page,
+ * so it stays off).
+ */
+static void check_headers(struct ipwd_req *r, const char *version)
+{
+	struct hdrscan h = {.r = r};
+	const char *p;
+
+	h.bytes = r->raw_len + 16;
+	MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, scan_header, &h);
+	if (h.bytes > live_get(r->d, max_header))
+		note_fault(r, IPWD_E_HEADER_TOO_LARGE, NULL,
+			   "request line and headers over %zu bytes "
+			   "(max_header)",
+			   live_get(r->d, max_header));
+	if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && h.host != 1)
+		note_fault(r, IPWD_E_BAD_REQUEST, NULL,
+			   h.host ? "more than one Host header" :
+				    "an HTTP/1.1 request needs a Host header");
+	if (h.clen && h.te)
+		note_fault(r, IPWD_E_BAD_REQUEST, NULL,
+			   "both Content-Length and Transfer-Encoding");
+	if (h.clen > 1 || h.te > 1)
+		note_fault(r, IPWD_E_BAD_REQUEST, NULL,
+			   "%s given more than once",
+			   h.clen > 1 ? "Content-Length" : "Transfer-Encoding");
+	if (h.clen_v) {
+		for (p = h.clen_v; *p >= '0' && *p <= '9'; p++)
+			;
+		if (p == h.clen_v || *p != '\0' || p - h.clen_v > 19)
+			note_fault(r, IPWD_E_BAD_REQUEST, NULL,
+				   "Content-Length is not a number");
+	}
+	if (h.te_v && strcasecmp(h.te_v, "chunked") != 0)
+		note_fault(r, IPWD_E_BAD_REQUEST, NULL,
+			   "Transfer-Encoding other than chunked");
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload,
@@ -425,9 +655,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	const char *allow = NULL, *h;
 	int rc;
 
-	(void)version;
-	if (r == NULL) {
-		r = calloc(1, sizeof(*r));
+	if (r == NULL || r->conn == NULL) {
+		if (r == NULL)
+			r = calloc(1, sizeof(*r));
 		if (r == NULL)
 			return MHD_NO;
 		*con_cls = r;
@@ -443,7 +673,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		r->write = r->method == IPWD_METHOD_POST ||
 			   r->method == IPWD_METHOD_PUT ||
 			   r->method == IPWD_METHOD_DELETE;
+		if (line_has_nul(r, method, version))
+			note_fault(r, IPWD_E_BAD_REQUEST, NULL,
+				   "the request line contains a NUL byte");
+		check_headers(r, version);
+		r->raw_uri = NULL; /* MHD has decoded it in place since */
 		r->def = ipwd_route_find(url, method, &rc, &allow);
+		if (r->bad) {
+			/* Answered now, without reading a body (whose framing
+			 * may be what is wrong): MHD closes the connection
+			 * after the answer. */
+			r->route = r->def ? r->def->route : route_of_path(url);
+			r->def = NULL;
+			ipwd_resp_error(
+				&o, (enum ipwd_apierr)(r->bad - 1),
+				*r->bad_field ? r->bad_field : NULL, "%s",
+				r->bad_msg ? r->bad_msg : "bad request");
+			return send_resp(r, &o);
+		}
 		if (r->def == NULL) {
 			/* Answered after the body, which is not kept. A
 			 * 405's label is its path's; a 404's is "other". */
@@ -458,7 +705,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		/* Checks (the hot path) skip the token unless reads are
 		 * protected. */
 		if (needs_token(r))
-			authenticate(r);
+			authenticate(r, l->h->guard);
 		h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (h && strtoull(h, NULL, 10) > live_get(r->d, max_body)) {
@@ -489,6 +736,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		/* Keep only what a handler will read. */
 		if (r->route_err || r->too_large || r->bad_ctype ||
 		    (r->write && !r->authed) ||
+		    (r->authed && r->scope < r->def->scope) ||
 		    (r->method != IPWD_METHOD_POST &&
 		     r->method != IPWD_METHOD_PUT))
 			return MHD_YES;
@@ -544,6 +792,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	return send_resp(r, &o);
 }
 
+/* MHD's accept policy: the per-address connection limit (guard.h). */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *sa,
+				     socklen_t len)
+{
+	struct listener *l = cls;
+
+	(void)len;
+	return ipwd_guard_conn_allow(l->h->guard, sa) ? MHD_YES : MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct listener *l = cls;
+
+	(void)socket_context;
+	if (l->unix_peer)
+		return;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		ipwd_guard_conn_open(l->h->guard, client_addr(conn));
+	else
+		ipwd_guard_conn_close(l->h->guard, client_addr(conn));
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
@@ -553,11 +826,20 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)conn, (void)toe;
 	if (r == NULL)
 		return;
+	if (r->conn == NULL) {
+		/* Logged by uri_logged() and refused by MHD before the
+		 * access handler ran (a header over MHD's memory). */
+		free(r->bad_msg);
+		free(r);
+		*con_cls = NULL;
+		return;
+	}
 	ipwd_metric_http(r->route, r->method, r->status);
 	if (r->resp)
 		free(r->resp->body);
 	free(r->resp);
 	free(r->body);
+	free(r->bad_msg);
 	free(r);
 	*con_cls = NULL;
 	__atomic_store_n(&l->inflight, l->inflight - 1, __ATOMIC_RELEASE);
@@ -650,7 +932,7 @@ static int unix_socket(const char *path)
 }
 
 static struct MHD_Daemon *start_mhd(struct ipwd *d, int fd, struct listener *l,
-				    unsigned conns, unsigned per_ip)
+				    unsigned conns)
 {
 	const struct ipwd_config *c = &d->cfg;
 
@@ -658,14 +940,19 @@ static struct MHD_Daemon *start_mhd(struct ipwd *d, int fd, struct listener *l,
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 			MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG |
 			MHD_ALLOW_SUSPEND_RESUME,
-		0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, fd,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+		0, l->unix_peer ? NULL : accept_policy, l, on_request, l,
+		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_EXTERNAL_LOGGER,
+		mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
+		MHD_OPTION_URI_LOG_CALLBACK, uri_logged, l,
 		MHD_OPTION_CONNECTION_LIMIT, conns,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, c->timeout,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->max_header,
-		MHD_OPTION_END);
+		/* Headers over max_header are refused by check_headers()
+		 * with the API's error; MHD's own refusal (an HTML page)
+		 * comes only when they overflow its memory, twice that and
+		 * 32 KiB more (48 KiB by default). */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)(2 * c->max_header + 32768), MHD_OPTION_END);
 }
 
 int ipwd_http_start(struct ipwd *d)
@@ -682,6 +969,12 @@ int ipwd_http_start(struct ipwd *d)
 	memset(h, 0, sizeof(*h));
 	h->d = d;
 	d->http = h;
+	h->guard = ipwd_guard_new(c->max_connections, c->max_connections_per_ip,
+				  c->max_failures, c->lockout);
+	if (h->guard == NULL) {
+		log_error("cannot start the HTTP front: out of memory");
+		return -1;
+	}
 	if (wpool_start(&h->wp, c->blocking_threads) != 0) {
 		log_error("cannot start %u blocking threads: %s",
 			  c->blocking_threads, strerror(errno));
@@ -725,8 +1018,7 @@ int ipwd_http_start(struct ipwd *d)
 				set_port(&ss, (uint16_t)h->port);
 			}
 			h->l[h->n].h = h;
-			h->l[h->n].mhd = start_mhd(d, fd, &h->l[h->n], per,
-						   c->max_connections_per_ip);
+			h->l[h->n].mhd = start_mhd(d, fd, &h->l[h->n], per);
 			if (h->l[h->n].mhd == NULL) {
 				close(fd);
 				log_error("cannot start the HTTP server on %s",
@@ -752,7 +1044,7 @@ int ipwd_http_start(struct ipwd *d)
 		h->l[h->n].h = h;
 		h->l[h->n].unix_peer = true;
 		h->l[h->n].mhd =
-			start_mhd(d, fd, &h->l[h->n], c->max_connections, 0);
+			start_mhd(d, fd, &h->l[h->n], c->max_connections);
 		if (h->l[h->n].mhd == NULL) {
 			close(fd);
 			unlink(c->socket);
@@ -764,6 +1056,20 @@ int ipwd_http_start(struct ipwd *d)
 		log_info("listening on unix socket %s", c->socket);
 	}
 	return 0;
+}
+
+void ipwd_http_guard_stats(struct ipwd *d, struct ipwd_guard_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (d->http && d->http->guard)
+		ipwd_guard_stats(d->http->guard, out);
+}
+
+void ipwd_http_reload(struct ipwd *d)
+{
+	if (d->http && d->http->guard)
+		ipwd_guard_set_lockout(d->http->guard, d->cfg.max_failures,
+				       d->cfg.lockout);
 }
 
 unsigned ipwd_http_port(struct ipwd *d)
@@ -801,6 +1107,7 @@ void ipwd_http_stop(struct ipwd *d, unsigned timeout_s)
 	wpool_stop(&h->wp);
 	for (i = 0; i < h->n; i++)
 		MHD_stop_daemon(h->l[i].mhd);
+	ipwd_guard_free(h->guard);
 	free(h);
 	d->http = NULL;
 }

@@ -52,8 +52,10 @@ struct ipwd_req {
 	enum ipwd_method method;
 	const char *url;
 	bool unix_peer;
-	bool authed;	 /* a valid token, or the unix socket */
-	bool auth_given; /* an Authorization header was present */
+	bool authed;	       /* a valid token, or the unix socket */
+	enum ipwd_scope scope; /* what the token (or the socket) may do */
+	unsigned locked_for;   /* s the address stays locked out (guard.h) */
+	bool auth_given;       /* an Authorization header was present */
 	bool too_large;
 	bool bad_ctype;
 	bool write; /* POST, PUT or DELETE */
@@ -65,6 +67,15 @@ struct ipwd_req {
 	uint64_t t0;	 /* ipwd_now_ns() at the first call */
 	unsigned status; /* answered status, for the metrics */
 	int route_err;	 /* 0, IPWD_E_NOT_FOUND or _METHOD_NOT_ALLOWED */
+	/* The raw request target, as MHD's URI log callback saw it before
+	 * decoding it in place (valid until the first call), and the
+	 * refusal its check or the headers' earned: answered at the first
+	 * call, without reading a body. */
+	const char *raw_uri;
+	size_t raw_len;
+	int bad;       /* 0, or an enum ipwd_apierr + 1 */
+	char *bad_msg; /* malloc'd */
+	char bad_field[65];
 	/* A request handed to the blocking threads: queued, then done with its
 	 * answer in @resp (written by a blocking thread before it resumes the
 	 * connection; read by the worker after). */
@@ -81,6 +92,7 @@ struct ipwd_resp {
 	const char *content_type; /* NULL: application/json */
 	const char *allow;	  /* "Allow" header for 405 */
 	bool www_auth;		  /* add WWW-Authenticate */
+	unsigned retry_after;	  /* add Retry-After (seconds) when set */
 	int err;		  /* enum ipwd_apierr, or -1 */
 };
 
@@ -104,6 +116,11 @@ int ipwd_http_start(struct ipwd *d);
 void ipwd_http_stop(struct ipwd *d, unsigned timeout_s);
 /* The TCP port actually bound (for --listen ADDR:0), 0 if none. */
 unsigned ipwd_http_port(struct ipwd *d);
+/* The per-address accounting's counters (guard.h), zeros before start. */
+struct ipwd_guard_stats;
+void ipwd_http_guard_stats(struct ipwd *d, struct ipwd_guard_stats *out);
+/* SIGHUP: the lock-out settings from d->cfg. */
+void ipwd_http_reload(struct ipwd *d);
 
 /* respond.c: fill @out with a JSON error. @field may be NULL. */
 void ipwd_resp_error(struct ipwd_resp *out, enum ipwd_apierr err,

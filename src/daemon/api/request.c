@@ -67,8 +67,12 @@ int ipwd_parse_body(const char *body, size_t len, json_t **out,
 	if (len == 0)
 		return fail(e, IPWD_E_INVALID_JSON, NULL,
 			    "the request needs a JSON body");
-	v = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-		       &je);
+	/* A "\u0000" in a string is valid JSON: it is accepted here and
+	 * refused by the member that holds it (every string is read with
+	 * its length), so the error names that member. */
+	v = json_loadb(
+		body, len,
+		JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
 	if (v == NULL)
 		return fail(e, IPWD_E_INVALID_JSON, NULL,
 			    "invalid JSON at line %d, column %d: %s", je.line,
@@ -111,6 +115,9 @@ int ipwd_parse_ttl(json_t *v, uint64_t *secs, struct ipwd_perr *e)
 			    "such as \"10m\", not %s",
 			    type_name(v));
 	s = json_string_value(v);
+	if (strlen(s) != json_string_length(v))
+		return fail(e, IPWD_E_INVALID_TTL, "ttl",
+			    "ttl contains a NUL character (\\u0000)");
 	rc = ipw_duration_parse(s, json_string_length(v), &x, &pos);
 	if (rc != 0)
 		return fail(e, IPWD_E_INVALID_TTL, "ttl",
@@ -131,6 +138,9 @@ static int get_string(json_t *v, const char *field, size_t max,
 		return fail(e, IPWD_E_STRING_TOO_LONG, field,
 			    "%s is %zu bytes, more than %zu", field,
 			    json_string_length(v), max);
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return fail(e, IPWD_E_INVALID_STRING, field,
+			    "%s contains a NUL character (\\u0000)", field);
 	*out = json_string_value(v);
 	return 0;
 }
@@ -315,6 +325,10 @@ int ipwd_parse_mode(json_t *obj, enum ipw_mode *mode, struct ipwd_perr *e)
 				    "mode must be a string, not %s",
 				    type_name(v));
 		s = json_string_value(v);
+		if (strlen(s) != json_string_length(v))
+			return fail(e, IPWD_E_INVALID_MODE, "mode",
+				    "mode contains a NUL character "
+				    "(\\u0000)");
 	}
 	if (s == NULL)
 		return fail(e, IPWD_E_MISSING_FIELD, "mode",

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "api/auth.h"
+
 /* The metrics' route label: one per path, "other" for everything else. */
 enum ipwd_route {
 	IPWD_ROUTE_CHECK,
@@ -37,20 +39,6 @@ enum ipwd_method {
 	IPWD_METHOD_DELETE,
 	IPWD_METHOD_OTHER,
 	IPWD_METHOD_COUNT
-};
-
-/*
- * What a caller must be allowed to do. Over TCP a route of scope CHECK
- * needs a token only with [auth] protect_reads; REPORT and above always
- * need one; NONE never. The unix socket is trusted by its file mode.
- * (Tokens do not carry scopes yet: a valid token may do everything.)
- */
-enum ipwd_scope {
-	IPWD_SCOPE_NONE,   /* /healthz */
-	IPWD_SCOPE_CHECK,  /* read-only: checks, listings, history, metrics */
-	IPWD_SCOPE_REPORT, /* failure reports (the auto-ban engine) */
-	IPWD_SCOPE_BAN,	   /* add and remove bans */
-	IPWD_SCOPE_ADMIN,  /* allows, the mode, everything */
 };
 
 struct ipwd_req;

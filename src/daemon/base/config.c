@@ -91,6 +91,11 @@ static const struct ipwd_conf_key keys[] = {
 	 .flags = IPWD_CONF_NONEMPTY, .why = "must not be empty"},
 	{"auth", "protect_reads", IPWD_CONF_BOOL, F(protect_reads),
 	 .why = "must be yes or no", .def = "no"},
+	{"auth", "max_failures", IPWD_CONF_UINT, F(max_failures),
+	 .max = 1000000, .why = "must be 0 (no lock-out) to 1000000",
+	 .def = "10"},
+	{"auth", "lockout", IPWD_CONF_DURATION, F(lockout), .min = 1,
+	 .max = 86400, .why = "must be a duration from 1s to 1d", .def = "1m"},
 	/* [table] */
 	{"table", "max_entries", IPWD_CONF_UINT, F(max_entries), .min = 1,
 	 .max = 1u << 30, .flags = RESTART, .why = "must be 1 to 1073741824",

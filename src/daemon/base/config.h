@@ -37,8 +37,10 @@ struct ipwd_config {
 	unsigned max_batch;		 /* items in one batch request */
 	/* [auth] */
 	char *tokens_file;
-	bool tokens_file_set; /* given in the file (else: created if absent) */
-	bool protect_reads;   /* GETs need a token too (TCP only) */
+	bool tokens_file_set;  /* given in the file (else: created if absent) */
+	bool protect_reads;    /* GETs need a token too (TCP only) */
+	unsigned max_failures; /* wrong tokens before a lock-out; 0 = off */
+	unsigned lockout;      /* seconds: the window and the lock-out */
 	/* [table] */
 	uint32_t max_entries;
 	uint64_t default_ban_ttl; /* seconds, 0 = permanent */

@@ -2,6 +2,7 @@
 /* Listening addresses (see listen.h). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,4 +75,19 @@ int ipwd_listen_check(const char *s)
 	socklen_t len;
 
 	return *s == '\0' ? 0 : ipwd_listen_parse(s, &ss, &len);
+}
+
+const char *ipwd_sockaddr_text(const struct sockaddr *sa, char *buf,
+			       size_t size)
+{
+	const void *a = NULL;
+
+	if (sa && sa->sa_family == AF_INET)
+		a = &((const struct sockaddr_in *)sa)->sin_addr;
+	else if (sa && sa->sa_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	if (a == NULL ||
+	    inet_ntop(sa->sa_family, a, buf, (socklen_t)size) == NULL)
+		snprintf(buf, size, "?");
+	return buf;
 }
