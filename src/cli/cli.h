@@ -33,6 +33,7 @@ struct cli_target {
 	const char *server; /* base URL ("http://host:port"), or NULL */
 	const char *socket; /* unix socket path when server is NULL */
 	const char *token;  /* bearer token for TCP, or NULL */
+	const char *cacert; /* CA file to verify https:// with, or NULL */
 	long timeout_ms;    /* per request; 0 = none */
 	bool json;	    /* --json: print JSON, not tables */
 };

@@ -248,6 +248,10 @@ struct cli_conn *cli_conn_new(const struct cli_target *t)
 	curl_easy_setopt(h, CURLOPT_PROXY, "");
 	if (c->socket)
 		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket);
+	/* https:// is verified (peer and host name, libcurl's default);
+	 * --cacert names the CA of a daemon's own certificate. */
+	if (t->cacert)
+		curl_easy_setopt(h, CURLOPT_CAINFO, t->cacert);
 	return c;
 oom:
 	cli_buf_free(&auth);

@@ -41,6 +41,7 @@ enum opt {
 	OPT_JSON,
 	OPT_TIMEOUT,
 	OPT_VERSION,
+	OPT_CACERT,
 	OPT_FIRST_CMD,
 	OPT_TTL = OPT_FIRST_CMD,
 	OPT_REASON,
@@ -75,6 +76,7 @@ static const struct option long_opts[] = {
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
+	{"cacert", required_argument, NULL, OPT_CACERT},
 	{"ttl", required_argument, NULL, OPT_TTL},
 	{"reason", required_argument, NULL, OPT_REASON},
 	{"score", required_argument, NULL, OPT_SCORE},
@@ -157,6 +159,10 @@ static const char usage_text[] =
 	"socket)\n"
 	"  --token T             bearer token for writes over TCP\n"
 	"                        (default: $IPWALL_TOKEN)\n"
+	"  --cacert FILE         CA certificate(s) to verify an https:// "
+	"server\n"
+	"                        with (default: $IPWALL_CACERT, else the "
+	"system's)\n"
 	"  --socket PATH         the daemon's unix socket; default: "
 	"$IPWALL_SOCKET,\n"
 	"                        else " LOCAL_SOCKET " if it exists,\n"
@@ -1078,6 +1084,7 @@ static const char *find_socket(const char *opt)
 int main(int argc, char **argv)
 {
 	const char *server = NULL, *token = NULL, *sock = NULL, *timeout = NULL;
+	const char *cacert = NULL;
 	struct ctx x = {.target = {.timeout_ms = DEFAULT_TIMEOUT_MS}};
 	const struct command *cmd = NULL;
 	char *server_url = NULL;
@@ -1110,6 +1117,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SOCKET:
 			sock = optarg;
+			break;
+		case OPT_CACERT:
+			cacert = optarg;
 			break;
 		case OPT_JSON:
 			json = true;
@@ -1206,6 +1216,24 @@ int main(int argc, char **argv)
 	x.target.socket = server_url ? NULL : find_socket(sock);
 	x.target.token = token;
 	x.target.json = json;
+	/* $IPWALL_CACERT serves https:// servers only; --cacert given with
+	 * anything else is a mistake worth saying. */
+	if (!cacert && getenv("IPWALL_CACERT") && *getenv("IPWALL_CACERT") &&
+	    server_url && strncmp(server_url, "https://", 8) == 0)
+		cacert = getenv("IPWALL_CACERT");
+	if (cacert) {
+		if (access(cacert, R_OK) != 0) {
+			rc = cli_usage_error("--cacert %s: %s", cacert,
+					     strerror(errno));
+			goto out;
+		}
+		if (!server_url || strncmp(server_url, "https://", 8) != 0) {
+			rc = cli_usage_error("--cacert applies to an https:// "
+					     "--server");
+			goto out;
+		}
+	}
+	x.target.cacert = cacert;
 
 	if (cmd->no_conn) {
 		rc = cmd->run(&x);

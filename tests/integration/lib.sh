@@ -73,6 +73,9 @@
 # stops only the daemons it started, each by its own PID. A script that
 # needs its own EXIT trap calls ipw_cleanup from it.
 #
+# TLS: with IPW_CACERT set (a CA file), ipw_start's URL is https:// and
+# every curl of the library verifies with that CA.
+#
 # Environment: IPWALLD (the daemon binary, default
 # build/asan/src/daemon/ipwalld), IPW_START_WAIT (s, default 20),
 # IPW_STOP_WAIT (s, default 15), IPW_CURL_MAX_TIME (s per request, default
@@ -213,6 +216,7 @@ ipw_wait_healthy() {
 			return 1
 		fi
 		if [ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' \
+			${IPW_CACERT:+--cacert "$IPW_CACERT"} \
 			"${IPWD_URL[$name]}/healthz")" == 200 ]; then
 			return 0
 		fi
@@ -236,6 +240,7 @@ ipw_start() {
 		# shellcheck disable=SC2034 # read by the scripts
 		IPWD_PORT[$name]=$port
 		IPWD_URL[$name]=http://127.0.0.1:$port
+		[ -n "${IPW_CACERT:-}" ] && IPWD_URL[$name]=https://127.0.0.1:$port
 		echo "=== ipw_start $name (try $try): $IPWALLD" \
 			"--listen 127.0.0.1:$port --data-dir $dir $*" \
 			>>"${IPWD_LOG[$name]}"
@@ -349,6 +354,7 @@ _ipw_curl() {
 	shift 3
 	: >"$HTTP_HEADERS"
 	HTTP_STATUS=$(curl -s -g -m "$IPW_CURL_MAX_TIME" -X "$method" \
+		${IPW_CACERT:+--cacert "$IPW_CACERT"} \
 		-o "$IPW_TMP/.body" -D "$HTTP_HEADERS" -w '%{http_code}' \
 		"$@" "$base$path")
 	HTTP_STATUS=${HTTP_STATUS:-000}

@@ -36,6 +36,7 @@
 
 #include "api/guard.h"
 #include "api/http.h"
+#include "api/tls.h"
 #include "api/uri.h"
 #include "base/clock.h"
 #include "base/listen.h"
@@ -72,6 +73,7 @@ struct ipwd_http {
 	size_t n;			    /* listeners in use */
 	struct ipwd *d;
 	struct ipwd_guard *guard; /* per-address accounting (TCP) */
+	struct ipwd_tls *tls;	  /* NULL: plain HTTP on TCP */
 	unsigned port;
 	struct wpool wp;
 };
@@ -865,6 +867,16 @@ static bool someone_listens(const struct sockaddr_storage *ss, socklen_t len)
 	return yes;
 }
 
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)
+				      ->sin_addr.s_addr) >>
+			24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(
+		&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
 static int tcp_socket(struct sockaddr_storage *ss, socklen_t len)
 {
 	int fd, one = 1;
@@ -935,12 +947,22 @@ static struct MHD_Daemon *start_mhd(struct ipwd *d, int fd, struct listener *l,
 				    unsigned conns)
 {
 	const struct ipwd_config *c = &d->cfg;
+	bool tls = !l->unix_peer && l->h->tls != NULL;
+	/* TLS on the TCP listeners: the certificate through the callback,
+	 * so a SIGHUP can replace it (tls.h). */
+	struct MHD_OptionItem tls_opts[] = {
+		{MHD_OPTION_HTTPS_CERT_CALLBACK, 0, ipwd_tls_callback()},
+		{MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)ipwd_tls_priorities},
+		{MHD_OPTION_END, 0, NULL},
+	};
+	struct MHD_OptionItem no_opts[] = {{MHD_OPTION_END, 0, NULL}};
 
 	return MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 			MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-			MHD_ALLOW_SUSPEND_RESUME,
+			MHD_ALLOW_SUSPEND_RESUME | (tls ? MHD_USE_TLS : 0),
 		0, l->unix_peer ? NULL : accept_policy, l, on_request, l,
+		MHD_OPTION_ARRAY, tls ? tls_opts : no_opts,
 		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_EXTERNAL_LOGGER,
 		mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
@@ -981,6 +1003,21 @@ int ipwd_http_start(struct ipwd *d)
 		return -1;
 	}
 
+	if (*c->listen && (*c->tls_cert || *c->tls_key)) {
+		if (!*c->tls_cert || !*c->tls_key) {
+			log_error("[http] tls_cert and tls_key go together: "
+				  "set both, or neither for plain HTTP");
+			return -1;
+		}
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			log_error("[http] tls_cert: this libmicrohttpd is "
+				  "built without TLS");
+			return -1;
+		}
+		if (ipwd_tls_new(&h->tls, c->tls_cert, c->tls_key) != 0)
+			return -1;
+		log_info("tls: %s", ipwd_tls_describe(h->tls));
+	}
 	if (*c->listen) {
 		if (ipwd_listen_parse(c->listen, &ss, &sl) != 0) {
 			log_error("[http] listen = \"%s\": expected ADDR:PORT "
@@ -1027,8 +1064,13 @@ int ipwd_http_start(struct ipwd *d)
 			}
 			h->n++;
 		}
-		log_info("listening on %s (port %u, %u threads)", c->listen,
-			 h->port, n);
+		log_info("listening on %s (port %u, %u threads, %s)", c->listen,
+			 h->port, n, h->tls ? "TLS" : "plain HTTP");
+		if (!h->tls && !is_loopback(&ss))
+			log_warn("listening on %s without TLS: tokens and "
+				 "answers cross the network in clear; set "
+				 "[http] tls_cert and tls_key",
+				 c->listen);
 	}
 	if (*c->socket) {
 		int fd = unix_socket(c->socket);
@@ -1070,6 +1112,15 @@ void ipwd_http_reload(struct ipwd *d)
 	if (d->http && d->http->guard)
 		ipwd_guard_set_lockout(d->http->guard, d->cfg.max_failures,
 				       d->cfg.lockout);
+	if (d->http && d->http->tls) {
+		if (ipwd_tls_reload(d->http->tls, d->cfg.tls_cert,
+				    d->cfg.tls_key) == 0)
+			log_info("reload: tls: %s",
+				 ipwd_tls_describe(d->http->tls));
+		else
+			log_error("reload: tls: keeping the running "
+				  "certificate (the new one is above)");
+	}
 }
 
 unsigned ipwd_http_port(struct ipwd *d)
@@ -1108,6 +1159,7 @@ void ipwd_http_stop(struct ipwd *d, unsigned timeout_s)
 	for (i = 0; i < h->n; i++)
 		MHD_stop_daemon(h->l[i].mhd);
 	ipwd_guard_free(h->guard);
+	ipwd_tls_free(h->tls);
 	free(h);
 	d->http = NULL;
 }

@@ -86,6 +86,12 @@ static const struct ipwd_conf_key keys[] = {
 	 .def = "64M"},
 	{"http", "max_batch", IPWD_CONF_UINT, F(max_batch), .min = 1,
 	 .max = 10000000, .why = "must be 1 to 10000000", .def = "100000"},
+	{"http", "tls_cert", IPWD_CONF_STR, F(tls_cert), .max = 4095,
+	 .flags = RESTART, .why = "must be a path of at most 4095 bytes",
+	 .def = "", .note = "the file itself is re-read on SIGHUP"},
+	{"http", "tls_key", IPWD_CONF_STR, F(tls_key), .max = 4095,
+	 .flags = RESTART, .why = "must be a path of at most 4095 bytes",
+	 .def = "", .note = "the file itself is re-read on SIGHUP"},
 	/* [auth] */
 	{"auth", "tokens_file", IPWD_CONF_STR, F(tokens_file),
 	 .flags = IPWD_CONF_NONEMPTY, .why = "must not be empty"},

@@ -35,6 +35,8 @@ struct ipwd_config {
 	size_t max_header;		 /* bytes of request line + headers */
 	size_t max_body;		 /* bytes */
 	unsigned max_batch;		 /* items in one batch request */
+	char *tls_cert; /* PEM chain for the TCP listeners, or "" (no TLS) */
+	char *tls_key;	/* PEM private key, or "" */
 	/* [auth] */
 	char *tokens_file;
 	bool tokens_file_set;  /* given in the file (else: created if absent) */
