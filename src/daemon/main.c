@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
@@ -457,8 +458,34 @@ static void check_stop(struct ipwd *d)
 	d->check = NULL;
 }
 
+/*
+ * Enough file descriptors for max_connections and the daemon's own (the
+ * store, the journal, the audit log, listening sockets: 256 is ample).
+ * A login shell's soft limit is often 1,024, which a full connection
+ * table would hit: accept() would fail with EMFILE instead of the
+ * connection limit refusing cleanly. The soft limit is raised up to the
+ * hard one; a hard limit below the need is said.
+ */
+static void raise_nofile(const struct ipwd_config *c)
+{
+	rlim_t need = (rlim_t)c->max_connections + 256;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ?
+			      need :
+			      rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < need)
+		log_warn("open files limited to %llu, below max_connections "
+			 "(%u) + 256: raise the hard limit (LimitNOFILE=, "
+			 "ulimit -Hn) or lower [http] max_connections",
+			 (unsigned long long)rl.rlim_cur, c->max_connections);
+}
+
 static int api_start(struct ipwd *d)
 {
+	raise_nofile(&d->cfg);
 	ipwd_metrics_init();
 	d->started = (int64_t)time(NULL);
 	return ipwd_http_start(d);

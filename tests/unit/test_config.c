@@ -286,7 +286,7 @@ static void test_defaults(void)
 	is_int(c.shutdown_timeout, 10, "default shutdown_timeout 10 s");
 	is_int(c.threads, 0, "default threads 0 (one per CPU)");
 	is_int(c.max_connections, 1024, "default max_connections");
-	is_int(c.max_connections_per_ip, 0, "default max_connections_per_ip");
+	is_int(c.max_connections_per_ip, 256, "default max_connections_per_ip");
 	is_int(c.timeout, 30, "default timeout 30 s");
 	is_int(c.max_header, 8192, "default max_header 8k");
 	is_int(c.max_body, 64 << 20, "default max_body 64 MiB");

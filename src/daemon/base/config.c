@@ -74,7 +74,7 @@ static const struct ipwd_conf_key keys[] = {
 	 .why = "must be 1 to 1000000", .def = "1024"},
 	{"http", "max_connections_per_ip", IPWD_CONF_UINT,
 	 F(max_connections_per_ip), .max = 1000000, .flags = RESTART,
-	 .why = "must be 0 (no limit) to 1000000", .def = "0"},
+	 .why = "must be 0 (no limit) to 1000000", .def = "256"},
 	{"http", "timeout", IPWD_CONF_DURATION, F(timeout), .min = 1,
 	 .max = 86400, .flags = RESTART,
 	 .why = "must be a duration from 1s to 1d", .def = "30s"},
