@@ -118,7 +118,7 @@ struct slow {
 
 static void *slowloris(void *arg)
 {
-	size_t n = (size_t)(uintptr_t)arg, i;
+	size_t n = *(const unsigned long *)arg, i;
 	struct slow *s = calloc(n, sizeof(*s));
 	static const char head[] =
 		"GET /v1/check?ip=192.0.2.9 HTTP/1.1\r\nHost: x\r\nX-Slow: ";
@@ -375,10 +375,10 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			port = atoi(optarg);
+			port = (int)strtol(optarg, NULL, 10);
 			break;
 		case 's':
-			seconds = atof(optarg);
+			seconds = strtod(optarg, NULL);
 			break;
 		case 'l':
 			nslow = strtoul(optarg, NULL, 10);
@@ -410,8 +410,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	t0 = now_ns();
 	t_end = t0 + (uint64_t)(seconds * 1e9);
-	if (nslow && pthread_create(&th[nth], NULL, slowloris,
-				    (void *)(uintptr_t)nslow) == 0)
+	if (nslow && pthread_create(&th[nth], NULL, slowloris, &nslow) == 0)
 		nth++;
 	if (do_flood && pthread_create(&th[nth], NULL, flood, NULL) == 0)
 		nth++;
