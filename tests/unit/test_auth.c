@@ -609,6 +609,30 @@ static void test_unscoped(void)
 	ipwd_auth_free(a);
 }
 
+/* A NUL cut the line short: "reader:SECRET\0:check" loaded as an
+ * unscoped, that is admin, token. */
+static void test_nul_line(void)
+{
+	static const char text[] = "ok:" S_BOB ":ban\nreader:" S_ALICE
+				   "\0ignored:check\n";
+	struct ipwd_auth *a = NULL;
+	char p[128], want[160], *err;
+	bool created;
+	int rc;
+
+	path_of(p, sizeof(p), "nul");
+	write_file(p, text, sizeof(text) - 1);
+	rc = auth_new(&a, p, false, &created, &err);
+	is_int(rc, -1, "a tokens line with a NUL byte: the file is refused");
+	snprintf(want, sizeof(want), "%s:2: line holds a NUL byte", p);
+	ok(strstr(err, want) != NULL, "... naming line 2");
+	if (strstr(err, want) == NULL)
+		diag("stderr: %s", err);
+	free(err);
+	if (rc == 0)
+		ipwd_auth_free(a);
+}
+
 static void test_scope_names(void)
 {
 	static const char *const names[] = {"check", "report", "ban", "admin"};
@@ -659,6 +683,7 @@ int main(void)
 	test_reload();
 	test_reload_race();
 	test_unscoped();
+	test_nul_line();
 	test_scope_names();
 	cleanup();
 	return done_testing();

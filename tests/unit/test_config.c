@@ -653,6 +653,9 @@ static const struct file_case files[] = {
 	  "# x\n\nlog_level = info\nmode = denylist\n[daemon]\n", 0, 2, "3,4" },
 	{ "unknown section", "[http]\n[nosuch]\nx = 1\ny = 2\n", 0, 2, "3,4" },
 	{ "unknown key", "[daemon]\n\n\nfoo = bar\n", 0, 1, "4" },
+	/* a NUL used to cut the line silently: max_body read as 1k */
+	{ "a NUL inside a value", "[http]\nmax_body = 1k\0 and more\n", 31, 1, "2" },
+	{ "a NUL at a line's start", "[http]\n\0max_body = 1k\n", 22, 1, "2" },
 	{ "syntax error: no '='", "[daemon]\nlog_level info\n", 0, 1, "2" },
 	{ "syntax error: unclosed section", "[daemon]\nlog_level = info\n[http\n", 0, 1, "3" },
 	{ "syntax error: unclosed section, keys after it",

@@ -121,6 +121,14 @@ static int parse_file(const char *path, struct tokset **out)
 		size_t i, nl, sl;
 
 		lineno++;
+		/* A NUL would cut the line short: "name:secret\0:check" would
+		 * load as an unscoped (admin) token. */
+		if (memchr(p, '\0', (size_t)n) != NULL) {
+			fprintf(stderr, "%s:%d: line holds a NUL byte\n", path,
+				lineno);
+			errors++;
+			continue;
+		}
 		while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r' ||
 				 p[n - 1] == ' ' || p[n - 1] == '\t'))
 			p[--n] = '\0';

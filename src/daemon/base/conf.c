@@ -391,6 +391,14 @@ static char *read_line(char *str, int num, void *stream)
 		str[1] = '\0';
 		return str;
 	}
+	/* inih reads the line as a C string: a NUL would cut it silently
+	 * ("max_body = 1k\0..." read as 1k with no problem said). */
+	if (memchr(r->buf, '\0', (size_t)n) != NULL) {
+		problem(r, "line holds a NUL byte");
+		str[0] = '\n';
+		str[1] = '\0';
+		return str;
+	}
 	memcpy(str, r->buf, (size_t)n + 1);
 	return str;
 }
