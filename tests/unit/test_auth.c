@@ -613,8 +613,8 @@ static void test_unscoped(void)
  * unscoped, that is admin, token. */
 static void test_nul_line(void)
 {
-	static const char text[] = "ok:" S_BOB ":ban\nreader:" S_ALICE
-				   "\0ignored:check\n";
+	static const char text[] =
+		"ok:" S_BOB ":ban\nreader:" S_ALICE "\0ignored:check\n";
 	struct ipwd_auth *a = NULL;
 	char p[128], want[160], *err;
 	bool created;
