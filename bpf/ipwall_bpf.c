@@ -983,3 +983,41 @@ int ipw_bpf_drops(struct ipw_bpf *b, enum ipw_list list,
 	}
 	return rc == -ENOENT ? IPW_ENOENT : rc;
 }
+
+int ipw_bpf_foreach(struct ipw_bpf *b,
+		    int (*cb)(void *ctx, enum ipw_list list,
+			      const struct ipw_addr *target,
+			      uint64_t expires_ns),
+		    void *ctx)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
+					   0, 0, 0, 0, 0xff, 0xff};
+	struct ipw_bpf_key k, next;
+	struct ipw_bpf_value v;
+	struct ipw_addr a;
+	void *prev = NULL;
+	int rc;
+
+	if (b->impl == IPW_BPF_LPM)
+		return IPW_EINVAL;
+	while (bpf_map_get_next_key(b->entries_fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(b->entries_fd, &k, &v) != 0)
+			continue; /* deleted meanwhile */
+		memset(&a, 0, sizeof(a));
+		if (k.plen >= 96 && memcmp(k.addr, mapped, 12) == 0) {
+			a.family = IPW_AF_INET;
+			a.plen = (uint8_t)(k.plen - 96);
+			memcpy(a.bytes, (const uint8_t *)k.addr + 12, 4);
+		} else {
+			a.family = IPW_AF_INET6;
+			a.plen = k.plen;
+			memcpy(a.bytes, k.addr, 16);
+		}
+		rc = cb(ctx, (enum ipw_list)k.list, &a, v.expires_ns);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}

@@ -131,6 +131,19 @@ int ipw_bpf_drops(struct ipw_bpf *b, enum ipw_list list,
 		  const struct ipw_addr *target, uint64_t *drops);
 
 /* ipw_bpf_boot_ns() - CLOCK_BOOTTIME now, in ns: the program's clock. */
+/*
+ * ipw_bpf_foreach() - call @cb for every entry in the maps (IPW_BPF_HASH
+ * and IPW_BPF_CELLS), with its target as the table writes it and its
+ * boot-time expiry; a non-zero return stops the walk and is returned. The
+ * walk must not change the maps: collect, then delete. Returns 0, @cb's
+ * non-zero, or a negative IPW_E*.
+ */
+int ipw_bpf_foreach(struct ipw_bpf *b,
+		    int (*cb)(void *ctx, enum ipw_list list,
+			      const struct ipw_addr *target,
+			      uint64_t expires_ns),
+		    void *ctx);
+
 uint64_t ipw_bpf_boot_ns(void);
 
 /*

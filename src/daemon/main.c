@@ -44,6 +44,9 @@
 #include "oplog/ops.h"
 #include "oplog/store.h"
 #include "build_features.h"
+#if IPWD_WITH_BPF
+#include "enforce/enforce.h"
+#endif
 
 static void usage(FILE *f)
 {
@@ -112,6 +115,9 @@ static struct {
 	bool idle_released; /* memory given back since it last moved */
 	bool check_said;
 	struct ipwd_audit_sub *audit_sub;
+#if IPWD_WITH_BPF
+	struct ipwd_enforce *enforce; /* NULL: no kernel enforcement */
+#endif
 } m = {.lock_fd = -1};
 
 /*
@@ -339,10 +345,21 @@ static int oplog_start(struct ipwd *d)
 		log_error("out of memory");
 		return -1;
 	}
+#if IPWD_WITH_BPF
+	if (m.enforce && ipwd_enforce_subscribe(m.enforce, d->ops) != 0) {
+		log_error("out of memory");
+		return -1;
+	}
+#endif
 	if (ipwd_ops_load(d->ops, &loaded, &expired, err, sizeof(err)) != 0) {
 		log_error("store: %s: %s", d->cfg.store_path, err);
 		return -1;
 	}
+#if IPWD_WITH_BPF
+	/* The maps hold the table before the program sees a packet. */
+	if (m.enforce && ipwd_enforce_attach(m.enforce) != 0)
+		return -1;
+#endif
 	if (d->store)
 		log_info("store %s: %zu entries loaded, %zu expired while "
 			 "stopped (recorded)",
@@ -404,6 +421,34 @@ static void oplog_tick(struct ipwd *d)
 	ipwd_ops_purge(d->ops);
 	ipwd_ops_trim(d->ops);
 	release_when_idle(d);
+}
+
+/* Kernel enforcement ([enforce], enforce/enforce.h): the program and
+ * its maps before the op log starts (its subscriber is added there and
+ * the program attached once the maps hold the table); detached after the
+ * op log has drained it. */
+static int enforce_start(struct ipwd *d)
+{
+#if IPWD_WITH_BPF
+	return ipwd_enforce_new(&m.enforce, &d->cfg);
+#else
+	if (*d->cfg.xdp) {
+		log_error("[enforce] xdp: this ipwalld is built without "
+			  "kernel enforcement (the bpf feature: libbpf, "
+			  "clang, bpftool)");
+		return -1;
+	}
+	return 0;
+#endif
+}
+
+static void enforce_stop(struct ipwd *d)
+{
+	(void)d;
+#if IPWD_WITH_BPF
+	ipwd_enforce_free(m.enforce);
+	m.enforce = NULL;
+#endif
 }
 
 static void oplog_stop(struct ipwd *d)
@@ -522,6 +567,7 @@ static const struct subsystem subsystems[] = {
 	{"table", table_start, table_stop, NULL, NULL},
 	{"store", store_start, store_stop, NULL, store_tick},
 	{"audit log", audit_start, audit_stop, audit_reload, NULL},
+	{"kernel enforcement", enforce_start, enforce_stop, NULL, NULL},
 	{"op log", oplog_start, oplog_stop, NULL, oplog_tick},
 	{"store check", check_start, check_stop, NULL, check_tick},
 	{"http api", api_start, api_stop, api_reload, api_tick},

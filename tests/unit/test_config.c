@@ -141,6 +141,7 @@ enum fld {
 	F_LISTEN,
 	F_SOCKET,
 	F_TOKENS_FILE,
+	F_XDP,
 	F_STR_END, /* the string fields come first */
 	F_LOG_LEVEL = F_STR_END,
 	F_SHUTDOWN_TIMEOUT,
@@ -158,6 +159,7 @@ enum fld {
 	F_HIT_SAMPLE,
 	F_PURGE_INTERVAL,
 	F_MODE,
+	F_XDP_MODE,
 	F_COUNT
 };
 
@@ -167,6 +169,7 @@ static const char *const fld_names[F_COUNT] = {
 	"listen",
 	"socket",
 	"tokens_file",
+	"xdp",
 	"log_level",
 	"shutdown_timeout",
 	"threads",
@@ -183,6 +186,7 @@ static const char *const fld_names[F_COUNT] = {
 	"hit_sample",
 	"purge_interval",
 	"mode",
+	"xdp_mode",
 };
 
 static const char *get_str(const struct ipwd_config *c, enum fld f)
@@ -198,6 +202,8 @@ static const char *get_str(const struct ipwd_config *c, enum fld f)
 		return c->socket;
 	case F_TOKENS_FILE:
 		return c->tokens_file;
+	case F_XDP:
+		return c->xdp;
 	default:
 		abort();
 	}
@@ -238,6 +244,8 @@ static uint64_t get_num(const struct ipwd_config *c, enum fld f)
 		return c->purge_interval;
 	case F_MODE:
 		return (uint64_t)c->mode;
+	case F_XDP_MODE:
+		return (uint64_t)c->xdp_mode;
 	default:
 		abort();
 	}
@@ -540,6 +548,13 @@ static const struct key_case keys[] = {
 	GOOD_N("table", "purge_interval", "1h", F_PURGE_INTERVAL, 3600),
 	BAD("table", "purge_interval", "0", F_PURGE_INTERVAL),
 	BAD("table", "purge_interval", "1h1s", F_PURGE_INTERVAL),
+	GOOD_S("enforce", "xdp", "eth0", F_XDP, "eth0"),
+	GOOD_S("enforce", "xdp", "eth0 eth1", F_XDP, "eth0 eth1"),
+	GOOD_N("enforce", "xdp_mode", "generic", F_XDP_MODE, IPWD_XDP_GENERIC),
+	GOOD_N("enforce", "xdp_mode", "native", F_XDP_MODE, IPWD_XDP_NATIVE),
+	BAD("enforce", "xdp_mode", "skb", F_XDP_MODE),
+	BAD("enforce", "xdp_mode", "Native", F_XDP_MODE),
+	BAD("enforce", "xdp_mode", "", F_XDP_MODE),
 	GOOD_N("table", "mode", "allowlist", F_MODE, IPW_MODE_ALLOWLIST),
 	GOOD_N("table", "mode", "denylist", F_MODE, IPW_MODE_DENYLIST),
 	BAD("table", "mode", "Allowlist", F_MODE),

@@ -41,10 +41,13 @@ static const char *check_listen(const char *v)
 static const char *const modes[] = {"denylist", "allowlist", NULL};
 /* in the order of enum ipwd_sync (oplog/store.h) */
 static const char *const syncs[] = {"full", "batch", "off", NULL};
+/* in the order of enum ipwd_xdp_mode (config.h) */
+static const char *const xdp_modes[] = {"native", "generic", NULL};
 
 static const struct ipwd_conf_section sections[] = {
-	{.name = "daemon"}, {.name = "http"},  {.name = "auth"},
-	{.name = "table"},  {.name = "store"}, {.name = "audit"},
+	{.name = "daemon"},  {.name = "http"},	{.name = "auth"},
+	{.name = "table"},   {.name = "store"}, {.name = "audit"},
+	{.name = "enforce"},
 };
 
 static const struct ipwd_conf_key keys[] = {
@@ -134,6 +137,13 @@ static const struct ipwd_conf_key keys[] = {
 	/* [audit] */
 	{"audit", "log", IPWD_CONF_STR, F(audit_log),
 	 .flags = IPWD_CONF_NONE_EMPTY | RESTART},
+	/* [enforce] */
+	{"enforce", "xdp", IPWD_CONF_STR, F(xdp), .max = 1023, .flags = RESTART,
+	 .why = "must be interface names of at most 1023 "
+		"bytes in all",
+	 .def = ""},
+	{"enforce", "xdp_mode", IPWD_CONF_ENUM, F(xdp_mode), .names = xdp_modes,
+	 .flags = RESTART, .why = "must be native or generic", .def = "native"},
 };
 
 const struct ipwd_conf_schema ipwd_config_schema = {

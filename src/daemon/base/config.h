@@ -18,6 +18,11 @@
 #define IPWD_DEFAULT_LISTEN   "127.0.0.1:7420"
 #define IPWD_DEFAULT_DATA_DIR "./var"
 
+enum ipwd_xdp_mode {
+	IPWD_XDP_NATIVE,  /* in the driver; refused where it has none */
+	IPWD_XDP_GENERIC, /* after the driver, on any interface */
+};
+
 struct ipwd_config {
 	/* [daemon] */
 	char *data_dir;
@@ -56,6 +61,9 @@ struct ipwd_config {
 	uint64_t store_cache;	    /* bytes of SQLite page cache, index */
 	/* [audit] */
 	char *audit_log; /* file, "-", "journal", or "" (none) */
+	/* [enforce] */
+	char *xdp;    /* interfaces for the XDP program, spaces between */
+	int xdp_mode; /* enum ipwd_xdp_mode */
 };
 
 /* Command line values that override the file (NULL: not given). */
