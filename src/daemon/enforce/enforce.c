@@ -199,7 +199,10 @@ static const struct ipwd_subscriber sub = {
 
 int ipwd_enforce_new(struct ipwd_enforce **out, const struct ipwd_config *c)
 {
-	struct ipw_bpf_opts o = {.impl = IPW_BPF_CELLS};
+	/* As many map entries as the table may hold: kernel memory is
+	 * taken per entry put, not up front. */
+	struct ipw_bpf_opts o = {.impl = IPW_BPF_CELLS,
+				 .max_entries = c->max_entries};
 	struct ipwd_enforce *e;
 	const char *p = c->xdp;
 	int rc;
