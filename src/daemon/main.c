@@ -430,7 +430,13 @@ static void oplog_tick(struct ipwd *d)
 static int enforce_start(struct ipwd *d)
 {
 #if IPWD_WITH_BPF
-	return ipwd_enforce_new(&m.enforce, &d->cfg);
+	if (ipwd_enforce_new(&m.enforce, &d->cfg) != 0)
+		return -1;
+	if (m.enforce) {
+		d->metrics_more = ipwd_enforce_metrics;
+		d->metrics_more_ctx = m.enforce;
+	}
+	return 0;
 #else
 	if (*d->cfg.xdp) {
 		log_error("[enforce] xdp: this ipwalld is built without "
@@ -444,10 +450,13 @@ static int enforce_start(struct ipwd *d)
 
 static void enforce_stop(struct ipwd *d)
 {
-	(void)d;
 #if IPWD_WITH_BPF
+	d->metrics_more = NULL;
+	d->metrics_more_ctx = NULL;
 	ipwd_enforce_free(m.enforce);
 	m.enforce = NULL;
+#else
+	(void)d;
 #endif
 }
 

@@ -122,6 +122,14 @@ if wall_start; then
 	sleep 3
 	tap_ok "after its expiry the program lets it through (before any purge)" eventually reach4
 
+	ml=$(curl -s --unix-socket "$SOCK" http://x/metrics)
+	drops4=$(sed -n 's/^ipwall_xdp_packets_total{verdict="drop",reason="banned",family="ipv4"} //p' <<<"$ml")
+	drops6=$(sed -n 's/^ipwall_xdp_packets_total{verdict="drop",reason="banned",family="ipv6"} //p' <<<"$ml")
+	pass4=$(sed -n 's/^ipwall_xdp_packets_total{verdict="pass",reason="judged",family="ipv4"} //p' <<<"$ml")
+	tap_ok "/metrics: packets dropped for a ban, IPv4 (${drops4:-none}) and IPv6 (${drops6:-none})" \
+		test "${drops4:-0}" -gt 0 -a "${drops6:-0}" -gt 0
+	tap_ok "/metrics: packets judged and passed, IPv4 (${pass4:-none})" test "${pass4:-0}" -gt 0
+	tap_like "$ml" $'\nipwall_xdp_interfaces 1\n' "/metrics: ipwall_xdp_interfaces 1"
 	api DELETE '/v1/bans?target=fd00:213::/64' >/dev/null
 	tap_is "$(api PUT /v1/mode '{"mode":"allowlist"}')" 200 "allowlist mode"
 	tap_not "allowlist mode: the peer is not allowed, dropped" reach4

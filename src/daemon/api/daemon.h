@@ -38,6 +38,11 @@ struct ipwd {
 	/* History queries (history.h); NULL without a store. */
 	struct ipwd_history *history;
 	int64_t started; /* wall-clock seconds */
+	/* More of /metrics from a subsystem the API does not know (kernel
+	 * enforcement): Prometheus text into @buf, its length (0: none).
+	 * Set before the HTTP front starts; called from HTTP workers. */
+	size_t (*metrics_more)(void *ctx, char *buf, size_t size);
+	void *metrics_more_ctx;
 	struct {
 		size_t max_body;
 		size_t max_header; /* fixed at start */

@@ -213,10 +213,32 @@ static int append_guard(struct ipwd *d, struct ipwd_resp *o)
 	return 0;
 }
 
+/* What another subsystem adds (daemon.h, metrics_more). */
+static int append_more(struct ipwd *d, struct ipwd_resp *o)
+{
+	char buf[4096], *b;
+	size_t n;
+
+	if (d->metrics_more == NULL)
+		return 0;
+	n = d->metrics_more(d->metrics_more_ctx, buf, sizeof(buf));
+	if (n == 0 || n >= sizeof(buf))
+		return 0; /* nothing to add (or it failed): the rest stands */
+	b = realloc(o->body, o->len + n + 1);
+	if (b == NULL)
+		return -1;
+	memcpy(b + o->len, buf, n);
+	b[o->len + n] = '\0';
+	o->body = b;
+	o->len += n;
+	return 0;
+}
+
 void ipwd_h_metrics(struct ipwd_req *r, struct ipwd_resp *o)
 {
 	o->body = ipwd_metrics_render(r->d->table, r->d->ops, &o->len);
-	if (o->body == NULL || append_guard(r->d, o) != 0) {
+	if (o->body == NULL || append_guard(r->d, o) != 0 ||
+	    append_more(r->d, o) != 0) {
 		free(o->body);
 		o->body = NULL;
 		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");

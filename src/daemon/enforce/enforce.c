@@ -3,6 +3,7 @@
  * Kernel enforcement (see enforce.h).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <stdlib.h>
@@ -304,6 +305,55 @@ int ipwd_enforce_attach(struct ipwd_enforce *e)
 			 e->ifname[i]);
 	}
 	return 0;
+}
+
+size_t ipwd_enforce_metrics(void *ctx, char *buf, size_t size)
+{
+	static const struct {
+		int c;
+		const char *verdict, *reason, *family;
+	} rows[] = {
+		{IPW_BPF_PASS_V4, "pass", "judged", "ipv4"},
+		{IPW_BPF_PASS_V6, "pass", "judged", "ipv6"},
+		{IPW_BPF_PASS_NOT_IP, "pass", "not_ip", "none"},
+		{IPW_BPF_PASS_MALFORMED, "pass", "malformed", "none"},
+		{IPW_BPF_DROP_BAN_V4, "drop", "banned", "ipv4"},
+		{IPW_BPF_DROP_BAN_V6, "drop", "banned", "ipv6"},
+		{IPW_BPF_DROP_NOT_ALLOWED_V4, "drop", "not_allowed", "ipv4"},
+		{IPW_BPF_DROP_NOT_ALLOWED_V6, "drop", "not_allowed", "ipv6"},
+	};
+	struct ipwd_enforce *e = ctx;
+	uint64_t c[IPW_BPF_COUNTERS];
+	size_t n = 0, i, att = 0;
+	int w;
+
+	if (ipw_bpf_counters(e->bpf, c) != 0)
+		return 0;
+	for (i = 0; i < e->nifs; i++)
+		att += e->attached[i];
+	w = snprintf(buf, size,
+		     "# HELP ipwall_xdp_interfaces Interfaces the XDP program "
+		     "is attached to.\n"
+		     "# TYPE ipwall_xdp_interfaces gauge\n"
+		     "ipwall_xdp_interfaces %zu\n"
+		     "# HELP ipwall_xdp_packets_total Packets the XDP program "
+		     "judged, by verdict, reason and family.\n"
+		     "# TYPE ipwall_xdp_packets_total counter\n",
+		     att);
+	if (w < 0 || (size_t)w >= size)
+		return 0;
+	n = (size_t)w;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		w = snprintf(buf + n, size - n,
+			     "ipwall_xdp_packets_total{verdict=\"%s\","
+			     "reason=\"%s\",family=\"%s\"} %llu\n",
+			     rows[i].verdict, rows[i].reason, rows[i].family,
+			     (unsigned long long)c[rows[i].c]);
+		if (w < 0 || (size_t)w >= size - n)
+			return 0;
+		n += (size_t)w;
+	}
+	return n;
 }
 
 void ipwd_enforce_free(struct ipwd_enforce *e)

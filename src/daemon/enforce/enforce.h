@@ -34,6 +34,11 @@ int ipwd_enforce_subscribe(struct ipwd_enforce *e, struct ipwd_ops *ops);
 /* Attach to the interfaces, once the maps hold the table (after
  * ipwd_ops_load(): the subscriber's resync ran). 0 or -1 (logged). */
 int ipwd_enforce_attach(struct ipwd_enforce *e);
+/* The program's packet counters, summed over CPUs, as Prometheus text
+ * in @buf (ipwall_xdp_packets_total{verdict,reason,family}) and
+ * ipwall_xdp_interfaces. Returns the length written (0 on failure). Any
+ * thread. */
+size_t ipwd_enforce_metrics(void *e, char *buf, size_t size);
 /* Detach and free. */
 void ipwd_enforce_free(struct ipwd_enforce *e);
 
