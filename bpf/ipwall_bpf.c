@@ -990,8 +990,6 @@ int ipw_bpf_foreach(struct ipw_bpf *b,
 			      uint64_t expires_ns),
 		    void *ctx)
 {
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
-					   0, 0, 0, 0, 0xff, 0xff};
 	struct ipw_bpf_key k, next;
 	struct ipw_bpf_value v;
 	struct ipw_addr a;
@@ -1005,16 +1003,10 @@ int ipw_bpf_foreach(struct ipw_bpf *b,
 		prev = &k;
 		if (bpf_map_lookup_elem(b->entries_fd, &k, &v) != 0)
 			continue; /* deleted meanwhile */
-		memset(&a, 0, sizeof(a));
-		if (k.plen >= 96 && memcmp(k.addr, mapped, 12) == 0) {
-			a.family = IPW_AF_INET;
-			a.plen = (uint8_t)(k.plen - 96);
-			memcpy(a.bytes, (const uint8_t *)k.addr + 12, 4);
-		} else {
-			a.family = IPW_AF_INET6;
-			a.plen = k.plen;
-			memcpy(a.bytes, k.addr, 16);
-		}
+		/* The key is the target in IPv6 terms; the library folds an
+		 * IPv4-mapped one back to IPv4, as the table writes it. */
+		if (ipw_addr_from_v6(&a, (const uint8_t *)k.addr, k.plen) != 0)
+			continue;
 		rc = cb(ctx, (enum ipw_list)k.list, &a, v.expires_ns);
 		if (rc)
 			return rc;

@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz_file.h"
 #include "base/config.h"
 #include "base/listen.h"
 #include "base/log.h"
@@ -34,40 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int memfd = -1;
 static char path[64];
 
-static void check(int cond)
-{
-	if (!cond)
-		abort();
-}
-
-/*
- * The parser's stderr would bury libFuzzer's output. -close_fd_mask=2
- * has libFuzzer keep a copy of fd 2 for its own output and the
- * sanitizers' reports, then dup2() /dev/null onto fd 2, once, before the
- * first input: LLVMFuzzerInitialize() runs before libFuzzer parses its
- * flags, and may add one. An explicit -close_fd_mask wins.
- */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static char quiet[] = "-close_fd_mask=2";
-	char **v;
-	int i;
-
-	for (i = 1; i < *argc; i++)
-		if (strncmp((*argv)[i], "-close_fd_mask=", 15) == 0)
-			break;
-	if (i == *argc) {
-		v = calloc((size_t)*argc + 2, sizeof(*v));
-		check(v != NULL);
-		memcpy(v, *argv, (size_t)*argc * sizeof(*v));
-		v[(*argc)++] = quiet;
-		*argv = v;
-		/* what goes to /dev/null need not be written line by line */
-		setvbuf(stderr, NULL, _IOFBF, 1 << 16);
-	}
-	memfd = memfd_create("ipwalld.conf", MFD_CLOEXEC);
-	check(memfd >= 0);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
+	fuzz_quiet_stderr(argc, argv);
+	memfd = fuzz_memfd("ipwalld.conf", path, sizeof(path));
 	return 0;
 }
 
@@ -107,40 +78,44 @@ static bool same(const struct ipwd_config *a, const struct ipwd_config *b)
 static void check_bounds(const struct ipwd_config *c)
 {
 	/* [daemon] */
-	check(c->data_dir != NULL && c->data_dir[0] != '\0');
-	check(c->node != NULL && strlen(c->node) >= 1 && strlen(c->node) <= 63);
-	check(c->log_level == IPWD_LOG_ERROR || c->log_level == IPWD_LOG_WARN ||
-	      c->log_level == IPWD_LOG_INFO || c->log_level == IPWD_LOG_DEBUG);
-	check(c->shutdown_timeout <= 3600);
+	fuzz_check(c->data_dir != NULL && c->data_dir[0] != '\0');
+	fuzz_check(c->node != NULL && strlen(c->node) >= 1 &&
+		   strlen(c->node) <= 63);
+	fuzz_check(c->log_level == IPWD_LOG_ERROR ||
+		   c->log_level == IPWD_LOG_WARN ||
+		   c->log_level == IPWD_LOG_INFO ||
+		   c->log_level == IPWD_LOG_DEBUG);
+	fuzz_check(c->shutdown_timeout <= 3600);
 	/* [http] */
-	check(c->listen != NULL && ipwd_listen_check(c->listen) == 0);
-	check(c->socket != NULL);
-	check(c->threads <= 256);
-	check(c->blocking_threads >= 1 && c->blocking_threads <= 1024);
-	check(c->max_connections >= 1 && c->max_connections <= 1000000);
-	check(c->max_connections_per_ip <= 1000000);
-	check(c->timeout >= 1 && c->timeout <= 86400);
-	check(c->max_header >= 1024 && c->max_header <= (1u << 20));
-	check(c->max_body >= 1024 && c->max_body <= (1ull << 30));
-	check(c->max_batch >= 1 && c->max_batch <= 10000000);
+	fuzz_check(c->listen != NULL && ipwd_listen_check(c->listen) == 0);
+	fuzz_check(c->socket != NULL);
+	fuzz_check(c->threads <= 256);
+	fuzz_check(c->blocking_threads >= 1 && c->blocking_threads <= 1024);
+	fuzz_check(c->max_connections >= 1 && c->max_connections <= 1000000);
+	fuzz_check(c->max_connections_per_ip <= 1000000);
+	fuzz_check(c->timeout >= 1 && c->timeout <= 86400);
+	fuzz_check(c->max_header >= 1024 && c->max_header <= (1u << 20));
+	fuzz_check(c->max_body >= 1024 && c->max_body <= (1ull << 30));
+	fuzz_check(c->max_batch >= 1 && c->max_batch <= 10000000);
 	/* [auth] */
-	check(c->tokens_file != NULL && c->tokens_file[0] != '\0');
-	check(c->max_failures <= 1000000);
-	check(c->lockout >= 1 && c->lockout <= 86400);
+	fuzz_check(c->tokens_file != NULL && c->tokens_file[0] != '\0');
+	fuzz_check(c->max_failures <= 1000000);
+	fuzz_check(c->lockout >= 1 && c->lockout <= 86400);
 	/* [table] */
-	check(c->max_entries >= 1 && c->max_entries <= (1u << 30));
-	check(c->default_ban_ttl <= UINT32_MAX);
-	check(c->hit_sample >= 1 && c->hit_sample <= 65536 &&
-	      (c->hit_sample & (c->hit_sample - 1)) == 0);
-	check(c->purge_interval >= 1 && c->purge_interval <= 3600);
-	check(c->mode == 0 || c->mode == 1); /* denylist, allowlist */
+	fuzz_check(c->max_entries >= 1 && c->max_entries <= (1u << 30));
+	fuzz_check(c->default_ban_ttl <= UINT32_MAX);
+	fuzz_check(c->hit_sample >= 1 && c->hit_sample <= 65536 &&
+		   (c->hit_sample & (c->hit_sample - 1)) == 0);
+	fuzz_check(c->purge_interval >= 1 && c->purge_interval <= 3600);
+	fuzz_check(c->mode == 0 || c->mode == 1); /* denylist, allowlist */
 	/* [store] */
-	check(c->store_path != NULL);
-	check(c->sync >= 0 && c->sync <= 2); /* full, batch, off */
-	check(c->history_retention <= 100ull * 366 * 86400);
-	check(c->store_cache >= (1u << 20) && c->store_cache <= (1ull << 36));
+	fuzz_check(c->store_path != NULL);
+	fuzz_check(c->sync >= 0 && c->sync <= 2); /* full, batch, off */
+	fuzz_check(c->history_retention <= 100ull * 366 * 86400);
+	fuzz_check(c->store_cache >= (1u << 20) &&
+		   c->store_cache <= (1ull << 36));
 	/* [audit] */
-	check(c->audit_log != NULL);
+	fuzz_check(c->audit_log != NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -148,17 +123,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ipwd_config a, b;
 	int na, nb;
 
-	check(ftruncate(memfd, 0) == 0);
-	check(size == 0 || pwrite(memfd, data, size, 0) == (ssize_t)size);
+	fuzz_memfd_set(memfd, data, size);
 
 	na = ipwd_config_load(&a, path, NULL);
 	nb = ipwd_config_load(&b, path, NULL);
-	check(na >= 0);
-	check(na == nb);
-	check(same(&a, &b));
+	fuzz_check(na >= 0);
+	fuzz_check(na == nb);
+	fuzz_check(same(&a, &b));
 	check_bounds(&a);
 	if (na == 0)
-		check(strlen(a.socket) < 108);
+		fuzz_check(strlen(a.socket) < 108);
 	ipwd_config_free(&a);
 	ipwd_config_free(&b);
 	return 0;

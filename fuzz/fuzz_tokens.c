@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "api/auth.h"
+#include "fuzz_file.h"
 #include "base/log.h"
 
 #define NAME_MAX_BYTES	 32
@@ -47,44 +48,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int memfd = -1;
 static char path[64];
 
-static void check(int cond)
-{
-	if (!cond)
-		abort();
-}
-
-/*
- * The parser's stderr would bury libFuzzer's output. -close_fd_mask=2
- * has libFuzzer keep a copy of fd 2 for its own output and the
- * sanitizers' reports, then dup2() /dev/null onto fd 2, once, before the
- * first input: LLVMFuzzerInitialize() runs before libFuzzer parses its
- * flags, and may add one. An explicit -close_fd_mask wins.
- */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static char quiet[] = "-close_fd_mask=2";
-	char **v;
-	int i;
-
-	for (i = 1; i < *argc; i++)
-		if (strncmp((*argv)[i], "-close_fd_mask=", 15) == 0)
-			break;
-	if (i == *argc) {
-		v = calloc((size_t)*argc + 2, sizeof(*v));
-		check(v != NULL);
-		memcpy(v, *argv, (size_t)*argc * sizeof(*v));
-		v[(*argc)++] = quiet;
-		*argv = v;
-		/* what goes to /dev/null need not be written line by line */
-		setvbuf(stderr, NULL, _IOFBF, 1 << 16);
-	}
+	fuzz_quiet_stderr(argc, argv);
 	/* The unscoped-token warning is a log line: not worth formatting. */
 	ipwd_log_set_level(IPWD_LOG_ERROR);
-	memfd = memfd_create("tokens", MFD_CLOEXEC);
-	check(memfd >= 0);
+	memfd = fuzz_memfd("tokens", path, sizeof(path));
 	/* mode 0600, as a tokens file should be: no warning per input */
-	check(fchmod(memfd, 0600) == 0);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
+	fuzz_check(fchmod(memfd, 0600) == 0);
 	return 0;
 }
 
@@ -167,12 +138,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool created = true;
 	int rc;
 
-	check(lines != NULL);
-	check(ftruncate(memfd, 0) == 0);
-	check(size == 0 || pwrite(memfd, data, size, 0) == (ssize_t)size);
+	fuzz_check(lines != NULL);
+	fuzz_memfd_set(memfd, data, size);
 	rc = ipwd_auth_new(&a, path, false, &created);
-	check(rc == 0 || rc == -1);
-	check(!created);
+	fuzz_check(rc == 0 || rc == -1);
+	fuzz_check(!created);
 
 	for (s = 0; s < size; s = next) {
 		const uint8_t *nl = memchr(data + s, '\n', size - s);
@@ -205,17 +175,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	if (bad == 0 && nul_lines == 0 && content > 0)
-		check(rc == 0);
+		fuzz_check(rc == 0);
 	if (rc == 0)
-		check(bad == 0);
+		fuzz_check(bad == 0);
 	if (rc != 0) {
 		free(lines);
 		return 0;
 	}
-	check(ipwd_auth_count(a) >= 1);
-	check(ipwd_auth_count(a) <= nlines);
+	fuzz_check(ipwd_auth_count(a) >= 1);
+	fuzz_check(ipwd_auth_count(a) <= nlines);
 	if (!has_nul)
-		check(ipwd_auth_count(a) == content);
+		fuzz_check(ipwd_auth_count(a) == content);
 	for (i = 0; i < ngood; i++) {
 		const struct line *l = &lines[i];
 
@@ -223,20 +193,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		memset(name, 0x55, sizeof(name));
 		scope = IPWD_SCOPE_NONE;
-		check(ipwd_auth_verify(a, (const char *)l->secret, l->slen,
-				       name, &scope));
-		check(memchr(name, '\0', sizeof(name)) != NULL);
-		check(strlen(name) == l->nlen &&
-		      memcmp(name, l->name, l->nlen) == 0);
-		check(scope == l->scope);
+		fuzz_check(ipwd_auth_verify(a, (const char *)l->secret, l->slen,
+					    name, &scope));
+		fuzz_check(memchr(name, '\0', sizeof(name)) != NULL);
+		fuzz_check(strlen(name) == l->nlen &&
+			   memcmp(name, l->name, l->nlen) == 0);
+		fuzz_check(scope == l->scope);
 
 		memcpy(longer, l->secret, l->slen);
 		longer[l->slen] = (char)l->secret[0];
-		check(!ipwd_auth_verify(a, longer, l->slen + 1, name, &scope));
+		fuzz_check(!ipwd_auth_verify(a, longer, l->slen + 1, name,
+					     &scope));
 		if (l->slen > 1 &&
 		    occurrences(data, size, l->secret, l->slen - 1) == 1)
-			check(!ipwd_auth_verify(a, (const char *)l->secret,
-						l->slen - 1, name, &scope));
+			fuzz_check(!ipwd_auth_verify(a, (const char *)l->secret,
+						     l->slen - 1, name,
+						     &scope));
 	}
 	ipwd_auth_free(a);
 	free(lines);

@@ -793,8 +793,14 @@ raw() {
 		HTTP_STATUS=000 HTTP_BODY=
 		return
 	}
+	# In a subshell that ignores SIGPIPE: the server may answer and close
+	# before the request is all written (it refuses at the headers), and
+	# a SIGPIPE in this shell would end the whole script.
 	# shellcheck disable=SC2059 # the format is the point
-	printf "$fmt" >&"$fd"
+	(
+		trap '' PIPE
+		printf "$fmt" >&"$fd"
+	) 2>/dev/null
 	out=$(timeout 10 cat <&"$fd" | tr -d '\0')
 	exec {fd}>&-
 	HTTP_STATUS=$(sed -n '1s/^HTTP\/1\.[01] \([0-9]*\).*/\1/p' <<<"$out")

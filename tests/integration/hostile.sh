@@ -40,26 +40,24 @@ if ipw_start main; then
 	tap_diag "no attack: $(tr '\n' ' ' <<<"$out")"
 	judge "$out" "no attack"
 
-	out=$(timeout 60 "$HOSTILE" --port "$P" --seconds 10 --rate 100 --slowloris 1000)
-	tap_diag "slowloris: $(tr '\n' ' ' <<<"$out")"
-	att=$(grep '^attackers' <<<"$out")
-	tap_ok "slowloris: 1,000 connections were attempted (opened $(field "$att" slowloris_opened))" \
-		test "$(field "$att" slowloris_opened)" -ge 1000
-	judge "$out" "1,000 slowloris connections"
-
-	out=$(timeout 60 "$HOSTILE" --port "$P" --seconds 10 --rate 100 --flood)
-	tap_diag "flood: $(tr '\n' ' ' <<<"$out")"
-	att=$(grep '^attackers' <<<"$out")
-	tap_ok "flood: the flooder connected over 1,000 times ($(field "$att" flood_connects))" \
-		test "$(field "$att" flood_connects)" -ge 1000
-	judge "$out" "a connection flood"
-
-	out=$(timeout 60 "$HOSTILE" --port "$P" --seconds 10 --rate 100 --garbage)
-	tap_diag "garbage: $(tr '\n' ' ' <<<"$out")"
-	att=$(grep '^attackers' <<<"$out")
-	tap_ok "garbage: over 100 connections of pipelined garbage ($(field "$att" garbage_connections))" \
-		test "$(field "$att" garbage_connections)" -ge 100
-	judge "$out" "pipelined garbage"
+	# attack DESC FIELD MIN WHAT ARGS...: one attacker for 10 s; it really
+	# attacked (FIELD of its counts >= MIN), and the checks held.
+	attack() {
+		local desc=$1 fld=$2 min=$3 what=$4 att
+		shift 4
+		out=$(timeout 60 "$HOSTILE" --port "$P" --seconds 10 --rate 100 "$@")
+		tap_diag "$desc: $(tr '\n' ' ' <<<"$out")"
+		att=$(grep '^attackers' <<<"$out")
+		tap_ok "$desc: $what ($fld $(field "$att" "$fld"))" \
+			test "$(field "$att" "$fld")" -ge "$min"
+		judge "$out" "$desc"
+	}
+	attack "1,000 slowloris connections" slowloris_opened 1000 \
+		"1,000 connections were attempted" --slowloris 1000
+	attack "a connection flood" flood_connects 1000 \
+		"the flooder connected over 1,000 times" --flood
+	attack "pipelined garbage" garbage_connections 100 \
+		"over 100 connections of pipelined garbage" --garbage
 
 	out=$(timeout 60 "$HOSTILE" --port "$P" --seconds 10 --rate 100 --slowloris 1000 --flood --garbage)
 	tap_diag "all three: $(tr '\n' ' ' <<<"$out")"

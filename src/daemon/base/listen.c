@@ -80,14 +80,22 @@ int ipwd_listen_check(const char *s)
 const char *ipwd_sockaddr_text(const struct sockaddr *sa, char *buf,
 			       size_t size)
 {
-	const void *a = NULL;
+	struct ipw_addr a;
+	int rc = -1;
 
+	/* The library's form, as the table and the logs write addresses
+	 * (an IPv4-mapped IPv6 client is its IPv4 address). */
 	if (sa && sa->sa_family == AF_INET)
-		a = &((const struct sockaddr_in *)sa)->sin_addr;
+		rc = ipw_addr_from_v4(&a,
+				      ntohl(((const struct sockaddr_in *)sa)
+						    ->sin_addr.s_addr),
+				      32);
 	else if (sa && sa->sa_family == AF_INET6)
-		a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-	if (a == NULL ||
-	    inet_ntop(sa->sa_family, a, buf, (socklen_t)size) == NULL)
+		rc = ipw_addr_from_v6(
+			&a,
+			((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr,
+			128);
+	if (rc != 0 || ipw_addr_format(&a, buf, size) < 0)
 		snprintf(buf, size, "?");
 	return buf;
 }
