@@ -203,5 +203,6 @@ static __always_inline int match_cells(struct ipw_walk *w,
 
 IPW_XDP_PROGRAM(ipwall_xdp, match)
 IPW_XDP_PROGRAM(ipwall_xdp_cells, match_cells)
+IPW_TC_PROGRAM(ipwall_tc_cells, match_cells)
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -16,8 +16,8 @@
  *     IPv4 prefix of length 16 or less sets its bit in every /16 cell it
  *     covers (2^(16 - length) cells, through the mmapped ipw_cells4) and
  *     needs no count: no other entry of the list has that length there.
- * All of it lives only here: a process that reopens pinned maps (later,
- * with the backend) must rebuild it by iterating the entries.
+ * All of it lives only here: a process that reopens pinned maps rebuilds
+ * it by iterating the entries (rebuild()).
  *
  * Order: a bit never goes missing while an entry that needs it is in a
  * map. A single put inserts the entry, then sets its bits (a packet in
@@ -41,10 +41,14 @@
  * beyond the walk itself.
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,6 +110,9 @@ struct ipw_bpf {
 	 * ipw_groups6 in one batch update before the chunk's entries. */
 	struct ipw_bpf_group_key *dirty;
 	size_t ndirty;
+	bool rebuilding; /* rebuild(): the group mirrors only */
+	int tc_fd;	 /* IPW_BPF_CELLS: the TC program */
+	size_t reused;	 /* entries found in reused pinned maps */
 };
 
 static uint64_t kv_hash(const struct kvmap *m, uint64_t key)
@@ -389,6 +396,8 @@ static int cells_add(struct ipw_bpf *b, int list, const struct target *t)
 	}
 	d = 128 - t->plen;
 	g->v[d / 64] |= 1ull << (d % 64);
+	if (b->rebuilding) /* written once the walk is over */
+		return 0;
 	if (b->dirty) { /* a batch: written with its chunk */
 		struct ipw_bpf_group_key *k = &b->dirty[b->ndirty++];
 
@@ -501,9 +510,178 @@ static void *map_mmap(int fd, size_t len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+/* Does the map pinned at @path have what @m would be created with? */
+static bool pinned_fits(const char *path, const struct bpf_map *m)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path), rc;
+
+	if (fd < 0)
+		return false;
+	memset(&info, 0, sizeof(info));
+	rc = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	return rc == 0 && info.type == bpf_map__type(m) &&
+	       info.key_size == bpf_map__key_size(m) &&
+	       info.value_size == bpf_map__value_size(m) &&
+	       info.max_entries == bpf_map__max_entries(m) &&
+	       info.map_flags == bpf_map__map_flags(m);
+}
+
+/*
+ * Pin every map of @obj under @dir (made if missing; it must be on a bpf
+ * file system): libbpf reuses a map already pinned at its path and pins
+ * a new one otherwise. A pinned map of another layout or capacity (an
+ * older ipwall, a changed [table] max_entries) is unpinned first, so that
+ * a new one takes its place: the program still attached keeps the old
+ * one alive until the backend replaces it.
+ */
+static int pin_maps(struct bpf_object *obj, const char *dir)
+{
+	struct bpf_map *m;
+	struct statfs st;
+	char path[512];
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	if (statfs(dir, &st) != 0)
+		return -errno;
+	if ((unsigned long)st.f_type != BPF_FS_MAGIC)
+		return IPW_EINVAL;
+	bpf_object__for_each_map(m, obj)
+	{
+		int n = snprintf(path, sizeof(path), "%s/%s", dir,
+				 bpf_map__name(m));
+
+		if (n < 0 || (size_t)n >= sizeof(path))
+			return IPW_EINVAL;
+		if (bpf_map__is_internal(m))
+			continue; /* .rodata and the like: nothing to keep */
+		if (access(path, F_OK) == 0 && !pinned_fits(path, m) &&
+		    unlink(path) != 0)
+			return -errno;
+		if (bpf_map__set_pin_path(m, path) != 0)
+			return IPW_ENOMEM;
+	}
+	return 0;
+}
+
+/* The masks' target of the entry under map key @k. */
+static int target_of_key(const struct ipw_bpf_key *k, struct target *t)
+{
+	struct ipw_addr a;
+
+	if (k->list > IPW_BPF_LIST_ALLOW ||
+	    ipw_addr_from_v6(&a, (const uint8_t *)k->addr, k->plen) != 0)
+		return IPW_EINVAL;
+	return target_of(&a, t);
+}
+
+/*
+ * After reusing pinned maps: rebuild the bookkeeping from the entries
+ * (the counts, the group mirrors), computing the masks into scratch
+ * copies, then make the kernel's masks those: bits set where missing,
+ * cleared where no entry needs them (an earlier process killed between
+ * an entry and its bit may have left either). No writer runs meanwhile;
+ * packets see each word before or after its store.
+ */
+static int rebuild(struct ipw_bpf *b)
+{
+	struct ipw_bpf_config *cfg = b->cfg, scratch = {0};
+	__u64 *cells = b->cells4, *sc = NULL;
+	struct ipw_bpf_group_key gk, gnext, *gone = NULL;
+	struct ipw_bpf_key k, next;
+	struct ipw_bpf_value v;
+	size_t i, ngone = 0, cap = 0;
+	void *prev = NULL;
+	struct target t;
+	int rc = 0, l, w;
+
+	if (cells) {
+		sc = calloc(IPW_BPF_NCELLS, sizeof(*sc));
+		if (!sc)
+			return IPW_ENOMEM;
+		b->cells4 = sc;
+	}
+	b->cfg = &scratch;
+	b->rebuilding = true;
+	while (rc == 0 &&
+	       bpf_map_get_next_key(b->entries_fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(b->entries_fd, &k, &v) != 0 ||
+		    target_of_key(&k, &t) != 0)
+			continue;
+		rc = note_add(b, k.list, &t);
+		b->reused++;
+	}
+	b->rebuilding = false;
+	b->cfg = cfg;
+	b->cells4 = cells;
+	if (rc)
+		goto out;
+	for (l = 0; l < 2; l++) {
+		__atomic_store_n(&cfg->lens4[l], scratch.lens4[l],
+				 __ATOMIC_RELEASE);
+		for (w = 0; w < 3; w++)
+			__atomic_store_n(&cfg->lens6[l][w], scratch.lens6[l][w],
+					 __ATOMIC_RELEASE);
+	}
+	for (i = 0; cells && i < IPW_BPF_NCELLS; i++)
+		if (__atomic_load_n(&cells[i], __ATOMIC_RELAXED) != sc[i])
+			__atomic_store_n(&cells[i], sc[i], __ATOMIC_RELEASE);
+	if (b->impl != IPW_BPF_CELLS)
+		goto out;
+	/* The groups: the mirrors written, those without one deleted. */
+	for (i = 0; rc == 0 && i < b->groups.cap; i++) {
+		const struct kv *g = &b->groups.slot[i];
+		uint32_t prefix;
+
+		if (!g->key)
+			continue;
+		prefix = (uint32_t)g->key;
+		rc = group_sync(b, (int)(g->key >> 32 & 1), prefix,
+				&b->groups.slot[i]);
+	}
+	prev = NULL;
+	while (rc == 0 &&
+	       bpf_map_get_next_key(b->groups_fd, prev, &gnext) == 0) {
+		uint32_t prefix;
+
+		gk = gnext;
+		prev = &gk;
+		memcpy(&prefix, &gk.prefix, 4);
+		if (kv_find(&b->groups, group_key(gk.list, prefix)))
+			continue;
+		if (ngone == cap) {
+			void *p;
+
+			cap = cap ? 2 * cap : 64;
+			p = realloc(gone, cap * sizeof(*gone));
+			if (!p) {
+				rc = IPW_ENOMEM;
+				break;
+			}
+			gone = p;
+		}
+		gone[ngone++] = gk;
+	}
+	for (i = 0; rc == 0 && i < ngone; i++)
+		bpf_map_delete_elem(b->groups_fd, &gone[i]);
+out:
+	free(gone);
+	free(sc);
+	return rc;
+}
+
 /* Both programs of bpf/ipwall.bpf.c share one set of maps; the one not
- * chosen is not loaded. */
-static int load_hash(struct ipw_bpf *b, uint32_t max)
+ * chosen is not loaded (IPW_BPF_CELLS also loads its TC twin). */
+static int load_hash(struct ipw_bpf *b, uint32_t max, const char *pin_dir)
 {
 	struct bpf_program *prog;
 	int rc;
@@ -517,15 +695,23 @@ static int load_hash(struct ipw_bpf *b, uint32_t max)
 					       b->hash->progs.ipwall_xdp :
 					       b->hash->progs.ipwall_xdp_cells,
 				       false);
+	if (!rc && b->impl != IPW_BPF_CELLS)
+		rc = bpf_program__set_autoload(b->hash->progs.ipwall_tc_cells,
+					       false);
 	if (!rc)
 		rc = bpf_map__set_max_entries(b->hash->maps.ipw_entries, max);
 	if (!rc)
 		rc = bpf_map__set_max_entries(b->hash->maps.ipw_groups6, max);
+	if (!rc && pin_dir)
+		rc = pin_maps(b->hash->obj, pin_dir);
 	if (!rc)
 		rc = ipw_xdp__load(b->hash);
 	if (rc)
 		return rc;
 	b->prog_fd = bpf_program__fd(prog);
+	b->tc_fd = b->impl == IPW_BPF_CELLS ?
+			   bpf_program__fd(b->hash->progs.ipwall_tc_cells) :
+			   IPW_EINVAL;
 	b->entries_fd = bpf_map__fd(b->hash->maps.ipw_entries);
 	b->groups_fd = bpf_map__fd(b->hash->maps.ipw_groups6);
 	b->counters_fd = bpf_map__fd(b->hash->maps.ipw_counters);
@@ -592,8 +778,13 @@ int ipw_bpf_open(struct ipw_bpf **out, const struct ipw_bpf_opts *opts)
 		return IPW_ENOMEM;
 	b->impl = o.impl;
 	errno = 0;
+	if (o.impl == IPW_BPF_LPM && o.pin_dir) {
+		free(b);
+		return IPW_EINVAL;
+	}
+	b->tc_fd = IPW_EINVAL;
 	fd = o.impl == IPW_BPF_LPM ? load_lpm(b, o.max_entries) :
-				     load_hash(b, o.max_entries);
+				     load_hash(b, o.max_entries, o.pin_dir);
 	if (fd < 0) {
 		ipw_bpf_free(b);
 		return fd;
@@ -608,8 +799,26 @@ int ipw_bpf_open(struct ipw_bpf **out, const struct ipw_bpf_opts *opts)
 		return fd;
 	}
 	b->cfg = p;
+	if (o.pin_dir) {
+		int rc = rebuild(b);
+
+		if (rc) {
+			ipw_bpf_free(b);
+			return rc;
+		}
+	}
 	*out = b;
 	return 0;
+}
+
+size_t ipw_bpf_reused(const struct ipw_bpf *b)
+{
+	return b ? b->reused : 0;
+}
+
+int ipw_bpf_tc_prog_fd(const struct ipw_bpf *b)
+{
+	return b ? b->tc_fd : IPW_EINVAL;
 }
 
 void ipw_bpf_free(struct ipw_bpf *b)
@@ -924,10 +1133,24 @@ int ipw_bpf_set_mode(struct ipw_bpf *b, enum ipw_mode mode)
 
 int ipw_bpf_counters(struct ipw_bpf *b, uint64_t out[IPW_BPF_COUNTERS])
 {
+	uint64_t h[IPW_BPF_COUNTERS];
+	int rc, c;
+
+	rc = ipw_bpf_hook_counters(b, IPW_BPF_HOOK_XDP, out);
+	if (!rc)
+		rc = ipw_bpf_hook_counters(b, IPW_BPF_HOOK_TC, h);
+	for (c = 0; !rc && c < IPW_BPF_COUNTERS; c++)
+		out[c] += h[c];
+	return rc;
+}
+
+int ipw_bpf_hook_counters(struct ipw_bpf *b, unsigned hook,
+			  uint64_t out[IPW_BPF_COUNTERS])
+{
 	int ncpu = libbpf_num_possible_cpus(), c, cpu;
 	uint64_t *per;
 
-	if (!b || !out)
+	if (!b || !out || hook >= IPW_BPF_HOOKS)
 		return IPW_EINVAL;
 	if (ncpu <= 0)
 		return ncpu < 0 ? ncpu : IPW_EIO;
@@ -935,7 +1158,7 @@ int ipw_bpf_counters(struct ipw_bpf *b, uint64_t out[IPW_BPF_COUNTERS])
 	if (!per)
 		return IPW_ENOMEM;
 	for (c = 0; c < IPW_BPF_COUNTERS; c++) {
-		__u32 key = (__u32)c;
+		__u32 key = hook * IPW_BPF_COUNTERS + (__u32)c;
 		int rc = bpf_map_lookup_elem(b->counters_fd, &key, per);
 
 		if (rc) {

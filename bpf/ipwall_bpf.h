@@ -6,9 +6,9 @@
  * backend, the tests, the benchmark) decides what goes in; this puts and
  * deletes entries (list, target, CLOCK_BOOTTIME expiry), keeps the
  * per-list bitmasks of prefix lengths in use, sets the mode and reads the
- * counters. It loads the program but attaches it nowhere (attaching, and
- * pinning the maps so that a restart keeps enforcement, come with the
- * backend). Map layouts: bpf/ipwall_maps.h.
+ * counters. It loads the programs and pins the maps, but attaches
+ * nothing: the daemon's backend (src/daemon/enforce/) does, with links of
+ * its own. Map layouts: bpf/ipwall_maps.h.
  *
  * Three implementations of the same verdicts: IPW_BPF_HASH, the
  * enforcement program (a hash per prefix length, walking the lengths in
@@ -56,6 +56,17 @@ struct ipw_bpf_opts {
 	 * four tries). 0 = IPW_BPF_DEFAULT_ENTRIES. Kernel memory is taken
 	 * per entry put, not up front. */
 	uint32_t max_entries;
+	/* IPW_BPF_HASH, IPW_BPF_CELLS: a folder on a bpf file system where
+	 * the maps are pinned (made if missing), or NULL for maps that die
+	 * with the process. Maps pinned there by an earlier process are
+	 * reused, with their entries and counters, when their layout and
+	 * capacity match, and replaced otherwise (the program still attached
+	 * keeps the old ones until it is replaced); the bookkeeping this
+	 * library keeps in memory (lengths in use, cells) is rebuilt from
+	 * the reused entries, and the masks in the kernel repaired from it,
+	 * since a process killed between an entry and its mask bit may have
+	 * left them apart. */
+	const char *pin_dir;
 };
 
 /* One entry for ipw_bpf_put_batch(). */
@@ -75,7 +86,16 @@ struct ipw_bpf_entry {
  */
 int ipw_bpf_open(struct ipw_bpf **out, const struct ipw_bpf_opts *opts);
 
-/* ipw_bpf_free() - unload; NULL is a no-op. */
+/* ipw_bpf_reused() - entries found in maps reused from @opts->pin_dir
+ * (0 when nothing was pinned). */
+size_t ipw_bpf_reused(const struct ipw_bpf *b);
+
+/* ipw_bpf_tc_prog_fd() - the TC (clsact) program of IPW_BPF_CELLS,
+ * judging like the XDP one on the same maps; IPW_EINVAL for the others.
+ * Owned by @b. */
+int ipw_bpf_tc_prog_fd(const struct ipw_bpf *b);
+
+/* ipw_bpf_free() - unload; NULL is a no-op. Pinned maps stay pinned. */
 void ipw_bpf_free(struct ipw_bpf *b);
 
 /* The program's file descriptor, for bpf_prog_test_run_opts() now and
@@ -121,9 +141,13 @@ int ipw_bpf_del(struct ipw_bpf *b, enum ipw_list list,
  * Returns 0 or IPW_EINVAL. */
 int ipw_bpf_set_mode(struct ipw_bpf *b, enum ipw_mode mode);
 
-/* ipw_bpf_counters() - the packet counters summed over the CPUs, indexed
- * by enum ipw_bpf_counter. Returns 0 or a system error. */
+/* ipw_bpf_counters() - the packet counters summed over the CPUs and the
+ * hooks, indexed by enum ipw_bpf_counter. Returns 0 or a system error. */
 int ipw_bpf_counters(struct ipw_bpf *b, uint64_t out[IPW_BPF_COUNTERS]);
+
+/* ipw_bpf_hook_counters() - the same for one hook (IPW_BPF_HOOK_*). */
+int ipw_bpf_hook_counters(struct ipw_bpf *b, unsigned hook,
+			  uint64_t out[IPW_BPF_COUNTERS]);
 
 /* ipw_bpf_drops() - packets dropped by the ban (@list, @target) (0 for an
  * allow). Returns 0, IPW_ENOENT or IPW_EINVAL. */

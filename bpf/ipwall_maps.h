@@ -16,7 +16,8 @@
  *   ipw_config    ARRAY[1], mmapable: struct ipw_bpf_config, the mode and
  *                 the bitmasks of the prefix lengths in use, written by
  *                 user space word by word with atomic stores
- *   ipw_counters  PERCPU_ARRAY[IPW_BPF_COUNTERS] of __u64 packets
+ *   ipw_counters  PERCPU_ARRAY[IPW_BPF_HOOKS * IPW_BPF_COUNTERS] of __u64
+ *                 packets, per hook (XDP, TC) and counter
  *
  * and, for the second program of that object (ipwall_xdp_cells, which
  * probes only the lengths present near the address; the benchmark says
@@ -118,8 +119,15 @@ enum ipw_bpf_counter {
 	IPW_BPF_DROP_BAN_V6 = 5,
 	IPW_BPF_DROP_NOT_ALLOWED_V4 = 6, /* allowlist mode, no live allow */
 	IPW_BPF_DROP_NOT_ALLOWED_V6 = 7,
-	IPW_BPF_COUNTERS = 8,
+	IPW_BPF_PASS_LINK_V6 = 8, /* allowlist mode, IPv6 link traffic */
+	IPW_BPF_COUNTERS = 9,
 };
+
+/* The hooks a program runs at: ipw_counters holds IPW_BPF_COUNTERS
+ * counters per hook, hook h's counter c at h * IPW_BPF_COUNTERS + c. */
+#define IPW_BPF_HOOK_XDP 0
+#define IPW_BPF_HOOK_TC	 1
+#define IPW_BPF_HOOKS	 2
 
 /* Key and value of ipw_groups6. */
 struct ipw_bpf_group_key {

@@ -64,10 +64,36 @@ static __always_inline int ipw_is_vlan(__be16 proto)
 	return proto == bpf_htons(0x8100) || proto == bpf_htons(0x88a8);
 }
 
+/*
+ * An IPv6 packet that allowlist mode must let through so that the host
+ * keeps its link (*@link = 1): a link-local (fe80::/10) or unspecified
+ * (::, duplicate address detection) source, or neighbour discovery
+ * (ICMPv6 133-137 right after the fixed header), which also comes from
+ * global addresses during address resolution. Without them an allowlist
+ * would cut the host off its router and neighbours the moment it is on.
+ */
+static __always_inline void ipw_link_v6(struct ipv6hdr *ip6, void *data_end,
+					__u8 *link)
+{
+	__u8 *type = (__u8 *)(ip6 + 1);
+	__u32 w0 = bpf_ntohl(ip6->saddr.in6_u.u6_addr32[0]);
+
+	if ((w0 & 0xffc00000u) == 0xfe800000u ||
+	    (w0 == 0 && ip6->saddr.in6_u.u6_addr32[1] == 0 &&
+	     ip6->saddr.in6_u.u6_addr32[2] == 0 &&
+	     ip6->saddr.in6_u.u6_addr32[3] == 0)) {
+		*link = 1;
+		return;
+	}
+	if (ip6->nexthdr == 58 /* ICMPv6 */ && (void *)(type + 1) <= data_end &&
+	    *type >= 133 && *type <= 137)
+		*link = 1;
+}
+
 /* The source address of the frame in [data, data_end) into @src; see
- * enum ipw_pkt. */
+ * enum ipw_pkt. *@link: see ipw_link_v6(). */
 static __always_inline int ipw_parse_src(void *data, void *data_end,
-					 union ipw_src *src)
+					 union ipw_src *src, __u8 *link)
 {
 	struct ethhdr *eth = data;
 	struct ipw_vlan_hdr *vh;
@@ -121,6 +147,7 @@ static __always_inline int ipw_parse_src(void *data, void *data_end,
 		if (src->w[0] == 0 && src->w[1] == 0 &&
 		    src->w[2] == bpf_htonl(0xffff))
 			return IPW_PKT_V4;
+		ipw_link_v6(ip6, data_end, link);
 		return IPW_PKT_V6;
 	}
 	return IPW_PKT_NOT_IP;
@@ -151,7 +178,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
 	__type(value, __u64);
-	__uint(max_entries, IPW_BPF_COUNTERS);
+	__uint(max_entries, IPW_BPF_HOOKS *IPW_BPF_COUNTERS);
 } ipw_counters SEC(".maps");
 
 /* What a search reads and writes besides the lengths: the source address
@@ -161,56 +188,108 @@ struct ipw_walk {
 	__u64 now;
 };
 
-/* Count one frame under counter @c; @verdict, for returning. */
-static __always_inline int ipw_count(__u32 c, int verdict)
+/* Count one frame under counter @c of hook @hook (IPW_BPF_HOOK_*). */
+static __always_inline void ipw_count(__u32 hook, __u32 c)
 {
-	__u64 *n = bpf_map_lookup_elem(&ipw_counters, &c);
+	__u32 i = hook * IPW_BPF_COUNTERS + c;
+	__u64 *n = bpf_map_lookup_elem(&ipw_counters, &i);
 
 	if (n)
 		*n += 1;
-	return verdict;
 }
 
 /*
- * IPW_XDP_PROGRAM() defines XDP program @name: the verdict of a frame,
- * counted in ipw_counters. An allow that matches admits; in allowlist
- * mode nothing else does; in denylist mode a ban that matches drops;
- * everything else passes. @match(walk, cfg, v6, list) is the program's way
- * to search a list (1 = a live entry of the list covers the address).
+ * IPW_JUDGE() defines ipw_judge_@match(): 1 = drop the frame in [data,
+ * data_end), 0 = pass, counted in ipw_counters under @hook. An allow that
+ * matches admits; in allowlist mode nothing else does, except the IPv6
+ * link traffic of ipw_link_v6(); in denylist mode a ban that matches
+ * drops; everything else passes. @match(walk, cfg, v6, list) is the
+ * program's way to search a list (1 = a live entry of the list covers the
+ * address). The XDP and TC programs of a search share it, so they judge
+ * alike.
  */
-#define IPW_XDP_PROGRAM(name, match)                                        \
-	SEC("xdp") int name(struct xdp_md *ctx)                             \
-	{                                                                   \
-		void *data = (void *)(long)ctx->data;                       \
-		void *data_end = (void *)(long)ctx->data_end;               \
-		struct ipw_bpf_config *cfg;                                 \
-		struct ipw_walk w = {0};                                    \
-		__u32 zero = 0;                                             \
-		int fam, v6;                                                \
-                                                                            \
-		fam = ipw_parse_src(data, data_end, &w.src);                \
-		if (fam == IPW_PKT_NOT_IP)                                  \
-			return ipw_count(IPW_BPF_PASS_NOT_IP, XDP_PASS);    \
-		if (fam == IPW_PKT_MALFORMED)                               \
-			return ipw_count(IPW_BPF_PASS_MALFORMED, XDP_PASS); \
-		cfg = bpf_map_lookup_elem(&ipw_config, &zero);              \
-		if (!cfg)                                                   \
-			return XDP_PASS;                                    \
-		v6 = fam == IPW_PKT_V6;                                     \
-		if (match(&w, cfg, v6, IPW_BPF_LIST_ALLOW))                 \
-			return ipw_count(v6 ? IPW_BPF_PASS_V6 :             \
-					      IPW_BPF_PASS_V4,              \
-					 XDP_PASS);                         \
-		if (cfg->mode == IPW_BPF_MODE_ALLOWLIST)                    \
-			return ipw_count(v6 ? IPW_BPF_DROP_NOT_ALLOWED_V6 : \
-					      IPW_BPF_DROP_NOT_ALLOWED_V4,  \
-					 XDP_DROP);                         \
-		if (match(&w, cfg, v6, IPW_BPF_LIST_BAN))                   \
-			return ipw_count(v6 ? IPW_BPF_DROP_BAN_V6 :         \
-					      IPW_BPF_DROP_BAN_V4,          \
-					 XDP_DROP);                         \
-		return ipw_count(v6 ? IPW_BPF_PASS_V6 : IPW_BPF_PASS_V4,    \
-				 XDP_PASS);                                 \
+#define IPW_JUDGE(match)                                                   \
+	static __always_inline int ipw_judge_##match(                      \
+		void *data, void *data_end, __u32 hook)                    \
+	{                                                                  \
+		struct ipw_bpf_config *cfg;                                \
+		struct ipw_walk w = {0};                                   \
+		__u32 zero = 0;                                            \
+		__u8 link = 0;                                             \
+		int fam, v6;                                               \
+                                                                           \
+		fam = ipw_parse_src(data, data_end, &w.src, &link);        \
+		if (fam == IPW_PKT_NOT_IP) {                               \
+			ipw_count(hook, IPW_BPF_PASS_NOT_IP);              \
+			return 0;                                          \
+		}                                                          \
+		if (fam == IPW_PKT_MALFORMED) {                            \
+			ipw_count(hook, IPW_BPF_PASS_MALFORMED);           \
+			return 0;                                          \
+		}                                                          \
+		cfg = bpf_map_lookup_elem(&ipw_config, &zero);             \
+		if (!cfg)                                                  \
+			return 0;                                          \
+		v6 = fam == IPW_PKT_V6;                                    \
+		if (match(&w, cfg, v6, IPW_BPF_LIST_ALLOW)) {              \
+			ipw_count(hook,                                    \
+				  v6 ? IPW_BPF_PASS_V6 : IPW_BPF_PASS_V4); \
+			return 0;                                          \
+		}                                                          \
+		if (cfg->mode == IPW_BPF_MODE_ALLOWLIST) {                 \
+			if (link) {                                        \
+				ipw_count(hook, IPW_BPF_PASS_LINK_V6);     \
+				return 0;                                  \
+			}                                                  \
+			ipw_count(hook, v6 ? IPW_BPF_DROP_NOT_ALLOWED_V6 : \
+					     IPW_BPF_DROP_NOT_ALLOWED_V4); \
+			return 1;                                          \
+		}                                                          \
+		if (match(&w, cfg, v6, IPW_BPF_LIST_BAN)) {                \
+			ipw_count(hook, v6 ? IPW_BPF_DROP_BAN_V6 :         \
+					     IPW_BPF_DROP_BAN_V4);         \
+			return 1;                                          \
+		}                                                          \
+		ipw_count(hook, v6 ? IPW_BPF_PASS_V6 : IPW_BPF_PASS_V4);   \
+		return 0;                                                  \
+	}
+
+/* IPW_XDP_PROGRAM() defines XDP program @name judging with @match. */
+#define IPW_XDP_PROGRAM(name, match)                                  \
+	IPW_JUDGE(match)                                              \
+	SEC("xdp") int name(struct xdp_md *ctx)                       \
+	{                                                             \
+		return ipw_judge_##match((void *)(long)ctx->data,     \
+					 (void *)(long)ctx->data_end, \
+					 IPW_BPF_HOOK_XDP) ?          \
+			       XDP_DROP :                             \
+			       XDP_PASS;                              \
+	}
+
+/*
+ * IPW_TC_PROGRAM() defines TC (clsact ingress) program @name judging with
+ * @match, after IPW_XDP_PROGRAM() of the same @match. On ingress the
+ * frame starts at its Ethernet header, as in XDP; a hardware-accelerated
+ * VLAN tag is already out of the frame (in skb->vlan_tci), which the
+ * parser handles like a frame without it. The headers the parser reads
+ * (at most 2 tags and a 40-byte IPv6 header plus one ICMPv6 byte) are
+ * pulled into the linear part first, so a paged frame is judged, not
+ * passed as truncated.
+ */
+#define IPW_TC_PROGRAM(name, match)                                           \
+	SEC("tc") int name(struct __sk_buff *skb)                             \
+	{                                                                     \
+		__u32 want = 14 + 8 + 40 + 1;                                 \
+                                                                              \
+		if ((void *)(long)skb->data + want >                          \
+		    (void *)(long)skb->data_end)                              \
+			bpf_skb_pull_data(skb,                                \
+					  skb->len < want ? skb->len : want); \
+		return ipw_judge_##match((void *)(long)skb->data,             \
+					 (void *)(long)skb->data_end,         \
+					 IPW_BPF_HOOK_TC) ?                   \
+			       2 /* TC_ACT_SHOT */ :                          \
+			       0 /* TC_ACT_OK */;                             \
 	}
 
 #endif /* IPWALL_BPF_IPWALL_XDP_H */

@@ -186,6 +186,21 @@ static int run(struct ipw_bpf *b, const uint8_t *frame, size_t len)
 	return rc ? rc : (int)o.retval;
 }
 
+/* The same through the TC program of the cells object (a clsact
+ * verdict, TC_ACT_SHOT = 2 or TC_ACT_OK = 0, as DROP or PASS). */
+static int run_tc(struct ipw_bpf *b, const uint8_t *frame, size_t len)
+{
+	struct bpf_test_run_opts o = {.sz = sizeof(o),
+				      .data_in = frame,
+				      .data_size_in = (__u32)len,
+				      .repeat = 1};
+	int rc = bpf_prog_test_run_opts(ipw_bpf_tc_prog_fd(b), &o);
+
+	if (rc)
+		return rc;
+	return o.retval == 2 ? DROP : o.retval == 0 ? PASS : -1;
+}
+
 static const char *verdict_name(int v)
 {
 	return v == DROP ? "DROP" : v == PASS ? "PASS" : "error";
@@ -311,6 +326,19 @@ static bool table_blocks(struct pair *p, const struct ipw_addr *a)
 	if (ipw_table_check_at(p->t, a, T0, &v) != 0)
 		return false;
 	return v.blocked;
+}
+
+/* The program's deliberate difference from the table (bpf/ipwall_xdp.h,
+ * ipw_link_v6()): in allowlist mode, an IPv6 link-local (fe80::/10) or
+ * unspecified source passes, so that the host keeps its link. */
+static bool link_passes(struct pair *p, const struct ipw_addr *a)
+{
+	static const uint8_t zero[16];
+
+	return ipw_table_mode(p->t) == IPW_MODE_ALLOWLIST &&
+	       a->family == IPW_AF_INET6 &&
+	       ((a->bytes[0] == 0xfe && (a->bytes[1] & 0xc0) == 0x80) ||
+		memcmp(a->bytes, zero, 16) == 0);
 }
 
 /* The expected verdict for @ip sent @how is @want, and the table agrees. */
@@ -444,7 +472,69 @@ static void case_allowlist(int impl)
 		ok(run(p.b, f, n + 28) == PASS,
 		   "%s: allowlist mode, ARP passes", impl_name[impl]);
 	}
+	/* IPv6 link traffic passes in allowlist mode (ipw_link_v6()):
+	 * link-local and unspecified sources, and neighbour discovery from
+	 * any source; other ICMPv6 from a source not allowed does not. */
+	{
+		static const struct {
+			const char *src;
+			int type; /* ICMPv6 type, or -1: UDP */
+			int want;
+			const char *why;
+		} rows[] = {
+			{"fe80::1", -1, PASS, "link-local source"},
+			{"febf::1", -1, PASS, "last of fe80::/10"},
+			{"fec0::1", -1, DROP, "past fe80::/10"},
+			{"::", 135, PASS, "DAD from ::"},
+			{"2001:db8::9", 135, PASS, "neighbour solicitation"},
+			{"2001:db8::9", 136, PASS, "neighbour advertisement"},
+			{"2001:db8::9", 133, PASS, "router solicitation"},
+			{"2001:db8::9", 137, PASS, "redirect"},
+			{"2001:db8::9", 128, DROP, "echo request"},
+			{"2001:db8::9", 138, DROP, "router renumbering"},
+			{"2001:db8::9", -1, DROP, "UDP"},
+		};
+		uint64_t c0[IPW_BPF_COUNTERS], c1[IPW_BPF_COUNTERS];
+		uint64_t passes = 0;
+
+		ipw_bpf_counters(p.b, c0);
+		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			struct ipw_addr a = addr(rows[i].src);
+			size_t n = frame6(f, a.bytes, 0, none);
+
+			if (rows[i].type >= 0) {
+				f[14 + 6] = 58;
+				f[14 + 40] = (uint8_t)rows[i].type;
+			}
+			passes += rows[i].want == PASS;
+			ok(run(p.b, f, n) == rows[i].want,
+			   "%s: allowlist mode, %s %s: %s (%s)",
+			   impl_name[impl], rows[i].src,
+			   rows[i].type < 0 ? "UDP" : "ICMPv6",
+			   verdict_name(rows[i].want), rows[i].why);
+		}
+		/* An ICMPv6 frame cut before its type byte is not ND. */
+		{
+			struct ipw_addr a = addr("2001:db8::9");
+			size_t n = frame6(f, a.bytes, 0, none);
+
+			(void)n;
+			f[14 + 6] = 58;
+			ok(run(p.b, f, 14 + 40) == DROP,
+			   "%s: allowlist mode, ICMPv6 without its type byte "
+			   "is not ND",
+			   impl_name[impl]);
+		}
+		ipw_bpf_counters(p.b, c1);
+		ok(c1[IPW_BPF_PASS_LINK_V6] - c0[IPW_BPF_PASS_LINK_V6] ==
+			   passes,
+		   "%s: the link passes are counted apart (%" PRIu64 ")",
+		   impl_name[impl], passes);
+	}
 	mode(&p, IPW_MODE_DENYLIST);
+	/* In denylist mode a link-local source is judged like any other. */
+	put(&p, IPW_LIST_BAN, "fe80::/64", PERM);
+	expect(&p, "fe80::1", DROP, "denylist mode, banned link-local");
 	expect(&p, "203.0.113.1", PASS, "back in denylist mode");
 	expect(&p, "192.0.2.66", PASS, "denylist mode, allow beats ban");
 	pair_close(&p);
@@ -1071,6 +1161,7 @@ static void property(void)
 	uint64_t seed = s ? strtoull(s, NULL, 0) : DEFAULT_SEED;
 	long rounds = r ? strtol(r, NULL, 10) : 40;
 	uint64_t probes = 0, drops = 0, mism[NIMPL] = {0};
+	uint64_t tc_probes = 0, tc_mism = 0;
 	static const uint16_t tp[2] = {0x88a8, 0x8100};
 	struct pair p[NIMPL];
 	enum ipw_mode m = IPW_MODE_DENYLIST;
@@ -1135,10 +1226,22 @@ static void property(void)
 			int nvlan = (int)below(3);
 			uint8_t f[160];
 			size_t len = frame_of(f, &a, how, nvlan, tp);
-			bool want = table_blocks(&p[0], &a);
+			bool want = table_blocks(&p[0], &a) &&
+				    !link_passes(&p[0], &a);
 
 			probes++;
 			drops += want;
+			if (len >= 14) { /* the TC twin of cells */
+				int got = run_tc(p[IPW_BPF_CELLS].b, f, len);
+
+				tc_probes++;
+				if (got != (want ? DROP : PASS) &&
+				    tc_mism++ < 5)
+					diag("tc: round %ld: program %s, table "
+					     "%s",
+					     round, verdict_name(got),
+					     want ? "blocked" : "admitted");
+			}
 			for (i = 0; i < NIMPL; i++) {
 				int got = run(p[i].b, f, len);
 
@@ -1166,6 +1269,10 @@ static void property(void)
 	}
 	diag("property test: %" PRIu64 " probes, %" PRIu64 " blocked", probes,
 	     drops);
+	ok(tc_probes == probes && tc_mism == 0,
+	   "property: the TC program agrees with the table on all %" PRIu64
+	   " probes",
+	   tc_probes);
 	for (i = 0; i < NIMPL; i++) {
 		uint64_t c[IPW_BPF_COUNTERS], sum = 0, dropped;
 
@@ -1173,16 +1280,29 @@ static void property(void)
 		   "property: %s program agrees with the table on all %" PRIu64
 		   " probes (seed 0x%" PRIx64 ")",
 		   impl_name[i], probes, seed);
-		ipw_bpf_counters(p[i].b, c);
-		for (int j = 0; j < IPW_BPF_COUNTERS; j++)
-			sum += c[j];
-		dropped = c[IPW_BPF_DROP_BAN_V4] + c[IPW_BPF_DROP_BAN_V6] +
-			  c[IPW_BPF_DROP_NOT_ALLOWED_V4] +
-			  c[IPW_BPF_DROP_NOT_ALLOWED_V6];
-		ok(sum == probes && (mism[i] || dropped == drops),
-		   "property: %s counters add up (%" PRIu64 " frames, %" PRIu64
-		   " dropped)",
-		   impl_name[i], sum, dropped);
+		for (unsigned h = 0; h < IPW_BPF_HOOKS; h++) {
+			/* cells' TC twin saw the same frames, counted
+			 * under its own hook; the others have no TC. */
+			uint64_t want =
+				h == IPW_BPF_HOOK_XDP || i == IPW_BPF_CELLS ?
+					probes :
+					0;
+
+			sum = 0;
+			ipw_bpf_hook_counters(p[i].b, h, c);
+			for (int j = 0; j < IPW_BPF_COUNTERS; j++)
+				sum += c[j];
+			dropped = c[IPW_BPF_DROP_BAN_V4] +
+				  c[IPW_BPF_DROP_BAN_V6] +
+				  c[IPW_BPF_DROP_NOT_ALLOWED_V4] +
+				  c[IPW_BPF_DROP_NOT_ALLOWED_V6];
+			ok(sum == want &&
+				   (mism[i] || dropped == (want ? drops : 0)),
+			   "property: %s %s counters add up (%" PRIu64
+			   " frames, %" PRIu64 " dropped)",
+			   impl_name[i], h == IPW_BPF_HOOK_XDP ? "XDP" : "TC",
+			   sum, dropped);
+		}
 		pair_close(&p[i]);
 	}
 	ok(drops > probes / 50 && drops < probes - probes / 50,
@@ -1207,6 +1327,211 @@ static const char *bpf_unavailable(void)
 	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_XDP, NULL) != 1)
 		return "XDP programs unavailable in this kernel";
 	return NULL;
+}
+
+/* ---- pinned maps: reused, rebuilt, repaired, replaced ---- */
+
+static char pin_dir[64];
+
+static void pin_cleanup(void)
+{
+	static const char *const maps[] = {"ipw_entries", "ipw_cells4",
+					   "ipw_groups6", "ipw_config",
+					   "ipw_counters"};
+	char path[128];
+
+	if (!pin_dir[0])
+		return;
+	for (size_t i = 0; i < NELEM(maps); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, maps[i]);
+		unlink(path);
+	}
+	rmdir(pin_dir);
+}
+
+static int pin_open(struct pair *p, uint32_t max)
+{
+	struct ipw_bpf_opts bo = {
+		.impl = IPW_BPF_CELLS, .max_entries = max, .pin_dir = pin_dir};
+
+	return ipw_bpf_open(&p->b, &bo);
+}
+
+/* The pinned map @name's fd (closed by the caller). */
+static int pin_map(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	return bpf_obj_get(path);
+}
+
+static uint8_t frame_buf[160];
+
+/* Do the XDP and TC programs give the table's verdict for each of @ips? */
+static bool pin_agree(struct pair *p, const char *const *ips, size_t n)
+{
+	static const uint16_t none[1] = {0};
+	bool all = true;
+
+	for (size_t i = 0; i < n; i++) {
+		struct ipw_addr a = addr(ips[i]);
+		size_t len = frame_of(frame_buf, &a, AS_V4, 0, none);
+		int want = table_blocks(p, &a) ? DROP : PASS;
+		int x = run(p->b, frame_buf, len),
+		    t = run_tc(p->b, frame_buf, len);
+
+		if (x != want || t != want) {
+			diag("%s: XDP %s, TC %s, table %s", ips[i],
+			     verdict_name(x), verdict_name(t),
+			     verdict_name(want));
+			all = false;
+		}
+	}
+	return all;
+}
+
+static void test_pinning(void)
+{
+	static const char *const bans[] = {
+		"10.0.0.0/8",	 "192.0.2.0/24",    "192.0.2.7",
+		"198.51.100.9",	 "2001:db8::/32",   "2001:db8:1::/48",
+		"2001:db8:1::5", "2001:db8:2::/64", "3fff::/20",
+	};
+	static const char *const probes[] = {
+		"10.1.2.3",	 "192.0.2.9",	 "192.0.2.7",
+		"198.51.100.9",	 "198.51.100.8", "2001:db8:1::5",
+		"2001:db8:2::1", "2001:db8::1",	 "2001:db9::1",
+		"3fff::1",	 "192.0.3.1",	 "203.0.113.1",
+	};
+	struct pair p;
+	struct ipw_table_opts to = {.clock = fixed_clock, .hit_sample = 1};
+	int fd, rc;
+	uint64_t drops = 0;
+
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/ipwall-test-%d",
+		 (int)getpid());
+	memset(&p, 0, sizeof(p));
+	p.impl = IPW_BPF_CELLS;
+	p.boot0 = ipw_bpf_boot_ns();
+	if (ipw_table_new(&p.t, &to) != 0)
+		return;
+	rc = pin_open(&p, 1024);
+	if (!ok(rc == 0, "pinning: open with maps pinned in %s", pin_dir)) {
+		diag("ipw_bpf_open: %s", strerror(-rc));
+		ipw_table_free(p.t);
+		pin_cleanup();
+		return;
+	}
+	ok(ipw_bpf_reused(p.b) == 0, "pinning: nothing reused the first time");
+	for (size_t i = 0; i < NELEM(bans); i++)
+		put(&p, IPW_LIST_BAN, bans[i], PERM);
+	put(&p, IPW_LIST_ALLOW, "192.0.2.9", PERM);
+	/* A packet counted against an entry, to see it kept. */
+	expect(&p, "198.51.100.9", DROP, "pinning: before the reopen");
+	ipw_bpf_free(p.b);
+
+	/* The process goes; a new one reopens the same maps. */
+	rc = pin_open(&p, 1024);
+	ok(rc == 0 && ipw_bpf_reused(p.b) == NELEM(bans) + 1,
+	   "pinning: the reopen reuses the %zu entries (%zu)", NELEM(bans) + 1,
+	   rc ? 0 : ipw_bpf_reused(p.b));
+	if (rc) {
+		ipw_table_free(p.t);
+		pin_cleanup();
+		return;
+	}
+	{
+		struct ipw_addr a = addr("198.51.100.9");
+		int rd = ipw_bpf_drops(p.b, IPW_LIST_BAN, &a, &drops);
+
+		ok(rd == 0 && drops == 1,
+		   "pinning: an entry keeps its drop count across the reopen "
+		   "(%" PRIu64 ")",
+		   drops);
+	}
+	ok(pin_agree(&p, probes, NELEM(probes)),
+	   "pinning: XDP and TC agree with the table after the reopen");
+
+	/* A process killed between an entry and its mask bits: the bits
+	 * of the /32s' cell, a /48's group and the /8's length gone. */
+	fd = pin_map("ipw_cells4");
+	{
+		__u32 k = IPW_BPF_CELL(IPW_LIST_BAN, (192u << 8) | 0);
+		__u64 zero = 0;
+
+		ok(fd >= 0 && bpf_map_update_elem(fd, &k, &zero, BPF_ANY) == 0,
+		   "pinning: a cell's bits cleared behind the library's back");
+		close(fd);
+	}
+	fd = pin_map("ipw_groups6");
+	{
+		struct ipw_bpf_group_key gk = {.list = IPW_LIST_BAN};
+		struct ipw_addr a = addr("2001:db8::");
+
+		memcpy(&gk.prefix, a.bytes, 4);
+		ok(fd >= 0 && bpf_map_delete_elem(fd, &gk) == 0,
+		   "pinning: an IPv6 group deleted behind its back");
+		close(fd);
+	}
+	fd = pin_map("ipw_config");
+	{
+		__u32 k = 0;
+		struct ipw_bpf_config c;
+
+		ok(fd >= 0 && bpf_map_lookup_elem(fd, &k, &c) == 0 &&
+			   (c.lens4[IPW_LIST_BAN] & (1ull << 24)) &&
+			   (c.lens4[IPW_LIST_BAN] &= ~(1ull << 24),
+			    bpf_map_update_elem(fd, &k, &c, BPF_ANY) == 0),
+		   "pinning: the /8's length bit cleared behind its back");
+		close(fd);
+	}
+	ok(!pin_agree(&p, probes, NELEM(probes)),
+	   "pinning: (control) the damaged masks miss bans");
+	ipw_bpf_free(p.b);
+	rc = pin_open(&p, 1024);
+	ok(rc == 0 && pin_agree(&p, probes, NELEM(probes)),
+	   "pinning: a reopen repairs the masks from the entries");
+
+	/* The rebuilt bookkeeping drives deletes: the last /8 gone clears
+	 * its length, the /32's cell keeps the /24's bit. */
+	if (rc == 0) {
+		struct ipw_bpf_config c;
+		__u32 k = 0;
+
+		del(&p, IPW_LIST_BAN, "10.0.0.0/8");
+		del(&p, IPW_LIST_BAN, "192.0.2.7");
+		del(&p, IPW_LIST_BAN, "2001:db8:1::/48");
+		ok(pin_agree(&p, probes, NELEM(probes)),
+		   "pinning: deletes after the reopen agree with the table");
+		fd = pin_map("ipw_config");
+		ok(fd >= 0 && bpf_map_lookup_elem(fd, &k, &c) == 0 &&
+			   !(c.lens4[IPW_LIST_BAN] & (1ull << 24)) &&
+			   (c.lens4[IPW_LIST_BAN] & (1ull << 8)),
+		   "pinning: the last /8 deleted clears its length, the /24 "
+		   "keeps its own");
+		if (fd >= 0)
+			close(fd);
+		ipw_bpf_free(p.b);
+	}
+
+	/* Another capacity: the old maps are replaced, not reused. */
+	rc = pin_open(&p, 2048);
+	ok(rc == 0 && ipw_bpf_reused(p.b) == 0,
+	   "pinning: maps of another capacity are replaced");
+	if (rc == 0) {
+		static const uint16_t none[1] = {0};
+		struct ipw_addr a = addr("198.51.100.9");
+		size_t len = frame_of(frame_buf, &a, AS_V4, 0, none);
+
+		ok(run(p.b, frame_buf, len) == PASS &&
+			   run_tc(p.b, frame_buf, len) == PASS,
+		   "pinning: the new maps start empty (a ban of the old "
+		   "ones no longer drops)");
+		ipw_bpf_free(p.b);
+	}
+	ipw_table_free(p.t);
+	pin_cleanup();
 }
 
 int main(void)
@@ -1240,5 +1565,6 @@ int main(void)
 		for (int impl = 0; impl < NIMPL; impl++)
 			cases[c](impl);
 	property();
+	test_pinning();
 	return done_testing();
 }
