@@ -1210,7 +1210,7 @@ int ipw_bpf_drops(struct ipw_bpf *b, enum ipw_list list,
 int ipw_bpf_foreach(struct ipw_bpf *b,
 		    int (*cb)(void *ctx, enum ipw_list list,
 			      const struct ipw_addr *target,
-			      uint64_t expires_ns),
+			      uint64_t expires_ns, uint64_t drops),
 		    void *ctx)
 {
 	struct ipw_bpf_key k, next;
@@ -1230,7 +1230,7 @@ int ipw_bpf_foreach(struct ipw_bpf *b,
 		 * IPv4-mapped one back to IPv4, as the table writes it. */
 		if (ipw_addr_from_v6(&a, (const uint8_t *)k.addr, k.plen) != 0)
 			continue;
-		rc = cb(ctx, (enum ipw_list)k.list, &a, v.expires_ns);
+		rc = cb(ctx, (enum ipw_list)k.list, &a, v.expires_ns, v.drops);
 		if (rc)
 			return rc;
 	}

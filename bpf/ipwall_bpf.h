@@ -154,20 +154,21 @@ int ipw_bpf_hook_counters(struct ipw_bpf *b, unsigned hook,
 int ipw_bpf_drops(struct ipw_bpf *b, enum ipw_list list,
 		  const struct ipw_addr *target, uint64_t *drops);
 
-/* ipw_bpf_boot_ns() - CLOCK_BOOTTIME now, in ns: the program's clock. */
 /*
  * ipw_bpf_foreach() - call @cb for every entry in the maps (IPW_BPF_HASH
- * and IPW_BPF_CELLS), with its target as the table writes it and its
- * boot-time expiry; a non-zero return stops the walk and is returned. The
- * walk must not change the maps: collect, then delete. Returns 0, @cb's
+ * and IPW_BPF_CELLS), with its target as the table writes it, its
+ * boot-time expiry and its drop count; a non-zero return stops the walk
+ * and is returned. The walk must not change the maps: collect, then
+ * delete. Entries put or deleted during a walk may be seen or not. Returns 0, @cb's
  * non-zero, or a negative IPW_E*.
  */
 int ipw_bpf_foreach(struct ipw_bpf *b,
 		    int (*cb)(void *ctx, enum ipw_list list,
 			      const struct ipw_addr *target,
-			      uint64_t expires_ns),
+			      uint64_t expires_ns, uint64_t drops),
 		    void *ctx);
 
+/* ipw_bpf_boot_ns() - CLOCK_BOOTTIME now, in ns: the program's clock. */
 uint64_t ipw_bpf_boot_ns(void);
 
 /*

@@ -62,6 +62,7 @@ enum opt {
 	OPT_COUNT,
 	OPT_SCOPE,
 	OPT_FILE,
+	OPT_DROPS,
 	OPT_END,
 };
 
@@ -96,6 +97,7 @@ static const struct option long_opts[] = {
 	{"count", no_argument, NULL, OPT_COUNT},
 	{"scope", required_argument, NULL, OPT_SCOPE},
 	{"file", required_argument, NULL, OPT_FILE},
+	{"drops", no_argument, NULL, OPT_DROPS},
 	{NULL, 0, NULL, 0},
 };
 
@@ -128,7 +130,8 @@ static const char usage_text[] =
 	"  ls [--allows] [--limit N] [--family 4|6] [--within CIDR]\n"
 	"     [--kind address|prefix] [--auto true|false] [--all]\n"
 	"                        list bans (or allows), one page or --all\n"
-	"  top [K]               the K (default 10) entries with most hits\n"
+	"  top [K] [--drops]     the K (default 10) entries with most hits, or\n"
+	"                        the bans the kernel dropped most packets for\n"
 	"  mode [denylist|allowlist]\n"
 	"                        show or set the policy mode\n"
 	"  import FILE|- [--allows] [--ttl D] [--reason R] [--strict] [--batch "
@@ -567,7 +570,9 @@ out:
 
 static int cmd_top(struct ctx *x)
 {
-	struct cli_table table = {.cols = CLI_COLS_TOP};
+	bool drops = opt_val(x, OPT_DROPS) != NULL;
+	struct cli_table table = {.cols = drops ? CLI_COLS_DROPS :
+						  CLI_COLS_TOP};
 	struct cli_buf path = {0};
 	struct cli_reply r;
 	const json_t *items;
@@ -579,7 +584,8 @@ static int cmd_top(struct ctx *x)
 		if (rc)
 			return rc;
 	}
-	if (cli_buf_addf(&path, "/v1/top?k=%llu", (unsigned long long)k))
+	if (cli_buf_addf(&path, "/v1/top?k=%llu%s", (unsigned long long)k,
+			 drops ? "&by=drops" : ""))
 		return CLI_EXIT_USAGE;
 	rc = cli_request(x->conn, "GET", path.data, NULL, 0, &r);
 	cli_buf_free(&path);
@@ -972,7 +978,7 @@ static const struct command commands[] = {
 	 BIT(OPT_ALLOWS) | BIT(OPT_LIMIT) | BIT(OPT_FAMILY) | BIT(OPT_WITHIN) |
 		 BIT(OPT_KIND) | BIT(OPT_AUTO) | BIT(OPT_ALL),
 	 cmd_ls, false},
-	{"top", 0, 1, 0, cmd_top, false},
+	{"top", 0, 1, BIT(OPT_DROPS), cmd_top, false},
 	{"mode", 0, 1, 0, cmd_mode, false},
 	{"import", 1, 1,
 	 BIT(OPT_ALLOWS) | BIT(OPT_TTL) | BIT(OPT_REASON) | BIT(OPT_STRICT) |

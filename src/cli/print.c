@@ -78,6 +78,12 @@ static const struct column top_cols[] = {
 	{NULL, NULL, false},
 };
 
+static const struct column drops_cols[] = {
+	{"TARGET", "target", false}, {"EXPIRES", "expires_at", false},
+	{"DROPS", "drops", true},    {"HITS", "hits", true},
+	{"REASON", "reason", false}, {NULL, NULL, false},
+};
+
 static const struct column history_cols[] = {
 	{"TIME", "ts", false},	     {"ACTION", "action", false},
 	{"RESULT", "result", false}, {"LIST", "list", false},
@@ -95,6 +101,8 @@ static const struct column *columns(enum cli_columns c)
 		return allows_cols;
 	case CLI_COLS_TOP:
 		return top_cols;
+	case CLI_COLS_DROPS:
+		return drops_cols;
 	case CLI_COLS_BANS:
 	default:
 		return bans_cols;

@@ -44,9 +44,7 @@
 #include "oplog/ops.h"
 #include "oplog/store.h"
 #include "build_features.h"
-#if IPWD_WITH_BPF
 #include "enforce/enforce.h"
-#endif
 
 static void usage(FILE *f)
 {
@@ -54,6 +52,7 @@ static void usage(FILE *f)
 		"usage: ipwalld [--config FILE] [--listen ADDR:PORT] "
 		"[--data-dir DIR]\n"
 		"       ipwalld --check-config [--config FILE] [...]\n"
+		"       ipwalld --detach [--config FILE]\n"
 		"\n"
 		"  -c, --config FILE     INI configuration (default: none, "
 		"embedded defaults)\n"
@@ -66,6 +65,10 @@ static void usage(FILE *f)
 		"                        built in (+name) or left out (-name)\n"
 		"      --routes          print the HTTP API's routes and the token\n"
 		"                        scope each needs, and exit\n"
+		"      --detach          remove what [enforce] put in the kernel\n"
+		"                        (XDP links, TC filters, pinned maps, the\n"
+		"                        nftables table) and exit; stop ipwalld\n"
+		"                        first\n"
 		"  -h, --help            this text\n"
 		"\n"
 		"Flags override the file. Signals: SIGTERM/SIGINT stop "
@@ -115,9 +118,7 @@ static struct {
 	bool idle_released; /* memory given back since it last moved */
 	bool check_said;
 	struct ipwd_audit_sub *audit_sub;
-#if IPWD_WITH_BPF
 	struct ipwd_enforce *enforce; /* NULL: no kernel enforcement */
-#endif
 } m = {.lock_fd = -1};
 
 /*
@@ -345,21 +346,17 @@ static int oplog_start(struct ipwd *d)
 		log_error("out of memory");
 		return -1;
 	}
-#if IPWD_WITH_BPF
 	if (m.enforce && ipwd_enforce_subscribe(m.enforce, d->ops) != 0) {
 		log_error("out of memory");
 		return -1;
 	}
-#endif
 	if (ipwd_ops_load(d->ops, &loaded, &expired, err, sizeof(err)) != 0) {
 		log_error("store: %s: %s", d->cfg.store_path, err);
 		return -1;
 	}
-#if IPWD_WITH_BPF
-	/* The maps hold the table before the program sees a packet. */
+	/* The kernel holds the table before it judges a packet. */
 	if (m.enforce && ipwd_enforce_attach(m.enforce) != 0)
 		return -1;
-#endif
 	if (d->store)
 		log_info("store %s: %zu entries loaded, %zu expired while "
 			 "stopped (recorded)",
@@ -423,41 +420,38 @@ static void oplog_tick(struct ipwd *d)
 	release_when_idle(d);
 }
 
-/* Kernel enforcement ([enforce], enforce/enforce.h): the program and
- * its maps before the op log starts (its subscriber is added there and
- * the program attached once the maps hold the table); detached after the
- * op log has drained it. */
+/* Kernel enforcement ([enforce], enforce/enforce.h): the backends before
+ * the op log starts (their subscriber is added there, and they attach
+ * once the first reconcile gave them the table); freed after the op log
+ * has drained them. What they put in the kernel stays: a stop is no
+ * window. */
 static int enforce_start(struct ipwd *d)
 {
-#if IPWD_WITH_BPF
 	if (ipwd_enforce_new(&m.enforce, &d->cfg) != 0)
 		return -1;
 	if (m.enforce) {
 		d->metrics_more = ipwd_enforce_metrics;
-		d->metrics_more_ctx = m.enforce;
+		d->drops = ipwd_enforce_drops;
+		d->drops_top = ipwd_enforce_top;
+		d->enforce_ctx = m.enforce;
 	}
 	return 0;
-#else
-	if (*d->cfg.xdp) {
-		log_error("[enforce] xdp: this ipwalld is built without "
-			  "kernel enforcement (the bpf feature: libbpf, "
-			  "clang, bpftool)");
-		return -1;
-	}
-	return 0;
-#endif
+}
+
+static void enforce_tick(struct ipwd *d)
+{
+	(void)d;
+	ipwd_enforce_tick(m.enforce);
 }
 
 static void enforce_stop(struct ipwd *d)
 {
-#if IPWD_WITH_BPF
 	d->metrics_more = NULL;
-	d->metrics_more_ctx = NULL;
+	d->drops = NULL;
+	d->drops_top = NULL;
+	d->enforce_ctx = NULL;
 	ipwd_enforce_free(m.enforce);
 	m.enforce = NULL;
-#else
-	(void)d;
-#endif
 }
 
 static void oplog_stop(struct ipwd *d)
@@ -576,7 +570,7 @@ static const struct subsystem subsystems[] = {
 	{"table", table_start, table_stop, NULL, NULL},
 	{"store", store_start, store_stop, NULL, store_tick},
 	{"audit log", audit_start, audit_stop, audit_reload, NULL},
-	{"kernel enforcement", enforce_start, enforce_stop, NULL, NULL},
+	{"kernel enforcement", enforce_start, enforce_stop, NULL, enforce_tick},
 	{"op log", oplog_start, oplog_stop, NULL, oplog_tick},
 	{"store check", check_start, check_stop, NULL, check_tick},
 	{"http api", api_start, api_stop, api_reload, api_tick},
@@ -636,13 +630,14 @@ int main(int argc, char **argv)
 		{"check-config", no_argument, NULL, 'C'},
 		{"version", no_argument, NULL, 'V'},
 		{"routes", no_argument, NULL, 'R'},
+		{"detach", no_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct ipwd_overrides ov = {0};
 	struct ipwd d = {0};
 	const char *config = NULL;
-	bool check_only = false;
+	bool check_only = false, detach = false;
 	struct timespec wait;
 	sigset_t sigs;
 	size_t started = 0, i;
@@ -662,6 +657,9 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			check_only = true;
+			break;
+		case 'D':
+			detach = true;
 			break;
 		case 'V':
 			printf("ipwalld %s\nfeatures: %s\n", IPWALL_VERSION,
@@ -721,6 +719,13 @@ int main(int argc, char **argv)
 			errs, errs == 1 ? "" : "s");
 		ipwd_config_free(&d.cfg);
 		return 1;
+	}
+	if (detach) {
+		/* Everything [enforce] put in the kernel, taken away. */
+		int bad = ipwd_enforce_detach(&d.cfg);
+
+		ipwd_config_free(&d.cfg);
+		return bad ? 1 : 0;
 	}
 	apply_live(&d);
 

@@ -27,6 +27,7 @@
 	X(FORBIDDEN, 403, "forbidden")                           \
 	X(NOT_FOUND, 404, "not_found")                           \
 	X(NO_STORE, 404, "no_store")                             \
+	X(NO_ENFORCEMENT, 404, "no_enforcement")                 \
 	X(METHOD_NOT_ALLOWED, 405, "method_not_allowed")         \
 	X(COVERED_BY_ALLOW, 409, "covered_by_allow")             \
 	X(BODY_TOO_LARGE, 413, "body_too_large")                 \

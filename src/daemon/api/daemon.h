@@ -42,7 +42,13 @@ struct ipwd {
 	 * enforcement): Prometheus text into @buf, its length (0: none).
 	 * Set before the HTTP front starts; called from HTTP workers. */
 	size_t (*metrics_more)(void *ctx, char *buf, size_t size);
-	void *metrics_more_ctx;
+	/* Packets the kernel dropped for ban @target, and the bans with the
+	 * most drops (GET /v1/top): from kernel enforcement too, NULL when
+	 * it is off. Same context; any HTTP worker. */
+	uint64_t (*drops)(void *ctx, const struct ipw_addr *target);
+	size_t (*drops_top)(void *ctx, size_t k, struct ipw_addr *targets,
+			    uint64_t *drops);
+	void *enforce_ctx;
 	struct {
 		size_t max_body;
 		size_t max_header; /* fixed at start */

@@ -102,8 +102,62 @@ void ipwd_h_mode_get(struct ipwd_req *r, struct ipwd_resp *o)
 				 ipw_mode_name(ipw_table_mode(r->d->table))));
 }
 
+/*
+ * GET /v1/top?by=drops: the bans the kernel dropped the most packets for
+ * (a walk of the BPF map), each with the table's entry when it still has
+ * one (an entry the table lost but the map kept until the next reconcile
+ * is shown with its target and drops only). 503 unavailable without
+ * kernel enforcement.
+ */
+static void top_by_drops(struct ipwd_req *r, struct ipwd_resp *o, size_t k,
+			 int64_t now)
+{
+	struct ipw_addr *t;
+	uint64_t *dr;
+	size_t n, i;
+	json_t *items;
+
+	if (r->d->drops_top == NULL) {
+		ipwd_resp_error(o, IPWD_E_NO_ENFORCEMENT, "by",
+				"no kernel enforcement here: [enforce] xdp or "
+				"tc counts drops");
+		return;
+	}
+	t = calloc(k, sizeof(*t));
+	dr = calloc(k, sizeof(*dr));
+	if (t == NULL || dr == NULL) {
+		free(t);
+		free(dr);
+		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");
+		return;
+	}
+	n = r->d->drops_top(r->d->enforce_ctx, k, t, dr);
+	items = json_array();
+	for (i = 0; i < n; i++) {
+		struct ipw_entry_info e;
+		json_t *it;
+
+		if (ipw_table_get(r->d->table, IPW_LIST_BAN, &t[i], &e) == 0) {
+			it = ipwd_entry_json(&e, now);
+		} else {
+			char buf[IPW_ADDR_STRLEN];
+
+			ipw_addr_format(&t[i], buf, sizeof(buf));
+			it = json_pack("{s:s, s:s}", "target", buf, "list",
+				       "ban");
+		}
+		json_object_set_new(it, "drops",
+				    json_integer((json_int_t)dr[i]));
+		json_array_append_new(items, it);
+	}
+	free(t);
+	free(dr);
+	ipwd_resp_json(o, 200, json_pack("{s:o}", "items", items));
+}
+
 void ipwd_h_top(struct ipwd_req *r, struct ipwd_resp *o)
 {
+	bool by_drops = false;
 	struct ipw_entry_info *v;
 	size_t k = 10, i, n;
 	int64_t now = ipwd_now_s();
@@ -120,6 +174,19 @@ void ipwd_h_top(struct ipwd_req *r, struct ipwd_resp *o)
 		}
 		k = (size_t)u;
 	}
+	if ((s = ipwd_req_arg(r, "by", &present)) || present) {
+		if (s == NULL ||
+		    (strcmp(s, "hits") != 0 && strcmp(s, "drops") != 0)) {
+			ipwd_resp_error(o, IPWD_E_INVALID_PARAMETER, "by",
+					"by must be hits or drops");
+			return;
+		}
+		by_drops = strcmp(s, "drops") == 0;
+	}
+	if (by_drops) {
+		top_by_drops(r, o, k, now);
+		return;
+	}
 	v = malloc(k * sizeof(*v));
 	if (v == NULL) {
 		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");
@@ -127,8 +194,16 @@ void ipwd_h_top(struct ipwd_req *r, struct ipwd_resp *o)
 	}
 	n = ipw_table_top(r->d->table, k, v);
 	items = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(items, ipwd_entry_json(&v[i], now));
+	for (i = 0; i < n; i++) {
+		json_t *it = ipwd_entry_json(&v[i], now);
+
+		if (r->d->drops && v[i].list == IPW_LIST_BAN)
+			json_object_set_new(
+				it, "drops",
+				json_integer((json_int_t)r->d->drops(
+					r->d->enforce_ctx, &v[i].target)));
+		json_array_append_new(items, it);
+	}
 	free(v);
 	ipwd_resp_json(o, 200, json_pack("{s:o}", "items", items));
 }
@@ -216,18 +291,27 @@ static int append_guard(struct ipwd *d, struct ipwd_resp *o)
 /* What another subsystem adds (daemon.h, metrics_more). */
 static int append_more(struct ipwd *d, struct ipwd_resp *o)
 {
-	char buf[4096], *b;
+	enum { MORE = 64 * 1024 };
+	char *buf, *b;
 	size_t n;
 
 	if (d->metrics_more == NULL)
 		return 0;
-	n = d->metrics_more(d->metrics_more_ctx, buf, sizeof(buf));
-	if (n == 0 || n >= sizeof(buf))
-		return 0; /* nothing to add (or it failed): the rest stands */
-	b = realloc(o->body, o->len + n + 1);
-	if (b == NULL)
+	buf = malloc(MORE);
+	if (buf == NULL)
 		return -1;
+	n = d->metrics_more(d->enforce_ctx, buf, MORE);
+	if (n == 0 || n >= MORE) {
+		free(buf);
+		return 0; /* nothing to add (or it failed): the rest stands */
+	}
+	b = realloc(o->body, o->len + n + 1);
+	if (b == NULL) {
+		free(buf);
+		return -1;
+	}
 	memcpy(b + o->len, buf, n);
+	free(buf);
 	b[o->len + n] = '\0';
 	o->body = b;
 	o->len += n;

@@ -44,7 +44,7 @@ const struct ipwd_route_def ipwd_routes[] = {
 	{"/v1/mode", PUT, IPWD_ROUTE_MODE, IPWD_SCOPE_ADMIN, true,
 	 ipwd_h_mode_put, NONE_ARGS},
 	{"/v1/top", GET, IPWD_ROUTE_TOP, IPWD_SCOPE_CHECK, false, ipwd_h_top,
-	 ARGS("k")},
+	 ARGS("k", "by")},
 	{"/v1/stats", GET, IPWD_ROUTE_STATS, IPWD_SCOPE_CHECK, false,
 	 ipwd_h_stats, NONE_ARGS},
 	{"/healthz", GET, IPWD_ROUTE_HEALTHZ, IPWD_SCOPE_NONE, false,

@@ -62,8 +62,15 @@ struct ipwd_config {
 	/* [audit] */
 	char *audit_log; /* file, "-", "journal", or "" (none) */
 	/* [enforce] */
-	char *xdp;    /* interfaces for the XDP program, spaces between */
-	int xdp_mode; /* enum ipwd_xdp_mode */
+	char *xdp;     /* interfaces for the XDP program, spaces between */
+	int xdp_mode;  /* enum ipwd_xdp_mode */
+	char *tc;      /* interfaces for the TC (clsact ingress) program */
+	char *pin_dir; /* bpffs folder of the pinned maps and links */
+	unsigned reconcile_interval; /* seconds between reconciles, 0 = off */
+	bool nftables;		     /* the nftables backend */
+	bool nft_forward;	     /* also filter forwarded traffic */
+	char *nft_table;	     /* name of the inet table */
+	unsigned nft_max_elements;   /* per set; 0 = [table] max_entries */
 };
 
 /* Command line values that override the file (NULL: not given). */

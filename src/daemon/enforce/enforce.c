@@ -1,57 +1,100 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Kernel enforcement (see enforce.h).
+ * Kernel enforcement (see enforce.h): the backends and their one
+ * subscriber.
+ *
+ * Threads. apply() and resync() run on the subscriber's thread, one at a
+ * time: they are the only callers of a backend's begin/put/del/mode/
+ * commit/reconcile. ipwd_enforce_tick() runs on the main loop and only
+ * asks the op log for a resync (ipwd_ops_request_resync()), with the
+ * reason in an atomic that resync() reads. metrics(), drops() and top()
+ * run on HTTP workers and touch only what a backend allows beside a
+ * writer (its counters, a walk of its map).
  */
 #include <errno.h>
 #include <stdio.h>
-#include <linux/if_link.h>
-#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-
 #include <ipwall/errcode.h>
 
 #include "base/log.h"
+#include "build_features.h"
 #include "enforce/enforce.h"
-#include "ipwall_bpf.h"
 #include "oplog/op.h"
 
-#define MAX_IFS 32
+#if IPWD_WITH_BPF
+#include "enforce/bpf_backend.h"
+#endif
+#if IPWD_NFT_BACKEND
+#include "enforce/nft.h"
+#endif
+
+#define MAX_BACKENDS 2
+
+/* Why a reconcile runs: the labels of ipwall_enforce_repaired_total. */
+enum reason { R_START, R_PERIODIC, R_CLOCK, R_CATCH_UP, R_COUNT };
+static const char *const reason_name[R_COUNT] = {"start", "periodic", "clock",
+						 "catch_up"};
 
 struct ipwd_enforce {
-	struct ipw_bpf *bpf;
+	struct ipwd_backend be[MAX_BACKENDS];
+	size_t nbe;
+	void *bpf; /* the BPF backend's handle, for drops; NULL if off */
 	struct ipwd_ops *ops;
 	struct ipw_table *table;
-	unsigned ifindex[MAX_IFS];
-	char ifname[MAX_IFS][IF_NAMESIZE];
-	bool attached[MAX_IFS];
-	size_t nifs;
-	__u32 xdp_flags;
-	bool loaded; /* the maps were filled once */
+	unsigned interval; /* seconds between reconciles, 0 = never */
+	bool loaded;	   /* the first reconcile is done */
+	int reason;	   /* enum reason of the next resync */
+	int64_t offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME, last seen */
+	int64_t last_ns;   /* CLOCK_MONOTONIC of the last request */
+	/* Counters (the subscriber's thread writes, workers read). */
+	uint64_t reconciles[MAX_BACKENDS][R_COUNT];
+	uint64_t repaired[MAX_BACKENDS][R_COUNT];
+	uint64_t failures[MAX_BACKENDS];
 };
 
-/* Wall-clock and boot-time "now", read together for one conversion. */
-static void clocks(int64_t *wall_ns, uint64_t *boot_ns)
+static int64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	*wall_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	*boot_ns = ipw_bpf_boot_ns();
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int put(struct ipwd_enforce *e, const struct ipw_entry_info *in)
+static int64_t wall_boot_offset(void)
 {
-	int64_t wall;
-	uint64_t boot;
+	return clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+}
 
-	clocks(&wall, &boot);
-	return ipw_bpf_put(e->bpf, in->list, &in->target,
-			   ipw_bpf_expiry_ns(in->expires, wall, boot));
+static void count(uint64_t *c, uint64_t n)
+{
+	__atomic_add_fetch(c, n, __ATOMIC_RELAXED);
+}
+
+/* One group to one backend: 0 or its first error. */
+static int apply_one(const struct ipwd_backend *be, const struct ipwd_group *g)
+{
+	const struct ipwd_backend_ops *ops = be->ops;
+	size_t i;
+	int rc = ops->begin(be->b), rc2;
+
+	for (i = 0; i < g->n && rc == 0; i++) {
+		const struct ipwd_oprec *r = &g->recs[i];
+
+		if (r->action == IPWD_ACT_MODE) {
+			if (r->change == IPW_CHANGE_MODE)
+				rc = ops->mode(be->b, r->mode);
+		} else if (r->after) {
+			rc = ops->put(be->b, r->after->list, &r->after->target,
+				      r->after->expires);
+		} else if (r->change == IPW_CHANGE_REMOVED) {
+			rc = ops->del(be->b, r->list, &r->target);
+		}
+	}
+	rc2 = ops->commit(be->b); /* always ends the group */
+	return rc ? rc : rc2;
 }
 
 static int apply(void *ctx, const struct ipwd_group *g)
@@ -60,125 +103,65 @@ static int apply(void *ctx, const struct ipwd_group *g)
 	size_t i;
 	int rc = 0;
 
-	for (i = 0; i < g->n && rc == 0; i++) {
-		const struct ipwd_oprec *r = &g->recs[i];
+	for (i = 0; i < e->nbe; i++) {
+		int r = apply_one(&e->be[i], g);
 
-		if (r->action == IPWD_ACT_MODE) {
-			if (r->change == IPW_CHANGE_MODE)
-				rc = ipw_bpf_set_mode(e->bpf, r->mode);
-		} else if (r->after) {
-			rc = put(e, r->after);
-		} else if (r->change == IPW_CHANGE_REMOVED) {
-			rc = ipw_bpf_del(e->bpf, r->list, &r->target);
-			if (rc == IPW_ENOENT)
-				rc = 0;
+		if (r) {
+			count(&e->failures[i], 1);
+			log_error("enforce: %s: applying sequence %llu failed "
+				  "(%s): catching up from the table",
+				  e->be[i].ops->name,
+				  (unsigned long long)g->seq, ipw_strerror(r));
+			rc = r;
 		}
 	}
-	if (rc)
-		log_error("enforce: a map update failed (%s): catching up "
-			  "from the table",
-			  ipw_strerror(rc));
 	return rc;
 }
 
-/* Entries of the maps the table no longer has, collected during a walk
- * and deleted after it. */
-struct stale {
-	struct ipwd_enforce *e;
-	struct {
-		enum ipw_list list;
-		struct ipw_addr target;
-	} * v;
-	size_t n, cap;
-};
-
-static int find_stale(void *ctx, enum ipw_list list,
-		      const struct ipw_addr *target, uint64_t expires_ns)
-{
-	struct stale *s = ctx;
-	struct ipw_entry_info info;
-
-	(void)expires_ns;
-	if (ipw_table_get(s->e->table, list, target, &info) == 0)
-		return 0;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 256;
-		void *v = realloc(s->v, cap * sizeof(*s->v));
-
-		if (v == NULL)
-			return IPW_ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
-	s->v[s->n].list = list;
-	s->v[s->n].target = *target;
-	s->n++;
-	return 0;
-}
-
-/*
- * Catch up: the snapshot's live entries put (in batches the first time,
- * when the maps are empty), then what the table no longer has deleted.
- * The mode is the table's now: a mode op after @seq sets it again.
- */
 static int resync(void *ctx, struct ipw_snapshot *snap, uint64_t from,
 		  uint64_t seq)
 {
 	struct ipwd_enforce *e = ctx;
-	size_t n = ipw_snapshot_count(snap), i, put_n = 0;
-	struct ipw_bpf_entry *batch = NULL;
-	struct stale st = {.e = e};
-	struct ipw_entry_key k;
-	int64_t wall;
-	uint64_t boot;
+	enum ipw_mode mode = ipw_table_mode(e->table);
+	int why = __atomic_exchange_n(&e->reason, R_CATCH_UP, __ATOMIC_ACQ_REL);
+	size_t i;
 	int rc = 0;
 
 	(void)from;
-	clocks(&wall, &boot);
-	if (!__atomic_load_n(&e->loaded, __ATOMIC_ACQUIRE)) {
-		batch = calloc(n ? n : 1, sizeof(*batch));
-		if (batch == NULL)
-			return IPW_ENOMEM;
-	}
-	for (i = 0; i < n && rc == 0; i++) {
-		uint64_t exp;
+	if (!__atomic_load_n(&e->loaded, __ATOMIC_ACQUIRE))
+		why = R_START;
+	for (i = 0; i < e->nbe; i++) {
+		uint64_t fixed = 0;
+		int64_t t0 = clock_ns(CLOCK_MONOTONIC);
+		int r = e->be[i].ops->reconcile(e->be[i].b, snap, mode, &fixed);
 
-		ipw_snapshot_key(snap, i, &k);
-		if (k.expires != 0 && k.expires * 1000000000 <= wall)
-			continue; /* expired, not yet purged */
-		exp = ipw_bpf_expiry_ns(k.expires, wall, boot);
-		if (batch) {
-			batch[put_n].target = k.target;
-			batch[put_n].list = k.list;
-			batch[put_n].expires_ns = exp;
-		} else {
-			rc = ipw_bpf_put(e->bpf, k.list, &k.target, exp);
+		count(&e->reconciles[i][why], 1);
+		count(&e->repaired[i][why], fixed);
+		if (r) {
+			count(&e->failures[i], 1);
+			log_error("enforce: %s: reconciling with the table at "
+				  "sequence %llu failed: %s",
+				  e->be[i].ops->name, (unsigned long long)seq,
+				  ipw_strerror(r));
+			rc = r;
+			continue;
 		}
-		put_n++;
-	}
-	if (batch) {
-		if (rc == 0)
-			rc = ipw_bpf_put_batch(e->bpf, batch, put_n);
-		free(batch);
+		if (fixed > 0 && why == R_PERIODIC)
+			log_warn("enforce: %s had drifted from the table: %llu "
+				 "entries repaired at sequence %llu",
+				 e->be[i].ops->name, (unsigned long long)fixed,
+				 (unsigned long long)seq);
+		else if (why == R_START || fixed > 0)
+			log_info(
+				"enforce: %s holds the table at sequence %llu "
+				"(%s reconcile: %llu entries added, changed or "
+				"removed, %.1f ms)",
+				e->be[i].ops->name, (unsigned long long)seq,
+				reason_name[why], (unsigned long long)fixed,
+				(double)(clock_ns(CLOCK_MONOTONIC) - t0) / 1e6);
 	}
 	if (rc == 0)
-		rc = ipw_bpf_foreach(e->bpf, find_stale, &st);
-	for (i = 0; rc == 0 && i < st.n; i++) {
-		rc = ipw_bpf_del(e->bpf, st.v[i].list, &st.v[i].target);
-		if (rc == IPW_ENOENT)
-			rc = 0;
-	}
-	if (rc == 0)
-		rc = ipw_bpf_set_mode(e->bpf, ipw_table_mode(e->table));
-	if (rc == 0) {
-		log_info("enforce: the maps hold the table at sequence %llu "
-			 "(%zu entries put, %zu stale removed)",
-			 (unsigned long long)seq, put_n, st.n);
 		__atomic_store_n(&e->loaded, true, __ATOMIC_RELEASE);
-	} else {
-		log_error("enforce: catching up failed: %s", ipw_strerror(rc));
-	}
-	free(st.v);
 	return rc;
 }
 
@@ -200,58 +183,70 @@ static const struct ipwd_subscriber sub = {
 
 int ipwd_enforce_new(struct ipwd_enforce **out, const struct ipwd_config *c)
 {
-	/* As many map entries as the table may hold: kernel memory is
-	 * taken per entry put, not up front. */
-	struct ipw_bpf_opts o = {.impl = IPW_BPF_CELLS,
-				 .max_entries = c->max_entries};
 	struct ipwd_enforce *e;
-	const char *p = c->xdp;
-	int rc;
+	bool bpf = (c->xdp && strspn(c->xdp, " \t,") != strlen(c->xdp)) ||
+		   (c->tc && strspn(c->tc, " \t,") != strlen(c->tc));
 
 	*out = NULL;
-	if (c->xdp == NULL || strspn(c->xdp, " \t") == strlen(c->xdp))
+#if !IPWD_WITH_BPF
+	if (bpf) {
+		log_error("[enforce] xdp, tc: this ipwalld is built without "
+			  "the BPF backend (the bpf feature: libbpf, clang, "
+			  "bpftool)");
+		return -1;
+	}
+#endif
+#if !IPWD_NFT_BACKEND
+	if (c->nftables) {
+		log_error("[enforce] nftables: this ipwalld is built without "
+			  "the nftables backend (libnftables)");
+		return -1;
+	}
+#endif
+	if (!bpf && !c->nftables)
 		return 0;
 	e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		return -1;
-	while (*p) {
-		size_t len;
+	e->interval = c->reconcile_interval;
+	e->reason = R_START;
+	e->offset_ns = wall_boot_offset();
+	e->last_ns = clock_ns(CLOCK_MONOTONIC);
+#if IPWD_WITH_BPF
+	if (bpf) {
+		struct ipwd_bpf_backend_opts o = {
+			.pin_dir = c->pin_dir,
+			.max_entries = c->max_entries,
+			.xdp = c->xdp,
+			.xdp_generic = c->xdp_mode == IPWD_XDP_GENERIC,
+			.tc = c->tc,
+		};
 
-		p += strspn(p, " \t,");
-		len = strcspn(p, " \t,");
-		if (len == 0)
-			break;
-		if (len >= IF_NAMESIZE || e->nifs == MAX_IFS) {
-			log_error("[enforce] xdp: \"%.*s\": %s", (int)len, p,
-				  len >= IF_NAMESIZE ?
-					  "not an interface name" :
-					  "more than 32 interfaces");
-			free(e);
+		if (ipwd_bpf_backend_new(&e->be[e->nbe], &o) != 0) {
+			ipwd_enforce_free(e);
 			return -1;
 		}
-		memcpy(e->ifname[e->nifs], p, len);
-		e->ifname[e->nifs][len] = '\0';
-		e->ifindex[e->nifs] = if_nametoindex(e->ifname[e->nifs]);
-		if (e->ifindex[e->nifs] == 0) {
-			log_error("[enforce] xdp: no interface \"%s\" here",
-				  e->ifname[e->nifs]);
-			free(e);
+		e->bpf = e->be[e->nbe].b;
+		e->nbe++;
+	}
+#endif
+#if IPWD_NFT_BACKEND
+	if (c->nftables) {
+		struct ipwd_nft_opts o = {
+			.table = c->nft_table,
+			.forward = c->nft_forward,
+			.max_elements = c->nft_max_elements ?
+						c->nft_max_elements :
+						c->max_entries,
+		};
+
+		if (ipwd_nft_new(&e->be[e->nbe], &o) != 0) {
+			ipwd_enforce_free(e);
 			return -1;
 		}
-		e->nifs++;
-		p += len;
+		e->nbe++;
 	}
-	/* No silent fallback: native is native (xdp-tools #108). */
-	e->xdp_flags = XDP_FLAGS_UPDATE_IF_NOEXIST |
-		       (c->xdp_mode == IPWD_XDP_GENERIC ? XDP_FLAGS_SKB_MODE :
-							  XDP_FLAGS_DRV_MODE);
-	rc = ipw_bpf_open(&e->bpf, &o);
-	if (rc != 0) {
-		log_error("enforce: cannot load the XDP program: %s",
-			  ipw_strerror(rc));
-		free(e);
-		return -1;
-	}
+#endif
 	*out = e;
 	return 0;
 }
@@ -265,11 +260,11 @@ int ipwd_enforce_subscribe(struct ipwd_enforce *e, struct ipwd_ops *ops)
 
 int ipwd_enforce_attach(struct ipwd_enforce *e)
 {
-	int fd = ipw_bpf_prog_fd(e->bpf), rc;
 	size_t i;
 
-	/* The maps first: the program must not judge a packet on an empty
-	 * table. The start-up resync runs on the subscriber's thread. */
+	/* The kernel's tables first: nothing may judge a packet on less
+	 * than the whole table. The start-up reconcile runs on the
+	 * subscriber's thread. */
 	for (i = 0;
 	     i < 120000 && !__atomic_load_n(&e->loaded, __ATOMIC_ACQUIRE);
 	     i += 10)
@@ -277,111 +272,165 @@ int ipwd_enforce_attach(struct ipwd_enforce *e)
 	if (!__atomic_load_n(&e->loaded, __ATOMIC_ACQUIRE) ||
 	    ipwd_ops_wait(e->ops, "enforce", ipwd_ops_seq(e->ops), 120000) !=
 		    0) {
-		log_error("enforce: the maps did not catch up with the table");
+		log_error("enforce: the kernel did not catch up with the "
+			  "table");
 		return -1;
 	}
-	for (i = 0; i < e->nifs; i++) {
-		rc = bpf_xdp_attach((int)e->ifindex[i], fd, e->xdp_flags, NULL);
-		if (rc != 0) {
-			log_error("enforce: cannot attach XDP (%s) to %s: %s%s",
-				  e->xdp_flags & XDP_FLAGS_SKB_MODE ?
-					  "generic" :
-					  "native",
-				  e->ifname[i], strerror(-rc),
-				  rc == -EBUSY || rc == -EEXIST ?
-					  " (another XDP program is attached)" :
-				  rc == -EOPNOTSUPP && !(e->xdp_flags &
-							 XDP_FLAGS_SKB_MODE) ?
-					  " (the driver has no native XDP; "
-					  "[enforce] xdp_mode = generic runs "
-					  "it after the driver)" :
-					  "");
+	for (i = 0; i < e->nbe; i++)
+		if (e->be[i].ops->attach && e->be[i].ops->attach(e->be[i].b))
 			return -1;
-		}
-		e->attached[i] = true;
-		log_info("enforce: XDP (%s) attached to %s",
-			 e->xdp_flags & XDP_FLAGS_SKB_MODE ? "generic" :
-							     "native",
-			 e->ifname[i]);
-	}
 	return 0;
+}
+
+static void request(struct ipwd_enforce *e, enum reason why)
+{
+	__atomic_store_n(&e->reason, (int)why, __ATOMIC_RELEASE);
+	e->last_ns = clock_ns(CLOCK_MONOTONIC);
+	ipwd_ops_request_resync(e->ops, "enforce");
+}
+
+void ipwd_enforce_tick(struct ipwd_enforce *e)
+{
+	int64_t off, step;
+
+	if (e == NULL || e->ops == NULL ||
+	    !__atomic_load_n(&e->loaded, __ATOMIC_ACQUIRE))
+		return;
+	off = wall_boot_offset();
+	step = off - e->offset_ns;
+	if (step > 1000000000 || step < -1000000000) {
+		log_warn("enforce: the wall clock stepped by %+.1f s: the "
+			 "kernel's expiries are rewritten",
+			 (double)step / 1e9);
+		e->offset_ns = off;
+		request(e, R_CLOCK);
+		return;
+	}
+	if (e->interval && clock_ns(CLOCK_MONOTONIC) - e->last_ns >=
+				   (int64_t)e->interval * 1000000000)
+		request(e, R_PERIODIC);
 }
 
 size_t ipwd_enforce_metrics(void *ctx, char *buf, size_t size)
 {
-	static const struct {
-		int c;
-		const char *verdict, *reason, *family;
-	} rows[] = {
-		{IPW_BPF_PASS_V4, "pass", "judged", "ipv4"},
-		{IPW_BPF_PASS_V6, "pass", "judged", "ipv6"},
-		{IPW_BPF_PASS_NOT_IP, "pass", "not_ip", "none"},
-		{IPW_BPF_PASS_MALFORMED, "pass", "malformed", "none"},
-		{IPW_BPF_DROP_BAN_V4, "drop", "banned", "ipv4"},
-		{IPW_BPF_DROP_BAN_V6, "drop", "banned", "ipv6"},
-		{IPW_BPF_DROP_NOT_ALLOWED_V4, "drop", "not_allowed", "ipv4"},
-		{IPW_BPF_DROP_NOT_ALLOWED_V6, "drop", "not_allowed", "ipv6"},
-	};
 	struct ipwd_enforce *e = ctx;
-	uint64_t c[IPW_BPF_COUNTERS];
-	size_t n = 0, i, att = 0;
-	int w;
+	size_t n = 0, i;
+	int r, w;
 
-	if (ipw_bpf_counters(e->bpf, c) != 0)
-		return 0;
-	for (i = 0; i < e->nifs; i++)
-		att += e->attached[i];
-	w = snprintf(buf, size,
-		     "# HELP ipwall_xdp_interfaces Interfaces the XDP program "
-		     "is attached to.\n"
-		     "# TYPE ipwall_xdp_interfaces gauge\n"
-		     "ipwall_xdp_interfaces %zu\n"
-		     "# HELP ipwall_xdp_packets_total Packets the XDP program "
-		     "judged, by verdict, reason and family.\n"
-		     "# TYPE ipwall_xdp_packets_total counter\n",
-		     att);
-	if (w < 0 || (size_t)w >= size)
-		return 0;
-	n = (size_t)w;
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		w = snprintf(buf + n, size - n,
-			     "ipwall_xdp_packets_total{verdict=\"%s\","
-			     "reason=\"%s\",family=\"%s\"} %llu\n",
-			     rows[i].verdict, rows[i].reason, rows[i].family,
-			     (unsigned long long)c[rows[i].c]);
-		if (w < 0 || (size_t)w >= size - n)
+#define PUT(...)                                              \
+	do {                                                  \
+		w = snprintf(buf + n, size - n, __VA_ARGS__); \
+		if (w < 0 || (size_t)w >= size - n)           \
+			return 0;                             \
+		n += (size_t)w;                               \
+	} while (0)
+	PUT("# HELP ipwall_enforce_reconciles_total Reconciles of a kernel "
+	    "backend with the table, by reason.\n"
+	    "# TYPE ipwall_enforce_reconciles_total counter\n");
+	for (i = 0; i < e->nbe; i++)
+		for (r = 0; r < R_COUNT; r++)
+			PUT("ipwall_enforce_reconciles_total{backend=\"%s\","
+			    "reason=\"%s\"} %llu\n",
+			    e->be[i].ops->name, reason_name[r],
+			    (unsigned long long)__atomic_load_n(
+				    &e->reconciles[i][r], __ATOMIC_RELAXED));
+	PUT("# HELP ipwall_enforce_repaired_total Entries a reconcile had to "
+	    "add, change or remove, by reason (periodic: drift repaired).\n"
+	    "# TYPE ipwall_enforce_repaired_total counter\n");
+	for (i = 0; i < e->nbe; i++)
+		for (r = 0; r < R_COUNT; r++)
+			PUT("ipwall_enforce_repaired_total{backend=\"%s\","
+			    "reason=\"%s\"} %llu\n",
+			    e->be[i].ops->name, reason_name[r],
+			    (unsigned long long)__atomic_load_n(
+				    &e->repaired[i][r], __ATOMIC_RELAXED));
+	PUT("# HELP ipwall_enforce_failures_total Applies and reconciles of "
+	    "a kernel backend that failed.\n"
+	    "# TYPE ipwall_enforce_failures_total counter\n");
+	for (i = 0; i < e->nbe; i++)
+		PUT("ipwall_enforce_failures_total{backend=\"%s\"} %llu\n",
+		    e->be[i].ops->name,
+		    (unsigned long long)__atomic_load_n(&e->failures[i],
+							__ATOMIC_RELAXED));
+#undef PUT
+	for (i = 0; i < e->nbe; i++) {
+		size_t m = e->be[i].ops->metrics(e->be[i].b, buf + n, size - n);
+
+		if (m == 0)
 			return 0;
-		n += (size_t)w;
+		n += m;
 	}
 	return n;
+}
+
+uint64_t ipwd_enforce_drops(void *ctx, const struct ipw_addr *target)
+{
+	uint64_t d = 0;
+
+#if IPWD_WITH_BPF
+	struct ipwd_enforce *e = ctx;
+
+	if (e->bpf && ipwd_bpf_backend_drops(e->bpf, target, &d) != 0)
+		d = 0;
+#else
+	(void)ctx;
+	(void)target;
+#endif
+	return d;
+}
+
+size_t ipwd_enforce_top(void *ctx, size_t k, struct ipw_addr *targets,
+			uint64_t *drops)
+{
+#if IPWD_WITH_BPF
+	struct ipwd_enforce *e = ctx;
+	struct ipwd_drop_row *rows;
+	size_t n, i;
+
+	if (e->bpf == NULL || k == 0)
+		return 0;
+	rows = calloc(k, sizeof(*rows));
+	if (rows == NULL)
+		return 0;
+	n = ipwd_bpf_backend_top(e->bpf, k, rows);
+	for (i = 0; i < n; i++) {
+		targets[i] = rows[i].target;
+		drops[i] = rows[i].drops;
+	}
+	free(rows);
+	return n;
+#else
+	(void)ctx;
+	(void)k;
+	(void)targets;
+	(void)drops;
+	return 0;
+#endif
 }
 
 void ipwd_enforce_free(struct ipwd_enforce *e)
 {
 	size_t i;
-	__u32 id = 0, ours = 0;
-	struct bpf_prog_info info;
-	__u32 len = sizeof(info);
 
 	if (e == NULL)
 		return;
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(ipw_bpf_prog_fd(e->bpf), &info, &len) == 0)
-		ours = info.id;
-	for (i = 0; i < e->nifs; i++) {
-		if (!e->attached[i])
-			continue;
-		/* Detach only what is still ours. */
-		if (bpf_xdp_query_id((int)e->ifindex[i],
-				     e->xdp_flags &
-					     ~XDP_FLAGS_UPDATE_IF_NOEXIST,
-				     &id) == 0 &&
-		    id == ours)
-			bpf_xdp_detach((int)e->ifindex[i],
-				       e->xdp_flags &
-					       ~XDP_FLAGS_UPDATE_IF_NOEXIST,
-				       NULL);
-	}
-	ipw_bpf_free(e->bpf);
+	for (i = 0; i < e->nbe; i++)
+		e->be[i].ops->close(e->be[i].b);
 	free(e);
+}
+
+int ipwd_enforce_detach(const struct ipwd_config *c)
+{
+	int rc = 0;
+
+#if IPWD_WITH_BPF
+	if (ipwd_bpf_backend_remove(c->pin_dir, c->tc) != 0)
+		rc = -1;
+#endif
+#if IPWD_NFT_BACKEND
+	if (ipwd_nft_remove(c->nft_table) != 0)
+		rc = -1;
+#endif
+	(void)c;
+	return rc;
 }

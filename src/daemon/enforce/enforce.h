@@ -1,22 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Kernel enforcement: the XDP program of bpf/ (the cells search) attached
- * to the interfaces of [enforce] xdp, its maps kept in step with the
- * table by a subscriber of the op log.
+ * Kernel enforcement: the backends of [enforce] (enforce/backend.h: the
+ * BPF programs at XDP and TC, nftables sets), driven by one subscriber of
+ * the op log.
  *
- * The subscriber applies each committed op in commit order (a ban or
- * allow that left an entry: put with its expiry converted to
- * CLOCK_BOOTTIME; a removal: delete; a mode switch: the mode), and
- * catches up from a snapshot at a sequence by difference, never by
- * clearing: every live entry of the snapshot is put (an existing one
- * keeps its drop count), then every map entry that the table no longer
- * has is deleted. It keeps no position: at each start the maps are
- * loaded from the snapshot before the program is attached, so the first
- * packet it sees is judged on the whole table.
+ * The subscriber hands each committed group to every backend, in commit
+ * order (begin, put/del/mode per record, commit), and catches up from a
+ * snapshot at a sequence by difference (reconcile), never by clearing.
+ * It keeps no position: at each start every backend is reconciled with
+ * the table before it is attached, so the first packet it judges is
+ * judged on the whole table; and what the kernel held from the last run
+ * stays in force until then (pinned maps and links, nftables tables
+ * outlive ipwalld: a stop or a crash leaves no window).
  *
- * This step attaches at start and detaches at stop (no pinning yet: a
- * stopped ipwalld enforces nothing in the kernel). An interface that
- * already has an XDP program is refused, never taken over.
+ * Drift: every [enforce] reconcile_interval the subscriber is made to
+ * reconcile again (through the op log, so it is serialised with apply),
+ * counting in /metrics and the log what it had to repair. A wall-clock
+ * step (the offset between CLOCK_REALTIME and CLOCK_BOOTTIME moving by
+ * more than a second) triggers the same at the next tick: the BPF maps
+ * keep expiries on the boot clock, nftables as timeouts, and both move.
  */
 #ifndef IPWALL_DAEMON_ENFORCE_ENFORCE_H
 #define IPWALL_DAEMON_ENFORCE_ENFORCE_H
@@ -26,20 +28,33 @@
 
 struct ipwd_enforce;
 
-/* Open the program and its maps for [enforce] xdp (NULL in *@out when it
- * is empty: nothing to do). Problems are logged. 0 or -1. */
+/* The backends [enforce] asks for (NULL in *@out when none: nothing to
+ * do). Problems are logged. 0 or -1. */
 int ipwd_enforce_new(struct ipwd_enforce **out, const struct ipwd_config *c);
 /* Subscribe to @ops (before ipwd_ops_load()). */
 int ipwd_enforce_subscribe(struct ipwd_enforce *e, struct ipwd_ops *ops);
-/* Attach to the interfaces, once the maps hold the table (after
+/* Attach, once the first reconcile filled the kernel's tables (after
  * ipwd_ops_load(): the subscriber's resync ran). 0 or -1 (logged). */
 int ipwd_enforce_attach(struct ipwd_enforce *e);
-/* The program's packet counters, summed over CPUs, as Prometheus text
- * in @buf (ipwall_xdp_packets_total{verdict,reason,family}) and
- * ipwall_xdp_interfaces. Returns the length written (0 on failure). Any
- * thread. */
+/* From the main loop, about once a second: the periodic reconcile and
+ * the wall-clock watch. */
+void ipwd_enforce_tick(struct ipwd_enforce *e);
+/* Every backend's series and the subscriber's own, as Prometheus text
+ * into @buf; the length written. Any thread. */
 size_t ipwd_enforce_metrics(void *e, char *buf, size_t size);
-/* Detach and free. */
+/* Packets the kernel dropped for ban @target (0 without the BPF
+ * backend). Any thread. */
+uint64_t ipwd_enforce_drops(void *e, const struct ipw_addr *target);
+/* The bans with the most drops, most first: up to @k into @targets and
+ * @drops; how many. Any thread. */
+size_t ipwd_enforce_top(void *e, size_t k, struct ipw_addr *targets,
+			uint64_t *drops);
+/* Free what user space holds; the kernel keeps enforcing. */
 void ipwd_enforce_free(struct ipwd_enforce *e);
+
+/* `ipwalld --detach`: take away everything [enforce] of @c put in the
+ * kernel (links, filters, pinned maps, the nftables table). 0, or -1
+ * when something could not be removed (logged). */
+int ipwd_enforce_detach(const struct ipwd_config *c);
 
 #endif /* IPWALL_DAEMON_ENFORCE_ENFORCE_H */

@@ -203,6 +203,14 @@ size_t ipwd_ops_release_pool(struct ipwd_ops *o);
 size_t ipwd_ops_subscribers(struct ipwd_ops *o, struct ipwd_sub_status *out,
 			    size_t max);
 
+/* ipwd_ops_request_resync() - have subscriber @name catch up from a
+ * snapshot as if it had fallen behind (its queue is dropped; its thread
+ * calls resync() with the table at the latest sequence, then apply()
+ * goes on after it): a periodic reconcile, serialised with apply() on the
+ * subscriber's own thread. Not counted in resyncs. 0 or IPW_ENOENT. Any
+ * thread. */
+int ipwd_ops_request_resync(struct ipwd_ops *o, const char *name);
+
 /* Wait until subscriber @name has applied sequence @seq (a reader that
  * must see its own writes: history queries wait for the store's index),
  * at most @timeout_ms. 0, IPW_EAGAIN (timed out), IPW_ENOENT (no such

@@ -444,6 +444,26 @@ uint64_t ipwd_subs_low(struct ipwd_ops *o)
 	return low;
 }
 
+int ipwd_ops_request_resync(struct ipwd_ops *o, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < o->nsubs; i++) {
+		struct sub *s = &o->subs[i];
+
+		if (strcmp(s->s->name, name) != 0)
+			continue;
+		pthread_mutex_lock(&s->lock);
+		/* Not counted in resyncs: nothing fell behind. */
+		drain(s);
+		s->resync = true;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	return IPW_ENOENT;
+}
+
 size_t ipwd_ops_subscribers(struct ipwd_ops *o, struct ipwd_sub_status *out,
 			    size_t max)
 {
