@@ -306,6 +306,47 @@ else
 	tap_fail "ipwalld restarts" "$(tail -20 "$DIR/log")"
 fi
 
+# A wall-clock step: the maps keep expiries on the boot clock, so when the
+# wall clock steps back an hour, a ban of 6 s becomes (for the table) a
+# ban of an hour and 6 s; the kernel's expiries must move with it, or the
+# kernel would admit the peer after 6 s while the table still bans it.
+# ipwalld runs under libfaketime, whose offset file this test rewrites;
+# CLOCK_BOOTTIME stays real.
+FT_LIB=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1)
+if [ -n "$FT_LIB" ]; then
+	echo "+0" >"$DIR/faketime"
+	lines=$(wc -l <"$DIR/log")
+	api_ok=0
+	if FAKETIME_TIMESTAMP_FILE=$DIR/faketime FAKETIME_NO_CACHE=1 \
+		FAKETIME_DONT_FAKE_MONOTONIC=1 LD_PRELOAD=$FT_LIB \
+		ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0 wall_start; then
+		api DELETE '/v1/bans?target=10.213.0.2' >/dev/null
+		tap_is "$(api POST /v1/bans '{"target":"10.213.0.2","ttl":6}')" 201 "clock: a ban of 6 s"
+		tap_not "clock: dropped" reach4
+		echo "-3600" >"$DIR/faketime"
+		for _ in $(seq 1 30); do
+			log_since "$lines" | grep -q 'the wall clock stepped by -3600' && break
+			sleep 0.2
+		done
+		tap_like "$(log_since "$lines")" 'enforce: the wall clock stepped by -3600\.[0-9] s: the kernel.s expiries are rewritten' \
+			"clock: the step back of an hour is seen"
+		sleep 7
+		tap_like "$(get '/v1/check?ip=10.213.0.2')" '"verdict": *"blocked"' "clock: 7 s later the table still bans (its expiry is an hour away now)"
+		tap_not "clock: ... and so does the kernel (its expiry moved with the step)" reach4
+		tap_is "$(metric 'ipwall_enforce_reconciles_total{backend="bpf",reason="clock"}')" 1 "/metrics: one reconcile for the clock"
+		echo "+0" >"$DIR/faketime"
+		sleep 1.5 # the step forward seen, the ban purged
+		api DELETE '/v1/bans?target=10.213.0.2' >/dev/null
+		api POST /v1/bans '{"target":"10.213.0.2"}' >/dev/null
+		tap_like "$(get '/v1/check?ip=10.213.0.2')" '"expires_at": *null' "clock: back at +0, a permanent ban again"
+		wall_stop
+	else
+		tap_fail "ipwalld starts under libfaketime" "$(tail -20 "$DIR/log")"
+	fi
+else
+	tap_skip "clock: a wall-clock step" "libfaketime is not installed (scripts/deps)"
+fi
+
 # Generic mode on A: the native link is replaced (the log says so).
 conf "$A" generic "$B"
 lines=$(wc -l <"$DIR/log")
