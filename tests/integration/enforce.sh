@@ -19,7 +19,7 @@ cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/integration/lib.sh
 . tests/integration/lib.sh
 
-ipw_require curl ip ping socat bpftool tc timeout jq
+ipw_require curl ip ping socat bpftool tc timeout jq setpriv
 IPWALL=${IPWALL:-build/asan/src/cli/ipwall}
 
 if ! "$IPWALLD" --version | grep -q '+bpf'; then
@@ -383,6 +383,48 @@ tap_not "--detach: no XDP on A" grep -q xdp <<<"$(ip -n "$W" link show "$A")"
 tap_not "--detach: no ipwall filter on B" grep -q ipwall <<<"$(tc -n "$W" filter show dev "$B" ingress)"
 tap_ok "--detach: the pin folder is gone" test ! -e "$PIN"
 tap_ok "--detach: the banned peer reaches the wall again" eventually reach4
+
+# The systemd drop-in's capabilities are exactly enough: ipwalld as an
+# unprivileged user (nobody) with only them attaches and enforces; without
+# CAP_PERFMON (a control) the verifier refuses the program.
+caps=$(sed -n 's/^CapabilityBoundingSet=//p' dist/systemd/ipwalld.service.d/enforce.conf |
+	tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
+tap_is "$caps" "+bpf,+net_admin,+perfmon" "the drop-in's capability set"
+# as_nobody CAPS: ipwalld in the wall namespace as nobody with CAPS only
+as_nobody() {
+	ip netns exec "$W" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		--inh-caps=-all,"$1" --ambient-caps=-all,"$1" --bounding-set=-all,"$1" \
+		"$IPWALLD" --listen "" --data-dir "$DIR/nobody" --config "$DIR/wall.conf" >>"$DIR/log" 2>&1 &
+	WALL_PID=$!
+}
+if command -v setpriv >/dev/null; then
+	rm -rf "$DIR/nobody" "$PIN"
+	install -d -o 65534 -g 65534 "$DIR/nobody"
+	install -d -o 65534 -g 65534 -m 0700 "$PIN"
+	chmod o+x "$IPW_TMP" "$DIR"
+	chmod o+r "$DIR/wall.conf"
+	lines=$(wc -l <"$DIR/log")
+	as_nobody "+bpf,+net_admin"
+	wait "$WALL_PID"
+	tap_ok "(control) without CAP_PERFMON ipwalld cannot load the program" test $? != 0
+	tap_like "$(log_since "$lines")" 'pointer arithmetic .*prohibited for !root' "... the verifier says why"
+	WALL_PID=
+	SOCK=$DIR/nobody/ipwalld.sock
+	as_nobody "$caps"
+	for _ in $(seq 1 100); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" http://x/healthz)" == 200 ] && break
+		sleep 0.1
+	done
+	tap_like "$(ip -n "$W" link show "$A")" 'xdp' "with the drop-in's capabilities only, as nobody: XDP attached"
+	tap_like "$(tc -n "$W" filter show dev "$B" ingress)" 'ipwall_tc_cells' "... TC attached"
+	api POST /v1/bans '{"target":"10.213.0.2"}' >/dev/null
+	tap_not "... and a ban is enforced" reach4
+	wall_stop
+	SOCK=$DIR/data/ipwalld.sock
+	ip netns exec "$W" "$IPWALLD" --detach --config "$DIR/wall.conf" >>"$DIR/log" 2>&1
+else
+	tap_skip "ipwalld with the drop-in's capabilities only" "no setpriv"
+fi
 
 # An interface that already has an XDP program is refused.
 ip -n "$W" link set dev "$A" xdpgeneric obj "$(find build/asan -name 'ipwall.bpf.o' | head -1)" sec xdp 2>/dev/null

@@ -238,6 +238,22 @@ if command -v systemd-analyze >/dev/null; then
 		systemd-analyze verify "$tmp/ipwalld.service"
 	check "the unit is Type=notify (ipwalld sends READY=1)" \
 		grep -qx 'Type=notify' dist/systemd/ipwalld.service
+	check "the unit alone grants no capability" \
+		grep -qx 'CapabilityBoundingSet=' dist/systemd/ipwalld.service
+	# With the kernel-enforcement drop-in beside it: still verified, no
+	# warning (an unknown key is only a warning to systemd), and exactly
+	# CAP_BPF and CAP_NET_ADMIN.
+	mkdir -p "$tmp/ipwalld.service.d"
+	cp dist/systemd/ipwalld.service.d/enforce.conf "$tmp/ipwalld.service.d/"
+	out=$(systemd-analyze verify "$tmp/ipwalld.service" 2>&1)
+	check "with the enforce.conf drop-in the unit passes systemd-analyze verify, silently" \
+		test $? = 0 -a -z "$out"
+	check "the drop-in grants CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON, nothing else" \
+		grep -qx 'CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_PERFMON' dist/systemd/ipwalld.service.d/enforce.conf
+	echo "BogusKey=1" >>"$tmp/ipwalld.service.d/enforce.conf"
+	out=$(systemd-analyze verify "$tmp/ipwalld.service" 2>&1)
+	check "(control) a bad key in the drop-in is reported" \
+		grep -q "Unknown key 'BogusKey'" <<<"$out"
 else
 	n=$((n + 1))
 	echo "ok $n # skip systemd-analyze not installed"

@@ -34,6 +34,7 @@
  * held by the qdisc, so it too outlives the process, with no pin.
  */
 #include <dirent.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <errno.h>
 #include <linux/if_link.h>
@@ -678,6 +679,42 @@ static int parse_ifs(struct bb *bb, const char *list, bool tc)
 	return 0;
 }
 
+/*
+ * libbpf's messages into the daemon's log: warnings (a verifier log when
+ * a program is refused) as warnings, the rest at debug level. A TC query
+ * that finds no filter makes the kernel say "Cannot find specified filter
+ * chain", which libbpf repeats as a warning; for ipwalld that is the
+ * answer "none yet", not a problem.
+ */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt,
+		      va_list ap)
+{
+	va_list aq;
+	char *buf;
+	int n;
+
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n <= 0 || (buf = malloc((size_t)n + 1)) == NULL)
+		return n;
+	vsnprintf(buf, (size_t)n + 1, fmt, ap);
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (strstr(buf, "Cannot find specified filter chain"))
+		level = LIBBPF_DEBUG;
+	/* Line by line: a verifier log is many, and a log line is short. */
+	for (char *l = buf, *e; l && *l; l = e ? e + 1 : NULL) {
+		e = strchr(l, '\n');
+		if (e)
+			*e = '\0';
+		ipwd_log(level == LIBBPF_WARN ? IPWD_LOG_WARN : IPWD_LOG_DEBUG,
+			 "libbpf: %s", l);
+	}
+	free(buf);
+	return n;
+}
+
 int ipwd_bpf_backend_new(struct ipwd_backend *out,
 			 const struct ipwd_bpf_backend_opts *o)
 {
@@ -695,6 +732,7 @@ int ipwd_bpf_backend_new(struct ipwd_backend *out,
 		free(bb);
 		return -1;
 	}
+	libbpf_set_print(libbpf_log);
 	bb->generic = o->xdp_generic;
 	if (parse_ifs(bb, o->xdp, false) != 0 ||
 	    parse_ifs(bb, o->tc, true) != 0) {
@@ -730,6 +768,7 @@ int ipwd_bpf_backend_remove(const char *pin_dir, const char *tc)
 	const char *p = tc ? tc : "";
 	int bad = 0;
 
+	libbpf_set_print(libbpf_log);
 	while (*p) {
 		size_t len;
 		char name[IF_NAMESIZE];
