@@ -38,6 +38,12 @@
  *                     hash probe), plus the IPv6 lengths up to /32 from
  *                     ipw_config. A miss from an address no entry is near
  *                     costs an array read or one probe, whatever the mix.
+ *                     A list with a single length in use for the family
+ *                     (an exact-address list) skips the summary and
+ *                     probes that length at once: the summary would be a
+ *                     second random memory access for nothing (measured:
+ *                     IPv6 exact hits at 1M cost 2x the plain walk with
+ *                     the group probe).
  * User space keeps the masks of both (bpf/ipwall_bpf.c). Which one the
  * backend attaches is for bench/bpf/bench_bpf.c's numbers to decide. The
  * kernel's hash uses a random seed per map, so crafted addresses cannot
@@ -183,12 +189,22 @@ static __always_inline int match_cells(struct ipw_walk *w,
 	__u32 idx;
 
 	if (!v6) {
-		if (!cfg->lens4[list])
+		__u64 lens = cfg->lens4[list];
+
+		if (!lens)
 			return 0;
+		if (!(lens & (lens - 1))) /* one length: probe it at once */
+			return ipw_walk(w, lens, 128, list);
 		idx = IPW_BPF_CELL(list, bpf_ntohl(w->src.w[3]) >> 16);
 		cell = bpf_map_lookup_elem(&ipw_cells4, &idx);
 		return cell && *cell && ipw_walk(w, *cell, 128, list);
 	}
+	/* One length in use in the whole list: probe it at once, without
+	 * the /32 group's hash (an exact-address list is the common one). */
+	if (l[0] && !(l[0] & (l[0] - 1)) && !l[1] && !l[2])
+		return ipw_walk(w, l[0], 128, list);
+	if (!l[0] && l[1] && !(l[1] & (l[1] - 1)) && !l[2])
+		return ipw_walk(w, l[1], 64, list);
 	if (l[0] | (l[1] & 0xffffffffull)) { /* lengths 33..128 in use */
 		gk.prefix = w->src.w[0];
 		g = bpf_map_lookup_elem(&ipw_groups6, &gk);
