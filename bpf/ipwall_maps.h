@@ -113,14 +113,16 @@ struct ipw_bpf_config {
 enum ipw_bpf_counter {
 	IPW_BPF_PASS_NOT_IP = 0,    /* not IPv4/IPv6, or a third VLAN tag */
 	IPW_BPF_PASS_MALFORMED = 1, /* truncated or malformed headers */
-	IPW_BPF_PASS_V4 = 2,	    /* judged, admitted */
+	IPW_BPF_PASS_V4 = 2,	    /* judged, no live entry: admitted */
 	IPW_BPF_PASS_V6 = 3,
 	IPW_BPF_DROP_BAN_V4 = 4, /* a live ban, no live allow */
 	IPW_BPF_DROP_BAN_V6 = 5,
 	IPW_BPF_DROP_NOT_ALLOWED_V4 = 6, /* allowlist mode, no live allow */
 	IPW_BPF_DROP_NOT_ALLOWED_V6 = 7,
-	IPW_BPF_PASS_LINK_V6 = 8, /* allowlist mode, IPv6 link traffic */
-	IPW_BPF_COUNTERS = 9,
+	IPW_BPF_PASS_LINK_V6 = 8,    /* allowlist mode, IPv6 link traffic */
+	IPW_BPF_PASS_ALLOWED_V4 = 9, /* a live allow admitted it */
+	IPW_BPF_PASS_ALLOWED_V6 = 10,
+	IPW_BPF_COUNTERS = 11,
 };
 
 /* The hooks a program runs at: ipw_counters holds IPW_BPF_COUNTERS

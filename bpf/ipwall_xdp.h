@@ -232,8 +232,8 @@ static __always_inline void ipw_count(__u32 hook, __u32 c)
 			return 0;                                          \
 		v6 = fam == IPW_PKT_V6;                                    \
 		if (match(&w, cfg, v6, IPW_BPF_LIST_ALLOW)) {              \
-			ipw_count(hook,                                    \
-				  v6 ? IPW_BPF_PASS_V6 : IPW_BPF_PASS_V4); \
+			ipw_count(hook, v6 ? IPW_BPF_PASS_ALLOWED_V6 :     \
+					     IPW_BPF_PASS_ALLOWED_V4);     \
 			return 0;                                          \
 		}                                                          \
 		if (cfg->mode == IPW_BPF_MODE_ALLOWLIST) {                 \

@@ -863,8 +863,13 @@ static void case_counters(int impl)
 	       impl_name[impl]);
 	is_int(c[IPW_BPF_DROP_BAN_V6], 3, "%s: IPv6 drops by a ban",
 	       impl_name[impl]);
-	is_int(c[IPW_BPF_PASS_V4], 3, "%s: IPv4 passed", impl_name[impl]);
+	is_int(c[IPW_BPF_PASS_V4], 2, "%s: IPv4 passed, no entry",
+	       impl_name[impl]);
+	is_int(c[IPW_BPF_PASS_ALLOWED_V4], 1, "%s: IPv4 passed by an allow",
+	       impl_name[impl]);
 	is_int(c[IPW_BPF_PASS_V6], 0, "%s: IPv6 passed", impl_name[impl]);
+	is_int(c[IPW_BPF_PASS_ALLOWED_V6], 0, "%s: IPv6 passed by an allow",
+	       impl_name[impl]);
 	is_int(c[IPW_BPF_DROP_NOT_ALLOWED_V4], 1,
 	       "%s: IPv4 drops in allowlist mode", impl_name[impl]);
 	is_int(c[IPW_BPF_DROP_NOT_ALLOWED_V6], 2,

@@ -226,6 +226,7 @@ api POST /v1/allow '{"target":"10.213.0.2"}' >/dev/null
 tap_ok "allowlist mode: allowed over IPv4" eventually reach4
 ml=$(get /metrics)
 tap_ok "/metrics: link passes counted" test "$(sed -n 's/^ipwall_bpf_packets_total{hook="xdp",verdict="pass",reason="link",family="ipv6"} //p' <<<"$ml")" -gt 0
+tap_ok "/metrics: passes by an allow counted apart" test "$(sed -n 's/^ipwall_bpf_packets_total{hook="xdp",verdict="pass",reason="allowed",family="ipv4"} //p' <<<"$ml")" -gt 0
 api PUT /v1/mode '{"mode":"denylist"}' >/dev/null
 api DELETE '/v1/allow?target=10.213.0.2' >/dev/null
 

@@ -506,6 +506,8 @@ static size_t bb_metrics(void *b, char *buf, size_t size)
 	} rows[] = {
 		{IPW_BPF_PASS_V4, "pass", "judged", "ipv4"},
 		{IPW_BPF_PASS_V6, "pass", "judged", "ipv6"},
+		{IPW_BPF_PASS_ALLOWED_V4, "pass", "allowed", "ipv4"},
+		{IPW_BPF_PASS_ALLOWED_V6, "pass", "allowed", "ipv6"},
 		{IPW_BPF_PASS_LINK_V6, "pass", "link", "ipv6"},
 		{IPW_BPF_PASS_NOT_IP, "pass", "not_ip", "none"},
 		{IPW_BPF_PASS_MALFORMED, "pass", "malformed", "none"},
