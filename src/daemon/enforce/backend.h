@@ -6,7 +6,8 @@
  * log and drives each backend the same way:
  *
  *   - per committed group, in commit order: begin(), then per record put()
- *     (a ban or allow that left an entry), del() (a removal: unban,
+ *     (a ban or allow that left an entry; put_new() when the entry is new
+ *     and the backend has one), del() (a removal: unban,
  *     disallow, expire, evict) or mode() (a mode switch), then commit().
  *     A backend may apply each call at once (the BPF maps) or gather the
  *     group and apply it at commit() as one transaction (nftables). A
@@ -65,6 +66,13 @@ struct ipwd_backend_ops {
 	 * stop keeps enforcing). */
 	void (*close)(void *b);
 	int (*attach)(void *b);
+	/* (may be NULL: put() instead) A put of an entry the table did not
+	 * have before this op (IPW_CHANGE_ADDED): the backend may gather a
+	 * run of them into one bulk write (the BPF maps' batch update), as
+	 * long as it writes them before the next call of another kind and
+	 * at commit(). */
+	int (*put_new)(void *b, enum ipw_list list,
+		       const struct ipw_addr *target, int64_t expires);
 };
 
 struct ipwd_backend {

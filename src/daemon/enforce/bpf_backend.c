@@ -3,7 +3,9 @@
  * The BPF backend (bpf_backend.h): bpf/'s cells program at XDP and TC.
  *
  * Applying an op is one or two bpf() calls (ipw_bpf_put/del), made at
- * once: begin() and commit() have nothing to do. Expiries go into the
+ * once, except a run of new entries (put_new(): a batch of bans), which
+ * goes into the maps by the kernel's batch update, 4,096 a call, before
+ * the next op of another kind and at commit(). Expiries go into the
  * maps on CLOCK_BOOTTIME, the clock the program can read, converted with
  * the offset between the wall clock and the boot clock at that moment.
  *
@@ -69,6 +71,10 @@ struct iface {
 
 struct bb {
 	struct ipw_bpf *bpf;
+	/* New entries of the current group, written by one batch update
+	 * before the next call of another kind and at commit. */
+	struct ipw_bpf_entry *pending;
+	size_t npending, cap;
 	char pin_dir[256];
 	struct iface ifs[2 * IPWD_BPF_MAX_IFS];
 	size_t nifs;
@@ -91,29 +97,91 @@ static int bb_nop(void *b)
 	return 0;
 }
 
+/* Write the gathered new entries: one batch update per 4,096. A single
+ * one goes alone (a batch call costs more than a put for one). */
+static int flush(struct bb *bb)
+{
+	size_t n = bb->npending;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	bb->npending = 0;
+	if (n == 1)
+		return ipw_bpf_put(bb->bpf, bb->pending[0].list,
+				   &bb->pending[0].target,
+				   bb->pending[0].expires_ns);
+	rc = ipw_bpf_put_batch(bb->bpf, bb->pending, n);
+	return rc;
+}
+
 static int bb_put(void *b, enum ipw_list list, const struct ipw_addr *t,
 		  int64_t expires)
 {
 	struct bb *bb = b;
 	int64_t wall;
 	uint64_t boot;
+	int rc = flush(bb);
 
+	if (rc)
+		return rc;
 	clocks(&wall, &boot);
 	return ipw_bpf_put(bb->bpf, list, t,
 			   ipw_bpf_expiry_ns(expires, wall, boot));
 }
 
+/* A new entry: gathered for the batch update (ipw_bpf_put_batch() is for
+ * entries the maps do not hold, which the table's IPW_CHANGE_ADDED says;
+ * one the map held anyway, after drift, only loses its drop count). */
+static int bb_put_new(void *b, enum ipw_list list, const struct ipw_addr *t,
+		      int64_t expires)
+{
+	struct bb *bb = b;
+	int64_t wall;
+	uint64_t boot;
+
+	if (bb->npending == bb->cap) {
+		size_t cap = bb->cap ? 2 * bb->cap : 256;
+		void *p = realloc(bb->pending, cap * sizeof(*bb->pending));
+
+		if (p == NULL) {
+			int rc = flush(bb);
+
+			return rc ? rc : bb_put(b, list, t, expires);
+		}
+		bb->pending = p;
+		bb->cap = cap;
+	}
+	clocks(&wall, &boot);
+	bb->pending[bb->npending].target = *t;
+	bb->pending[bb->npending].list = list;
+	bb->pending[bb->npending].expires_ns =
+		ipw_bpf_expiry_ns(expires, wall, boot);
+	bb->npending++;
+	return 0;
+}
+
 static int bb_del(void *b, enum ipw_list list, const struct ipw_addr *t)
 {
 	struct bb *bb = b;
-	int rc = ipw_bpf_del(bb->bpf, list, t);
+	int rc = flush(bb);
 
+	if (rc == 0)
+		rc = ipw_bpf_del(bb->bpf, list, t);
 	return rc == IPW_ENOENT ? 0 : rc;
 }
 
 static int bb_mode(void *b, enum ipw_mode m)
 {
-	return ipw_bpf_set_mode(((struct bb *)b)->bpf, m);
+	struct bb *bb = b;
+	int rc = flush(bb);
+
+	return rc ? rc : ipw_bpf_set_mode(bb->bpf, m);
+}
+
+static int bb_commit(void *b)
+{
+	return flush(b);
 }
 
 /* ---- reconcile ---- */
@@ -615,6 +683,7 @@ static void bb_close(void *b)
 		if (bb->ifs[i].link_fd >= 0)
 			close(bb->ifs[i].link_fd);
 	ipw_bpf_free(bb->bpf);
+	free(bb->pending);
 	free(bb);
 }
 
@@ -624,12 +693,13 @@ static const struct ipwd_backend_ops bb_ops = {
 	.put = bb_put,
 	.del = bb_del,
 	.mode = bb_mode,
-	.commit = bb_nop,
+	.commit = bb_commit,
 	.reconcile = bb_reconcile,
 	.retime = NULL,
 	.metrics = bb_metrics,
 	.close = bb_close,
 	.attach = bb_attach,
+	.put_new = bb_put_new,
 };
 
 /* Add the interfaces of @list (hook @tc) to @bb. 0 or -1 (logged). */

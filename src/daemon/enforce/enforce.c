@@ -87,8 +87,11 @@ static int apply_one(const struct ipwd_backend *be, const struct ipwd_group *g)
 			if (r->change == IPW_CHANGE_MODE)
 				rc = ops->mode(be->b, r->mode);
 		} else if (r->after) {
-			rc = ops->put(be->b, r->after->list, &r->after->target,
-				      r->after->expires);
+			rc = (r->change == IPW_CHANGE_ADDED && ops->put_new ?
+				      ops->put_new :
+				      ops->put)(be->b, r->after->list,
+						&r->after->target,
+						r->after->expires);
 		} else if (r->change == IPW_CHANGE_REMOVED) {
 			rc = ops->del(be->b, r->list, &r->target);
 		}
