@@ -107,8 +107,10 @@ int main(int argc, char **argv)
 	}
 	lag = calloc((size_t)n, sizeof(*lag));
 	h = curl_easy_init();
-	if (!lag || !h)
+	if (!lag || !h) {
+		free(lag);
 		return 1;
+	}
 	hdr = curl_slist_append(hdr, "Content-Type: application/json");
 	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, argv[1]);
 	curl_easy_setopt(h, CURLOPT_URL, url);
@@ -123,7 +125,7 @@ int main(int argc, char **argv)
 		int64_t t0;
 
 		if (getrandom(a, sizeof(a), 0) != sizeof(a))
-			return 1;
+			goto fail;
 		if (!v6) {
 			a[0] = (uint8_t)(1 + a[0] % 223); /* unicast-looking */
 			inet_ntop(AF_INET, a, txt, sizeof(txt));
@@ -140,7 +142,7 @@ int main(int argc, char **argv)
 		    code != 201) {
 			fprintf(stderr, "enforce_lag: ban %s: HTTP %ld\n", txt,
 				code);
-			return 1;
+			goto fail;
 		}
 		t0 = now_ns();
 		len = frame(f, a, v6);
@@ -153,7 +155,7 @@ int main(int argc, char **argv)
 
 			if (bpf_prog_test_run_opts(fd, &o) != 0) {
 				perror("enforce_lag: BPF_PROG_TEST_RUN");
-				return 1;
+				goto fail;
 			}
 			spins++;
 			if (o.retval == XDP_DROP)
@@ -185,4 +187,10 @@ int main(int argc, char **argv)
 	free(lag);
 	close(fd);
 	return timeouts ? 1 : 0;
+fail:
+	curl_slist_free_all(hdr);
+	curl_easy_cleanup(h);
+	free(lag);
+	close(fd);
+	return 1;
 }

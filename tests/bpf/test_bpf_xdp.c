@@ -1279,7 +1279,7 @@ static void property(void)
 	   " probes",
 	   tc_probes);
 	for (i = 0; i < NIMPL; i++) {
-		uint64_t c[IPW_BPF_COUNTERS], sum = 0, dropped;
+		uint64_t c[IPW_BPF_COUNTERS], sum, dropped;
 
 		ok(mism[i] == 0,
 		   "property: %s program agrees with the table on all %" PRIu64
@@ -1462,7 +1462,7 @@ static void test_pinning(void)
 	 * of the /32s' cell, a /48's group and the /8's length gone. */
 	fd = pin_map("ipw_cells4");
 	{
-		__u32 k = IPW_BPF_CELL(IPW_LIST_BAN, (192u << 8) | 0);
+		__u32 k = IPW_BPF_CELL(IPW_LIST_BAN, 192u << 8);
 		__u64 zero = 0;
 
 		ok(fd >= 0 && bpf_map_update_elem(fd, &k, &zero, BPF_ANY) == 0,

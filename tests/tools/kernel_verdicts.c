@@ -96,7 +96,8 @@ int main(int argc, char **argv)
 	uint8_t f[128];
 	int fd, tc;
 
-	if (argc != 3 || (strcmp(argv[2], "xdp") && strcmp(argv[2], "tc"))) {
+	if (argc != 3 ||
+	    (strcmp(argv[2], "xdp") != 0 && strcmp(argv[2], "tc") != 0)) {
 		fprintf(stderr, "usage: kernel_verdicts IFNAME xdp|tc\n");
 		return 1;
 	}

@@ -189,7 +189,9 @@ static int bb_commit(void *b)
 /* An entry as the merge compares it: list, family, length and the bytes
  * of the prefix (host bits zero), then the boot-time expiry. */
 struct rk {
-	uint8_t list, fam, plen, pad;
+	uint8_t list, fam, plen;
+	// cppcheck-suppress unusedStructMember ; zeroed, part of the key
+	uint8_t pad;
 	uint8_t bytes[16];
 	uint64_t exp;
 };
@@ -525,7 +527,7 @@ static void drop_unconfigured_links(struct bb *bb)
 		size_t i;
 		int fd;
 
-		if (strncmp(de->d_name, LINK_PREFIX, strlen(LINK_PREFIX)))
+		if (strncmp(de->d_name, LINK_PREFIX, strlen(LINK_PREFIX)) != 0)
 			continue;
 		ifn = de->d_name + strlen(LINK_PREFIX);
 		for (i = 0; i < bb->nifs; i++)

@@ -41,6 +41,7 @@ static const char *const reason_name[R_COUNT] = {"start", "periodic", "clock",
 struct ipwd_enforce {
 	struct ipwd_backend be[MAX_BACKENDS];
 	size_t nbe;
+	// cppcheck-suppress unusedStructMember ; used with IPWD_WITH_BPF
 	void *bpf; /* the BPF backend's handle, for drops; NULL if off */
 	struct ipwd_ops *ops;
 	struct ipw_table *table;
@@ -191,6 +192,8 @@ int ipwd_enforce_new(struct ipwd_enforce **out, const struct ipwd_config *c)
 		   (c->tc && strspn(c->tc, " \t,") != strlen(c->tc));
 
 	*out = NULL;
+	if (!bpf && !c->nftables)
+		return 0;
 #if !IPWD_WITH_BPF
 	if (bpf) {
 		log_error("[enforce] xdp, tc: this ipwalld is built without "
@@ -206,8 +209,6 @@ int ipwd_enforce_new(struct ipwd_enforce **out, const struct ipwd_config *c)
 		return -1;
 	}
 #endif
-	if (!bpf && !c->nftables)
-		return 0;
 	e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		return -1;
