@@ -133,8 +133,23 @@ wall_stop() {
 	WALL_PID=
 	return $st
 }
-# api METHOD PATH [BODY]: the status code
+# settle: wait (at most 5 s) until the enforce subscriber has applied
+# every committed op (an answer of the API means durable and in the table;
+# the maps follow through the op log, within a millisecond).
+settle() {
+	local i
+	for i in $(seq 1 100); do
+		[ "$(curl -s --unix-socket "$SOCK" http://x/healthz | jq -r '.subscribers.enforce.lag')" = 0 ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# api METHOD PATH [BODY]: the status code, once the maps have the op
 api() {
+	_api "$@"
+	settle
+}
+_api() {
 	if [ $# -ge 3 ]; then
 		curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -X "$1" \
 			-H 'Content-Type: application/json' --data-binary "$3" "http://x$2"
