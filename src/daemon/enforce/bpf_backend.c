@@ -761,6 +761,9 @@ static int parse_ifs(struct bb *bb, const char *list, bool tc)
  * answer "none yet", not a problem.
  */
 static int libbpf_log(enum libbpf_print_level level, const char *fmt,
+		      va_list ap) __attribute__((format(printf, 2, 0)));
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt,
 		      va_list ap)
 {
 	va_list aq;

@@ -21,6 +21,7 @@
 
 #include "base/log.h"
 #include "build_features.h"
+#include "enforce/backend.h"
 #include "enforce/enforce.h"
 #include "oplog/op.h"
 
