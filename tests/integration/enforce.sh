@@ -387,11 +387,28 @@ else
 	tap_fail "ipwalld starts with tc only" "$(tail -20 "$DIR/log")"
 fi
 
-# ipwalld --detach takes everything away.
+# An interface dropped from [enforce] tc loses ipwall's filter at the
+# next start (a TC filter is not pinned: ipwalld finds it by its handle,
+# priority and program name).
+tap_like "$(tc -n "$W" filter show dev "$B" ingress)" 'ipwall' "B in [enforce] tc: ipwall's filter on B"
+conf "$A" native ""
+lines=$(wc -l <"$DIR/log")
+if wall_start; then
+	tap_not "B no longer configured: its TC filter is detached" grep -q ipwall <<<"$(tc -n "$W" filter show dev "$B" ingress)"
+	tap_like "$(log_since "$lines")" "TC detached from $B" "... and the log says so"
+	wall_stop
+else
+	tap_fail "ipwalld starts with xdp only" "$(tail -20 "$DIR/log")"
+fi
+
+# ipwalld --detach takes everything away, the TC filter of an interface
+# no longer in the config included.
 conf "$A" native "$B"
 if wall_start; then
 	wall_stop
 fi
+tap_like "$(tc -n "$W" filter show dev "$B" ingress)" 'ipwall' "before --detach: ipwall's filter on B"
+conf "$A" native ""
 tap_like "$(ip -n "$W" link show "$A")" 'xdp' "before --detach: XDP on A"
 ip netns exec "$W" "$IPWALLD" --detach --config "$DIR/wall.conf" >>"$DIR/log" 2>&1
 tap_is "$?" 0 "ipwalld --detach exits 0"
@@ -399,6 +416,7 @@ tap_not "--detach: no XDP on A" grep -q xdp <<<"$(ip -n "$W" link show "$A")"
 tap_not "--detach: no ipwall filter on B" grep -q ipwall <<<"$(tc -n "$W" filter show dev "$B" ingress)"
 tap_ok "--detach: the pin folder is gone" test ! -e "$PIN"
 tap_ok "--detach: the banned peer reaches the wall again" eventually reach4
+conf "$A" native "$B"
 
 # The systemd drop-in's capabilities are exactly enough: ipwalld as an
 # unprivileged user (nobody) with only them attaches and enforces; without

@@ -551,12 +551,61 @@ static void drop_unconfigured_links(struct bb *bb)
 	closedir(dir);
 }
 
+/*
+ * Detach our TC filter (handle/priority ours, program named TC_PROG) from
+ * every interface of this namespace, except those @bb has in [enforce] tc
+ * (@bb NULL: from all). A filter is not pinned like an XDP link, so the
+ * interfaces are asked one by one: one netlink query each, at start and
+ * at --detach only. 0, or -1 if a detach failed.
+ */
+static int drop_tc_filters(const struct bb *bb)
+{
+	struct if_nameindex *ifs = if_nameindex(), *it;
+	int bad = 0;
+
+	if (ifs == NULL)
+		return -1;
+	for (it = ifs; it->if_index != 0; it++) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)it->if_index,
+			    .attach_point = BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, q, .handle = TC_HANDLE,
+			    .priority = TC_PRIORITY);
+		char pn[BPF_OBJ_NAME_LEN];
+		size_t i = 0;
+
+		if (bb != NULL)
+			for (i = 0; i < bb->nifs; i++)
+				if (bb->ifs[i].tc &&
+				    strcmp(bb->ifs[i].name, it->if_name) == 0)
+					break;
+		if (bb != NULL && i < bb->nifs)
+			continue;
+		if (bpf_tc_query(&hook, &q) != 0)
+			continue;
+		prog_name(q.prog_id, pn, sizeof(pn));
+		if (strncmp(pn, TC_PROG, sizeof(pn) - 1) != 0)
+			continue; /* not ours: leave it */
+		q.prog_id = 0;
+		if (bpf_tc_detach(&hook, &q) == 0) {
+			log_info("enforce: TC detached from %s%s", it->if_name,
+				 bb ? " (no longer in [enforce] tc)" : "");
+		} else {
+			log_error("enforce: cannot detach TC from %s",
+				  it->if_name);
+			bad = 1;
+		}
+	}
+	if_freenameindex(ifs);
+	return -bad;
+}
+
 static int bb_attach(void *b)
 {
 	struct bb *bb = b;
 	size_t i;
 
 	drop_unconfigured_links(bb);
+	drop_tc_filters(bb);
 	for (i = 0; i < bb->nifs; i++) {
 		struct iface *f = &bb->ifs[i];
 
@@ -838,48 +887,15 @@ int ipwd_bpf_backend_new(struct ipwd_backend *out,
 
 /* ---- removal ---- */
 
-int ipwd_bpf_backend_remove(const char *pin_dir, const char *tc)
+int ipwd_bpf_backend_remove(const char *pin_dir)
 {
-	DIR *dir = opendir(pin_dir);
+	DIR *dir;
 	struct dirent *de;
-	const char *p = tc ? tc : "";
-	int bad = 0;
+	int bad;
 
 	libbpf_set_print(libbpf_log);
-	while (*p) {
-		size_t len;
-		char name[IF_NAMESIZE];
-		unsigned idx;
-
-		p += strspn(p, " \t,");
-		len = strcspn(p, " \t,");
-		if (len == 0)
-			break;
-		if (len < IF_NAMESIZE) {
-			LIBBPF_OPTS(bpf_tc_hook, hook,
-				    .attach_point = BPF_TC_INGRESS);
-			LIBBPF_OPTS(bpf_tc_opts, q, .handle = TC_HANDLE,
-				    .priority = TC_PRIORITY);
-			char pn[BPF_OBJ_NAME_LEN];
-
-			memcpy(name, p, len);
-			name[len] = '\0';
-			idx = if_nametoindex(name);
-			hook.ifindex = (int)idx;
-			if (idx && bpf_tc_query(&hook, &q) == 0) {
-				prog_name(q.prog_id, pn, sizeof(pn));
-				q.prog_id = 0;
-				if (strncmp(pn, TC_PROG, sizeof(pn) - 1) == 0 &&
-				    bpf_tc_detach(&hook, &q) == 0)
-					log_info("enforce: TC detached from %s",
-						 name);
-				else if (strncmp(pn, TC_PROG, sizeof(pn) - 1) ==
-					 0)
-					bad = 1;
-			}
-		}
-		p += len;
-	}
+	bad = -drop_tc_filters(NULL);
+	dir = opendir(pin_dir);
 	if (dir == NULL)
 		return errno == ENOENT ? -bad : -1;
 	while ((de = readdir(dir)) != NULL) {

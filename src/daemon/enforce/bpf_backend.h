@@ -55,10 +55,12 @@ size_t ipwd_bpf_backend_top(void *b, size_t k, struct ipwd_drop_row *out);
 /*
  * ipwd_bpf_backend_remove() - `ipwalld --detach`: detach what is pinned
  * or attached under @pin_dir (every pinned XDP link, whatever its
- * interface, and ipwall's TC filter on the interfaces of @tc), unpin the
- * maps and remove the folder. Logs what it did. 0, or -1 when something
- * could not be removed.
+ * interface), ipwall's TC filter on every interface of the namespace
+ * (found by handle, priority and program name, so an interface since
+ * removed from [enforce] tc is cleaned too), unpin the maps and remove
+ * the folder. Logs what it did. 0, or -1 when something could not be
+ * removed.
  */
-int ipwd_bpf_backend_remove(const char *pin_dir, const char *tc);
+int ipwd_bpf_backend_remove(const char *pin_dir);
 
 #endif /* IPWALL_DAEMON_ENFORCE_BPF_BACKEND_H */

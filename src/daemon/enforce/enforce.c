@@ -429,7 +429,7 @@ int ipwd_enforce_detach(const struct ipwd_config *c)
 	int rc = 0;
 
 #if IPWD_WITH_BPF
-	if (ipwd_bpf_backend_remove(c->pin_dir, c->tc) != 0)
+	if (ipwd_bpf_backend_remove(c->pin_dir) != 0)
 		rc = -1;
 #endif
 #if IPWD_NFT_BACKEND
