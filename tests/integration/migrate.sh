@@ -106,7 +106,7 @@ tap_is "$(q "$A/ipwall.db-oplog" "SELECT group_concat(name, ' ') FROM (SELECT na
 	"meta oplog origins" "a: the op log's journal beside it"
 tap_is "$(q "$A/ipwall.db" "$keep_sql")" "$keep" \
 	"a: every entry not past its time is still there, with its metadata"
-tap_is "$(q "$A/ipwall.db" "SELECT count(*) FROM entries WHERE expires <> 0 AND expires <= $now")" 0 \
+tap_is "$(until_is 0 "SELECT count(*) FROM entries WHERE expires <> 0 AND expires <= $now" "$A/ipwall.db")" 0 \
 	"a: those past it are gone"
 ipw_http_unix a GET /v1/mode
 tap_is "$(ipw_jq .mode)" allowlist "a: the mode is still allowlist"

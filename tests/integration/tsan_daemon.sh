@@ -52,8 +52,10 @@ for c in $(seq 0 7); do
 	) >"$IPW_TMP/list.$c" &
 	pids="$pids $!"
 done
-ipw_http_unix t POST /v1/bans/batch -H 'Content-Type: application/json' \
-	--data-binary "@$batch"
+# (as long as the storm's clients may wait: under TSan on a busy machine
+# the batch can take more than the default 10 s)
+IPW_CURL_MAX_TIME=60 ipw_http_unix t POST /v1/bans/batch \
+	-H 'Content-Type: application/json' --data-binary "@$batch"
 tap_is "$HTTP_STATUS" 200 "a batch of 10,000 while 32 clients ban one by one"
 # shellcheck disable=SC2086 # the list of PIDs
 wait $pids
