@@ -118,6 +118,11 @@
 #define STR_(x)	   #x
 #define STR(x)	   STR_(x)
 
+static size_t min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
 /* xdp-filter's common_kern_user.h: the mode bit a source match needs. */
 #define XDPF_FLAG_SRC 1
 
@@ -373,7 +378,7 @@ static int xdpf_put(struct prog *p, int v6, const struct ipw_bpf_entry *e,
 	for (size_t i = 0; i < XDPF_CHUNK * (size_t)ncpu; i++)
 		vals[i] = XDPF_FLAG_SRC;
 	for (size_t i = 0; i < n && !rc; i += XDPF_CHUNK) {
-		size_t c = n - i < XDPF_CHUNK ? n - i : XDPF_CHUNK;
+		size_t c = min_size(n - i, XDPF_CHUNK);
 		struct bpf_map_batch_opts o = {.sz = sizeof(o)};
 		__u32 cnt = (__u32)c;
 
@@ -430,7 +435,6 @@ static size_t map_bytes(int fd)
 	for (__u32 i = 0; i < info.nr_map_ids && i < 32; i++) {
 		int mfd = bpf_map_get_fd_by_id(ids[i]);
 		char path[64], line[128];
-		size_t v;
 		FILE *f;
 
 		if (mfd < 0)
@@ -438,8 +442,8 @@ static size_t map_bytes(int fd)
 		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", mfd);
 		f = fopen(path, "r");
 		while (f && fgets(line, sizeof(line), f))
-			if (sscanf(line, "memlock: %zu", &v) == 1)
-				total += v;
+			if (strncmp(line, "memlock:", 8) == 0)
+				total += strtoull(line + 8, NULL, 10);
 		if (f)
 			fclose(f);
 		close(mfd);
@@ -779,7 +783,7 @@ static struct ipw_table *table_of(struct ipw_bpf_entry *e[2], size_t size)
 		abort();
 	for (int v6 = 0; v6 < 2; v6++)
 		for (size_t i = 0; i < size; i += 4096) {
-			size_t c = size - i < 4096 ? size - i : 4096;
+			size_t c = min_size(size - i, 4096);
 
 			for (size_t j = 0; j < c; j++) {
 				s[j].target = e[v6][i + j].target;
@@ -882,7 +886,7 @@ static int one_size(enum mix m, size_t size, struct rot *r, struct row *row)
 			const char *tail = hit ? "_hit" : "_miss";
 			struct probes pr;
 
-			nr = nr > ROT ? ROT : nr;
+			nr = min_size(nr, ROT);
 			make_probes(t, e[v6], size, v6, hit, nr, &pr);
 			if (pr.n < nr)
 				fprintf(stderr,

@@ -127,9 +127,14 @@ static void elements(struct ipwd_backend *be, char *out, size_t size)
 		char name[32];
 		unsigned long long v;
 
-		if (sscanf(p, "ipwall_nft_elements{set=\"%31[^\"]\"} %llu",
-			   name, &v) == 2 &&
-		    v)
+		const char *q;
+
+		if (sscanf(p, "ipwall_nft_elements{set=\"%31[^\"]\"}", name) !=
+			    1 ||
+		    (q = strstr(p, "} ")) == NULL)
+			continue;
+		v = strtoull(q + 2, NULL, 10);
+		if (v)
 			n += (size_t)snprintf(out + n, size - n, "%s%s=%llu",
 					      n ? " " : "", name, v);
 	}
@@ -140,6 +145,7 @@ static void lag(struct ipwd_backend *be, const char *name, int n,
 		void (*op)(struct ipwd_backend *, int, int64_t), int64_t now)
 {
 	uint64_t *v = calloc((size_t)n, sizeof(*v)), total = 0;
+	size_t i50, i99;
 	char extra[160];
 	int i, fails = 0;
 
@@ -153,12 +159,14 @@ static void lag(struct ipwd_backend *be, const char *name, int n,
 		total += v[i];
 	}
 	qsort(v, (size_t)n, sizeof(*v), cmp_u64);
+	i50 = (size_t)n / 2;
+	i99 = (size_t)n * 99 / 100;
 	snprintf(extra, sizeof(extra),
 		 "\"p50_us\": %.1f, \"p99_us\": %.1f, \"failed\": %d",
-		 v[n / 2] / 1e3, v[n * 99 / 100] / 1e3, fails);
+		 (double)v[i50] / 1e3, (double)v[i99] / 1e3, fails);
 	bench_report("nft", name, 1, (uint64_t)n, total, extra);
 	fprintf(stderr, "  %s: p50 %.2f ms, p99 %.2f ms\n", name,
-		v[n / 2] / 1e6, v[n * 99 / 100] / 1e6);
+		(double)v[i50] / 1e6, (double)v[i99] / 1e6);
 	free(v);
 }
 

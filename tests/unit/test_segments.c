@@ -60,9 +60,17 @@ static size_t segs_of(const struct ipwd_segs *s, struct ipwd_seg **out)
 	const void *cur = NULL;
 	struct ipwd_seg g;
 
+	if (v == NULL)
+		abort();
 	while (ipwd_segs_next(s, &cur, &g)) {
-		if (n == cap)
-			v = realloc(v, (cap *= 2) * sizeof(*v));
+		if (n == cap) {
+			struct ipwd_seg *w =
+				realloc(v, (cap *= 2) * sizeof(*v));
+
+			if (w == NULL)
+				abort();
+			v = w;
+		}
 		v[n++] = g;
 	}
 	*out = v;

