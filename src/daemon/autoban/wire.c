@@ -152,7 +152,7 @@ static int parse_line(const char *buf, size_t start, size_t end,
 		pos++;	       /* the TAB; the next field may be empty */
 	}
 
-	ev->addr = addr;
+	*ev = (struct ipwd_event){.addr = addr};
 	for (size_t i = 0; i < NRULES; i++) {
 		char *dst = (char *)ev + rules[i].out_off;
 		size_t n = fe[i] - fb[i];

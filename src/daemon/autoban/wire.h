@@ -127,7 +127,8 @@ void ipwd_wire_reader_init(struct ipwd_wire_reader *r, const void *buf,
 
 /*
  * ipwd_wire_next() - read the next line.
- * @ev:  written when 1 is returned (all of it: no stale bytes)
+ * @ev:  written when 1 is returned, all of it (the bytes after each
+ *       string's NUL are zero, so two events compare with memcmp())
  * @err: written when a negative code is returned; may be NULL
  *
  * Returns 1 with the next event in @ev; 0 when the datagram has no more
