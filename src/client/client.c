@@ -13,13 +13,23 @@
  * never connected, or disconnected by the kernel after that), the report
  * may reconnect. A datagram socket can be connect()ed again to a new peer,
  * so the file descriptor never changes once made: no thread can ever send
- * on a number that another thread closed and the process reused. Who
- * reconnects is decided by a compare-and-swap on the time of the next
- * allowed attempt (monotonic clock, one second apart), so at most one
- * thread tries per second and the others drop their report without
- * waiting. A full queue (EAGAIN, ENOBUFS) means the daemon is there but
- * behind: the report is dropped and nothing reconnects.
+ * on a number that another thread closed and the process reused. One
+ * thread at a time owns the reconnect (a flag taken by compare-and-swap),
+ * and it connects at most once a second (monotonic clock); every other
+ * thread drops its report at once rather than wait. A full queue (EAGAIN,
+ * ENOBUFS) means the daemon is there but behind: the report is dropped
+ * and nothing reconnects.
  *
+ * A connect() never overlaps a send() on the same socket. The kernel
+ * would cope (the datagram goes to the old peer or the new), but the
+ * overlap is a race in ThreadSanitizer's model of descriptors, and a
+ * client that TSan flags is one nobody can run their own daemon under
+ * TSan with. So a sender counts itself in flight and then checks the
+ * reconnect flag, and the reconnecting thread sets the flag and then
+ * checks that nobody is in flight (both sequentially consistent: one of
+ * the two sees the other); on a clash the sender drops its report and the
+ * reconnect is left to the next report, without waiting either way.
+
  * The IP argument goes through libipwall's own address parser (addr.c is
  * compiled into this library, hidden), and the line carries its canonical
  * text, so the daemon's reader accepts exactly the addresses this library
@@ -29,9 +39,9 @@
  * reads back every line this library writes.
  *
  * Concurrency: every field but the path is read and written with atomic
- * builtins; no locks. Counters are relaxed (statistics only); the file
- * descriptor is published with release/acquire so a thread that sees it
- * sees the socket made.
+ * builtins; no locks, no waiting. Counters are relaxed (statistics only);
+ * the file descriptor is published with release/acquire, so a thread that
+ * sees it sees the socket made.
  *
  * Cost: O(length of the arguments) plus one send(); while the daemon is
  * away, one failed send() and a clock read per report, and one socket()
@@ -56,6 +66,8 @@
 
 struct ipw_client {
 	int fd;		     /* -1 until the first attempt makes the socket */
+	int connecting;	     /* 1 while a thread owns the reconnect */
+	unsigned inflight;   /* threads between their check and their send */
 	int64_t next_try_ns; /* monotonic: no connect() before this */
 	uint64_t sent, dropped;
 	struct sockaddr_un sun;
@@ -247,44 +259,72 @@ static bool peer_gone(int err)
 }
 
 /*
- * If this thread may try now (none did in the last second), make the
- * socket if there is none yet and connect it. Returns the descriptor to
- * send on, or -1 when this report is to be dropped.
+ * If this thread may try now (none did in the last second, and nobody is
+ * reconnecting or sending), make the socket if there is none yet and
+ * connect it. Returns the descriptor to send on, or -1 when this report is
+ * to be dropped.
  */
 static int reconnect(struct ipw_client *c)
 {
 	int64_t now = now_ns();
-	int64_t next = __atomic_load_n(&c->next_try_ns, __ATOMIC_RELAXED);
-	int fd, expect = -1;
+	int zero = 0, fd, rc;
 
-	if (now < next || !__atomic_compare_exchange_n(
-				  &c->next_try_ns, &next, now + RETRY_NS, false,
-				  __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		return -1; /* too soon, or another thread won this second */
+	if (now < __atomic_load_n(&c->next_try_ns, __ATOMIC_RELAXED))
+		return -1; /* too soon */
+	if (!__atomic_compare_exchange_n(&c->connecting, &zero, 1, false,
+					 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		return -1; /* another thread is at it */
+	if (now < __atomic_load_n(&c->next_try_ns, __ATOMIC_RELAXED)) {
+		/* It just did. */
+		__atomic_store_n(&c->connecting, 0, __ATOMIC_RELEASE);
+		return -1;
+	}
 
-	fd = __atomic_load_n(&c->fd, __ATOMIC_ACQUIRE);
+	fd = __atomic_load_n(&c->fd, __ATOMIC_RELAXED); /* ours to write */
+	if (fd >= 0 && __atomic_load_n(&c->inflight, __ATOMIC_SEQ_CST) != 0) {
+		/* A send is under way: leave the clock alone, so that the
+		 * next report tries again. */
+		__atomic_store_n(&c->connecting, 0, __ATOMIC_RELEASE);
+		return -1;
+	}
+	__atomic_store_n(&c->next_try_ns, now + RETRY_NS, __ATOMIC_RELAXED);
 	if (fd < 0) {
 		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			    0);
-		if (fd < 0)
-			return -1; /* out of descriptors: try next second */
-		if (!__atomic_compare_exchange_n(&c->fd, &expect, fd, false,
-						 __ATOMIC_ACQ_REL,
-						 __ATOMIC_ACQUIRE)) {
-			/* Only a winner of the clock makes a socket, and the
-			 * clock moves on by a second per winner: a second
-			 * winner here means the first took over a second
-			 * between its CAS and this one. Keep the first. */
-			close(fd);
-			fd = expect;
+		if (fd < 0) {
+			/* Out of descriptors: try again next second. */
+			__atomic_store_n(&c->connecting, 0, __ATOMIC_RELEASE);
+			return -1;
 		}
+		__atomic_store_n(&c->fd, fd, __ATOMIC_RELEASE);
 	}
 	/* A datagram socket may be connected again: to the new daemon after
 	 * a restart, or for the first time. A non-blocking connect() of a
 	 * unix datagram socket returns at once. */
-	if (connect(fd, (const struct sockaddr *)&c->sun, c->sunlen) < 0)
-		return -1;
-	return fd;
+	rc = connect(fd, (const struct sockaddr *)&c->sun, c->sunlen);
+	__atomic_store_n(&c->connecting, 0, __ATOMIC_RELEASE);
+	return rc == 0 ? fd : -1;
+}
+
+/* One send() on @fd, unless a reconnect is under way. Returns 1 when the
+ * datagram was queued, 0 when it is to be dropped, -1 when the peer is
+ * gone (a reconnect may help). */
+static int send_line(struct ipw_client *c, int fd, const char *line, size_t len)
+{
+	ssize_t n;
+	int err;
+
+	__atomic_fetch_add(&c->inflight, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&c->connecting, __ATOMIC_SEQ_CST)) {
+		__atomic_fetch_sub(&c->inflight, 1, __ATOMIC_RELEASE);
+		return 0;
+	}
+	n = send(fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	err = errno;
+	__atomic_fetch_sub(&c->inflight, 1, __ATOMIC_RELEASE);
+	if (n == (ssize_t)len)
+		return 1;
+	return n < 0 && peer_gone(err) ? -1 : 0;
 }
 
 static int drop(struct ipw_client *c)
@@ -298,7 +338,7 @@ API int ipw_client_report(struct ipw_client *c, const char *ip,
 			  const char *user, const char *detail)
 {
 	char line[LINE_MAX];
-	int len, fd;
+	int len, fd, rc;
 
 	if (!c)
 		return IPW_EINVAL;
@@ -307,24 +347,17 @@ API int ipw_client_report(struct ipw_client *c, const char *ip,
 		return len;
 
 	fd = __atomic_load_n(&c->fd, __ATOMIC_ACQUIRE);
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if (fd >= 0) {
-			ssize_t n = send(fd, line, (size_t)len,
-					 MSG_DONTWAIT | MSG_NOSIGNAL);
-
-			if (n == len) {
-				__atomic_fetch_add(&c->sent, 1,
-						   __ATOMIC_RELAXED);
-				return 0;
-			}
-			if (n >= 0 || !peer_gone(errno))
-				return drop(c); /* queue full: no retry */
-		}
-		if (attempt > 0)
-			break;
+	rc = fd >= 0 ? send_line(c, fd, line, (size_t)len) : -1;
+	if (rc < 0) {
+		/* No socket yet, or the daemon went away: reconnect (at most
+		 * once a second) and send once more. */
 		fd = reconnect(c);
-		if (fd < 0)
-			break;
+		if (fd >= 0)
+			rc = send_line(c, fd, line, (size_t)len);
+	}
+	if (rc > 0) {
+		__atomic_fetch_add(&c->sent, 1, __ATOMIC_RELAXED);
+		return 0;
 	}
 	return drop(c);
 }

@@ -11,7 +11,8 @@
  *     and each is counted as sent or dropped;
  *   - the client connects when the receiver appears and reconnects when
  *     it is replaced (a daemon restart), at most once a second;
- *   - many threads reporting at once lose nothing that was counted sent;
+ *   - many threads reporting at once lose nothing that was counted sent,
+ *     and connect and reconnect while the others send;
  *   - the socket path: argument, environment, default, too long.
  */
 #include <errno.h>
@@ -505,6 +506,70 @@ static void test_threads(void)
 	unlink(path);
 }
 
+/* Threads that report until told to stop, while the receiver comes and
+ * goes: connects and reconnects happen with sends in flight on other
+ * threads (what tsan_client is for). */
+struct churn {
+	struct ipw_client *c;
+	volatile int stop;
+	uint64_t reports;
+};
+
+static void *churn_thread(void *arg)
+{
+	struct churn *ch = arg;
+	uint64_t n = 0;
+
+	while (!__atomic_load_n(&ch->stop, __ATOMIC_ACQUIRE)) {
+		if (ipw_client_report(ch->c, "198.51.100.1", "churn", NULL,
+				      NULL, NULL) < 0)
+			abort();
+		n++;
+		if (n % 64 == 0)
+			sleep_ms(1);
+	}
+	__atomic_fetch_add(&ch->reports, n, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static void test_threads_restart(void)
+{
+	char path[128], buf[512];
+	pthread_t t[4];
+	struct churn ch = {0};
+	uint64_t sent, dropped;
+	int fd1, fd2, got1 = 0, got2 = 0;
+
+	sockpath(path, sizeof(path), "churn.sock");
+	is_int(ipw_client_new(&ch.c, path), 0, "client made");
+	alarm(30);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, churn_thread, &ch);
+	sleep_ms(300);
+	fd1 = bind_at(path); /* the daemon starts */
+	sleep_ms(1500);
+	while (recv(fd1, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		got1++;
+	close(fd1);
+	fd2 = bind_at(path); /* and restarts */
+	sleep_ms(1500);
+	__atomic_store_n(&ch.stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	alarm(0);
+	while (recv(fd2, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		got2++;
+	ipw_client_stats(ch.c, &sent, &dropped);
+	is_int(sent + dropped, ch.reports,
+	       "restart under 4 threads: every report counted once (%llu)",
+	       (unsigned long long)ch.reports);
+	ok(got1 > 0, "restart under 4 threads: the first socket got reports");
+	ok(got2 > 0, "restart under 4 threads: so did the second");
+	ipw_client_free(ch.c);
+	close(fd2);
+	unlink(path);
+}
+
 /* ------------------------------------------------------------ paths */
 
 static void test_paths(void)
@@ -567,6 +632,7 @@ int main(void)
 	test_full_queue();
 	test_reconnect();
 	test_threads();
+	test_threads_restart();
 	test_paths();
 
 	rmdir(dir);
