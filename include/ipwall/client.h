@@ -108,7 +108,7 @@ void ipw_client_free(struct ipw_client *c);
  * The arguments are checked first and a report with a bad one is not
  * sent: an attacker-chosen user name with a control byte in it would
  * lose its report, so a caller that passes what a client typed escapes it
- * or reports again without it on IPW_EEVENT_USER_CHAR.
+ * or reports again without it when the report is refused.
  *
  * Returns:
  *   0                   the datagram was queued on the daemon's socket
