@@ -281,7 +281,7 @@ static void test_multi(void)
 	struct ipwd_event ev;
 	struct ipwd_wire_error err;
 	char a[IPW_ADDR_STRLEN], msg[256];
-	int codes[16];
+	int codes[16] = {0};
 	unsigned n;
 
 	n = parse_all(d1, sizeof(d1) - 1, codes, 16, &r);
