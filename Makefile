@@ -11,7 +11,7 @@ MESON      ?= meson
 FUZZ_TIME  ?= 300
 CHECK_FUZZ_TIME ?= 20
 
-.PHONY: all deps check lint fuzz bench run clean format
+.PHONY: all deps check lint fuzz bench run clean format install
 
 all: build/release/build.ninja
 	ninja -C build/release
@@ -68,6 +68,19 @@ run: deps build/release/build.ninja
 	@echo "  API:    docs/api.md   CLI: docs/cli.md   stop: Ctrl-C"
 	@echo
 	exec build/release/src/daemon/ipwalld --listen $(RUN_LISTEN) --data-dir $(RUN_DATA)
+
+# Install from the release build, configured for PREFIX: ipwalld
+# (PREFIX/sbin), ipwall (PREFIX/bin), libipwall-client with its header and
+# ipwall-client.pc, the systemd unit (PREFIX/lib/systemd/system, its paths
+# made to match), and as documentation (PREFIX/share/doc/ipwall) the
+# example configuration, the enforcement drop-in and the docs. DESTDIR
+# stages it all under another root, for packages and tests.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: build/release/build.ninja
+	$(MESON) configure build/release -Dprefix=$(PREFIX)
+	ninja -C build/release
+	DESTDIR="$(DESTDIR)" $(MESON) install -C build/release --no-rebuild
 
 lint: build/asan/build.ninja
 	scripts/lint

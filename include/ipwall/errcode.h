@@ -77,7 +77,27 @@ enum ipw_error {
 	IPW_ELIST_TRAILING = -1070, /* text after the target, not a comment */
 	IPW_ELIST_NUL = -1071,	    /* a NUL byte in the line */
 
-	IPW_ERROR_LAST = -1071,
+	/*
+	 * Failure reports (events) on the local datagram socket and from
+	 * libipwall-client (docs/events.md). A bad IP field gets the
+	 * address parser's own IPW_EADDR_* code (IPW_EADDR_PREFIX_DENIED for
+	 * a prefix), a NUL byte IPW_ELIST_NUL; each other field has a code
+	 * per way to get it wrong, so a sender learns which argument to fix.
+	 */
+	IPW_EEVENT_NO_TYPE = -1100, /* no TAB after IP: the TYPE is missing */
+	IPW_EEVENT_FIELDS = -1101,  /* more than five fields */
+	IPW_EEVENT_TYPE_EMPTY = -1102,
+	IPW_EEVENT_TYPE_LONG = -1103,	 /* more than 32 bytes */
+	IPW_EEVENT_TYPE_CHAR = -1104,	 /* a byte outside [a-z0-9_.-] */
+	IPW_EEVENT_SERVICE_LONG = -1105, /* more than 32 bytes */
+	IPW_EEVENT_SERVICE_CHAR = -1106, /* a byte outside [a-z0-9_.-] */
+	IPW_EEVENT_USER_LONG = -1107,	 /* more than 64 bytes */
+	IPW_EEVENT_USER_CHAR = -1108,	 /* a control byte */
+	IPW_EEVENT_DETAIL_LONG = -1109,	 /* more than 256 bytes */
+	IPW_EEVENT_DETAIL_CHAR = -1110,	 /* a control byte */
+	IPW_EEVENT_TOO_BIG = -1111,	 /* datagram above 65507 bytes */
+
+	IPW_ERROR_LAST = -1111,
 };
 
 /*
