@@ -399,8 +399,15 @@ else
 fi
 resume_clients
 
-# A last round without a kill, then stop the clients.
+# A last round without a kill, then stop the clients: at least 0.5 s,
+# and on a slow (loaded) machine until the clients have 300 acknowledged
+# ops to judge, 30 s at most.
 sleep 0.5
+t0=$SECONDS
+while [ $((SECONDS - t0)) -lt 30 ] &&
+	[ "$(cat "$W"/ops.* | awk -F'\t' '$1 != "obs" && $5 ~ /^2/' | wc -l)" -lt 300 ]; do
+	sleep 0.2
+done
 : >"$W/stop"
 for p in "${client_pids[@]}"; do
 	wait "$p"
