@@ -72,6 +72,35 @@ static const struct errdesc errors[] = {
 	 "unexpected text after the address (a comment starts with '#' or "
 	 "';')"},
 	{IPW_ELIST_NUL, "ELIST_NUL", "NUL byte in the line"},
+	{IPW_EAB_THRESHOLD_ZERO, "EAB_THRESHOLD_ZERO",
+	 "auto-ban rule threshold is 0 (it must count at least one event)"},
+	{IPW_EAB_THRESHOLD_MAX, "EAB_THRESHOLD_MAX",
+	 "auto-ban rule threshold above 64 events"},
+	{IPW_EAB_WINDOW_ZERO, "EAB_WINDOW_ZERO", "auto-ban rule window is 0"},
+	{IPW_EAB_WINDOW_MAX, "EAB_WINDOW_MAX",
+	 "auto-ban rule window longer than 24 days"},
+	{IPW_EAB_FACTOR, "EAB_FACTOR",
+	 "auto-ban escalation factor below 1 or not a number"},
+	{IPW_EAB_BAN_DURATION, "EAB_BAN_DURATION",
+	 "auto-ban duration is 0, or its cap is below it"},
+	{IPW_EAB_AGG, "EAB_AGG",
+	 "aggregation threshold must be 0 (off) or 2 to 32 offenders"},
+	{IPW_EAB_TYPE_NAME, "EAB_TYPE_NAME",
+	 "event type name must be 1 to 31 characters of a-z, 0-9, '_', '.', "
+	 "'-'"},
+	{IPW_EAB_TYPE_UNKNOWN, "EAB_TYPE_UNKNOWN",
+	 "unknown event type: no rule counts it"},
+	{IPW_EAB_NO_TYPES, "EAB_NO_TYPES",
+	 "auto-ban rule counts no event type, or the rules name more than 64 "
+	 "types"},
+	{IPW_EAB_RULE_NAME, "EAB_RULE_NAME",
+	 "auto-ban rule name must be 1 to 31 characters of a-z, 0-9, '_', "
+	 "'.', '-' and unique"},
+	{IPW_EAB_RULES, "EAB_RULES", "auto-ban needs 1 to 32 rules"},
+	{IPW_EAB_BUDGET, "EAB_BUDGET",
+	 "auto-ban memory budget too small for its rules"},
+	{IPW_EAB_RATE, "EAB_RATE",
+	 "rate limit must be above 0 per second with a burst of at least 1"},
 };
 
 static const struct errdesc *find(int err)
