@@ -762,6 +762,7 @@ static void test_flood(void)
 			b[0] = 0x2a; /* global unicast, never the offenders' */
 			ipw_addr_from_v6(&a, b, 128);
 		}
+		ipwd_ab_prefetch(ab, &a, 0); /* a hint: changes nothing */
 		n = ipwd_ab_event(ab, &a, 0, t, dec, IPWD_AB_DECISIONS_MAX);
 		if (n > 0) {
 			other += (uint64_t)n;

@@ -36,7 +36,9 @@
  * displaced once it has two events in the window only by a heavier one, and
  * its first event survives about slots / (new sources per second) seconds.
  *
- * The sketch. Two generations of a count-min sketch, each covering E = the
+ * The sketch. It counts the events of keys a rule does not track (a
+ * tracked key's count is exact and needs no estimate). Two generations of
+ * a count-min sketch, each covering E = the
  * longest rule window (the older one is cleared and becomes the current
  * one every E). Blocked: a key's d = 4 8-bit counters (conservative
  * update, saturating) lie in one 64-byte line, so an update is one cache
@@ -65,7 +67,9 @@
  * breaker closes after breaker_calm_ms of whole seconds with at most half
  * the threshold of new sources (hysteresis).
  *
- * Memory. One calloc() of budget_bytes at _new: the struct, the sketch
+ * Memory. One mmap() of budget_bytes at _new (zero pages, huge pages
+ * asked for with MADV_HUGEPAGE; the kernel commits pages as they are first
+ * touched, so RSS grows to the budget and no further): the struct, the sketch
  * (1/8 of the budget), the aggregation table (1/16, when a rule
  * aggregates) and the rules' tracked sets (the rest, the same number of
  * slots for every rule). Nothing is allocated afterwards.
@@ -80,6 +84,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 
 #include "autoban/engine.h"
@@ -423,9 +428,13 @@ int ipwd_ab_new(struct ipwd_ab **out, const struct ipwd_ab_opts *opts,
 		return IPW_EIO;
 	}
 
-	p = calloc(1, opts->budget_bytes);
-	if (!p)
+	/* zero pages from the kernel, in huge pages where it can (the state
+	 * is touched at random: TLB misses are most of an event's cost) */
+	p = mmap(NULL, opts->budget_bytes, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
 		return IPW_ENOMEM;
+	(void)madvise(p, opts->budget_bytes, MADV_HUGEPAGE);
 	end = p + opts->budget_bytes;
 	ab = (struct ipwd_ab *)round_up((uintptr_t)p, 64);
 	ab->block = p;
@@ -461,7 +470,7 @@ int ipwd_ab_new(struct ipwd_ab **out, const struct ipwd_ab_opts *opts,
 			if (rc) {
 				if (rule_err)
 					*rule_err = (int)r;
-				free(ab->block);
+				munmap(ab->block, ab->bytes);
 				return rc;
 			}
 		}
@@ -488,7 +497,7 @@ int ipwd_ab_new(struct ipwd_ab **out, const struct ipwd_ab_opts *opts,
 void ipwd_ab_free(struct ipwd_ab *ab)
 {
 	if (ab)
-		free(ab->block);
+		munmap(ab->block, ab->bytes);
 }
 
 size_t ipwd_ab_memory(const struct ipwd_ab *ab)
@@ -943,10 +952,16 @@ static bool record(const struct rstate *rs, struct bhead *bh, unsigned i,
 	return false;
 }
 
-/* Count the event on key (@kind, @key) of rule @r; may insert and fire. */
+/*
+ * Count the event on key (@kind, @key) of rule @r; may insert and fire.
+ * An event of a key that a rule does not track is added to the sketch
+ * (once: *sketched); a tracked key's events are counted exactly and need
+ * no estimate.
+ */
 static bool count_key(struct ipwd_ab *ab, unsigned r, enum kind kind,
 		      uint64_t key, uint64_t h, uint64_t h2, uint64_t now,
-		      bool may_insert, bool *found, uint32_t *span)
+		      bool may_insert, bool *sketched, bool *found,
+		      uint32_t *span)
 {
 	const struct rstate *rs = &ab->rule[r];
 	struct bhead *bh = bucket_at(rs, h);
@@ -955,6 +970,10 @@ static bool count_key(struct ipwd_ab *ab, unsigned r, enum kind kind,
 
 	*found = i >= 0;
 	if (i < 0) {
+		if (!*sketched) {
+			sketch_add(ab, h2);
+			*sketched = true;
+		}
 		if (!may_insert)
 			return false;
 		i = insert(ab, rs, bh, tag, key, kind, h2,
@@ -967,6 +986,70 @@ static bool count_key(struct ipwd_ab *ab, unsigned r, enum kind kind,
 
 /* ---- events -------------------------------------------------------- */
 
+/* The key of a source: its IPv4 address, or its /64. False if @src is not
+ * a single address. */
+static bool source_key(const struct ipw_addr *src, uint64_t *key,
+		       enum kind *kind)
+{
+	if (!src || !ipw_addr_is_host(src))
+		return false;
+	if (src->family == IPW_AF_INET) {
+		*key = ipw_addr_v4(src);
+		*kind = K_HOST4;
+		return true;
+	}
+	*key = 0;
+	for (int i = 0; i < 8; i++)
+		*key = *key << 8 | src->bytes[i];
+	*kind = K_NET64;
+	/* a raw mapped address (the parser folds them) is its IPv4 one */
+	if (*key == 0 && src->bytes[8] == 0 && src->bytes[9] == 0 &&
+	    src->bytes[10] == 0xff && src->bytes[11] == 0xff) {
+		*key = (uint64_t)src->bytes[12] << 24 |
+		       (uint64_t)src->bytes[13] << 16 |
+		       (uint64_t)src->bytes[14] << 8 | src->bytes[15];
+		*kind = K_HOST4;
+	}
+	return true;
+}
+
+void ipwd_ab_prefetch(const struct ipwd_ab *ab, const struct ipw_addr *src,
+		      unsigned type_id)
+{
+	uint64_t key, h, h2, ph = 0;
+	enum kind kind;
+	uint32_t mask;
+
+	if (type_id >= ab->ntypes || !source_key(src, &key, &kind))
+		return;
+	h = ipw_hash_u128(key, kind, ab->key);
+	h2 = ipw_mum(h, IPW_HASH_C1);
+	__builtin_prefetch(sk_line(ab, ab->sk_cur, h2), 1);
+	/* while the breaker is open, the prefix key is counted too */
+	if (ab->br_open) {
+		ph = kind == K_HOST4 ?
+			     ipw_hash_u128(key & ~0xffull, K_BRK24, ab->key) :
+			     ipw_hash_u128(key & ~0xffffull, K_BRK48, ab->key);
+		__builtin_prefetch(
+			sk_line(ab, ab->sk_cur, ipw_mum(ph, IPW_HASH_C1)), 1);
+	}
+	for (mask = ab->type_rules[type_id]; mask; mask &= mask - 1) {
+		const struct rstate *rs = &ab->rule[__builtin_ctz(mask)];
+		const unsigned char *b;
+
+		if (rs->threshold < 2)
+			continue;
+		b = (const unsigned char *)bucket_at(rs, h);
+		for (size_t off = 0; off < rs->bucket_bytes; off += 64)
+			__builtin_prefetch(b + off, 1);
+		if (!ab->br_open)
+			continue;
+		b = (const unsigned char *)bucket_at(rs, ph);
+		for (size_t off = 0; off < rs->bucket_bytes; off += 64)
+			__builtin_prefetch(b + off, 1);
+	}
+}
+
 int ipwd_ab_event(struct ipwd_ab *ab, const struct ipw_addr *src,
 		  unsigned type_id, uint64_t now_ms,
 		  struct ipwd_ab_decision *out, size_t cap)
@@ -975,33 +1058,16 @@ int ipwd_ab_event(struct ipwd_ab *ab, const struct ipw_addr *src,
 	enum kind kind, pkind;
 	uint64_t key, pkey, h, h2, ph = 0, ph2 = 0;
 	uint32_t mask, span;
-	bool tried = false, seen = false, shed = false;
+	bool tried = false, seen = false, shed = false, sk = false, psk = false;
 
 	bump(&ab->st.events);
 	if (type_id >= ab->ntypes) {
 		bump(&ab->st.events_unknown);
 		return 0;
 	}
-	if (!src || !ipw_addr_is_host(src)) {
+	if (!source_key(src, &key, &kind)) {
 		bump(&ab->st.events_invalid);
 		return IPW_EINVAL;
-	}
-	if (src->family == IPW_AF_INET) {
-		key = ipw_addr_v4(src);
-		kind = K_HOST4;
-	} else {
-		key = 0;
-		for (int i = 0; i < 8; i++)
-			key = key << 8 | src->bytes[i];
-		kind = K_NET64;
-	}
-	/* a raw mapped address (the parser folds them) is its IPv4 one */
-	if (kind == K_NET64 && key == 0 && src->bytes[8] == 0 &&
-	    src->bytes[9] == 0 && src->bytes[10] == 0xff &&
-	    src->bytes[11] == 0xff) {
-		key = (uint64_t)src->bytes[12] << 24 | src->bytes[13] << 16 |
-		      src->bytes[14] << 8 | src->bytes[15];
-		kind = K_HOST4;
 	}
 	if ((kind == K_HOST4 && builtin_exempt_v4((uint32_t)key)) ||
 	    (kind == K_NET64 && builtin_exempt_v6(key)) ||
@@ -1013,7 +1079,6 @@ int ipwd_ab_event(struct ipwd_ab *ab, const struct ipw_addr *src,
 	sketch_rotate(ab, now_ms);
 	h = ipw_hash_u128(key, kind, ab->key);
 	h2 = ipw_mum(h, IPW_HASH_C1);
-	sketch_add(ab, h2);
 	if (kind == K_HOST4) {
 		pkind = K_BRK24;
 		pkey = key & ~0xffull;
@@ -1036,7 +1101,7 @@ int ipwd_ab_event(struct ipwd_ab *ab, const struct ipw_addr *src,
 			continue;
 		}
 		if (count_key(ab, r, kind, key, h, h2, now_ms, !ab->br_open,
-			      &found, &span)) {
+			      &sk, &found, &span)) {
 			if (emit(ab, r, kind, key, IPWD_AB_SCOPE_SOURCE,
 				 rs->threshold, span, kind == K_NET64, &ob))
 				aggregate(ab, r, kind, key, now_ms, &ob);
@@ -1052,8 +1117,8 @@ int ipwd_ab_event(struct ipwd_ab *ab, const struct ipw_addr *src,
 			ph = ipw_hash_u128(pkey, pkind, ab->key);
 			ph2 = ipw_mum(ph, IPW_HASH_C1);
 		}
-		if (count_key(ab, r, pkind, pkey, ph, ph2, now_ms, true, &found,
-			      &span))
+		if (count_key(ab, r, pkind, pkey, ph, ph2, now_ms, true, &psk,
+			      &found, &span))
 			emit(ab, r, pkind, pkey, IPWD_AB_SCOPE_BREAKER,
 			     rs->threshold, span, true, &ob);
 	}

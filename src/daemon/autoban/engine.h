@@ -198,6 +198,16 @@ int ipwd_ab_event(struct ipwd_ab *ab, const struct ipw_addr *src,
 		  unsigned type_id, uint64_t now_ms,
 		  struct ipwd_ab_decision *out, size_t cap);
 
+/*
+ * ipwd_ab_prefetch() - a hint that an event of @src and @type_id comes
+ * soon: starts loading the memory its ipwd_ab_event() will touch, and
+ * changes nothing. A caller holding a queue of events calls it a few events
+ * ahead (bench_autoban uses 8) so that their cache misses overlap. Engine
+ * thread (it reads the sketch generation ipwd_ab_event() switches).
+ */
+void ipwd_ab_prefetch(const struct ipwd_ab *ab, const struct ipw_addr *src,
+		      unsigned type_id);
+
 /* ipwd_ab_stats() - the counters (see struct ipwd_ab_stats). Any thread. */
 void ipwd_ab_stats(const struct ipwd_ab *ab, struct ipwd_ab_stats *out);
 

@@ -42,8 +42,9 @@
  * plain relaxed stores; a lost update delays the signal by one request.
  *
  * Cost. One hash, one tag line, one TAT line and one CAS when admitted;
- * no CAS when limited. Counters are relaxed atomic adds striped over 8
- * cache lines by bucket, touched only when limited, claiming or untracked.
+ * no CAS when limited, and the overage word is written once a second at
+ * most. Counters are relaxed atomic adds in one of 8 cache lines per
+ * thread (round-robin), touched only when limited, claiming or untracked.
  */
 #include <math.h>
 #include <stdatomic.h>
@@ -166,6 +167,20 @@ void ipwd_rl_stats(const struct ipwd_rl *rl, struct ipwd_rl_stats *o)
 	o->bytes = rl->bytes;
 }
 
+/* Each thread counts in its own stripe (round-robin at first use), so
+ * threads do not bounce counter lines between them. */
+static atomic_uint next_stripe;
+static _Thread_local unsigned my_stripe = ~0u;
+
+static inline unsigned stripe_of_thread(void)
+{
+	if (my_stripe == ~0u)
+		my_stripe = atomic_fetch_add_explicit(&next_stripe, 1,
+						      memory_order_relaxed) %
+			    STRIPES;
+	return my_stripe;
+}
+
 static inline void add(_Atomic uint64_t *c)
 {
 	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
@@ -236,7 +251,7 @@ bool ipwd_rl_check(struct ipwd_rl *rl, const struct ipw_addr *addr,
 	uint64_t h = hash_addr(rl, addr), tag = h | 1, tat, base, next;
 	uint32_t bi = (uint32_t)(((h >> 32) * (uint64_t)rl->nb) >> 32);
 	struct bucket *b = &rl->b[bi];
-	struct stripe *st = &rl->st[bi % STRIPES];
+	struct stripe *st = &rl->st[stripe_of_thread()];
 	int i;
 
 	if (!res)
@@ -269,9 +284,12 @@ bool ipwd_rl_check(struct ipwd_rl *rl, const struct ipw_addr *addr,
 
 	if (o == 0 || now_s - last > 1)
 		since = now_s;
-	atomic_store_explicit(&b->over[i],
-			      (uint64_t)since << 32 | (uint32_t)(now_s + 1),
-			      memory_order_relaxed);
+	/* changes once a second: no store (no line write) in between */
+	if (o != ((uint64_t)since << 32 | (uint32_t)(now_s + 1)))
+		atomic_store_explicit(&b->over[i],
+				      (uint64_t)since << 32 |
+					      (uint32_t)(now_s + 1),
+				      memory_order_relaxed);
 	res->limited = true;
 	res->retry_after_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
 	res->sustained = rl->sustain_s && now_s - since >= rl->sustain_s;
