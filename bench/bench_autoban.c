@@ -324,7 +324,7 @@ int main(void)
 	const char *s = getenv("BENCH_SCALE");
 
 	if (s)
-		scale = atof(s);
+		scale = strtod(s, NULL);
 	bench_header();
 	bench_engine("engine/mix", MIX, 0, true);
 	bench_engine("engine/mix_no_prefetch", MIX, 0, false);

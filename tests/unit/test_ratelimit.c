@@ -6,6 +6,7 @@
  * on one address against the bound burst + rate * time, and threads on
  * many addresses over a tiny table (built again as tsan_ratelimit).
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -202,7 +203,7 @@ static void test_errors(void)
 	is_int(ipwd_rl_new(&rl, &o), IPW_EAB_RATE, "rate 0");
 	o.rate_per_s = -1;
 	is_int(ipwd_rl_new(&rl, &o), IPW_EAB_RATE, "rate -1");
-	o.rate_per_s = 0.0 / 0.0;
+	o.rate_per_s = NAN;
 	is_int(ipwd_rl_new(&rl, &o), IPW_EAB_RATE, "rate NaN");
 	o.rate_per_s = 1;
 	o.burst = 0;

@@ -120,7 +120,6 @@ struct slot {
 struct agg_item {
 	uint32_t t; /* ms, truncated */
 	uint16_t id;
-	uint16_t pad;
 };
 
 struct agg {
@@ -288,7 +287,7 @@ static int type_add(struct ipwd_ab *ab, const char *name, unsigned rule)
 		if (ab->ntypes == IPWD_AB_TYPES_MAX)
 			return IPW_EAB_NO_TYPES;
 		id = (int)ab->ntypes++;
-		strcpy(ab->type_name[id], name);
+		memcpy(ab->type_name[id], name, strlen(name) + 1); /* < 32 */
 		i = name_hash(name) & (TYPE_HASH - 1);
 		while (ab->type_hash[i])
 			i = (i + 1) & (TYPE_HASH - 1);
@@ -339,7 +338,7 @@ static void rule_init(struct rstate *rs, const struct ipwd_ab_rule *r,
 {
 	uint64_t aw;
 
-	strcpy(rs->name, r->name);
+	memcpy(rs->name, r->name, strlen(r->name) + 1); /* checked: < 32 */
 	rs->threshold = r->threshold;
 	rs->cap = r->threshold - 1;
 	rs->window_ms = r->window_ms;
@@ -407,7 +406,7 @@ int ipwd_ab_new(struct ipwd_ab **out, const struct ipwd_ab_opts *opts,
 		any_agg |= rule->agg_v4 || rule->agg_v6;
 	}
 
-	fixed = round_up(sizeof(*ab), 64) + 64; /* + 64: alignment slack */
+	fixed = round_up(sizeof(*ab), 64);
 	sk_bytes = opts->budget_bytes / 8 / 128 * 128;
 	if (any_agg)
 		agg_bytes = opts->budget_bytes / 16 /
@@ -436,7 +435,7 @@ int ipwd_ab_new(struct ipwd_ab **out, const struct ipwd_ab_opts *opts,
 		return IPW_ENOMEM;
 	(void)madvise(p, opts->budget_bytes, MADV_HUGEPAGE);
 	end = p + opts->budget_bytes;
-	ab = (struct ipwd_ab *)round_up((uintptr_t)p, 64);
+	ab = (struct ipwd_ab *)p; /* page-aligned */
 	ab->block = p;
 	ab->bytes = opts->budget_bytes;
 	ab->key[0] = key[0];
