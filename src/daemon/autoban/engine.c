@@ -74,10 +74,12 @@
  * aggregates) and the rules' tracked sets (the rest, the same number of
  * slots for every rule). Nothing is allocated afterwards.
  *
- * Cost. An event: one keyed hash, one sketch line, and per rule counting
- * its type one bucket (header line + one slot). O(N) only when firing or
- * pruning; the sketch rotation clears one generation (budget/16 bytes)
- * once per E.
+ * Cost. An event: one keyed hash, per rule counting its type one bucket
+ * (header line + one slot), and one sketch line if some rule does not
+ * track the key. Pruning is amortised O(1) (each event enters and leaves
+ * a ring once). The sketch rotation clears one generation (budget/16
+ * bytes) once per E, inside the event that crosses it. ipwd_ab_prefetch()
+ * issues these loads ahead for a caller with a queue.
  *
  * Concurrency. One engine thread calls everything but the getters; the
  * counters are atomics written with relaxed stores by that thread only.
