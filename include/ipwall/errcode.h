@@ -77,6 +77,22 @@ enum ipw_error {
 	IPW_ELIST_TRAILING = -1070, /* text after the target, not a comment */
 	IPW_ELIST_NUL = -1071,	    /* a NUL byte in the line */
 
+	/* auto-ban rules and rate limits (ipwalld's autoban/) */
+	IPW_EAB_THRESHOLD_ZERO = -1080, /* a rule's threshold is 0 */
+	IPW_EAB_THRESHOLD_MAX = -1081,	/* threshold above 64 events */
+	IPW_EAB_WINDOW_ZERO = -1082,	/* a rule's window is 0 */
+	IPW_EAB_WINDOW_MAX = -1083,	/* window longer than 24 days */
+	IPW_EAB_FACTOR = -1084,		/* escalation factor below 1 */
+	IPW_EAB_BAN_DURATION = -1085,	/* ban 0 s, or cap below it */
+	IPW_EAB_AGG = -1086,		/* aggregation threshold 1 or > 32 */
+	IPW_EAB_TYPE_NAME = -1087,	/* malformed event type name */
+	IPW_EAB_TYPE_UNKNOWN = -1088,	/* no rule counts this event type */
+	IPW_EAB_NO_TYPES = -1089,	/* rule counts no type, or > 64 types */
+	IPW_EAB_RULE_NAME = -1090,	/* malformed or repeated rule name */
+	IPW_EAB_RULES = -1091,		/* no rule, or more than 32 */
+	IPW_EAB_BUDGET = -1092,		/* memory budget too small */
+	IPW_EAB_RATE = -1093,		/* rate limit not > 0, or burst 0 */
+
 	/*
 	 * Failure reports (events) on the local datagram socket and from
 	 * libipwall-client (docs/events.md). A bad IP field gets the
