@@ -543,7 +543,7 @@ static int parse_shape(struct nft *nb, const char *js, struct shape *sh)
 				const struct nset *s = &nb->sets[k];
 				bool ok;
 
-				if (strcmp(name, s->name))
+				if (strcmp(name, s->name) != 0)
 					continue;
 				ok = type &&
 				     !strcmp(type, s->width == 32 ?
@@ -567,7 +567,7 @@ static int parse_shape(struct nft *nb, const char *js, struct shape *sh)
 			for (k = 0; k < 4 && name; k++) {
 				bool base = k < 2, ok;
 
-				if (strcmp(name, chain_names[k]))
+				if (strcmp(name, chain_names[k]) != 0)
 					continue;
 				if (base) {
 					const char *type = json_string_value(
