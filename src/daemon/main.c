@@ -35,6 +35,7 @@
 #include "api/daemon.h"
 #include "api/http.h"
 #include "api/metrics.h"
+#include "autoban/autoban.h"
 #include "base/config.h"
 #include "base/listen.h"
 #include "base/log.h"
@@ -463,6 +464,25 @@ static void oplog_stop(struct ipwd *d)
 	m.audit_sub = NULL;
 }
 
+/* Auto-ban ([rule NAME] sections, autoban/autoban.h): after the op log
+ * is loaded (its bans are ops), before the HTTP front (POST /v1/events
+ * submits to it); stopped after the front, so that the banner applies
+ * what the engine decided while the op log still runs. */
+static int autoban_start(struct ipwd *d)
+{
+	if (ipwd_autoban_new(&d->autoban, &d->cfg, d->ops, d->history) != 0)
+		return -1;
+	if (d->autoban && ipwd_autoban_start(d->autoban) != 0)
+		return -1;
+	return 0;
+}
+
+static void autoban_stop(struct ipwd *d)
+{
+	ipwd_autoban_free(d->autoban);
+	d->autoban = NULL;
+}
+
 static int check_start(struct ipwd *d)
 {
 	/* before the HTTP threads exist: they read d->check (/healthz) */
@@ -573,6 +593,7 @@ static const struct subsystem subsystems[] = {
 	{"kernel enforcement", enforce_start, enforce_stop, NULL, enforce_tick},
 	{"op log", oplog_start, oplog_stop, NULL, oplog_tick},
 	{"store check", check_start, check_stop, NULL, check_tick},
+	{"auto-ban", autoban_start, autoban_stop, NULL, NULL},
 	{"http api", api_start, api_stop, api_reload, api_tick},
 };
 #define N_SUBSYSTEMS (sizeof(subsystems) / sizeof(subsystems[0]))

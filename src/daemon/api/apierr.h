@@ -28,6 +28,7 @@
 	X(NOT_FOUND, 404, "not_found")                           \
 	X(NO_STORE, 404, "no_store")                             \
 	X(NO_ENFORCEMENT, 404, "no_enforcement")                 \
+	X(NO_AUTOBAN, 404, "no_autoban")                         \
 	X(METHOD_NOT_ALLOWED, 405, "method_not_allowed")         \
 	X(COVERED_BY_ALLOW, 409, "covered_by_allow")             \
 	X(BODY_TOO_LARGE, 413, "body_too_large")                 \
@@ -35,6 +36,7 @@
 	X(UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type") \
 	X(TABLE_FULL, 429, "table_full")                         \
 	X(TOO_MANY_FAILURES, 429, "too_many_auth_failures")      \
+	X(EVENTS_QUEUE_FULL, 429, "events_queue_full")           \
 	X(HEADER_TOO_LARGE, 431, "header_too_large")             \
 	X(INTERNAL, 500, "internal")                             \
 	X(SHUTTING_DOWN, 503, "shutting_down")                   \

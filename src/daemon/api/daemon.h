@@ -26,6 +26,8 @@ struct ipwd_history;
 struct ipwd_store;
 struct ipwd_store_check;
 
+struct ipwd_autoban;
+
 struct ipwd {
 	struct ipwd_config cfg; /* main thread only (reload replaces it) */
 	struct ipw_table *table;
@@ -49,6 +51,10 @@ struct ipwd {
 	size_t (*drops_top)(void *ctx, size_t k, struct ipw_addr *targets,
 			    uint64_t *drops);
 	void *enforce_ctx;
+	/* Auto-ban (autoban/autoban.h): POST /v1/events queues reports to
+	 * it; NULL when no [rule] is configured. Set before the HTTP front
+	 * starts. */
+	struct ipwd_autoban *autoban;
 	struct {
 		size_t max_body;
 		size_t max_header; /* fixed at start */

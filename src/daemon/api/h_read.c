@@ -18,6 +18,7 @@
 #include <ipwall/addr.h>
 #include <ipwall/table.h>
 
+#include "autoban/autoban.h"
 #include "api/guard.h"
 #include "api/api.h"
 #include "api/metrics.h"
@@ -288,19 +289,22 @@ static int append_guard(struct ipwd *d, struct ipwd_resp *o)
 	return 0;
 }
 
-/* What another subsystem adds (daemon.h, metrics_more). */
-static int append_more(struct ipwd *d, struct ipwd_resp *o)
+/* What another subsystem adds: kernel enforcement (daemon.h,
+ * metrics_more) and auto-ban. */
+static int append_more(struct ipwd_resp *o,
+		       size_t (*more)(void *ctx, char *buf, size_t size),
+		       void *ctx)
 {
 	enum { MORE = 64 * 1024 };
 	char *buf, *b;
 	size_t n;
 
-	if (d->metrics_more == NULL)
+	if (more == NULL)
 		return 0;
 	buf = malloc(MORE);
 	if (buf == NULL)
 		return -1;
-	n = d->metrics_more(d->enforce_ctx, buf, MORE);
+	n = more(ctx, buf, MORE);
 	if (n == 0 || n >= MORE) {
 		free(buf);
 		return 0; /* nothing to add (or it failed): the rest stands */
@@ -322,7 +326,9 @@ void ipwd_h_metrics(struct ipwd_req *r, struct ipwd_resp *o)
 {
 	o->body = ipwd_metrics_render(r->d->table, r->d->ops, &o->len);
 	if (o->body == NULL || append_guard(r->d, o) != 0 ||
-	    append_more(r->d, o) != 0) {
+	    append_more(o, r->d->metrics_more, r->d->enforce_ctx) != 0 ||
+	    (r->d->autoban &&
+	     append_more(o, ipwd_autoban_metrics, r->d->autoban) != 0)) {
 		free(o->body);
 		o->body = NULL;
 		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");

@@ -305,6 +305,174 @@ int ipwd_parse_batch(json_t *obj, size_t max, int64_t now, uint64_t default_ttl,
 	return 0;
 }
 
+/* Does @s hold only bytes of @cls: 't' the type charset [a-z0-9_.-], 'p'
+ * printable (no control byte)? The event socket's rules (wire.h). */
+static bool event_chars(const char *s, char cls)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (cls == 't' ? !((c >= 'a' && c <= 'z') ||
+				   (c >= '0' && c <= '9') || c == '_' ||
+				   c == '.' || c == '-') :
+				 c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* One event object into @ev. */
+static int parse_event(json_t *obj, struct ipwd_event_req *ev,
+		       struct ipwd_perr *e)
+{
+	static const struct {
+		const char *name;
+		size_t max;
+		char cls;
+	} str[] = {{"type", IPWD_EVENT_TYPE_MAX, 't'},
+		   {"service", IPWD_EVENT_SERVICE_MAX, 't'},
+		   {"user", IPWD_EVENT_USER_MAX, 'p'},
+		   {"detail", IPWD_EVENT_DETAIL_MAX, 'p'}};
+	const char **dst[] = {&ev->type, &ev->service, &ev->user, &ev->detail};
+	bool have_ip = false;
+	const char *key;
+	json_t *v;
+	size_t k;
+
+	if (!json_is_object(obj))
+		return fail(e, IPWD_E_NOT_AN_OBJECT, NULL,
+			    "an event must be a JSON object, not %s",
+			    type_name(obj));
+	memset(ev, 0, sizeof(*ev));
+	json_object_foreach(obj, key, v)
+	{
+		if (strcmp(key, "ip") == 0) {
+			char msg[200];
+			size_t pos = 0;
+			int rc;
+
+			if (!json_is_string(v))
+				return fail(e, IPWD_E_WRONG_TYPE, "ip",
+					    "ip must be a string, not %s",
+					    type_name(v));
+			rc = ipw_addr_parse(json_string_value(v),
+					    json_string_length(v),
+					    IPW_ADDR_HOST, &ev->addr, &pos);
+			if (rc != 0) {
+				ipw_addr_error_msg(
+					msg, sizeof(msg), json_string_value(v),
+					json_string_length(v), rc, pos);
+				return fail(e, IPWD_E_INVALID_IP, "ip",
+					    "ip: %s", msg);
+			}
+			have_ip = true;
+			continue;
+		}
+		for (k = 0; k < sizeof(str) / sizeof(str[0]); k++)
+			if (strcmp(key, str[k].name) == 0)
+				break;
+		if (k == sizeof(str) / sizeof(str[0])) {
+			char f[32];
+
+			snprintf(f, sizeof(f), "%s", key);
+			return fail(e, IPWD_E_UNKNOWN_FIELD, f,
+				    "unknown member \"%.64s\" (known: ip, "
+				    "type, service, user, detail)",
+				    key);
+		}
+		if (get_string(v, str[k].name, str[k].max, dst[k], e))
+			return -1;
+		if (!event_chars(*dst[k], str[k].cls))
+			return fail(e, IPWD_E_INVALID_STRING, str[k].name,
+				    str[k].cls == 't' ?
+					    "%s may hold only a-z, 0-9, "
+					    "'_', '.' and '-'" :
+					    "%s contains a control character",
+				    str[k].name);
+	}
+	if (!have_ip)
+		return fail(e, IPWD_E_MISSING_FIELD, "ip", "ip is required");
+	if (ev->type == NULL || ev->type[0] == '\0')
+		return fail(e, IPWD_E_MISSING_FIELD, "type",
+			    "type is required (1 to %d bytes)",
+			    IPWD_EVENT_TYPE_MAX);
+	return 0;
+}
+
+int ipwd_parse_events(json_t *obj, size_t max, struct ipwd_event_req **out,
+		      size_t *n, struct ipwd_perr *e)
+{
+	struct ipwd_event_req *v;
+	json_t *events = NULL, *it, *m;
+	const char *key;
+	size_t i, count;
+
+	if (!json_is_object(obj))
+		return fail(e, IPWD_E_NOT_AN_OBJECT, NULL,
+			    "the body must be a JSON object, not %s",
+			    type_name(obj));
+	json_object_foreach(obj, key, m)
+	{
+		if (strcmp(key, "events") == 0)
+			events = m;
+	}
+	if (events == NULL) {
+		/* one event */
+		v = calloc(1, sizeof(*v));
+		if (v == NULL)
+			return fail(e, IPWD_E_INTERNAL, NULL, "out of memory");
+		if (parse_event(obj, v, e)) {
+			free(v);
+			return -1;
+		}
+		*out = v;
+		*n = 1;
+		return 0;
+	}
+	if (json_object_size(obj) != 1) {
+		json_object_foreach(obj, key, m)
+		{
+			char f[32];
+
+			if (strcmp(key, "events") == 0)
+				continue;
+			snprintf(f, sizeof(f), "%s", key);
+			return fail(e, IPWD_E_UNKNOWN_FIELD, f,
+				    "unknown member \"%.64s\" beside events",
+				    key);
+		}
+	}
+	if (!json_is_array(events))
+		return fail(e, IPWD_E_WRONG_TYPE, "events",
+			    "events must be an array, not %s",
+			    type_name(events));
+	count = json_array_size(events);
+	if (count > max)
+		return fail(e, IPWD_E_BATCH_TOO_LARGE, "events",
+			    "%zu events, more than max_batch (%zu)", count,
+			    max);
+	v = calloc(count ? count : 1, sizeof(*v));
+	if (v == NULL)
+		return fail(e, IPWD_E_INTERNAL, NULL, "out of memory");
+	json_array_foreach(events, i, it)
+	{
+		if (parse_event(it, &v[i], e)) {
+			char msg[sizeof(e->msg) + 32];
+
+			e->index = i;
+			snprintf(msg, sizeof(msg), "events[%zu]: %s", i,
+				 e->msg);
+			memcpy(e->msg, msg, sizeof(e->msg) - 1);
+			e->msg[sizeof(e->msg) - 1] = '\0';
+			free(v);
+			return -1;
+		}
+	}
+	*out = v;
+	*n = count;
+	return 0;
+}
+
 int ipwd_parse_mode(json_t *obj, enum ipw_mode *mode, struct ipwd_perr *e)
 {
 	const char *key, *s = NULL;

@@ -17,6 +17,7 @@
 #include <ipwall/table.h>
 
 #include "api/apierr.h"
+#include "autoban/wire.h"
 
 struct ipwd_perr {
 	enum ipwd_apierr code;
@@ -46,6 +47,29 @@ int ipwd_parse_entry(json_t *obj, enum ipw_list list, int64_t now,
 int ipwd_parse_batch(json_t *obj, size_t max, int64_t now, uint64_t default_ttl,
 		     struct ipw_entry_spec **specs, size_t *n,
 		     struct ipwd_perr *e);
+
+/* A failure report (POST /v1/events), with the event socket's limits
+ * (autoban/wire.h, docs/events.md). The strings belong to the JSON value;
+ * NULL when absent. */
+#define IPWD_EVENT_TYPE_MAX    IPWD_WIRE_TYPE_MAX
+#define IPWD_EVENT_SERVICE_MAX IPWD_WIRE_SERVICE_MAX
+#define IPWD_EVENT_USER_MAX    IPWD_WIRE_USER_MAX
+#define IPWD_EVENT_DETAIL_MAX  IPWD_WIRE_DETAIL_MAX
+struct ipwd_event_req {
+	struct ipw_addr addr; /* one address, never a prefix */
+	const char *type;     /* 1..32 of [a-z0-9_.-] */
+	const char *service;  /* 0..32 of [a-z0-9_.-] */
+	const char *user;     /* 0..64 bytes, no control byte */
+	const char *detail;   /* 0..256 bytes, no control byte */
+};
+
+/*
+ * ipwd_parse_events() - one event object, or {"events": [...]} of at most
+ * @max, into @out (malloc'd, *@n of them). An invalid event: -1 with
+ * e->index set and nothing decoded. Returns 0 or -1.
+ */
+int ipwd_parse_events(json_t *obj, size_t max, struct ipwd_event_req **out,
+		      size_t *n, struct ipwd_perr *e);
 
 /* {"mode": "denylist" | "allowlist"}. Returns 0 or -1. */
 int ipwd_parse_mode(json_t *obj, enum ipw_mode *mode, struct ipwd_perr *e);

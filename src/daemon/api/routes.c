@@ -56,6 +56,8 @@ const struct ipwd_route_def ipwd_routes[] = {
 	 ARGS("target", "since", "until", "action", "limit", "cursor")},
 	{"/v1/history/count", GET, IPWD_ROUTE_HISTORY_COUNT, IPWD_SCOPE_CHECK,
 	 true, ipwd_h_history_count, ARGS("target", "since")},
+	{"/v1/events", POST, IPWD_ROUTE_EVENTS, IPWD_SCOPE_REPORT, false,
+	 ipwd_h_events, NONE_ARGS},
 };
 const size_t ipwd_nroutes = sizeof(ipwd_routes) / sizeof(ipwd_routes[0]);
 
@@ -65,7 +67,8 @@ static const char *const method_names[IPWD_METHOD_COUNT] = {
 static const char *const route_names[IPWD_ROUTE_COUNT] = {
 	"/v1/check", "/v1/bans",    "/v1/bans/batch",	 "/v1/allow",
 	"/v1/mode",  "/v1/top",	    "/v1/stats",	 "/healthz",
-	"/metrics",  "/v1/history", "/v1/history/count", "other",
+	"/metrics",  "/v1/history", "/v1/history/count", "/v1/events",
+	"other",
 };
 
 const char *ipwd_route_name(enum ipwd_route r)

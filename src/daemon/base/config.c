@@ -5,7 +5,9 @@
  * the host name; the socket, tokens file, store and audit log live in
  * the data directory unless placed elsewhere) and the command line flags.
  */
+#include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 
 #define F(field) IPWD_CONF_FIELD(struct ipwd_config, field)
 #define RESTART	 IPWD_CONF_RESTART
+#define R(field) IPWD_CONF_FIELD(struct ipwd_rule_conf, field)
 
 static const char *parse_log_level(void *field, const char *v)
 {
@@ -38,6 +41,20 @@ static const char *check_listen(const char *v)
 	return NULL;
 }
 
+/* [rule] escalate: a factor from 1 to 1000 (a decimal number). */
+static const char *parse_factor(void *field, const char *v)
+{
+	char *end;
+	double f;
+
+	errno = 0;
+	f = strtod(v, &end);
+	if (errno || end == v || *end || !(f >= 1.0 && f <= 1000.0))
+		return "must be a number from 1 (no escalation) to 1000";
+	*(double *)field = f;
+	return NULL;
+}
+
 static const char *const modes[] = {"denylist", "allowlist", NULL};
 /* in the order of enum ipwd_sync (oplog/store.h) */
 static const char *const syncs[] = {"full", "batch", "off", NULL};
@@ -45,9 +62,19 @@ static const char *const syncs[] = {"full", "batch", "off", NULL};
 static const char *const xdp_modes[] = {"native", "generic", NULL};
 
 static const struct ipwd_conf_section sections[] = {
-	{.name = "daemon"},  {.name = "http"},	{.name = "auth"},
-	{.name = "table"},   {.name = "store"}, {.name = "audit"},
+	{.name = "daemon"},
+	{.name = "http"},
+	{.name = "auth"},
+	{.name = "table"},
+	{.name = "store"},
+	{.name = "audit"},
 	{.name = "enforce"},
+	{.name = "autoban"},
+	{.name = "rule",
+	 .named = true,
+	 .size = sizeof(struct ipwd_rule_conf),
+	 .list_offset = offsetof(struct ipwd_config, rules),
+	 .max = 32},
 };
 
 static const struct ipwd_conf_key keys[] = {
@@ -166,6 +193,42 @@ static const struct ipwd_conf_key keys[] = {
 	 F(nft_max_elements), .max = 1u << 30, .flags = RESTART,
 	 .why = "must be 0 (the table's max_entries) to 1073741824",
 	 .def = "0"},
+	/* [autoban] */
+	{"autoban", "budget", IPWD_CONF_SIZE, F(ab_budget), .min = 1u << 20,
+	 .max = 1ull << 34, .flags = RESTART,
+	 .why = "must be a size from 1M to 16G", .def = "64M"},
+	{"autoban", "breaker", IPWD_CONF_UINT, F(ab_breaker), .max = 100000000,
+	 .flags = RESTART,
+	 .why = "must be new sources a second, 0 (never) to 100000000",
+	 .def = "20000"},
+	{"autoban", "socket", IPWD_CONF_STR, F(ab_socket), .max = 107,
+	 .flags = IPWD_CONF_NONE_EMPTY | RESTART,
+	 .why = "must be a socket path of at most 107 bytes, or none"},
+	{"autoban", "queue", IPWD_CONF_UINT, F(ab_queue), .min = 64,
+	 .max = 1u << 24, .flags = RESTART | IPWD_CONF_POW2,
+	 .why = "must be a power of two from 64 to 16777216", .def = "65536"},
+	/* [rule NAME] */
+	{"rule", "events", IPWD_CONF_STR, R(events), .max = 1023,
+	 .flags = IPWD_CONF_NONEMPTY,
+	 .why = "must name event types (a-z 0-9 _ . -), spaces or commas "
+		"between"},
+	{"rule", "threshold", IPWD_CONF_UINT, R(threshold), .min = 1, .max = 64,
+	 .why = "must be 1 to 64 events", .def = "5"},
+	{"rule", "window", IPWD_CONF_DURATION, R(window), .min = 1,
+	 .max = 24 * 86400, .why = "must be a duration from 1s to 24d",
+	 .def = "10m"},
+	{"rule", "ban", IPWD_CONF_DURATION, R(ban), .min = 1, .max = UINT32_MAX,
+	 .why = "must be a duration of at least 1s", .def = "1h"},
+	{"rule", "escalate", IPWD_CONF_FUNC, R(escalate), .parse = parse_factor,
+	 .def = "1"},
+	{"rule", "max_ban", IPWD_CONF_DURATION, R(max_ban), .max = UINT32_MAX,
+	 .why = "must be a duration (0 = no cap)", .def = "0"},
+	{"rule", "aggregate_v4", IPWD_CONF_UINT, R(aggregate_v4), .max = 32,
+	 .why = "must be 0 (off) or 2 to 32 offenders", .def = "0"},
+	{"rule", "aggregate_v6", IPWD_CONF_UINT, R(aggregate_v6), .max = 32,
+	 .why = "must be 0 (off) or 2 to 32 offending /64s", .def = "0"},
+	{"rule", "dry_run", IPWD_CONF_BOOL, R(dry_run),
+	 .why = "must be yes or no", .def = "no"},
 };
 
 const struct ipwd_conf_schema ipwd_config_schema = {
@@ -221,6 +284,7 @@ int ipwd_config_load(struct ipwd_config *cfg, const char *path,
 	in_data_dir(&cfg->tokens_file, cfg->data_dir, "tokens");
 	in_data_dir(&cfg->store_path, cfg->data_dir, "ipwall.db");
 	in_data_dir(&cfg->audit_log, cfg->data_dir, "audit.log");
+	in_data_dir(&cfg->ab_socket, cfg->data_dir, "events.sock");
 	if (strlen(cfg->socket) >= 108) {
 		fprintf(stderr,
 			"%s: unix socket path \"%s\" longer than 107 bytes\n",

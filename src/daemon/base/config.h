@@ -71,6 +71,27 @@ struct ipwd_config {
 	bool nft_forward;	     /* also filter forwarded traffic */
 	char *nft_table;	     /* name of the inet table */
 	unsigned nft_max_elements;   /* per set; 0 = [table] max_entries */
+	/* [autoban] (on when at least one [rule NAME] exists) */
+	size_t ab_budget;    /* bytes of the engine's whole state */
+	uint32_t ab_breaker; /* new sources a second that trip it */
+	char *ab_socket;     /* the events datagram socket, "" = none */
+	uint32_t ab_queue;   /* events waiting for the engine */
+	/* [rule NAME], in file order (struct ipwd_rule_conf) */
+	struct ipwd_conf_instance *rules;
+};
+
+/* One [rule NAME] section: see ipwalld.conf.example and docs/autoban.md. */
+struct ipwd_rule_conf {
+	struct ipwd_conf_instance in; /* first: the name and the list */
+	char *events;		      /* event types, spaces or commas */
+	unsigned threshold;	      /* N events ... */
+	uint64_t window;	      /* ... within this many seconds */
+	uint64_t ban;		      /* seconds, first offence */
+	double escalate;	      /* factor per earlier ban, >= 1 */
+	uint64_t max_ban;	      /* cap, seconds (0: none) */
+	unsigned aggregate_v4;	      /* offenders in a /24 to ban it */
+	unsigned aggregate_v6;	      /* offending /64s in a /48 */
+	bool dry_run;
 };
 
 /* Command line values that override the file (NULL: not given). */
