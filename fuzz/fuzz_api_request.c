@@ -45,11 +45,36 @@ static void check_spec(const struct ipw_entry_spec *s, enum ipw_list list)
 	assert(list == IPW_LIST_BAN || s->flags == 0);
 }
 
+/* A decoded event keeps the event socket's rules (wire.h). */
+static void check_event(const struct ipwd_event_req *ev)
+{
+	const char *const s[] = {ev->type, ev->service, ev->user, ev->detail};
+	const size_t max[] = {IPWD_EVENT_TYPE_MAX, IPWD_EVENT_SERVICE_MAX,
+			      IPWD_EVENT_USER_MAX, IPWD_EVENT_DETAIL_MAX};
+	size_t k;
+
+	assert(ipw_addr_is_host(&ev->addr));
+	assert(ev->type && ev->type[0]);
+	for (k = 0; k < 4; k++) {
+		const unsigned char *c = (const unsigned char *)s[k];
+
+		if (c == NULL)
+			continue;
+		assert(strlen(s[k]) <= max[k]);
+		for (; *c; c++)
+			assert(*c >= 0x20 && *c != 0x7f &&
+			       (k >= 2 || (*c >= 'a' && *c <= 'z') ||
+				(*c >= '0' && *c <= '9') || *c == '_' ||
+				*c == '.' || *c == '-'));
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ipw_entry_spec spec, *specs = NULL;
+	struct ipwd_event_req *evs = NULL;
 	struct ipwd_perr e;
 	enum ipw_mode mode;
 	json_t *body;
@@ -74,6 +99,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (i = 0; i < n; i++)
 			check_spec(&specs[i], IPW_LIST_BAN);
 		free(specs);
+	} else {
+		check_err(&e);
+	}
+	if (ipwd_parse_events(body, 64, &evs, &n, &e) == 0) {
+		assert(n <= 64);
+		for (i = 0; i < n; i++)
+			check_event(&evs[i]);
+		free(evs);
 	} else {
 		check_err(&e);
 	}
