@@ -173,6 +173,10 @@ int cli_cmd_import(struct cli_conn *c, const struct cli_target *t,
 int cli_cmd_export(struct cli_conn *c, const struct cli_target *t, bool allows,
 		   const char *file);
 
+/* report.c: ipwall report --file, one event a line of @file (or "-"). */
+int cli_cmd_report_file(struct cli_conn *c, const struct cli_target *t,
+			const char *file);
+
 /* token.c: ipwall token add|list|remove on ipwalld's tokens file (@file,
  * else $IPWALL_TOKENS_FILE, else ./var/tokens). */
 int cli_cmd_token(const char *file, const char *verb, const char *name,

@@ -63,6 +63,9 @@ enum opt {
 	OPT_SCOPE,
 	OPT_FILE,
 	OPT_DROPS,
+	OPT_SERVICE,
+	OPT_USER,
+	OPT_DETAIL,
 	OPT_END,
 };
 
@@ -98,6 +101,9 @@ static const struct option long_opts[] = {
 	{"scope", required_argument, NULL, OPT_SCOPE},
 	{"file", required_argument, NULL, OPT_FILE},
 	{"drops", no_argument, NULL, OPT_DROPS},
+	{"service", required_argument, NULL, OPT_SERVICE},
+	{"user", required_argument, NULL, OPT_USER},
+	{"detail", required_argument, NULL, OPT_DETAIL},
 	{NULL, 0, NULL, 0},
 };
 
@@ -127,6 +133,11 @@ static const char usage_text[] =
 	"                        allow an address or prefix (allow beats ban)\n"
 	"  disallow TARGET       remove an allow\n"
 	"  check IP              the verdict for one address\n"
+	"  report IP TYPE [--service S] [--user U] [--detail D]\n"
+	"                        report a failure (ssh_auth_fail, ...) to the\n"
+	"                        auto-ban engine\n"
+	"  report --file FILE|-  report one failure a line:\n"
+	"                        IP TYPE [SERVICE [USER [DETAIL...]]]\n"
 	"  ls [--allows] [--limit N] [--family 4|6] [--within CIDR]\n"
 	"     [--kind address|prefix] [--auto true|false] [--all]\n"
 	"                        list bans (or allows), one page or --all\n"
@@ -184,7 +195,8 @@ static const char usage_text[] =
 	"  0  success (check: admitted)\n"
 	"  1  check: blocked\n"
 	"  2  usage error or bad input (import: some lines were bad)\n"
-	"  3  the daemon refused the request (HTTP 4xx; import: some entries)\n"
+	"  3  the daemon refused the request (HTTP 4xx; import: some entries;\n"
+	"     report: some events were refused or dropped)\n"
 	"  4  cannot connect, timeout, HTTP 5xx or a protocol error\n";
 
 struct command {
@@ -425,6 +437,88 @@ static int cmd_check(struct ctx *x)
 out:
 	json_decref(r.body);
 	return rc;
+}
+
+/*
+ * report IP TYPE: one event for POST /v1/events, every field sent as given:
+ * the daemon checks them (and says why in its own words), the client only
+ * needs them to be UTF-8 to be JSON.
+ */
+static int report_one(struct ctx *x)
+{
+	const char *what[] = {"IP", "TYPE", "--service", "--user", "--detail"};
+	const char *name[] = {"ip", "type", "service", "user", "detail"};
+	const char *val[] = {x->args[0], x->args[1], opt_val(x, OPT_SERVICE),
+			     opt_val(x, OPT_USER), opt_val(x, OPT_DETAIL)};
+	char pi[IPW_ADDR_STRLEN + 16], pt[64];
+	struct cli_reply r;
+	json_t *body;
+	int rc;
+
+	body = json_object();
+	if (!body)
+		return cli_error(CLI_EXIT_USAGE, "out of memory");
+	for (size_t i = 0; i < sizeof(val) / sizeof(val[0]); i++) {
+		json_t *s;
+
+		if (!val[i])
+			continue;
+		s = json_string(val[i]);
+		if (!s) {
+			json_decref(body);
+			return cli_usage_error("%s: not valid UTF-8", what[i]);
+		}
+		json_object_set_new(body, name[i], s);
+	}
+	rc = post_json(x, "POST", "/v1/events", body, &r);
+	json_decref(body);
+	if (rc)
+		return rc;
+	cli_printable(val[0], pi, sizeof(pi));
+	cli_printable(val[1], pt, sizeof(pt));
+	if (r.status == 202 &&
+	    json_is_integer(json_object_get(r.body, "queued"))) {
+		bool queued = json_integer_value(
+				      json_object_get(r.body, "queued")) > 0;
+
+		rc = queued ? CLI_EXIT_OK : CLI_EXIT_REFUSED;
+		if (x->target.json && cli_print_json(r.body))
+			rc = CLI_EXIT_UNAVAILABLE;
+		else if (!x->target.json)
+			printf("reported %s %s (%s)\n", pi, pt,
+			       queued ? "queued" :
+					"dropped: the engine's queue was full");
+	} else if (r.status == 429 && !x->target.json &&
+		   strcmp(cli_error_code(r.body), "events_queue_full") == 0) {
+		/* Load shedding, said as an outcome of the report; the
+		 * status still tells a script that it was lost. */
+		printf("reported %s %s (dropped: the engine's queue was "
+		       "full)\n",
+		       pi, pt);
+		rc = CLI_EXIT_REFUSED;
+	} else {
+		rc = cli_reply_fail(&r, NULL);
+	}
+	json_decref(r.body);
+	return rc;
+}
+
+static int cmd_report(struct ctx *x)
+{
+	const char *file = opt_val(x, OPT_FILE);
+
+	if (file) {
+		if (x->nargs || opt_val(x, OPT_SERVICE) ||
+		    opt_val(x, OPT_USER) || opt_val(x, OPT_DETAIL))
+			return cli_usage_error("report --file takes no IP, "
+					       "TYPE, --service, --user or "
+					       "--detail: each line has them");
+		return cli_cmd_report_file(x->conn, &x->target, file);
+	}
+	if (x->nargs != 2)
+		return cli_usage_error("'report' needs IP and TYPE, or "
+				       "--file FILE");
+	return report_one(x);
 }
 
 /* The query of GET /v1/bans for ls's options, without cursor. */
@@ -974,6 +1068,9 @@ static const struct command commands[] = {
 	 cmd_allow, false},
 	{"disallow", 1, 1, 0, cmd_disallow, false},
 	{"check", 1, 1, 0, cmd_check, false},
+	{"report", 0, 2,
+	 BIT(OPT_SERVICE) | BIT(OPT_USER) | BIT(OPT_DETAIL) | BIT(OPT_FILE),
+	 cmd_report, false},
 	{"ls", 0, 0,
 	 BIT(OPT_ALLOWS) | BIT(OPT_LIMIT) | BIT(OPT_FAMILY) | BIT(OPT_WITHIN) |
 		 BIT(OPT_KIND) | BIT(OPT_AUTO) | BIT(OPT_ALL),
