@@ -305,6 +305,30 @@ ipw_http_unix "$D" POST /v1/events -H 'Content-Type: application/json' --data-bi
 tap_is "$HTTP_STATUS" 202 "the unix socket is trusted"
 sent 1
 
+# ---------------------------------------------------------------- the CLI
+IPWALL=${IPWALL:-build/asan/src/cli/ipwall}
+cli() { "$IPWALL" --socket "${IPWD_SOCK[$D]}" "$@"; }
+C=198.51.100.100
+for k in 1 2 3; do
+	out=$(cli report "$C" ssh_auth_fail --service sshd --user root --detail "Failed password")
+	rc=$?
+done
+sent 3
+tap_is "$rc $out" "0 reported $C ssh_auth_fail (queued)" "ipwall report: queued, exit 0"
+tap_ok "three ipwall reports ban the address" blocked "$C"
+out=$(cli report "$C" SSH 2>&1)
+tap_is "$? $out" "3 ipwall: type may hold only a-z, 0-9, '_', '.' and '-' (invalid_string)" \
+	"ipwall report: the daemon's refusal, exit 3"
+printf '# from sshd\n198.51.100.110 ssh_auth_fail sshd root Failed password\n\n198.51.100.110 ssh_auth_fail\n198.51.100.300 ssh_auth_fail\n198.51.100.110 ssh_invalid_user sshd admin\n198.51.100.111\n' >"$IPW_TMP/events.txt"
+out=$(cli report --file "$IPW_TMP/events.txt" 2>"$IPW_TMP/err")
+tap_is "$? $out" "3 $IPW_TMP/events.txt: 7 lines read, 5 events: 3 queued, 0 dropped; 2 bad lines" \
+	"ipwall report --file: the good lines queued, the bad ones counted, exit 3"
+sent 3
+tap_like "$(cat "$IPW_TMP/err")" "events.txt:5: refused by the daemon: ip: .*\(invalid_ip\)" \
+	"... each bad line named by its line number"
+tap_like "$(cat "$IPW_TMP/err")" "events.txt:7: refused by the daemon: type is required" "... the other one too"
+tap_ok "... and the file's three good events ban 198.51.100.110" blocked 198.51.100.110
+
 # ---------------------------------------------------------------- metrics
 counted "$total"
 ipw_http "$D" GET /metrics -H "Authorization: Bearer $READER"
@@ -325,6 +349,9 @@ if ipw_start plain; then
 	ipw_http_unix plain POST /v1/events -H 'Content-Type: application/json' \
 		--data-binary '{"ip":"192.0.2.1","type":"x"}'
 	tap_is "$HTTP_STATUS $(ipw_jq .error.code)" "404 no_autoban" "no [rule] section: 404 no_autoban"
+	out=$("$IPWALL" --socket "${IPWD_SOCK[plain]}" report 192.0.2.1 x 2>&1)
+	tap_is "$? $out" "3 ipwall: auto-ban is off: no [rule NAME] section in the configuration (no_autoban)" \
+		"... which ipwall report says, exit 3"
 	tap_ok "... and no event socket" test ! -e "${IPWD_DIR[plain]}/events.sock"
 	ipw_stop plain
 else
