@@ -352,13 +352,15 @@ static void test_example(void)
 		   "ipwalld.conf.example documents %s", fld_names[k]);
 	}
 
-	/* The commented-out keys enabled: each parses. */
+	/* The commented-out keys (and named sections: ";[rule ssh]")
+	 * enabled: each parses. */
 	on = malloc(strlen(text) + 1);
 	if (on == NULL)
 		abort();
 	for (s = text, o = on; *s; s++)
 		if (!(*s == ';' && (s == text || s[-1] == '\n') &&
-		      strchr(s, '=') && strchr(s, '=') < strchr(s, '\n')))
+		      ((strchr(s, '=') && strchr(s, '=') < strchr(s, '\n')) ||
+		       s[1] == '[')))
 			*o++ = *s;
 	*o = '\0';
 	snprintf(path, sizeof(path), "%s/example-on.conf", dir);
@@ -368,6 +370,17 @@ static void test_example(void)
 	if (n)
 		diag_lines("stderr", err);
 	is_str(c.node, "web-1", "example: node = web-1");
+	{
+		const struct ipwd_rule_conf *r =
+			(const void *)ipwd_conf_instance_find(c.rules, "ssh");
+
+		ok(r && !strcmp(r->events, "ssh_auth_fail, ssh_invalid_user") &&
+			   r->threshold == 5 && r->window == 600 &&
+			   r->ban == 3600 && r->escalate == 2.0 &&
+			   r->max_ban == 30 * 86400 && !r->dry_run,
+		   "example: [rule ssh] with its values");
+		is_int((int)c.ab_queue, 65536, "example: [autoban] queue");
+	}
 	is_str(c.socket, "/run/ipwalld/ipwalld.sock",
 	       "example: socket = /run/ipwalld/ipwalld.sock");
 	is_str(c.tokens_file, "/etc/ipwall/tokens",
