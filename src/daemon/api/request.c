@@ -309,6 +309,8 @@ int ipwd_parse_batch(json_t *obj, size_t max, int64_t now, uint64_t default_ttl,
  * printable (no control byte)? The event socket's rules (wire.h). */
 static bool event_chars(const char *s, char cls)
 {
+	if (s == NULL)
+		return false;
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 

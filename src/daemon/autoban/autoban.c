@@ -103,6 +103,11 @@ static uint64_t get(atomic_uint_fast64_t *c)
 	return atomic_load_explicit(c, memory_order_relaxed);
 }
 
+static size_t min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
 static uint64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -212,7 +217,7 @@ size_t ipwd_autoban_submit(void *ctx, const struct ipwd_report *r, size_t n)
 	size_t done = 0, queued = 0;
 
 	while (done < n) {
-		size_t k = n - done < BATCH ? n - done : BATCH, i, q;
+		size_t k = min_size(n - done, BATCH), i, q;
 
 		for (i = 0; i < k; i++) {
 			buf[i].addr = r[done + i].addr;
@@ -338,7 +343,7 @@ static void *engine_main(void *arg)
 			pthread_mutex_unlock(&a->qlock);
 			break;
 		}
-		n = a->qlen < BATCH ? a->qlen : BATCH;
+		n = (uint32_t)min_size(a->qlen, BATCH);
 		for (i = 0; i < n; i++)
 			batch[i] = a->q[(a->qhead + i) & a->qmask];
 		a->qhead = (a->qhead + n) & a->qmask;
@@ -466,7 +471,7 @@ static void *ban_main(void *arg)
 			pthread_mutex_unlock(&a->dlock);
 			break;
 		}
-		n = a->dlen < BAN_BATCH ? a->dlen : BAN_BATCH;
+		n = (uint32_t)min_size(a->dlen, BAN_BATCH);
 		for (i = 0; i < n; i++)
 			batch[i] = a->d[(a->dhead + i) % DECISIONS];
 		a->dhead = (a->dhead + n) % DECISIONS;
