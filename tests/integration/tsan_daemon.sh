@@ -80,11 +80,52 @@ done
 tap_is "$(ipw_jq .store_check)" ok "the background check ran"
 ipw_stop t || true
 tap_is "$(wc -l <"$log")" 10320 "the audit log has every op again"
-reports=$(grep -c 'WARNING: ThreadSanitizer' "${IPWD_LOG[t]}")
-if [ "$reports" = 0 ]; then
-	tap_pass "no ThreadSanitizer report"
+tsan_clean() {
+	local reports
+	reports=$(grep -c 'WARNING: ThreadSanitizer' "${IPWD_LOG[$1]}")
+	if [ "$reports" = 0 ]; then
+		tap_pass "$2: no ThreadSanitizer report"
+	else
+		tap_fail "$2: no ThreadSanitizer report ($reports)" \
+			"$(grep -A20 'WARNING: ThreadSanitizer' "${IPWD_LOG[$1]}" | head -60)"
+	fi
+}
+tsan_clean t "bans, listings, history, restart"
+
+# Auto-ban's threads (the socket reader, the engine, the banner) with the
+# HTTP workers: 8 clients reporting batches over HTTP while a service
+# reports through the event socket, decisions becoming ops meanwhile.
+REPORT=build/tsan/tests/tools/report_events
+printf '[rule r]\nevents = fail\nthreshold = 3\nwindow = 1m\nban = 1h\naggregate_v4 = 2\n' >"$IPW_TMP/ab.conf"
+if [ -x "$REPORT" ] && ipw_start ab --config "$IPW_TMP/ab.conf"; then
+	pids=
+	for c in $(seq 0 7); do
+		(
+			for k in $(seq 0 9); do
+				body=$(for h in $(seq 0 49); do printf '{"ip":"10.9.%d.%d","type":"fail"},' "$c" $(((k * 50 + h) % 20)); done)
+				curl -s -m 60 -o /dev/null -w '%{http_code}\n' \
+					--unix-socket "${IPWD_SOCK[ab]}" \
+					-H 'Content-Type: application/json' \
+					--data-binary "{\"events\":[${body%,}]}" \
+					http://localhost/v1/events
+			done
+		) >"$IPW_TMP/ev.$c" &
+		pids="$pids $!"
+	done
+	"$REPORT" "${IPWD_DIR[ab]}/events.sock" 10.8.0.1 fail 500 >"$IPW_TMP/sock.out"
+	# shellcheck disable=SC2086 # the list of PIDs
+	wait $pids
+	tap_is "$(cat "$IPW_TMP"/ev.* | grep -c '^202$')" 80 "80 event batches accepted (202)"
+	for _ in $(seq 200); do
+		ipw_http_unix ab GET /v1/check?ip=10.9.7.255
+		[ "$(ipw_jq .verdict)" = blocked ] && break
+		sleep 0.1
+	done
+	tap_is "$(ipw_jq .verdict)" blocked "the reports became bans (a /24 by aggregation)"
+	ipw_stop ab || true
+	tap_is "${IPWD_STATUS[ab]}" 0 "ipwalld with auto-ban stops cleanly"
+	tsan_clean ab "auto-ban"
 else
-	tap_fail "no ThreadSanitizer report ($reports)" \
-		"$(grep -A20 'WARNING: ThreadSanitizer' "${IPWD_LOG[t]}" | head -60)"
+	tap_fail "ipwalld (TSan) starts with a rule" "$(tail -5 "${IPWD_LOG[ab]:-/dev/null}")"
 fi
 tap_done
