@@ -474,11 +474,13 @@ static int autoban_start(struct ipwd *d)
 		return -1;
 	if (d->autoban && ipwd_autoban_start(d->autoban) != 0)
 		return -1;
+	d->ratelimit = ipwd_autoban_ratelimit(d->autoban);
 	return 0;
 }
 
 static void autoban_stop(struct ipwd *d)
 {
+	d->ratelimit = NULL;
 	ipwd_autoban_free(d->autoban);
 	d->autoban = NULL;
 }

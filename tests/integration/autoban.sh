@@ -357,6 +357,63 @@ if ipw_start plain; then
 else
 	tap_fail "ipwalld starts without rules"
 fi
+# ---------------------------------------------------------------- check rate limits
+# 0.5 checks a second (a token every 2 s), burst 3; an address limited
+# for 1 s makes each limited check an event rate_limited, 3 of which
+# within 10 s ban it.
+printf '[rule checks]\nevents = rate_limited\nthreshold = 3\nwindow = 10s\nban = 10m\ncheck_rate = 0.5\ncheck_burst = 3\ncheck_sustain = 1s\n' >"$IPW_TMP/rl.conf"
+if ipw_start rl --config "$IPW_TMP/rl.conf"; then
+	chk() { ipw_http_unix rl GET "/v1/check?ip=$1"; }
+	codes=''
+	for k in 1 2 3 4; do
+		chk 198.51.100.150
+		codes+="$HTTP_STATUS "
+	done
+	tap_is "$codes" "200 200 200 429 " "check_rate 0.5/s, burst 3: three checks admitted, the 4th 429"
+	tap_is "$(ipw_jq '"\(.verdict) \(.reason) \(.retry_after >= 1)"')" "blocked rate_limited true" \
+		"... with reason rate_limited and retry_after"
+	tap_like "$(cat "$HTTP_HEADERS")" 'Retry-After: [12]' "... and a Retry-After header of 1-2 s"
+	chk 198.51.100.151
+	tap_is "$HTTP_STATUS" 200 "another address is not limited"
+	ipw_http_unix rl POST /v1/allow -H 'Content-Type: application/json' --data-binary '{"target":"198.51.100.152"}'
+	codes=''
+	for k in 1 2 3 4 5 6; do
+		chk 198.51.100.152
+		codes+="$HTTP_STATUS "
+	done
+	tap_is "$codes" "200 200 200 200 200 200 " "an allowed address is never limited"
+	sleep 2.2 # a token comes back every 2 s (the configured rate)
+	chk 198.51.100.150
+	tap_is "$HTTP_STATUS" 200 "after 2 s one more check is admitted (the rate recovers)"
+	# keep checking: limited for more than 1 s, each limited check an event
+	for _ in $(seq 100); do
+		chk 198.51.100.150
+		[ "$HTTP_STATUS" = 403 ] && break
+		sleep 0.1
+	done
+	tap_is "$HTTP_STATUS $(ipw_jq .reason)" "403 banned" "sustained overage becomes a ban (403, banned)"
+	ipw_http_unix rl GET "/v1/history?target=198.51.100.150"
+	tap_is "$(ipw_jq '.ops[0].actor')" "rule:checks" "... by the rule that limits checks"
+	ipw_http_unix rl GET /metrics
+	tap_like "$(awk '$1 == "ipwall_check_rate_limited_total"' <<<"$HTTP_BODY")" ' [1-9][0-9]*$' \
+		"/metrics: ipwall_check_rate_limited_total"
+	tap_like "$(awk '$1 == "ipwall_check_rate_sustained_total"' <<<"$HTTP_BODY")" ' [1-9][0-9]*$' \
+		"/metrics: ipwall_check_rate_sustained_total"
+	ipw_stop rl
+	tap_is "${IPWD_STATUS[rl]}" 0 "ipwalld with a check rate limit stops cleanly"
+	tap_ok "no sanitizer report (rate limits)" ipw_sanitizer_clean rl
+else
+	tap_fail "ipwalld starts with check_rate"
+fi
+printf '[rule a]\nevents = x\ncheck_rate = 5\n[rule b]\nevents = y\ncheck_rate = 5\n' >"$IPW_TMP/two.conf"
+if ipw_start tworates --config "$IPW_TMP/two.conf" 2>/dev/null; then
+	tap_fail "two rules with check_rate are refused"
+	ipw_stop tworates
+else
+	tap_like "$(cat "${IPWD_LOG[tworates]}")" 'autoban: \[rule b\] check_rate: only one rule may limit checks \(\[rule a\] does\)' \
+		"two rules with check_rate are refused, naming both"
+fi
+
 printf '[rule lone]\nevents = x\naggregate_v4 = 1\n' >"$IPW_TMP/bad.conf"
 if ipw_start badrule --config "$IPW_TMP/bad.conf" 2>/dev/null; then
 	tap_fail "a rule the engine refuses stops the start"

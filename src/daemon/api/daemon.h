@@ -27,6 +27,7 @@ struct ipwd_store;
 struct ipwd_store_check;
 
 struct ipwd_autoban;
+struct ipwd_rl;
 
 struct ipwd {
 	struct ipwd_config cfg; /* main thread only (reload replaces it) */
@@ -55,6 +56,8 @@ struct ipwd {
 	 * it; NULL when no [rule] is configured. Set before the HTTP front
 	 * starts. */
 	struct ipwd_autoban *autoban;
+	/* GET /v1/check's rate limit (autoban/ratelimit.h), or NULL. */
+	struct ipwd_rl *ratelimit;
 	struct {
 		size_t max_body;
 		size_t max_header; /* fixed at start */

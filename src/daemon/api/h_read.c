@@ -19,6 +19,7 @@
 #include <ipwall/table.h>
 
 #include "autoban/autoban.h"
+#include "autoban/ratelimit.h"
 #include "api/guard.h"
 #include "api/api.h"
 #include "api/metrics.h"
@@ -34,6 +35,8 @@ static const char *const verdict_reasons[] = {"no_match", "banned", "allowed",
 void ipwd_h_check(struct ipwd_req *r, struct ipwd_resp *o)
 {
 	char ip[IPW_ADDR_STRLEN], ent[IPW_ADDR_STRLEN], msg[200], exp[32];
+	struct ipwd_rl_result rl;
+	bool limited = false;
 	struct ipw_verdict v;
 	struct ipw_addr a;
 	const char *s;
@@ -57,9 +60,36 @@ void ipwd_h_check(struct ipwd_req *r, struct ipwd_resp *o)
 	}
 	ipw_table_check(r->d->table, &a, &v);
 	ipw_addr_format(&a, ip, sizeof(ip));
+	/* The rate limit: only for what the table admits without an allow
+	 * (a ban answers first; an allow is never limited). Lock-free; an
+	 * address over the limit for check_sustain is also an event. */
+	if (v.reason == IPW_VERDICT_NO_MATCH && r->d->ratelimit &&
+	    !ipwd_rl_check(r->d->ratelimit, &a, ipwd_now_ns(), &rl)) {
+		if (rl.sustained) {
+			struct ipwd_report rep = {a, IPWD_RATE_EVENT};
+
+			ipwd_autoban_submit(r->d->autoban, &rep, 1);
+		}
+		limited = true;
+	}
 	body = malloc(384);
 	if (body == NULL) {
 		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");
+		return;
+	}
+	if (limited) {
+		o->retry_after = (rl.retry_after_ms + 999) / 1000;
+		if (o->retry_after == 0)
+			o->retry_after = 1;
+		n = snprintf(body, 384,
+			     "{\"ip\":\"%s\",\"verdict\":\"blocked\","
+			     "\"reason\":\"rate_limited\",\"mode\":\"%s\","
+			     "\"entry\":null,\"retry_after\":%u}",
+			     ip, ipw_mode_name(ipw_table_mode(r->d->table)),
+			     o->retry_after);
+		o->status = 429;
+		o->body = body;
+		o->len = n > 0 ? (size_t)n : 0;
 		return;
 	}
 	if (v.reason == IPW_VERDICT_BANNED || v.reason == IPW_VERDICT_ALLOWED) {

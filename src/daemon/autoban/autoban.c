@@ -41,6 +41,7 @@
 
 #include "autoban/autoban.h"
 #include "autoban/engine.h"
+#include "autoban/ratelimit.h"
 #include "autoban/wire.h"
 #include "base/log.h"
 
@@ -60,6 +61,8 @@ enum { FAIL_TABLE_FULL, FAIL_STORE, FAIL_OTHER, FAIL_COUNT };
 
 struct ipwd_autoban {
 	struct ipwd_ab *ab;
+	struct ipwd_rl *rl; /* checks' rate limit, or NULL */
+	char rl_rule[IPWD_AB_NAME_MAX];
 	struct ipwd_ops *ops;
 	struct ipw_table *table;
 	struct ipwd_history *history;
@@ -578,10 +581,49 @@ int ipwd_autoban_new(struct ipwd_autoban **out, const struct ipwd_config *c,
 		free(a);
 		return -1;
 	}
+	for (in = c->rules; in; in = in->next) {
+		const struct ipwd_rule_conf *r = (const void *)in;
+		struct ipwd_rl_opts ro = {0};
+
+		if (r->check_rate <= 0)
+			continue;
+		if (a->rl) {
+			log_error("autoban: [rule %s] check_rate: only one rule "
+				  "may limit checks ([rule %s] does)",
+				  in->name, a->rl_rule);
+			rc = -1;
+			break;
+		}
+		ro.rate_per_s = r->check_rate;
+		ro.burst = r->check_burst ? r->check_burst
+					  : (uint32_t)(r->check_rate + 0.999);
+		ro.budget_bytes = c->ab_check_budget;
+		ro.plen_v4 = r->check_prefix_v4;
+		ro.plen_v6 = r->check_prefix_v6;
+		ro.sustain_s = (uint32_t)r->check_sustain;
+		rc = ipwd_rl_new(&a->rl, &ro);
+		if (rc != 0) {
+			log_error("autoban: [rule %s] check_rate: %s", in->name,
+				  ipw_strerror(rc));
+			break;
+		}
+		snprintf(a->rl_rule, sizeof(a->rl_rule), "%s", in->name);
+		log_info("autoban: [rule %s] limits checks to %g/s a %s "
+			 "(burst %" PRIu32 ")",
+			 in->name, ro.rate_per_s,
+			 ro.plen_v4 == 32 ? "address" : "prefix", ro.burst);
+	}
+	if (rc != 0) {
+		ipwd_rl_free(a->rl);
+		ipwd_ab_free(a->ab);
+		free(a);
+		return -1;
+	}
 	a->qmask = c->ab_queue - 1;
 	a->q = calloc(c->ab_queue, sizeof(*a->q));
 	a->d = calloc(DECISIONS, sizeof(*a->d));
 	if (a->q == NULL || a->d == NULL) {
+		ipwd_rl_free(a->rl);
 		ipwd_ab_free(a->ab);
 		free(a->q);
 		free(a->d);
@@ -684,9 +726,15 @@ void ipwd_autoban_free(struct ipwd_autoban *a)
 	pthread_mutex_destroy(&a->dlock);
 	pthread_cond_destroy(&a->dcond);
 	ipwd_ab_free(a->ab);
+	ipwd_rl_free(a->rl);
 	free(a->q);
 	free(a->d);
 	free(a);
+}
+
+struct ipwd_rl *ipwd_autoban_ratelimit(struct ipwd_autoban *a)
+{
+	return a ? a->rl : NULL;
 }
 
 /* ---- metrics ---- */
@@ -789,5 +837,28 @@ size_t ipwd_autoban_metrics(void *ctx, char *buf, size_t size)
 	    "# TYPE ipwall_autoban_memory_bytes gauge\n"
 	    "ipwall_autoban_memory_bytes %" PRIu64 "\n",
 	    s.tracked_slots, s.tracked_evictions, s.bytes);
+	if (a->rl) {
+		struct ipwd_rl_stats r;
+
+		ipwd_rl_stats(a->rl, &r);
+		PUT("# HELP ipwall_check_rate_limited_total Checks answered 429 "
+		    "rate_limited ([rule %s] check_rate).\n"
+		    "# TYPE ipwall_check_rate_limited_total counter\n"
+		    "ipwall_check_rate_limited_total %" PRIu64 "\n"
+		    "# HELP ipwall_check_rate_sustained_total Of those, from "
+		    "addresses over the limit for check_sustain (each one an "
+		    "event rate_limited).\n"
+		    "# TYPE ipwall_check_rate_sustained_total counter\n"
+		    "ipwall_check_rate_sustained_total %" PRIu64 "\n"
+		    "# HELP ipwall_check_rate_untracked_total Checks admitted "
+		    "unlimited: no free slot for their address.\n"
+		    "# TYPE ipwall_check_rate_untracked_total counter\n"
+		    "ipwall_check_rate_untracked_total %" PRIu64 "\n"
+		    "# HELP ipwall_check_rate_memory_bytes The check rate "
+		    "limiter's slots ([autoban] check_budget).\n"
+		    "# TYPE ipwall_check_rate_memory_bytes gauge\n"
+		    "ipwall_check_rate_memory_bytes %" PRIu64 "\n",
+		    a->rl_rule, r.limited, r.sustained, r.untracked, r.bytes);
+	}
 	return n < size ? n : size;
 }

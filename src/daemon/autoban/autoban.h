@@ -72,6 +72,16 @@ void ipwd_autoban_free(struct ipwd_autoban *a);
  */
 size_t ipwd_autoban_submit(void *a, const struct ipwd_report *r, size_t n);
 
+/*
+ * ipwd_autoban_ratelimit() - the rate limiter of GET /v1/check (the one
+ * [rule NAME] with check_rate), or NULL. Checks call ipwd_rl_check() on
+ * it; an address limited for the rule's check_sustain is reported to the
+ * engine as an event of type IPWD_RATE_EVENT, which the rule bans on when
+ * its events name that type.
+ */
+#define IPWD_RATE_EVENT "rate_limited"
+struct ipwd_rl *ipwd_autoban_ratelimit(struct ipwd_autoban *a);
+
 /* The series of auto-ban as Prometheus text into @buf; the length
  * written. Any thread. */
 size_t ipwd_autoban_metrics(void *a, char *buf, size_t size);

@@ -55,6 +55,20 @@ static const char *parse_factor(void *field, const char *v)
 	return NULL;
 }
 
+/* [rule] check_rate: checks a second, 0 (none) to 10000000. */
+static const char *parse_rate(void *field, const char *v)
+{
+	char *end;
+	double f;
+
+	errno = 0;
+	f = strtod(v, &end);
+	if (errno || end == v || *end || !(f >= 0.0 && f <= 1e7))
+		return "must be checks a second, 0 (no limit) to 10000000";
+	*(double *)field = f;
+	return NULL;
+}
+
 static const char *const modes[] = {"denylist", "allowlist", NULL};
 /* in the order of enum ipwd_sync (oplog/store.h) */
 static const char *const syncs[] = {"full", "batch", "off", NULL};
@@ -207,6 +221,9 @@ static const struct ipwd_conf_key keys[] = {
 	{"autoban", "queue", IPWD_CONF_UINT, F(ab_queue), .min = 64,
 	 .max = 1u << 24, .flags = RESTART | IPWD_CONF_POW2,
 	 .why = "must be a power of two from 64 to 16777216", .def = "65536"},
+	{"autoban", "check_budget", IPWD_CONF_SIZE, F(ab_check_budget),
+	 .min = 1u << 16, .max = 1ull << 32, .flags = RESTART,
+	 .why = "must be a size from 64k to 4G", .def = "16M"},
 	/* [rule NAME] */
 	{"rule", "events", IPWD_CONF_STR, R(events), .max = 1023,
 	 .flags = IPWD_CONF_NONEMPTY,
@@ -229,6 +246,17 @@ static const struct ipwd_conf_key keys[] = {
 	 .why = "must be 0 (off) or 2 to 32 offending /64s", .def = "0"},
 	{"rule", "dry_run", IPWD_CONF_BOOL, R(dry_run),
 	 .why = "must be yes or no", .def = "no"},
+	{"rule", "check_rate", IPWD_CONF_FUNC, R(check_rate),
+	 .parse = parse_rate, .def = "0"},
+	{"rule", "check_burst", IPWD_CONF_UINT, R(check_burst), .max = 1000000,
+	 .why = "must be 0 (the rate, rounded up) to 1000000", .def = "0"},
+	{"rule", "check_prefix_v4", IPWD_CONF_UINT, R(check_prefix_v4),
+	 .min = 1, .max = 32, .why = "must be 1 to 32", .def = "32"},
+	{"rule", "check_prefix_v6", IPWD_CONF_UINT, R(check_prefix_v6),
+	 .min = 1, .max = 128, .why = "must be 1 to 128", .def = "64"},
+	{"rule", "check_sustain", IPWD_CONF_DURATION, R(check_sustain),
+	 .min = 1, .max = 3600, .why = "must be a duration from 1s to 1h",
+	 .def = "10s"},
 };
 
 const struct ipwd_conf_schema ipwd_config_schema = {

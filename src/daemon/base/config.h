@@ -72,10 +72,11 @@ struct ipwd_config {
 	char *nft_table;	     /* name of the inet table */
 	unsigned nft_max_elements;   /* per set; 0 = [table] max_entries */
 	/* [autoban] (on when at least one [rule NAME] exists) */
-	size_t ab_budget;    /* bytes of the engine's whole state */
-	uint32_t ab_breaker; /* new sources a second that trip it */
-	char *ab_socket;     /* the events datagram socket, "" = none */
-	uint32_t ab_queue;   /* events waiting for the engine */
+	size_t ab_budget;	/* bytes of the engine's whole state */
+	uint32_t ab_breaker;	/* new sources a second that trip it */
+	char *ab_socket;	/* the events datagram socket, "" = none */
+	uint32_t ab_queue;	/* events waiting for the engine */
+	size_t ab_check_budget; /* bytes of the check rate limiter */
 	/* [rule NAME], in file order (struct ipwd_rule_conf) */
 	struct ipwd_conf_instance *rules;
 };
@@ -92,6 +93,14 @@ struct ipwd_rule_conf {
 	unsigned aggregate_v4;	      /* offenders in a /24 to ban it */
 	unsigned aggregate_v6;	      /* offending /64s in a /48 */
 	bool dry_run;
+	/* Rate limit on GET /v1/check (one rule at most): checks a second
+	 * per address (0: none), burst, key prefix lengths, and how long an
+	 * address stays over the limit before each limited check is also
+	 * an event "rate_limited" for the engine. */
+	double check_rate;
+	unsigned check_burst;
+	unsigned check_prefix_v4, check_prefix_v6;
+	uint64_t check_sustain;
 };
 
 /* Command line values that override the file (NULL: not given). */
