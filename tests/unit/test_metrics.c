@@ -730,7 +730,8 @@ static void test_names(void)
 	static const char *const routes[IPWD_ROUTE_COUNT] = {
 		"/v1/check", "/v1/bans",    "/v1/bans/batch",	 "/v1/allow",
 		"/v1/mode",  "/v1/top",	    "/v1/stats",	 "/healthz",
-		"/metrics",  "/v1/history", "/v1/history/count", "other",
+		"/metrics",  "/v1/history", "/v1/history/count", "/v1/events",
+		"other",
 	};
 	static const char *const actions[IPWD_ACT_COUNT] = {
 		"ban", "unban", "allow", "disallow", "mode", "expire", "evict",
