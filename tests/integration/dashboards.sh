@@ -59,14 +59,12 @@ declare -A ENFORCE_ONLY=(
 )
 
 # ---------------------------------------------------------------- promtool
-out=$(promtool check rules "$RULES" 2>&1)
-if [ $? -eq 0 ]; then
+if out=$(promtool check rules "$RULES" 2>&1); then
 	tap_pass "promtool check rules $RULES ($(grep -o '[0-9]* rules found' <<<"$out"))"
 else
 	tap_fail "promtool check rules $RULES" "$out"
 fi
-out=$(promtool test rules "$RULES_TEST" 2>&1)
-if [ $? -eq 0 ]; then
+if out=$(promtool test rules "$RULES_TEST" 2>&1); then
 	tap_pass "promtool test rules $RULES_TEST"
 else
 	tap_fail "promtool test rules $RULES_TEST" "$out"
