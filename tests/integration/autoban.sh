@@ -405,6 +405,42 @@ if ipw_start rl --config "$IPW_TMP/rl.conf"; then
 else
 	tap_fail "ipwalld starts with check_rate"
 fi
+# ---------------------------------------------------------------- breaker, full table
+# 300 new sources in one second against a breaker at 50 a second, on a
+# table of 20 entries: the breaker opens (metric and log), and the bans
+# that do not fit are refused and counted, never more entries than that.
+# (rule b: 2 events within a minute; rule f: every event bans)
+printf '[table]\nmax_entries = 20\n[autoban]\nbreaker = 50\n[rule b]\nevents = b\nthreshold = 2\nwindow = 1m\nban = 1h\n[rule f]\nevents = f\nthreshold = 1\nban = 1h\n' >"$IPW_TMP/br.conf"
+if ipw_start br --config "$IPW_TMP/br.conf"; then
+	body=$(for i in $(seq 0 299); do printf '{"ip":"10.77.%d.%d","type":"b"},' $((i / 200)) $((i % 200 + 1)); done)
+	ipw_http_unix br POST /v1/events -H 'Content-Type: application/json' --data-binary "{\"events\":[${body%,}]}"
+	tap_is "$HTTP_STATUS $(ipw_jq .queued)" "202 300" "300 events from 300 new sources queued"
+	body=$(for i in $(seq 1 40); do printf '{"ip":"10.78.0.%d","type":"f"},' "$i"; done)
+	ipw_http_unix br POST /v1/events -H 'Content-Type: application/json' --data-binary "{\"events\":[${body%,}]}"
+	for _ in $(seq 100); do
+		ipw_http_unix br GET /metrics
+		[ "$(awk '$1 == "ipwall_autoban_events_total" {print $2}' <<<"$HTTP_BODY")" = 340 ] && break
+		sleep 0.05
+	done
+	sleep 0.5 # the banner's last batch (its outcome is counted below)
+	ipw_http_unix br GET /metrics
+	tap_is "$(awk '$1 == "ipwall_autoban_breaker_trips_total" {print $2}' <<<"$HTTP_BODY")" 1 \
+		"the breaker opened once (ipwall_autoban_breaker_trips_total)"
+	tap_is "$(awk '$1 == "ipwall_autoban_breaker_open" {print $2}' <<<"$HTTP_BODY")" 1 "... and is open"
+	tap_like "$(cat "${IPWD_LOG[br]}")" 'autoban: breaker open: more than 50 new sources a second' "... and the log says so"
+	tap_like "$(awk '$1 == "ipwall_autoban_bans_failed_total{reason=\"table_full\"}" {print $2}' <<<"$HTTP_BODY")" '^[1-9]' \
+		"bans past max_entries are refused and counted (table_full)"
+	tap_like "$(cat "${IPWD_LOG[br]}")" 'autoban: cannot ban 10\.78\.0\.[0-9]+ \(rule f\): table is full' "... and logged"
+	ipw_http_unix br GET /v1/stats
+	tap_ok "the table holds at most its 20 entries ($(ipw_jq .entries.bans.ipv4))" test "$(ipw_jq .entries.bans.ipv4)" -le 20
+	ipw_http_unix br GET /healthz
+	tap_is "$HTTP_STATUS" 200 "ipwalld stays healthy"
+	ipw_stop br
+	tap_ok "no sanitizer report (breaker, full table)" ipw_sanitizer_clean br
+else
+	tap_fail "ipwalld starts with a small table and breaker"
+fi
+
 printf '[rule a]\nevents = x\ncheck_rate = 5\n[rule b]\nevents = y\ncheck_rate = 5\n' >"$IPW_TMP/two.conf"
 if ipw_start tworates --config "$IPW_TMP/two.conf" 2>/dev/null; then
 	tap_fail "two rules with check_rate are refused"

@@ -69,6 +69,7 @@ struct ipwd_autoban {
 	size_t nrules;
 	char rule[IPWD_AB_RULES_MAX][IPWD_AB_NAME_MAX];
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	uint32_t breaker; /* [autoban] breaker, for the log */
 	int fd;
 	struct ipw_addr own[OWN_MAX];
 	size_t nown;
@@ -332,6 +333,8 @@ static void *engine_main(void *arg)
 	static struct ipwd_ab_decision dec[IPWD_AB_DECISIONS_MAX];
 	struct item batch[BATCH];
 
+	bool open = false;
+
 	ipw_reader_register();
 	for (;;) {
 		uint32_t n, i;
@@ -364,6 +367,24 @@ static void *engine_main(void *arg)
 					  now, dec, IPWD_AB_DECISIONS_MAX);
 			if (k > 0)
 				push_decisions(a, dec, (size_t)k);
+		}
+		/* the breaker's changes, said once each */
+		if (ipwd_ab_breaker_open(a->ab) != open) {
+			struct ipwd_ab_stats st;
+
+			open = !open;
+			ipwd_ab_stats(a->ab, &st);
+			if (open)
+				log_warn("autoban: breaker open: more than "
+					 "%" PRIu32
+					 " new sources a second; new "
+					 "sources are counted per /24 and /48 "
+					 "only until it calms down",
+					 a->breaker);
+			else
+				log_info("autoban: breaker closed (%" PRIu64
+					 " events counted per prefix only)",
+					 st.shed);
 		}
 	}
 	ipw_reader_unregister();
@@ -568,6 +589,7 @@ int ipwd_autoban_new(struct ipwd_autoban **out, const struct ipwd_config *c,
 	o.nrules = n;
 	o.budget_bytes = c->ab_budget;
 	o.breaker_new_sources_per_s = c->ab_breaker;
+	a->breaker = c->ab_breaker;
 	o.exempt = exempt;
 	o.past_bans = past_bans;
 	o.ctx = a;
@@ -588,15 +610,16 @@ int ipwd_autoban_new(struct ipwd_autoban **out, const struct ipwd_config *c,
 		if (r->check_rate <= 0)
 			continue;
 		if (a->rl) {
-			log_error("autoban: [rule %s] check_rate: only one rule "
-				  "may limit checks ([rule %s] does)",
-				  in->name, a->rl_rule);
+			log_error(
+				"autoban: [rule %s] check_rate: only one rule "
+				"may limit checks ([rule %s] does)",
+				in->name, a->rl_rule);
 			rc = -1;
 			break;
 		}
 		ro.rate_per_s = r->check_rate;
-		ro.burst = r->check_burst ? r->check_burst
-					  : (uint32_t)(r->check_rate + 0.999);
+		ro.burst = r->check_burst ? r->check_burst :
+					    (uint32_t)(r->check_rate + 0.999);
 		ro.budget_bytes = c->ab_check_budget;
 		ro.plen_v4 = r->check_prefix_v4;
 		ro.plen_v6 = r->check_prefix_v6;
