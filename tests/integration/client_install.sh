@@ -193,4 +193,33 @@ else
 fi
 tap_is "$(cat "$work/got.lines" 2>/dev/null)" "1" "datagram sink: one event per datagram"
 
+# f  the real receiver: the installed ipwalld with a rule on it_report
+#    (every event bans), the same program reporting to its event socket
+printf '[rule it]\nevents = it_report\nthreshold = 1\nban = 1h\n' >"$work/ab.conf"
+IPWALLD=$dest/usr/sbin/ipwalld
+if ipw_start real --config "$work/ab.conf"; then
+	M=500
+	out=$(timeout 60 "$work/report" "${IPWD_DIR[real]}/events.sock" "$M" retry 2>"$work/report.err")
+	tap_like "$out" "^sent $M dropped" "the installed ipwalld: $M reports sent to its event socket"
+	for _ in $(seq 100); do
+		ipw_http_unix real GET /metrics
+		[ "$(awk '$1 == "ipwall_autoban_events_total" {print $2}' <<<"$HTTP_BODY")" = "$M" ] && break
+		sleep 0.1
+	done
+	tap_is "$(awk '$1 == "ipwall_autoban_events_received_total{via=\"socket\"}" {print $2}' <<<"$HTTP_BODY")" "$M" \
+		"... each one received on the socket"
+	for _ in $(seq 100); do
+		ipw_http_unix real GET "/v1/check?ip=10.0.1.243"
+		[ "$(ipw_jq .verdict)" = blocked ] && break
+		sleep 0.1
+	done
+	tap_is "$(ipw_jq .verdict)" blocked "... and the last one's source (10.0.1.243) is banned"
+	ipw_stop real
+	tap_is "${IPWD_STATUS[real]}" 0 "the installed ipwalld stops cleanly"
+	out=$(timeout 10 "$work/report" "${IPWD_DIR[real]}/events.sock" 1000 2>"$work/report.err")
+	tap_is "$out" "sent 0 dropped 1000" "ipwalld stopped: reports return, counted as dropped"
+else
+	tap_fail "the installed ipwalld starts with a rule"
+fi
+
 tap_done
