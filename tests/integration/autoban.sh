@@ -144,8 +144,10 @@ tap_like "$(ipw_jq '.ops[0].reason')" \
 	"its reason names the rule, the count and the window"
 ttl=$(ipw_jq '.ops[0].expires - .ops[0].time')
 tap_ok "first offence: 1 h (ttl $ttl s)" test "$ttl" -ge 3595 -a "$ttl" -le 3600
-tap_like "$(grep "\"$A\"" "${IPWD_DIR[$D]}/audit.log" | tail -1)" '"actor":"rule:ssh"' \
-	"the audit log has the automatic ban with its actor"
+line=$(grep "\"$A\"" "${IPWD_DIR[$D]}/audit.log" | tail -1)
+tap_like "$line" '"actor":"rule:ssh"' "the audit log has the automatic ban with its actor"
+tap_like "$line" '"reason":"auto-ban rule ssh: 3 events within 10s \(score [0-9]+' "... its reason (count, window, score)"
+tap_like "$line" '"score":[1-9]' "... and its score"
 tap_like "$(cat "${IPWD_LOG[$D]}")" "autoban: banned $A for 1h" "and ipwalld's log says it"
 
 # ---------------------------------------------------------------- escalation
