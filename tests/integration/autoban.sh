@@ -150,6 +150,16 @@ tap_like "$line" '"reason":"auto-ban rule ssh: 3 events within 10s \(score [0-9]
 tap_like "$line" '"score":[1-9]' "... and its score"
 tap_like "$(cat "${IPWD_LOG[$D]}")" "autoban: banned $A for 1h" "and ipwalld's log says it"
 
+ipw_http "$D" GET "/v1/history?target=$A&action=ban" -H "Authorization: Bearer $READER"
+n0=$(ipw_jq '.ops | length')
+ex0=$(metric ipwall_autoban_exempt_total)
+ev "$A" ssh_auth_fail 6 && sent 6
+counted "$total"
+sleep 0.3 # the banner's turn, were there a decision (none is expected)
+ipw_http "$D" GET "/v1/history?target=$A&action=ban" -H "Authorization: Bearer $READER"
+tap_is "$(ipw_jq '.ops | length')" "$n0" "6 more events while it is banned: no second ban op"
+tap_is "$(metric ipwall_autoban_exempt_total)" $((ex0 + 6)) "... they are counted as exempt (already banned)"
+
 # ---------------------------------------------------------------- escalation
 unban() {
 	ipw_http "$D" DELETE "/v1/bans?target=$1" -H "Authorization: Bearer $ADMIN"

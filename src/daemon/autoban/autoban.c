@@ -157,12 +157,20 @@ static void load_own(struct ipwd_autoban *a)
 	freeifaddrs(ifs);
 }
 
-/* The engine's exempt callback (engine thread): an address the table
- * allows, one of the node's own, or a prefix holding one of them. */
+/*
+ * The engine's exempt callback (engine thread): an address the table
+ * allows, one of the node's own, or a prefix holding one of them; and
+ * what is banned already (an address a ban covers, a prefix banned as
+ * such): its events need no counting, and deciding it again would only
+ * extend its ban once more for every further N events (fail2ban ignores
+ * them too). A source's question is a lock-free check; a prefix's (a
+ * decision, rare) a lookup under the table's writer lock.
+ */
 static bool exempt(void *ctx, const struct ipw_addr *t)
 {
 	struct ipwd_autoban *a = ctx;
 	bool host = ipw_addr_is_host(t);
+	struct ipw_entry_info e;
 	struct ipw_verdict v;
 	size_t i;
 
@@ -170,8 +178,12 @@ static bool exempt(void *ctx, const struct ipw_addr *t)
 		if (host ? ipw_addr_equal(&a->own[i], t) :
 			   ipw_addr_contains(t, &a->own[i]))
 			return true;
-	return host && ipw_table_check(a->table, t, &v) == 0 &&
-	       v.reason == IPW_VERDICT_ALLOWED;
+	if (host)
+		return ipw_table_check(a->table, t, &v) == 0 &&
+		       (v.reason == IPW_VERDICT_ALLOWED ||
+			v.reason == IPW_VERDICT_BANNED);
+	return ipw_table_get(a->table, IPW_LIST_BAN, t, &e) == 0 &&
+	       (e.expires == 0 || e.expires > (int64_t)time(NULL));
 }
 
 /* The engine's escalation question (engine thread): earlier bans of @t
@@ -802,7 +814,7 @@ size_t ipwd_autoban_metrics(void *ctx, char *buf, size_t size)
 	    "# TYPE ipwall_autoban_events_unknown_type_total counter\n"
 	    "ipwall_autoban_events_unknown_type_total %" PRIu64 "\n"
 	    "# HELP ipwall_autoban_exempt_total Events and decisions skipped: "
-	    "loopback, allowed or own addresses.\n"
+	    "loopback, allowed, own or already banned addresses.\n"
 	    "# TYPE ipwall_autoban_exempt_total counter\n"
 	    "ipwall_autoban_exempt_total %" PRIu64 "\n",
 	    s.events, s.events_unknown, s.exempt);
