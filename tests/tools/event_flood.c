@@ -53,8 +53,8 @@
 #include <curl/curl.h>
 
 #define LINES_PER_DATAGRAM 64
-#define HTTP_BATCH 10000
-#define MAX_OFFENDERS 500
+#define HTTP_BATCH	   10000
+#define MAX_OFFENDERS	   500
 
 struct flood {
 	const char *sock_path, *http_path, *type, *offenders_file;
@@ -252,7 +252,8 @@ static void *http_main(void *arg)
 {
 	struct flood *f = arg;
 	uint64_t seed = f->seed, share = f->events - f->events / 2, done = 0;
-	uint64_t off_total = (uint64_t)f->offenders * f->threshold, off_next = 0;
+	uint64_t off_total = (uint64_t)f->offenders * f->threshold,
+		 off_next = 0;
 	size_t cap = (size_t)HTTP_BATCH * 80 + 64;
 	char *body = malloc(cap);
 	struct curl_slist *hdr = NULL;
@@ -292,12 +293,12 @@ static void *http_main(void *arg)
 
 		size_t n = 0;
 		uint64_t k = 0, q = 0, d = 0;
-		uint64_t want = share - done < HTTP_BATCH ? share - done
-							  : HTTP_BATCH;
+		uint64_t want =
+			share - done < HTTP_BATCH ? share - done : HTTP_BATCH;
 		n += (size_t)snprintf(body + n, cap - n, "{\"events\":[");
 		for (; k < want; k++) {
-			n += (size_t)snprintf(body + n, cap - n,
-					      "%s{\"ip\":\"", k ? "," : "");
+			n += (size_t)snprintf(body + n, cap - n, "%s{\"ip\":\"",
+					      k ? "," : "");
 			n += (size_t)flood_addr(body + n, cap - n, &seed,
 						(done + k) & 1);
 			n += (size_t)snprintf(body + n, cap - n,
@@ -316,8 +317,10 @@ static void *http_main(void *arg)
 			/* 429 events_queue_full: none queued */
 			f->http_dropped += k;
 			if (st != 429) {
-				fprintf(stderr, "event_flood: POST /v1/events: "
-						"HTTP %ld\n", st);
+				fprintf(stderr,
+					"event_flood: POST /v1/events: "
+					"HTTP %ld\n",
+					st);
 				f->http_fail = 1;
 			}
 		}
@@ -421,9 +424,9 @@ int main(int argc, char **argv)
 	       " offender_retries=%" PRIu64 " offender_lost=%u elapsed=%.2f\n",
 	       f.dg_sent + f.dg_dropped + f.http_sent, f.dg_sent, f.dg_dropped,
 	       f.dg_elapsed,
-	       f.dg_elapsed > 0 ? (double)(f.dg_sent + f.dg_dropped) /
-				      f.dg_elapsed
-				: 0,
+	       f.dg_elapsed > 0 ?
+		       (double)(f.dg_sent + f.dg_dropped) / f.dg_elapsed :
+		       0,
 	       f.http_sent, f.http_queued, f.http_dropped, f.http_requests,
 	       f.http_elapsed,
 	       f.http_elapsed > 0 ? (double)f.http_sent / f.http_elapsed : 0,
