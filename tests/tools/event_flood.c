@@ -73,6 +73,11 @@ struct flood {
 	int http_fail; /* a request that got no HTTP answer */
 };
 
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -293,8 +298,7 @@ static void *http_main(void *arg)
 
 		size_t n = 0;
 		uint64_t k = 0, q = 0, d = 0;
-		uint64_t want =
-			share - done < HTTP_BATCH ? share - done : HTTP_BATCH;
+		uint64_t want = min_u64(share - done, HTTP_BATCH);
 		n += (size_t)snprintf(body + n, cap - n, "{\"events\":[");
 		for (; k < want; k++) {
 			n += (size_t)snprintf(body + n, cap - n, "%s{\"ip\":\"",
