@@ -9,7 +9,7 @@
 
 MESON      ?= meson
 FUZZ_TIME  ?= 300
-CHECK_FUZZ_TIME ?= 20
+CHECK_FUZZ_TIME ?= 12
 
 .PHONY: all deps check lint fuzz bench run clean format install soak
 
