@@ -380,6 +380,8 @@ static void test_example(void)
 			   r->max_ban == 30 * 86400 && !r->dry_run,
 		   "example: [rule ssh] with its values");
 		is_int((int)c.ab_queue, 65536, "example: [autoban] queue");
+		is_str(c.ab_socket, "/run/ipwalld/events.sock",
+		       "example: [autoban] socket");
 	}
 	is_str(c.socket, "/run/ipwalld/ipwalld.sock",
 	       "example: socket = /run/ipwalld/ipwalld.sock");
@@ -829,6 +831,39 @@ static void test_missing_file(void)
 	ipwd_config_free(&c);
 }
 
+/* ---- the event socket's default ---- */
+
+static void test_event_socket(void)
+{
+	static const struct {
+		const char *text, *want;
+	} rows[] = {
+		{"[http]\nsocket = /run/x/ipwalld.sock\n",
+		 "/run/x/events.sock"},
+		{"[http]\nsocket =\n", "/srv/y/events.sock"},
+		{"", "/srv/y/events.sock"},
+		{"[http]\nsocket = /run/x/h.sock\n[autoban]\nsocket = /e.sock\n",
+		 "/e.sock"},
+		{"[autoban]\nsocket = none\n", ""},
+	};
+	struct ipwd_overrides ov = {.data_dir = "/srv/y"};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct ipwd_config c;
+		char *err;
+		int n;
+
+		snprintf(path, sizeof(path), "%s/ev.conf", dir);
+		write_file(path, rows[i].text, strlen(rows[i].text));
+		n = load(&c, path, &ov, &err);
+		ok(n == 0 && c.ab_socket && !strcmp(c.ab_socket, rows[i].want),
+		   "[autoban] socket %s (got %s)", rows[i].want,
+		   c.ab_socket ? c.ab_socket : "NULL");
+		free(err);
+		ipwd_config_free(&c);
+	}
+}
+
 /* ---- overrides ---- */
 
 static void test_overrides(void)
@@ -1096,6 +1131,7 @@ int main(void)
 	test_partial_values();
 	test_long_lines();
 	test_missing_file();
+	test_event_socket();
 	test_overrides();
 	test_long_data_dir();
 	test_parse_size();

@@ -312,6 +312,20 @@ int ipwd_config_load(struct ipwd_config *cfg, const char *path,
 	in_data_dir(&cfg->tokens_file, cfg->data_dir, "tokens");
 	in_data_dir(&cfg->store_path, cfg->data_dir, "ipwall.db");
 	in_data_dir(&cfg->audit_log, cfg->data_dir, "audit.log");
+	/* The event socket beside the HTTP unix socket (/run/ipwalld/ under
+	 * the systemd unit, where libipwall-client looks by default), else
+	 * in the data directory. */
+	if (cfg->ab_socket == NULL && cfg->socket[0]) {
+		char dir[PATH_MAX];
+		const char *slash = strrchr(cfg->socket, '/');
+
+		if (slash == NULL)
+			snprintf(dir, sizeof(dir), "events.sock");
+		else
+			snprintf(dir, sizeof(dir), "%.*s/events.sock",
+				 (int)(slash - cfg->socket), cfg->socket);
+		set_str(&cfg->ab_socket, dir);
+	}
 	in_data_dir(&cfg->ab_socket, cfg->data_dir, "events.sock");
 	if (strlen(cfg->socket) >= 108) {
 		fprintf(stderr,
