@@ -643,10 +643,10 @@ int ipwd_autoban_new(struct ipwd_autoban **out, const struct ipwd_config *c,
 			break;
 		}
 		snprintf(a->rl_rule, sizeof(a->rl_rule), "%s", in->name);
-		log_info("autoban: [rule %s] limits checks to %g/s a %s "
-			 "(burst %" PRIu32 ")",
-			 in->name, ro.rate_per_s,
-			 ro.plen_v4 == 32 ? "address" : "prefix", ro.burst);
+		log_info("autoban: [rule %s] limits checks to %g a second "
+			 "per IPv4 /%u and IPv6 /%u (burst %" PRIu32 ")",
+			 in->name, ro.rate_per_s, ro.plen_v4, ro.plen_v6,
+			 ro.burst);
 	}
 	if (rc != 0) {
 		ipwd_rl_free(a->rl);
