@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ipwall/duration.h>
 #include <ipwall/errcode.h>
 #include <ipwall/table.h>
 
@@ -44,6 +45,7 @@
 #include "autoban/ratelimit.h"
 #include "autoban/wire.h"
 #include "base/log.h"
+#include "base/text.h"
 
 #define BATCH	   256	/* events the engine takes per turn */
 #define DECISIONS  4096 /* decisions waiting for the banner */
@@ -405,24 +407,12 @@ static void *engine_main(void *arg)
 
 /* ---- the banner ---- */
 
-static void duration(char *buf, size_t size, uint64_t s)
-{
-	if (s % 86400 == 0)
-		snprintf(buf, size, "%" PRIu64 "d", s / 86400);
-	else if (s % 3600 == 0)
-		snprintf(buf, size, "%" PRIu64 "h", s / 3600);
-	else if (s % 60 == 0)
-		snprintf(buf, size, "%" PRIu64 "m", s / 60);
-	else
-		snprintf(buf, size, "%" PRIu64 "s", s);
-}
-
 /* The reason an automatic ban carries: rule, count, window, score. */
 static void reason_of(const struct ipwd_ab_decision *d, char *buf, size_t n)
 {
-	char w[32];
+	char w[IPW_DURATION_STRLEN];
 
-	duration(w, sizeof(w), (d->window_ms + 999) / 1000);
+	ipw_duration_format((d->window_ms + 999) / 1000, w, sizeof(w));
 	snprintf(buf, n,
 		 "auto-ban rule %s: %u %s within %s (score %" PRIu32
 		 ", %u earlier ban%s)",
@@ -444,10 +434,10 @@ static void ban_batch(struct ipwd_autoban *a, const struct ipwd_ab_decision *d,
 	size_t i, m = 0;
 
 	for (i = 0; i < n; i++) {
-		char t[IPW_ADDR_STRLEN], ttl[32];
+		char t[IPW_ADDR_STRLEN], ttl[IPW_DURATION_STRLEN];
 
 		ipw_addr_format(&d[i].target, t, sizeof(t));
-		duration(ttl, sizeof(ttl), d[i].ttl_s);
+		ipw_duration_format(d[i].ttl_s, ttl, sizeof(ttl));
 		reason_of(&d[i], reasons[m], sizeof(reasons[m]));
 		if (d[i].dry_run) {
 			inc(&a->dry[d[i].rule_idx], 1);
@@ -472,10 +462,10 @@ static void ban_batch(struct ipwd_autoban *a, const struct ipwd_ab_decision *d,
 		return;
 	ipwd_ops_add_batch(a->ops, specs, m, rcs, whats);
 	for (i = 0; i < m; i++) {
-		char t[IPW_ADDR_STRLEN], ttl[32];
+		char t[IPW_ADDR_STRLEN], ttl[IPW_DURATION_STRLEN];
 
 		ipw_addr_format(&of[i]->target, t, sizeof(t));
-		duration(ttl, sizeof(ttl), of[i]->ttl_s);
+		ipw_duration_format(of[i]->ttl_s, ttl, sizeof(ttl));
 		if (rcs[i] == 0) {
 			inc(&a->bans[of[i]->rule_idx][of[i]->aggregated], 1);
 			log_info("autoban: banned %s for %s (%s)", t, ttl,
@@ -774,10 +764,10 @@ struct ipwd_rl *ipwd_autoban_ratelimit(struct ipwd_autoban *a)
 
 /* ---- metrics ---- */
 
-#define PUT(...)                                                               \
-	do {                                                                   \
-		if (n < size)                                                  \
-			n += (size_t)snprintf(buf + n, size - n, __VA_ARGS__); \
+#define PUT(...)                                               \
+	do {                                                   \
+		if (!ipwd_appendf(buf, size, &n, __VA_ARGS__)) \
+			return 0;                              \
 	} while (0)
 
 size_t ipwd_autoban_metrics(void *ctx, char *buf, size_t size)
@@ -895,5 +885,5 @@ size_t ipwd_autoban_metrics(void *ctx, char *buf, size_t size)
 		    "ipwall_check_rate_memory_bytes %" PRIu64 "\n",
 		    a->rl_rule, r.limited, r.sustained, r.untracked, r.bytes);
 	}
-	return n < size ? n : size;
+	return n;
 }

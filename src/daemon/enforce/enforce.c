@@ -20,6 +20,7 @@
 #include <ipwall/errcode.h>
 
 #include "base/log.h"
+#include "base/text.h"
 #include "build_features.h"
 #include "enforce/backend.h"
 #include "enforce/enforce.h"
@@ -320,14 +321,12 @@ size_t ipwd_enforce_metrics(void *ctx, char *buf, size_t size)
 {
 	struct ipwd_enforce *e = ctx;
 	size_t n = 0, i;
-	int r, w;
+	int r;
 
-#define PUT(...)                                              \
-	do {                                                  \
-		w = snprintf(buf + n, size - n, __VA_ARGS__); \
-		if (w < 0 || (size_t)w >= size - n)           \
-			return 0;                             \
-		n += (size_t)w;                               \
+#define PUT(...)                                               \
+	do {                                                   \
+		if (!ipwd_appendf(buf, size, &n, __VA_ARGS__)) \
+			return 0;                              \
 	} while (0)
 	PUT("# HELP ipwall_enforce_reconciles_total Reconciles of a kernel "
 	    "backend with the table, by reason.\n"

@@ -171,6 +171,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "base/log.h"
+#include "base/text.h"
 #include "enforce/nft.h"
 #include "enforce/segments.h"
 
@@ -1834,14 +1835,12 @@ static size_t nb_metrics(void *b, char *buf, size_t size)
 {
 	struct nft *nb = b;
 	size_t n = 0;
-	int k, w;
+	int k;
 
-#define OUT(...)                                              \
-	do {                                                  \
-		w = snprintf(buf + n, size - n, __VA_ARGS__); \
-		if (w < 0 || (size_t)w >= size - n)           \
-			return 0;                             \
-		n += (size_t)w;                               \
+#define OUT(...)                                               \
+	do {                                                   \
+		if (!ipwd_appendf(buf, size, &n, __VA_ARGS__)) \
+			return 0;                              \
 	} while (0)
 
 	OUT("# HELP ipwall_nft_elements Elements ipwalld holds in each "

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/* Text into a caller's fixed buffer (see text.h). */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "base/text.h"
+
+bool ipwd_appendf(char *buf, size_t size, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	if (*n >= size)
+		return false;
+	va_start(ap, fmt);
+	w = vsnprintf(buf + *n, size - *n, fmt, ap);
+	va_end(ap);
+	if (w < 0 || (size_t)w >= size - *n)
+		return false;
+	*n += (size_t)w;
+	return true;
+}
