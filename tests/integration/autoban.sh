@@ -298,6 +298,18 @@ bad "a member beside events" 400 unknown_field ip '{"events":[],"ip":"192.0.2.1"
 bad "one bad event of three: the whole batch refused" 400 invalid_ip ip \
 	'{"events":[{"ip":"192.0.2.1","type":"x"},{"ip":"nope","type":"x"},{"ip":"192.0.2.2","type":"x"}]}'
 tap_like "$(ipw_jq .error.message)" '^events\[1\]: ' "... and the message names the event's index"
+# hostile bytes outside the body: in the query and in a header
+before=$(metric 'ipwall_autoban_events_received_total{via="http"}')
+ipw_http "$D" POST "/v1/events?type=x%00y" -H "Authorization: Bearer $REPORTER" \
+	-H 'Content-Type: application/json' --data-binary '{"ip":"192.0.2.1","type":"x"}'
+tap_is "$HTTP_STATUS" 400 "a %00 in the query of POST /v1/events: 400 ($(ipw_jq .error.code))"
+ipw_http "$D" POST "/v1/events?ip=192.0.2.1" -H "Authorization: Bearer $REPORTER" \
+	-H 'Content-Type: application/json' --data-binary '{"ip":"192.0.2.1","type":"x"}'
+tap_is "$HTTP_STATUS $(ipw_jq .error.code)" "400 unknown_parameter" "a query parameter POST /v1/events does not take: 400 unknown_parameter"
+ipw_http "$D" POST /v1/events -H "Authorization: Bearer $REPORTER" \
+	-H $'X-Note: a\x01b' -H 'Content-Type: application/json' --data-binary '{"ip":"192.0.2.1","type":"x"}'
+tap_is "$HTTP_STATUS" 400 "a control byte in a header value: 400 ($(ipw_jq .error.code))"
+tap_is "$(metric 'ipwall_autoban_events_received_total{via="http"}')" "$before" "... and none of the three queued an event"
 many=$(for i in $(seq 101); do printf '{"ip":"192.0.2.%d","type":"x"},' $((i % 250)); done)
 bad "101 events, more than max_batch 100" 413 batch_too_large events "{\"events\":[${many%,}]}"
 ipw_http "$D" POST /v1/events -H "Authorization: Bearer $REPORTER" -H 'Content-Type: application/json' \
