@@ -63,6 +63,9 @@ struct job {
 	const struct ipw_entry_spec *specs;
 	const struct ipwd_oprec *remote;
 	size_t n;
+	/* JOB_REMOTE: the caller's position, and whether these are states */
+	const struct ipwd_origin *at;
+	bool state;
 	int *rcs;
 	enum ipw_change *whats;
 	/* JOB_PURGE: how many; JOB_RECORDS: entries that expired while
@@ -134,6 +137,23 @@ static void seed_ids(struct ipwd_ops *o, const uint8_t b[16])
 	if (ms >= o->last_ms) {
 		o->last_ms = ms;
 		o->idseq = 0xfff;
+	}
+	pthread_mutex_unlock(&o->id_lock);
+}
+
+/* An op from elsewhere with id @b was applied: ids made here from now
+ * on are above it (the counter is the 12 bits after the version). */
+static void observe_id(struct ipwd_ops *o, const uint8_t b[16])
+{
+	uint64_t ms = ipwd_opid_ms(b);
+	uint32_t c = ((uint32_t)(b[6] & 0x0f) << 8) | b[7];
+
+	pthread_mutex_lock(&o->id_lock);
+	if (ms > o->last_ms) {
+		o->last_ms = ms;
+		o->idseq = c;
+	} else if (ms == o->last_ms && c > o->idseq) {
+		o->idseq = c;
 	}
 	pthread_mutex_unlock(&o->id_lock);
 }
@@ -540,10 +560,90 @@ static void run_batch(struct ipwd_ops *o, struct job *j, int64_t now)
 	}
 }
 
+/* Tell the arbiter of the records it has not seen yet. */
+static void arb_feed(struct ipwd_ops *o)
+{
+	struct grp *g = o->cur;
+
+	if (o->arb == NULL)
+		return;
+	for (; o->arb_fed < g->n; o->arb_fed++) {
+		struct rec *r = &g->recs[o->arb_fed];
+		struct ipwd_oprec f = r->r;
+
+		f.id = r->id;
+		f.actor = r->actor;
+		f.node = r->node[0] ? r->node : o->node;
+		f.before = r->has_before ? &r->before : NULL;
+		f.after = r->has_after ? &r->after : NULL;
+		o->arb->record(o->arb_ctx, &f);
+	}
+}
+
+/* With an arbiter: a ban or allow from elsewhere makes the entry exactly
+ * the op's @after (this node's hit counts kept). */
+static int put_one(struct ipwd_ops *o, const struct ipwd_oprec *op,
+		   enum ipw_change *what, struct rec **out)
+{
+	struct ipw_entry_info e = *op->after, before;
+	struct rec *r;
+	bool had;
+	int rc;
+
+	e.list = ipwd_action_list(op->action);
+	e.target = op->target;
+	had = ipw_table_get(o->t, e.list, &e.target, &before) == 0;
+	if (had) {
+		e.hits = before.hits;
+		e.last_hit = before.last_hit;
+	}
+	rc = ipw_table_put(o->t, &e);
+	if (rc != 0)
+		return rc;
+	r = rec_add(o, op->action, op->actor, op->time);
+	if (r == NULL) {
+		if (had)
+			ipw_table_put(o->t, &before);
+		else
+			ipw_table_del(o->t, e.list, &e.target, NULL, NULL);
+		return IPW_ENOMEM;
+	}
+	if (!had)
+		*what = IPW_CHANGE_ADDED;
+	else if (before.expires == e.expires && before.score == e.score &&
+		 before.flags == e.flags &&
+		 strcmp(before.reason, e.reason) == 0)
+		*what = IPW_CHANGE_UNCHANGED;
+	else
+		*what = IPW_CHANGE_EXTENDED;
+	r->r.list = e.list;
+	r->r.target = e.target;
+	r->r.change = (int)*what;
+	r->has_before = had;
+	if (had)
+		r->before = before;
+	r->has_after =
+		ipw_table_get(o->t, e.list, &e.target, &r->after) == 0;
+	*out = r;
+	return 0;
+}
+
+/* Move @node's cursor to @id unless it is there or past it already. */
+static int origin_raise(struct ipwd_ops *o, const char *node,
+			const uint8_t id[16])
+{
+	struct ipwd_origin *cur = origin_find(o, node);
+
+	if (cur && memcmp(id, cur->last_id, 16) <= 0)
+		return 0;
+	return origin_advance(o, node, id);
+}
+
 /* One op from elsewhere: refused as a duplicate before it touches the
- * table, else applied with its own id, node, time and actor. */
+ * table (not a state), then put to the arbiter if there is one, else
+ * applied with its own id, node, time and actor. */
 static int remote_one(struct ipwd_ops *o, const struct ipwd_oprec *op,
-		      enum ipw_change *what)
+		      bool state, enum ipw_change *what)
 {
 	struct ipwd_origin *cur;
 	struct ipw_entry_spec spec = {0};
@@ -553,18 +653,39 @@ static int remote_one(struct ipwd_ops *o, const struct ipwd_oprec *op,
 
 	if (op->id == NULL || ipwd_opid_parse(op->id, strlen(op->id), id) ||
 	    op->node == NULL || *op->node == '\0' ||
-	    strlen(op->node) >= IPWD_NODE_MAX)
+	    strlen(op->node) >= IPWD_NODE_MAX || op->node[0] == '~')
 		return IPW_EINVAL;
 	cur = origin_find(o, op->node);
-	if (cur && memcmp(id, cur->last_id, 16) <= 0) {
+	if (!state && cur && memcmp(id, cur->last_id, 16) <= 0) {
 		bump(&o->cnt.duplicates, 1);
 		return IPW_EEXIST;
+	}
+	if (o->arb) {
+		if ((op->action == IPWD_ACT_BAN ||
+		     op->action == IPWD_ACT_ALLOW) &&
+		    op->after == NULL)
+			return IPW_EINVAL;
+		if (op->action == IPWD_ACT_EXPIRE ||
+		    op->action == IPWD_ACT_EVICT ||
+		    (unsigned)op->action >= IPWD_ACT_COUNT)
+			return IPW_EINVAL;
+		arb_feed(o);
+		if (!o->arb->admit(o->arb_ctx, op)) {
+			bump(&o->cnt.superseded, 1);
+			*what = IPW_CHANGE_UNCHANGED;
+			rc = state ? 0 : origin_raise(o, op->node, id);
+			return rc ? rc : IPWD_SUPERSEDED;
+		}
 	}
 	switch (op->action) {
 	case IPWD_ACT_BAN:
 	case IPWD_ACT_ALLOW:
 		if (op->after == NULL)
 			return IPW_EINVAL;
+		if (o->arb) {
+			rc = put_one(o, op, what, &r);
+			break;
+		}
 		spec.target = op->target;
 		spec.list = ipwd_action_list(op->action);
 		spec.expires = op->after->expires;
@@ -596,7 +717,10 @@ static int remote_one(struct ipwd_ops *o, const struct ipwd_oprec *op,
 	memcpy(r->id, op->id, IPWD_OPID_LEN - 1);
 	r->id[IPWD_OPID_LEN - 1] = '\0';
 	snprintf(r->node, sizeof(r->node), "%s", op->node);
-	rc = origin_advance(o, op->node, id);
+	if (o->arb)
+		observe_id(o, id);
+	/* a state says nothing of what else its origin sent */
+	rc = state ? 0 : origin_raise(o, op->node, id);
 	if (rc != 0) {
 		/* the cursor cannot move: walk the op back */
 		rec_drop_last(o);
@@ -616,7 +740,13 @@ static void run_remote(struct ipwd_ops *o, struct job *j)
 	size_t i;
 
 	for (i = 0; i < j->n; i++)
-		j->rcs[i] = remote_one(o, &j->remote[i], &j->whats[i]);
+		j->rcs[i] = remote_one(o, &j->remote[i], j->state,
+				       &j->whats[i]);
+	/* the caller's position, set as given (a reload may move it back) */
+	if (j->at && origin_store(o, j->at) != 0)
+		for (i = 0; i < j->n; i++)
+			if (j->rcs[i] >= 0)
+				j->rcs[i] = IPW_ENOMEM;
 }
 
 static void run_purge(struct ipwd_ops *o, struct job *j)
@@ -786,6 +916,7 @@ static void run_group(struct ipwd_ops *o, struct job *group)
 	int rc;
 
 	pthread_mutex_lock(&o->apply_lock);
+	o->arb_fed = 0;
 	o->cur = grp_new(o);
 	if (o->cur == NULL ||
 	    (nsaved && (saved = malloc(nsaved * sizeof(*saved))) == NULL)) {
@@ -819,10 +950,13 @@ static void run_group(struct ipwd_ops *o, struct job *group)
 			break; /* after the group */
 		}
 	}
+	arb_feed(o);
 	seq = o->seq + (o->cur->n > 0);
 	rc = flatten(o, seq);
 	if (rc == 0)
 		rc = commit(o, seq, saved, nsaved);
+	if (o->arb)
+		o->arb->end(o->arb_ctx, rc == 0);
 	if (rc != 0) {
 		undo(o);
 		/* the cursors as they were */
@@ -1116,20 +1250,36 @@ size_t ipwd_ops_add_batch(struct ipwd_ops *o,
 	return failed;
 }
 
-size_t ipwd_ops_submit(struct ipwd_ops *o, const struct ipwd_oprec *ops,
-		       size_t n, int *rcs, enum ipw_change *whats)
+size_t ipwd_ops_submit_at(struct ipwd_ops *o, const struct ipwd_oprec *ops,
+			  size_t n, const struct ipwd_origin *at, bool state,
+			  int *rcs, enum ipw_change *whats)
 {
 	struct job j = {.kind = JOB_REMOTE,
 			.remote = ops,
 			.n = n,
+			.at = at,
+			.state = state,
 			.rcs = rcs,
 			.whats = whats};
 	size_t i, failed = 0;
 
 	submit(o, &j);
 	for (i = 0; i < n; i++)
-		failed += rcs[i] != 0;
+		failed += rcs[i] < 0;
 	return failed;
+}
+
+size_t ipwd_ops_submit(struct ipwd_ops *o, const struct ipwd_oprec *ops,
+		       size_t n, int *rcs, enum ipw_change *whats)
+{
+	return ipwd_ops_submit_at(o, ops, n, NULL, false, rcs, whats);
+}
+
+void ipwd_ops_set_arbiter(struct ipwd_ops *o, const struct ipwd_arbiter *a,
+			  void *ctx)
+{
+	o->arb = a;
+	o->arb_ctx = ctx;
 }
 
 size_t ipwd_ops_purge(struct ipwd_ops *o)

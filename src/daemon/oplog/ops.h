@@ -269,6 +269,51 @@ size_t ipwd_ops_submit(struct ipwd_ops *o, const struct ipwd_oprec *ops,
 		       size_t n, int *rcs, enum ipw_change *whats);
 
 /*
+ * ipwd_ops_submit_at() - ipwd_ops_submit(), in the same group as the
+ * cursor @at (may be NULL), a position of the caller's that must be
+ * durable with the ops it applied (the cluster's place in the stream, as
+ * a pseudo-origin whose name starts with '~'): it is set as given, even
+ * lower than before. When @state is true, the ops are states read back
+ * (a reload): the duplicate check by origin cursor is skipped (states
+ * come out of order), only the arbiter decides, and no origin's cursor
+ * moves (a state says nothing of the other ops of its origin). An op the arbiter finds superseded gets
+ * IPWD_SUPERSEDED (> 0, not a failure) in @rcs and changes nothing.
+ * Returns the number that failed (rcs < 0).
+ */
+#define IPWD_SUPERSEDED 1
+size_t ipwd_ops_submit_at(struct ipwd_ops *o, const struct ipwd_oprec *ops,
+			  size_t n, const struct ipwd_origin *at, bool state,
+			  int *rcs, enum ipw_change *whats);
+
+/*
+ * The arbiter: cluster mode's rule for which op wins a target when ops
+ * from several nodes cross (cluster/arbiter.c). Called on the committer
+ * thread only:
+ *   admit(): an op from elsewhere, after the duplicate check, before it
+ *     touches the table: 1 apply it, 0 superseded (a later op on its
+ *     target is applied already; its origin's cursor still moves).
+ *   record(): each record of the group being built, in order, exactly
+ *     once: before the next admit() (so a second op on a target in the
+ *     same group sees the first) and before the commit.
+ *   end(): the group was committed (true), or undone (false: what
+ *     record() was told since the last end() did not happen).
+ * With an arbiter, a ban or allow from elsewhere makes the entry exactly
+ * the op's `after` (ipw_table_put()): the entry its origin ended with,
+ * not merged with this node's, so every node ends with the same entry.
+ * And this node's id clock is raised past the id of every op from
+ * elsewhere it applies (a hybrid logical clock): an op made here after
+ * one from elsewhere was applied always has the greater id.
+ * Set before ipwd_ops_load(); @a and @ctx live until ipwd_ops_free().
+ */
+struct ipwd_arbiter {
+	int (*admit)(void *ctx, const struct ipwd_oprec *op);
+	void (*record)(void *ctx, const struct ipwd_oprec *r);
+	void (*end)(void *ctx, bool committed);
+};
+void ipwd_ops_set_arbiter(struct ipwd_ops *o, const struct ipwd_arbiter *a,
+			  void *ctx);
+
+/*
  * ipwd_ops_snapshot() - the table exactly as of sequence *@seq (the last
  * committed group): taken between groups, so writers wait for it as
  * they wait for ipw_table_snapshot(). Free with ipw_snapshot_free().
@@ -317,6 +362,7 @@ struct ipwd_ops_counters {
 	uint64_t committed_ops;		 /* ops in them */
 	uint64_t commit_failures;	 /* groups the store refused */
 	uint64_t duplicates;		 /* ops from elsewhere refused */
+	uint64_t superseded;		 /* ... skipped by the arbiter */
 	uint64_t seq;			 /* the last committed sequence */
 	uint64_t committer_ns;		 /* CPU time of the committer */
 };

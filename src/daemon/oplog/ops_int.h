@@ -90,6 +90,12 @@ struct ipwd_ops {
 	int store_failing;   /* atomic */
 	struct ipwd_ops_counters cnt; /* written by the committer only */
 
+	/* cluster mode's arbiter (ipwd_ops_set_arbiter()), and how many
+	 * records of the group being built it was told of */
+	const struct ipwd_arbiter *arb;
+	void *arb_ctx;
+	size_t arb_fed;
+
 	/* origins' cursors (committer; _load) */
 	struct ipwd_origin *origins;
 	size_t norigins, caporigins;
