@@ -152,6 +152,7 @@ static const char usage_text[] =
 	"  export [--allows] [FILE]\n"
 	"                        write every ban (or allow) as a list file\n"
 	"  stats                 table sizes and counters\n"
+	"  cluster [status]      cluster members, their lag, the stream\n"
 	"  history TARGET [--since T] [--until T] [--action A] [--limit N] "
 	"[--all]\n"
 	"                        the ops of a target, newest first\n"
@@ -788,6 +789,61 @@ static int cmd_stats(struct ctx *x)
 	return rc;
 }
 
+/* ipwall cluster [status]: the members the stream's Redis has seen,
+ * each one's lag and backlog, and the stream (GET /v1/cluster). */
+static int cmd_cluster(struct ctx *x)
+{
+	struct cli_reply r;
+	const json_t *st, *m;
+	size_t i;
+	int rc;
+
+	if (x->nargs && strcmp(x->args[0], "status") != 0)
+		return cli_usage_error("cluster: the only command is status");
+	rc = cli_request(x->conn, "GET", "/v1/cluster", NULL, 0, &r);
+	if (rc)
+		return rc;
+	if (r.status != 200) {
+		rc = cli_reply_fail(&r, NULL);
+	} else if (x->target.json) {
+		rc = cli_print_json(r.body);
+	} else {
+		st = json_object_get(r.body, "stream");
+		printf("node %s, mode %s, %s\n",
+		       json_string_value(json_object_get(r.body, "node")),
+		       json_string_value(json_object_get(
+			       json_object_get(r.body, "health"), "mode")),
+		       json_is_true(json_object_get(
+			       json_object_get(r.body, "health"), "connected")) ?
+			       "connected" :
+			       "NOT connected");
+		printf("stream %s: %lld entries, last %s, position %s\n",
+		       json_string_value(json_object_get(st, "key")),
+		       (long long)json_integer_value(
+			       json_object_get(st, "length")),
+		       json_string_value(json_object_get(st, "last_id")),
+		       json_string_value(json_object_get(r.body, "position")));
+		printf("%-24s %-6s %10s %12s %10s %8s\n", "MEMBER", "MODE",
+		       "SEEN(s)", "LAG(entries)", "LAG(s)", "BACKLOG");
+		json_array_foreach(json_object_get(r.body, "members"), i, m)
+		{
+			printf("%-24s %-6s %10.1f %12lld %10.3f %8lld\n",
+			       json_string_value(json_object_get(m, "node")),
+			       json_string_value(json_object_get(m, "mode")),
+			       json_number_value(
+				       json_object_get(m, "seen_seconds_ago")),
+			       (long long)json_integer_value(
+				       json_object_get(m, "lag_entries")),
+			       json_number_value(
+				       json_object_get(m, "lag_seconds")),
+			       (long long)json_integer_value(
+				       json_object_get(m, "backlog")));
+		}
+	}
+	json_decref(r.body);
+	return rc;
+}
+
 static int cmd_import(struct ctx *x)
 {
 	struct cli_import_opts o = {
@@ -1083,6 +1139,7 @@ static const struct command commands[] = {
 	 cmd_import, false},
 	{"export", 0, 1, BIT(OPT_ALLOWS), cmd_export, false},
 	{"stats", 0, 0, 0, cmd_stats, false},
+	{"cluster", 0, 1, 0, cmd_cluster, false},
 	{"history", 1, 1,
 	 BIT(OPT_SINCE) | BIT(OPT_UNTIL) | BIT(OPT_ACTION) | BIT(OPT_LIMIT) |
 		 BIT(OPT_ALL) | BIT(OPT_COUNT),

@@ -46,6 +46,9 @@
 #include "oplog/store.h"
 #include "build_features.h"
 #include "enforce/enforce.h"
+#if IPWD_WITH_REDIS
+#include "cluster/cluster.h"
+#endif
 
 static void usage(FILE *f)
 {
@@ -120,6 +123,9 @@ static struct {
 	bool check_said;
 	struct ipwd_audit_sub *audit_sub;
 	struct ipwd_enforce *enforce; /* NULL: no kernel enforcement */
+#if IPWD_WITH_REDIS
+	struct ipwd_cluster *cluster; /* NULL: [cluster] mode off */
+#endif
 } m = {.lock_fd = -1};
 
 /*
@@ -351,6 +357,11 @@ static int oplog_start(struct ipwd *d)
 		log_error("out of memory");
 		return -1;
 	}
+#if IPWD_WITH_REDIS
+	/* the replicator subscribes and the arbiter is set before the load */
+	if (ipwd_cluster_new(&m.cluster, &d->cfg, d->ops, d->store) != 0)
+		return -1;
+#endif
 	if (ipwd_ops_load(d->ops, &loaded, &expired, err, sizeof(err)) != 0) {
 		log_error("store: %s: %s", d->cfg.store_path, err);
 		return -1;
@@ -460,6 +471,10 @@ static void oplog_stop(struct ipwd *d)
 	/* after HTTP: no writer is left; the subscribers drain */
 	ipwd_ops_free(d->ops);
 	d->ops = NULL;
+#if IPWD_WITH_REDIS
+	ipwd_cluster_free(m.cluster); /* its sender was a subscriber */
+	m.cluster = NULL;
+#endif
 	ipwd_audit_sub_free(m.audit_sub);
 	m.audit_sub = NULL;
 }
@@ -578,6 +593,35 @@ static void api_stop(struct ipwd *d)
 	ipwd_api_tick(true);
 }
 
+/* Cluster mode ([cluster], cluster/cluster.h): made with the op log (its
+ * sender is a subscriber, its arbiter decides ops from elsewhere), its
+ * receiver started once the op log is loaded, and stopped before the op
+ * log drains its subscribers. */
+static int cluster_start(struct ipwd *d)
+{
+#if IPWD_WITH_REDIS
+	if (m.cluster == NULL)
+		return 0;
+	if (ipwd_cluster_start(m.cluster) != 0)
+		return -1;
+	d->cluster_metrics = ipwd_cluster_metrics;
+	d->cluster_health = ipwd_cluster_health;
+	d->cluster_status = ipwd_cluster_status;
+	d->cluster = m.cluster;
+#else
+	(void)d;
+#endif
+	return 0;
+}
+
+static void cluster_stop(struct ipwd *d)
+{
+	d->cluster = NULL;
+#if IPWD_WITH_REDIS
+	ipwd_cluster_stop(m.cluster);
+#endif
+}
+
 struct subsystem {
 	const char *name;
 	int (*start)(struct ipwd *d);	/* 0, or -1 (said why) */
@@ -594,6 +638,7 @@ static const struct subsystem subsystems[] = {
 	{"audit log", audit_start, audit_stop, audit_reload, NULL},
 	{"kernel enforcement", enforce_start, enforce_stop, NULL, enforce_tick},
 	{"op log", oplog_start, oplog_stop, NULL, oplog_tick},
+	{"cluster", cluster_start, cluster_stop, NULL, NULL},
 	{"store check", check_start, check_stop, NULL, check_tick},
 	{"auto-ban", autoban_start, autoban_stop, NULL, NULL},
 	{"http api", api_start, api_stop, api_reload, api_tick},

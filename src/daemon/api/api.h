@@ -39,6 +39,7 @@ void ipwd_h_list_allows(struct ipwd_req *r, struct ipwd_resp *o);
 void ipwd_h_history(struct ipwd_req *r, struct ipwd_resp *o);
 void ipwd_h_history_count(struct ipwd_req *r, struct ipwd_resp *o);
 void ipwd_h_events(struct ipwd_req *r, struct ipwd_resp *o);
+void ipwd_h_cluster(struct ipwd_req *r, struct ipwd_resp *o);
 
 /* Answers (respond.c). */
 /* @v (a reference the call takes) as the JSON body with @status. */

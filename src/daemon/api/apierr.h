@@ -29,6 +29,7 @@
 	X(NO_STORE, 404, "no_store")                             \
 	X(NO_ENFORCEMENT, 404, "no_enforcement")                 \
 	X(NO_AUTOBAN, 404, "no_autoban")                         \
+	X(NO_CLUSTER, 404, "no_cluster")                         \
 	X(METHOD_NOT_ALLOWED, 405, "method_not_allowed")         \
 	X(COVERED_BY_ALLOW, 409, "covered_by_allow")             \
 	X(BODY_TOO_LARGE, 413, "body_too_large")                 \

@@ -58,6 +58,15 @@ struct ipwd {
 	struct ipwd_autoban *autoban;
 	/* GET /v1/check's rate limit (autoban/ratelimit.h), or NULL. */
 	struct ipwd_rl *ratelimit;
+	/* Cluster mode (cluster/cluster.h), NULL when [cluster] mode is off
+	 * or the binary has no Redis: /metrics text, /healthz's "cluster"
+	 * object, GET /v1/cluster's body (each JSON or text into @buf, its
+	 * length, 0 when it did not fit). Set before the HTTP front starts;
+	 * called from HTTP workers. */
+	void *cluster;
+	size_t (*cluster_metrics)(void *ctx, char *buf, size_t size);
+	size_t (*cluster_health)(void *ctx, char *buf, size_t size);
+	size_t (*cluster_status)(void *ctx, char *buf, size_t size);
 	struct {
 		size_t max_body;
 		size_t max_header; /* fixed at start */

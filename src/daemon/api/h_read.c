@@ -358,7 +358,9 @@ void ipwd_h_metrics(struct ipwd_req *r, struct ipwd_resp *o)
 	if (o->body == NULL || append_guard(r->d, o) != 0 ||
 	    append_more(o, r->d->metrics_more, r->d->enforce_ctx) != 0 ||
 	    (r->d->autoban &&
-	     append_more(o, ipwd_autoban_metrics, r->d->autoban) != 0)) {
+	     append_more(o, ipwd_autoban_metrics, r->d->autoban) != 0) ||
+	    (r->d->cluster &&
+	     append_more(o, r->d->cluster_metrics, r->d->cluster) != 0)) {
 		free(o->body);
 		o->body = NULL;
 		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");
@@ -394,6 +396,25 @@ static json_t *subscribers(struct ipwd *d, uint64_t seq)
 	return o;
 }
 
+/* A cluster function's JSON text as a value (NULL if it did not fit or
+ * did not parse). */
+static json_t *cluster_json(struct ipwd *d,
+			    size_t (*fn)(void *ctx, char *buf, size_t size))
+{
+	enum { SIZE = 64 * 1024 };
+	char *buf = malloc(SIZE);
+	json_t *v = NULL;
+	size_t n;
+
+	if (buf == NULL)
+		return NULL;
+	n = fn(d->cluster, buf, SIZE);
+	if (n > 0 && n < SIZE)
+		v = json_loadb(buf, n, 0, NULL);
+	free(buf);
+	return v;
+}
+
 /* /healthz while serving: "store" is failing (the last commit failed),
  * damaged (the background check found damage), or ok; "store_check" is
  * the background check's state (none without a store); "seq" the op
@@ -407,11 +428,36 @@ static json_t *health(struct ipwd *d)
 			    d->check && cs == IPWD_CHECK_DAMAGED ? "damaged" :
 								   "ok";
 	uint64_t seq = ipwd_ops_seq(d->ops);
+	json_t *h = json_pack("{s:s, s:s, s:s, s:I, s:o}", "status", "ok",
+			      "store", store, "store_check",
+			      d->check ? checks[cs] : "none", "seq",
+			      (json_int_t)seq, "subscribers",
+			      subscribers(d, seq));
 
-	return json_pack("{s:s, s:s, s:s, s:I, s:o}", "status", "ok", "store",
-			 store, "store_check", d->check ? checks[cs] : "none",
-			 "seq", (json_int_t)seq, "subscribers",
-			 subscribers(d, seq));
+	/* Cluster mode: where it stands (Redis down is not unhealthy: the
+	 * node goes on enforcing its last known set and keeps its writes) */
+	if (h && d->cluster)
+		json_object_set_new(h, "cluster",
+				    cluster_json(d, d->cluster_health));
+	return h;
+}
+
+/* GET /v1/cluster: the members, their lag, the stream. */
+void ipwd_h_cluster(struct ipwd_req *r, struct ipwd_resp *o)
+{
+	json_t *v;
+
+	if (r->d->cluster == NULL) {
+		ipwd_resp_error(o, IPWD_E_NO_CLUSTER, NULL,
+				"cluster mode is off ([cluster] mode)");
+		return;
+	}
+	v = cluster_json(r->d, r->d->cluster_status);
+	if (v == NULL) {
+		ipwd_resp_error(o, IPWD_E_INTERNAL, NULL, "out of memory");
+		return;
+	}
+	ipwd_resp_json(o, 200, v);
 }
 
 void ipwd_h_healthz(struct ipwd_req *r, struct ipwd_resp *o)

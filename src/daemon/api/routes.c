@@ -58,6 +58,8 @@ const struct ipwd_route_def ipwd_routes[] = {
 	 true, ipwd_h_history_count, ARGS("target", "since")},
 	{"/v1/events", POST, IPWD_ROUTE_EVENTS, IPWD_SCOPE_REPORT, false,
 	 ipwd_h_events, NONE_ARGS},
+	{"/v1/cluster", GET, IPWD_ROUTE_CLUSTER, IPWD_SCOPE_CHECK, false,
+	 ipwd_h_cluster, NONE_ARGS},
 };
 const size_t ipwd_nroutes = sizeof(ipwd_routes) / sizeof(ipwd_routes[0]);
 
@@ -68,7 +70,7 @@ static const char *const route_names[IPWD_ROUTE_COUNT] = {
 	"/v1/check", "/v1/bans",    "/v1/bans/batch",	 "/v1/allow",
 	"/v1/mode",  "/v1/top",	    "/v1/stats",	 "/healthz",
 	"/metrics",  "/v1/history", "/v1/history/count", "/v1/events",
-	"other",
+	"/v1/cluster", "other",
 };
 
 const char *ipwd_route_name(enum ipwd_route r)

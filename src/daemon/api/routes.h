@@ -29,6 +29,7 @@ enum ipwd_route {
 	IPWD_ROUTE_HISTORY,
 	IPWD_ROUTE_HISTORY_COUNT,
 	IPWD_ROUTE_EVENTS,
+	IPWD_ROUTE_CLUSTER,
 	IPWD_ROUTE_OTHER, /* 404s: one label, so scanners cannot grow it */
 	IPWD_ROUTE_COUNT
 };

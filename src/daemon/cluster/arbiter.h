@@ -21,7 +21,7 @@
  * id is above the stamp. Ops made here need no check: the op log raises
  * its id clock past every op from elsewhere it applies, so a local op is
  * always the latest this node has seen. Stamps of removed targets
- * (tombstones) are kept for [cluster] horizon, then dropped
+ * (tombstones) are kept for 7 days, then dropped
  * (ipwd_arbiter_prune()).
  *
  * Memory: 40 bytes a stamp, at a load factor of 1/2 to 1/4 (80 to 160

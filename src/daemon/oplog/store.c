@@ -835,6 +835,55 @@ int64_t ipwd_store_seq_of(struct ipwd_store *s, const char *id)
 	return seq;
 }
 
+int ipwd_store_last_ops(struct ipwd_store *s,
+			int (*cb)(void *ctx, int list,
+				  const struct ipw_addr *target,
+				  const uint8_t id[16], bool present),
+			void *ctx)
+{
+	/* SQLite's max() makes the other columns those of the max row */
+	static const char sql[] =
+		"SELECT list, family, addr, plen, max(id), action FROM ops"
+		" WHERE action IN ('ban', 'unban', 'allow', 'disallow')"
+		" AND addr IS NOT NULL GROUP BY list, family, addr, plen"
+		" UNION ALL SELECT -1, NULL, NULL, NULL, max(id), 'mode'"
+		" FROM ops WHERE action = 'mode' HAVING max(id) IS NOT NULL";
+	sqlite3_stmt *q = NULL;
+	int rc, out = 0;
+
+	pthread_mutex_lock(&s->rlock);
+	rc = reader(s);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->rdb, sql, -1, &q, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct ipw_addr t = {0};
+		const void *id = sqlite3_column_blob(q, 4);
+		const char *act = (const char *)sqlite3_column_text(q, 5);
+		int list = sqlite3_column_int(q, 0);
+
+		rc = SQLITE_OK;
+		if (id == NULL || sqlite3_column_bytes(q, 4) != 16 ||
+		    act == NULL)
+			continue;
+		if (list >= 0 &&
+		    ipwd_target_of(sqlite3_column_int(q, 1),
+				   sqlite3_column_blob(q, 2),
+				   sqlite3_column_bytes(q, 2),
+				   sqlite3_column_int(q, 3), &t) != 0)
+			continue; /* a row no target reads from: skipped */
+		out = cb(ctx, list < 0 ? -1 : list, &t, id,
+			 strcmp(act, "ban") == 0 || strcmp(act, "allow") == 0 ||
+				 strcmp(act, "mode") == 0);
+		if (out != 0)
+			break;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_OK && out == 0)
+		out = IPW_EIO;
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&s->rlock);
+	return out;
+}
+
 int ipwd_store_count_entries(struct ipwd_store *s, int64_t n[2][2])
 {
 	sqlite3_stmt *q = NULL;

@@ -106,6 +106,20 @@ int ipwd_store_ops_after(struct ipwd_store *s, const char *after_id,
  * (the read-only connection). */
 int64_t ipwd_store_seq_of(struct ipwd_store *s, const char *id);
 
+/*
+ * ipwd_store_last_ops() - for each target of each list, and for the
+ * mode, the last ban/unban/allow/disallow (mode) op of the history: its
+ * list (-1 for the mode), target, id and whether it left the target
+ * present (a ban or an allow), to @cb. Cluster mode's arbiter learns its
+ * stamps from it at start. One pass over the history (grouped). Any
+ * thread (the read-only connection). 0, @cb's non-zero, or IPW_E*.
+ */
+int ipwd_store_last_ops(struct ipwd_store *s,
+			int (*cb)(void *ctx, int list,
+				  const struct ipw_addr *target,
+				  const uint8_t id[16], bool present),
+			void *ctx);
+
 /* How many entries are stored, by [list][0 IPv4, 1 IPv6] (addresses and
  * prefixes), so the table can be sized before a load. 0 or -1. */
 int ipwd_store_count_entries(struct ipwd_store *s, int64_t n[2][2]);
