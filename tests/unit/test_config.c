@@ -11,9 +11,9 @@
  * Redis server from its URL, user, password and password file, the rules
  * between keys (the node named twice, the node id in cluster mode, the
  * socket timeout above the blocking read), the password never on stderr,
- * the host name as a node id (in a UTS namespace of its own, as root);
- * and the value parsers shared with the rest of the daemon at their
- * edges.
+ * the host name as a node id (in a UTS namespace of its own, as root), a
+ * reload keeping the running server; and the value parsers shared with
+ * the rest of the daemon at their edges.
  */
 #include <sched.h>
 #include <stdarg.h>
@@ -1527,6 +1527,46 @@ static void test_cluster_password_file(void)
 	unlink(pf);
 }
 
+static int restarts;
+static char restart_names[256];
+
+static void on_restart(const struct ipwd_conf_key *k, void *ctx)
+{
+	size_t n = strlen(restart_names);
+
+	(void)ctx;
+	restarts++;
+	snprintf(restart_names + n, sizeof(restart_names) - n, "%s%s",
+		 n ? "," : "", k->name);
+}
+
+/* A reload keeps the running Redis server, cluster_url included. */
+static void test_cluster_keep_restart(void)
+{
+	struct ipwd_config old, nw;
+	char *err;
+
+	load_text(&old, "[cluster]\nredis = redis://a:1\nstream = s1\n", &err);
+	free(err);
+	load_text(&nw,
+		  "[cluster]\nredis = redis://:" PW "@b:2\nstream = s1\n"
+		  "[http]\nmax_body = 1M\n",
+		  &err);
+	free(err);
+	ipwd_config_keep_restart(&old, &nw, on_restart, NULL);
+	is_str(restart_names, "redis", "reload: [cluster] redis reported");
+	is_int(restarts, 1, "... alone");
+	is_str(nw.cluster_redis, "redis://a:1", "... the running URL kept");
+	ok(!strcmp(nw.cluster_url.host, "a") && nw.cluster_url.port == 1 &&
+		   nw.cluster_url.password[0] == '\0',
+	   "... and the running server in cluster_url");
+	is_int(nw.max_body, 1u << 20, "... a reloadable key changed");
+	ok(!strcmp(old.cluster_url.host, "b"),
+	   "... the new server left to be freed with the old");
+	ipwd_config_free(&old);
+	ipwd_config_free(&nw);
+}
+
 /* ---- the value parsers ---- */
 
 static void test_parse_size(void)
@@ -1709,6 +1749,7 @@ int main(void)
 	test_cluster_mode();
 	test_cluster_host_name();
 	test_cluster_password_file();
+	test_cluster_keep_restart();
 	test_parse_size();
 	test_parse_uint();
 	test_parse_bool();

@@ -685,3 +685,20 @@ void ipwd_config_free(struct ipwd_config *cfg)
 	ipwd_conf_free(&ipwd_config_schema, cfg);
 	explicit_bzero(cfg, sizeof(*cfg));
 }
+
+void ipwd_config_keep_restart(struct ipwd_config *old, struct ipwd_config *nw,
+			      void (*changed)(const struct ipwd_conf_key *k,
+					      void *ctx),
+			      void *ctx)
+{
+	struct ipwd_redis_url tmp;
+
+	ipwd_conf_keep_restart(&ipwd_config_schema, old, nw, changed, ctx);
+	/* Every key cluster_url comes from is restart-only: the running
+	 * server stays, like the keys (and the password file is read again
+	 * at the next start only). */
+	tmp = old->cluster_url;
+	old->cluster_url = nw->cluster_url;
+	nw->cluster_url = tmp;
+	explicit_bzero(&tmp, sizeof(tmp));
+}

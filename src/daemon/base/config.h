@@ -110,7 +110,8 @@ struct ipwd_config {
 	unsigned cluster_heartbeat_ms;
 	/* The server to use, derived at load from redis, user, password and
 	 * password_file (which is read then): the password in it is the one
-	 * to AUTH with. */
+	 * to AUTH with. Not a key of the schema: ipwd_config_keep_restart()
+	 * keeps it with the keys it comes from. */
 	struct ipwd_redis_url cluster_url;
 	/* [rule NAME], in file order (struct ipwd_rule_conf) */
 	struct ipwd_conf_instance *rules;
@@ -155,6 +156,19 @@ int ipwd_config_load(struct ipwd_config *cfg, const char *path,
 		     const struct ipwd_overrides *ov);
 /* Free and zero every field (the Redis password's bytes too). */
 void ipwd_config_free(struct ipwd_config *cfg);
+
+/*
+ * ipwd_config_keep_restart() - a reload: ipwd_conf_keep_restart() on the
+ * schema (@changed is called for each restart-only key whose value
+ * differs), and the same for what is derived from restart-only keys at
+ * load (cluster_url), so that @nw can replace @old whole and still
+ * describe what runs. A reload should call this rather than
+ * ipwd_conf_keep_restart() alone.
+ */
+void ipwd_config_keep_restart(struct ipwd_config *old, struct ipwd_config *nw,
+			      void (*changed)(const struct ipwd_conf_key *k,
+					      void *ctx),
+			      void *ctx);
 
 /* The schema (every key), for a reload's ipwd_conf_keep_restart(). */
 extern const struct ipwd_conf_schema ipwd_config_schema;
