@@ -1467,14 +1467,14 @@ static void test_cluster_password_file(void)
 		char line[600];
 
 		memset(line, 'p', 511);
-		strcpy(line + 511, "\r\n");
+		memcpy(line + 511, "\r\n", 3);
 		write_file(pf, line, strlen(line));
 		chmod(pf, 0600);
 		check_load("password_file: 511 bytes and CRLF", text, 0, NULL,
 			   &c);
 		is_int(strlen(c.cluster_url.password), 511, "... read whole");
 		ipwd_config_free(&c);
-		strcpy(line + 511, "p\n");
+		memcpy(line + 511, "p\n", 3);
 		write_file(pf, line, strlen(line));
 		check_load("password_file: 512 bytes", text, 1,
 			   "is longer than 511 bytes", NULL);

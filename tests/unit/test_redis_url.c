@@ -108,7 +108,7 @@ static void test_good(void)
 		ok(err[0] == '\0', "... and no message");
 		ipwd_redis_url_format(&u, f, sizeof(f));
 		ok(!strcmp(f, g->formatted), "... formatted as %s", f);
-		if (strcmp(f, g->formatted))
+		if (strcmp(f, g->formatted) != 0)
 			diag("want \"%s\"", g->formatted);
 	}
 }
