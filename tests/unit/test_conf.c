@@ -6,7 +6,8 @@
  * defaults of instances, the problems a named section can have (no name,
  * a bad name, too many), keys of one instance kept apart from another's,
  * the reload rule (restart-only keys keep the running value and are
- * reported), and no leak (ASan) once freed.
+ * reported), a secret key's refused value kept out of the report, and no
+ * leak (ASan) once freed.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,6 +30,7 @@ struct rule {
 
 struct cfg {
 	char *name;
+	char *secret;
 	unsigned threads;
 	size_t max_body;
 	int mode;
@@ -61,6 +63,8 @@ static const struct ipwd_conf_key keys[] = {
 	 .flags = IPWD_CONF_RESTART},
 	{"main", "mode", IPWD_CONF_ENUM, F(mode), .names = modes,
 	 .why = "a or b", .def = "a"},
+	{"main", "secret", IPWD_CONF_STR, F(secret), .max = 8,
+	 .flags = IPWD_CONF_SECRET, .why = "1 to 8 bytes"},
 	{"rule", "events", IPWD_CONF_STR, R(events),
 	 .flags = IPWD_CONF_NONEMPTY, .why = "must not be empty", .def = "any"},
 	{"rule", "count", IPWD_CONF_UINT, R(count), .min = 1, .max = 1000,
@@ -101,6 +105,33 @@ static int read_text(struct cfg *c, const char *text)
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
+	return n;
+}
+
+/* read_text() with stderr kept in @err (@size bytes). */
+static int read_text_err(struct cfg *c, const char *text, char *err,
+			 size_t size)
+{
+	FILE *f = fopen(path, "w"), *tmp = tmpfile();
+	size_t got;
+	int saved, n;
+
+	if (f == NULL || tmp == NULL || fputs(text, f) < 0 || fclose(f) != 0)
+		abort();
+	memset(c, 0, sizeof(*c));
+	ipwd_conf_defaults(&schema, c);
+	fflush(stderr);
+	saved = dup(2);
+	if (saved < 0 || dup2(fileno(tmp), 2) < 0)
+		abort();
+	n = ipwd_conf_read(&schema, c, path);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	got = fread(err, 1, size - 1, tmp);
+	err[got] = '\0';
+	fclose(tmp);
 	return n;
 }
 
@@ -195,6 +226,32 @@ static void test_problems(void)
 	}
 }
 
+/* IPWD_CONF_SECRET: a refused value is not quoted, the key and the
+ * reason are; other keys' values are quoted as before. */
+static void test_secret(void)
+{
+	struct cfg c;
+	char err[1024];
+	int n;
+
+	n = read_text_err(&c,
+			  "[main]\nsecret = Hunter2-too-long\n"
+			  "name = Plain-too-long\nsecret = ok\n",
+			  err, sizeof(err));
+	is_int(n, 2, "a bad secret and a bad plain value: 2 problems");
+	ok(strstr(err, ":2: [main] secret: 1 to 8 bytes\n") != NULL,
+	   "the secret key's problem names the key, the line, the reason");
+	ok(strstr(err, "Hunter2") == NULL,
+	   "... and does not quote the refused value");
+	ok(strstr(err, "name = \"Plain-too-long\": 1 to 8 bytes") != NULL,
+	   "a plain key's refused value is still quoted");
+	is_str(c.secret, "ok", "a good secret value is stored");
+	if (n != 2)
+		diag("stderr: %s", err);
+	ipwd_conf_free(&schema, &c);
+	ok(c.secret == NULL, "... and freed");
+}
+
 static int changed_count;
 static char changed_names[128];
 
@@ -251,6 +308,7 @@ int main(void)
 	test_defaults();
 	test_named();
 	test_problems();
+	test_secret();
 	test_keep_restart();
 	test_set();
 	unlink(path);

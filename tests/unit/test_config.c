@@ -7,15 +7,24 @@
  * accepted one read back from the struct, each refused one counted,
  * reported on the right line and leaving the default in force; files with
  * several problems, whose "FILE:LINE:" reports are captured from stderr
- * and compared line by line; the command-line overrides; and the value
- * parsers shared with the rest of the daemon at their edges.
+ * and compared line by line; the command-line overrides; [cluster]: the
+ * Redis server from its URL, user, password and password file, the rules
+ * between keys (the node named twice, the node id in cluster mode, the
+ * socket timeout above the blocking read), the password never on stderr,
+ * the host name as a node id (in a UTS namespace of its own, as root), a
+ * reload keeping the running server; and the value parsers shared with
+ * the rest of the daemon at their edges.
  */
+#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <ipwall/table.h>
+
+#include "build_features.h"
 
 #include "base/config.h"
 #include "base/log.h"
@@ -142,6 +151,12 @@ enum fld {
 	F_SOCKET,
 	F_TOKENS_FILE,
 	F_XDP,
+	F_CLUSTER_REDIS,
+	F_CLUSTER_USER,
+	F_CLUSTER_PASSWORD,
+	F_CLUSTER_PASSWORD_FILE,
+	F_CLUSTER_NODE,
+	F_CLUSTER_STREAM,
 	F_STR_END, /* the string fields come first */
 	F_LOG_LEVEL = F_STR_END,
 	F_SHUTDOWN_TIMEOUT,
@@ -160,6 +175,12 @@ enum fld {
 	F_PURGE_INTERVAL,
 	F_MODE,
 	F_XDP_MODE,
+	F_CLUSTER_MODE,
+	F_CLUSTER_MAXLEN,
+	F_CLUSTER_BLOCK_MS,
+	F_CLUSTER_TIMEOUT_MS,
+	F_CLUSTER_BATCH,
+	F_CLUSTER_HEARTBEAT_MS,
 	F_COUNT
 };
 
@@ -170,6 +191,12 @@ static const char *const fld_names[F_COUNT] = {
 	"socket",
 	"tokens_file",
 	"xdp",
+	"redis",
+	"user",
+	"password",
+	"password_file",
+	"node",
+	"stream",
 	"log_level",
 	"shutdown_timeout",
 	"threads",
@@ -187,6 +214,12 @@ static const char *const fld_names[F_COUNT] = {
 	"purge_interval",
 	"mode",
 	"xdp_mode",
+	"mode",
+	"maxlen",
+	"block_ms",
+	"timeout_ms",
+	"batch",
+	"heartbeat_ms",
 };
 
 static const char *get_str(const struct ipwd_config *c, enum fld f)
@@ -204,6 +237,18 @@ static const char *get_str(const struct ipwd_config *c, enum fld f)
 		return c->tokens_file;
 	case F_XDP:
 		return c->xdp;
+	case F_CLUSTER_REDIS:
+		return c->cluster_redis;
+	case F_CLUSTER_USER:
+		return c->cluster_user;
+	case F_CLUSTER_PASSWORD:
+		return c->cluster_password;
+	case F_CLUSTER_PASSWORD_FILE:
+		return c->cluster_password_file;
+	case F_CLUSTER_NODE:
+		return c->cluster_node;
+	case F_CLUSTER_STREAM:
+		return c->cluster_stream;
 	default:
 		abort();
 	}
@@ -246,6 +291,18 @@ static uint64_t get_num(const struct ipwd_config *c, enum fld f)
 		return (uint64_t)c->mode;
 	case F_XDP_MODE:
 		return (uint64_t)c->xdp_mode;
+	case F_CLUSTER_MODE:
+		return (uint64_t)c->cluster_mode;
+	case F_CLUSTER_MAXLEN:
+		return c->cluster_maxlen;
+	case F_CLUSTER_BLOCK_MS:
+		return c->cluster_block_ms;
+	case F_CLUSTER_TIMEOUT_MS:
+		return c->cluster_timeout_ms;
+	case F_CLUSTER_BATCH:
+		return c->cluster_batch;
+	case F_CLUSTER_HEARTBEAT_MS:
+		return c->cluster_heartbeat_ms;
 	default:
 		abort();
 	}
@@ -305,10 +362,30 @@ static void test_defaults(void)
 	is_int(c.hit_sample, 64, "default hit_sample");
 	is_int(c.purge_interval, 1, "default purge_interval 1 s");
 	is_int(c.mode, IPW_MODE_DENYLIST, "default mode denylist");
+	is_int(c.cluster_mode, IPWD_CLUSTER_OFF, "default [cluster] mode off");
+	is_str(c.cluster_redis, "redis://127.0.0.1:6379",
+	       "default [cluster] redis");
+	ok(!strcmp(c.cluster_url.host, "127.0.0.1") &&
+		   c.cluster_url.port == 6379 && !c.cluster_url.path[0] &&
+		   !c.cluster_url.user[0] && !c.cluster_url.password[0] &&
+		   c.cluster_url.db == 0,
+	   "default cluster_url: 127.0.0.1:6379, no user, no password, db 0");
+	ok(!c.cluster_user && !c.cluster_password && !c.cluster_password_file &&
+		   !c.cluster_node,
+	   "default [cluster] user, password, password_file, node: none");
+	is_str(c.cluster_stream, "ipwall", "default [cluster] stream");
+	is_int(c.cluster_maxlen, 1000000, "default [cluster] maxlen");
+	is_int(c.cluster_block_ms, 1000, "default [cluster] block_ms");
+	is_int(c.cluster_timeout_ms, 3000,
+	       "default [cluster] timeout_ms: block_ms + 2000");
+	is_int(c.cluster_batch, 1000, "default [cluster] batch");
+	is_int(c.cluster_heartbeat_ms, 1000, "default [cluster] heartbeat_ms");
 	free(err);
 	ipwd_config_free(&c);
 	ok(c.data_dir == NULL && c.socket == NULL,
 	   "ipwd_config_free() clears the struct");
+	ok(c.cluster_redis == NULL && c.cluster_url.host[0] == '\0',
+	   "... [cluster] too");
 }
 
 /* ---- the shipped example ---- */
@@ -346,6 +423,13 @@ static void test_example(void)
 
 		if (k == F_TOKENS_FILE_SET)
 			continue;
+		/* shown in a comment: enabled, it would name a file that
+		 * does not exist */
+		if (k == F_CLUSTER_PASSWORD_FILE) {
+			ok(strstr(text, "\n#   password_file = ") != NULL,
+			   "ipwalld.conf.example documents password_file");
+			continue;
+		}
 		snprintf(key, sizeof(key), "\n%s = ", fld_names[k]);
 		snprintf(key2, sizeof(key2), "\n;%s = ", fld_names[k]);
 		ok(strstr(text, key) || strstr(text, key2),
@@ -383,6 +467,10 @@ static void test_example(void)
 		is_str(c.ab_socket, "/run/ipwalld/events.sock",
 		       "example: [autoban] socket");
 	}
+	is_str(c.cluster_node, "web-1", "example: [cluster] node = web-1");
+	ok(c.cluster_user && !strcmp(c.cluster_url.user, "ipwall") &&
+		   !strcmp(c.cluster_url.password, "CHANGE-ME"),
+	   "example: [cluster] user and password override the URL's");
 	is_str(c.socket, "/run/ipwalld/ipwalld.sock",
 	       "example: socket = /run/ipwalld/ipwalld.sock");
 	is_str(c.tokens_file, "/etc/ipwall/tokens",
@@ -421,6 +509,7 @@ struct key_case {
 	}
 
 static char long_name[80], name63[80], long_sock[120], sock107[120];
+static char user127[140], user128[140], stream64[80], stream65[80];
 
 /* clang-format off */
 static const struct key_case keys[] = {
@@ -575,6 +664,80 @@ static const struct key_case keys[] = {
 	BAD("table", "mode", "Allowlist", F_MODE),
 	BAD("table", "mode", "allow", F_MODE),
 	BAD("table", "mode", "", F_MODE),
+	/* [cluster] (mode, the rules between keys and the password file:
+	 * test_cluster_*) */
+	GOOD_N("cluster", "mode", "off", F_CLUSTER_MODE, IPWD_CLUSTER_OFF),
+	BAD("cluster", "mode", "On", F_CLUSTER_MODE),
+	BAD("cluster", "mode", "yes", F_CLUSTER_MODE),
+	BAD("cluster", "mode", "1", F_CLUSTER_MODE),
+	BAD("cluster", "mode", "", F_CLUSTER_MODE),
+	GOOD_S("cluster", "redis", "redis://10.0.0.5:6380/2", F_CLUSTER_REDIS, "redis://10.0.0.5:6380/2"),
+	GOOD_S("cluster", "redis", "redis://[::1]:6379", F_CLUSTER_REDIS, "redis://[::1]:6379"),
+	GOOD_S("cluster", "redis", "unix:///run/redis/redis.sock", F_CLUSTER_REDIS, "unix:///run/redis/redis.sock"),
+	BAD("cluster", "redis", "rediss://10.0.0.5:6380", F_CLUSTER_REDIS),
+	BAD("cluster", "redis", "redis://host:99999", F_CLUSTER_REDIS),
+	BAD("cluster", "redis", "redis://host:", F_CLUSTER_REDIS),
+	BAD("cluster", "redis", "10.0.0.5:6379", F_CLUSTER_REDIS),
+	BAD("cluster", "redis", "redis://a@b@c", F_CLUSTER_REDIS),
+	BAD("cluster", "redis", "redis://[::1", F_CLUSTER_REDIS),
+	BAD("cluster", "redis", "redis://u:%00@h", F_CLUSTER_REDIS),
+	BAD("cluster", "redis", "", F_CLUSTER_REDIS),
+	GOOD_S("cluster", "user", "ipwall", F_CLUSTER_USER, "ipwall"),
+	GOOD_S("cluster", "user", "", F_CLUSTER_USER, ""),
+	GOOD_S("cluster", "user", user127, F_CLUSTER_USER, user127),
+	BAD("cluster", "user", user128, F_CLUSTER_USER),
+	BAD("cluster", "user", "ip wall", F_CLUSTER_USER),
+	BAD("cluster", "user", "ip\x01wall", F_CLUSTER_USER),
+	GOOD_S("cluster", "password", "s3cret pass", F_CLUSTER_PASSWORD, "s3cret pass"),
+	BAD("cluster", "password", "s3cret\x01", F_CLUSTER_PASSWORD),
+	BAD("cluster", "password_file", "", F_CLUSTER_PASSWORD_FILE),
+	GOOD_S("cluster", "node", "web-1", F_CLUSTER_NODE, "web-1"),
+	GOOD_S("cluster", "node", "web-1", F_NODE, "web-1"),
+	GOOD_S("cluster", "node", "a.b_c-D9", F_NODE, "a.b_c-D9"),
+	GOOD_S("cluster", "node", name63, F_NODE, name63),
+	BAD("cluster", "node", long_name, F_CLUSTER_NODE),
+	BAD("cluster", "node", "web 1", F_CLUSTER_NODE),
+	BAD("cluster", "node", "web/1", F_CLUSTER_NODE),
+	BAD("cluster", "node", "web:1", F_NODE),
+	BAD("cluster", "node", "", F_CLUSTER_NODE),
+	GOOD_S("cluster", "stream", "ipwall", F_CLUSTER_STREAM, "ipwall"),
+	GOOD_S("cluster", "stream", "x", F_CLUSTER_STREAM, "x"),
+	GOOD_S("cluster", "stream", "prod.ipwall:eu-1_a", F_CLUSTER_STREAM, "prod.ipwall:eu-1_a"),
+	GOOD_S("cluster", "stream", stream64, F_CLUSTER_STREAM, stream64),
+	BAD("cluster", "stream", stream65, F_CLUSTER_STREAM),
+	BAD("cluster", "stream", "{ipwall}", F_CLUSTER_STREAM),
+	BAD("cluster", "stream", "ip{wall", F_CLUSTER_STREAM),
+	BAD("cluster", "stream", "ip}wall", F_CLUSTER_STREAM),
+	BAD("cluster", "stream", "ip wall", F_CLUSTER_STREAM),
+	BAD("cluster", "stream", "ip/wall", F_CLUSTER_STREAM),
+	BAD("cluster", "stream", "", F_CLUSTER_STREAM),
+	GOOD_N("cluster", "maxlen", "1000", F_CLUSTER_MAXLEN, 1000),
+	GOOD_N("cluster", "maxlen", "1000000000", F_CLUSTER_MAXLEN, 1000000000),
+	BAD("cluster", "maxlen", "999", F_CLUSTER_MAXLEN),
+	BAD("cluster", "maxlen", "1000000001", F_CLUSTER_MAXLEN),
+	BAD("cluster", "maxlen", "1M", F_CLUSTER_MAXLEN),
+	BAD("cluster", "maxlen", "-1", F_CLUSTER_MAXLEN),
+	GOOD_N("cluster", "block_ms", "10", F_CLUSTER_BLOCK_MS, 10),
+	GOOD_N("cluster", "block_ms", "10", F_CLUSTER_TIMEOUT_MS, 2010),
+	GOOD_N("cluster", "block_ms", "60000", F_CLUSTER_BLOCK_MS, 60000),
+	BAD("cluster", "block_ms", "9", F_CLUSTER_BLOCK_MS),
+	BAD("cluster", "block_ms", "60001", F_CLUSTER_BLOCK_MS),
+	BAD("cluster", "block_ms", "1s", F_CLUSTER_BLOCK_MS),
+	GOOD_N("cluster", "timeout_ms", "0", F_CLUSTER_TIMEOUT_MS, 3000),
+	GOOD_N("cluster", "timeout_ms", "1001", F_CLUSTER_TIMEOUT_MS, 1001),
+	GOOD_N("cluster", "timeout_ms", "600000", F_CLUSTER_TIMEOUT_MS, 600000),
+	BAD("cluster", "timeout_ms", "600001", F_CLUSTER_TIMEOUT_MS),
+	BAD("cluster", "timeout_ms", "3s", F_CLUSTER_TIMEOUT_MS),
+	GOOD_N("cluster", "batch", "1", F_CLUSTER_BATCH, 1),
+	GOOD_N("cluster", "batch", "10000", F_CLUSTER_BATCH, 10000),
+	BAD("cluster", "batch", "0", F_CLUSTER_BATCH),
+	BAD("cluster", "batch", "10001", F_CLUSTER_BATCH),
+	GOOD_N("cluster", "heartbeat_ms", "100", F_CLUSTER_HEARTBEAT_MS, 100),
+	GOOD_N("cluster", "heartbeat_ms", "60000", F_CLUSTER_HEARTBEAT_MS, 60000),
+	BAD("cluster", "heartbeat_ms", "99", F_CLUSTER_HEARTBEAT_MS),
+	BAD("cluster", "heartbeat_ms", "60001", F_CLUSTER_HEARTBEAT_MS),
+	BAD("cluster", "max_entries", "10", F_MAX_ENTRIES),
+	BAD("clusters", "mode", "on", F_CLUSTER_MODE),
 	/* a key of one section in another */
 	BAD("http", "max_entries", "10", F_MAX_ENTRIES),
 	BAD("table", "max_body", "8k", F_MAX_BODY),
@@ -601,6 +764,10 @@ static void test_keys(void)
 	sock107[0] = '/';
 	memset(long_sock, 's', 108);
 	long_sock[0] = '/';
+	memset(user127, 'u', 127);
+	memset(user128, 'u', 128);
+	memset(stream64, 's', 64);
+	memset(stream65, 's', 65);
 	load(&def, NULL, NULL, &err);
 	free(err);
 	snprintf(path, sizeof(path), "%s/key.conf", dir);
@@ -957,6 +1124,449 @@ static void test_long_data_dir(void)
 	ipwd_config_free(&c);
 }
 
+/* ---- [cluster] ---- */
+
+/* A password that must never be seen on stderr. */
+#define PW "Hunter2xyzzy"
+
+/* @text as the file "cluster.conf", loaded: the problem count; stderr in
+ * *err (malloc'd), which must hold @want (NULL: nothing) and never PW. */
+static int load_text(struct ipwd_config *c, const char *text, char **err)
+{
+	snprintf(path, sizeof(path), "%s/cluster.conf", dir);
+	write_file(path, text, strlen(text));
+	return load(c, path, NULL, err);
+}
+
+static void check_load(const char *name, const char *text, int problems,
+		       const char *want, struct ipwd_config *keep)
+{
+	struct ipwd_config c;
+	char *err;
+	int n = load_text(&c, text, &err);
+	bool pass = n == problems &&
+		    (want ? strstr(err, want) != NULL : err[0] == '\0');
+
+	ok(pass, "%s: %d problem(s)%s%s", name, problems, want ? ", " : "",
+	   want ? want : "");
+	if (!pass) {
+		diag("got %d problem(s)", n);
+		diag_lines("stderr", err);
+	}
+	ok(strstr(err, PW) == NULL && strstr(err, "Hunter") == NULL,
+	   "... and the password is not on stderr");
+	free(err);
+	if (keep)
+		*keep = c;
+	else
+		ipwd_config_free(&c);
+}
+
+static void test_cluster_url(void)
+{
+	struct ipwd_config c;
+
+	check_load("a URL with user, password and db",
+		   "[cluster]\nredis = redis://ipw%40x:" PW
+		   "@[2001:db8::5]:6380/3\n",
+		   0, NULL, &c);
+	ok(!strcmp(c.cluster_url.host, "2001:db8::5") &&
+		   c.cluster_url.port == 6380 &&
+		   !strcmp(c.cluster_url.user, "ipw@x") &&
+		   !strcmp(c.cluster_url.password, PW) && c.cluster_url.db == 3,
+	   "... parsed into cluster_url");
+	ipwd_config_free(&c);
+	ok(c.cluster_url.password[0] == '\0', "... wiped when freed");
+
+	check_load("user and password keys override the URL's",
+		   "[cluster]\nredis = redis://u:p@h:1\nuser = other\n"
+		   "password = " PW "\n",
+		   0, NULL, &c);
+	ok(!strcmp(c.cluster_url.user, "other") &&
+		   !strcmp(c.cluster_url.password, PW) &&
+		   !strcmp(c.cluster_url.host, "h") && c.cluster_url.port == 1,
+	   "... user other, the password key's, host and port the URL's");
+	ipwd_config_free(&c);
+
+	check_load("an empty password key overrides the URL's with none",
+		   "[cluster]\nredis = redis://:p@h\npassword =\n", 0, NULL,
+		   &c);
+	ok(c.cluster_url.password[0] == '\0', "... no password");
+	ipwd_config_free(&c);
+
+	check_load("a unix socket URL",
+		   "[cluster]\nredis = unix:///run/redis/redis.sock\n", 0, NULL,
+		   &c);
+	ok(!strcmp(c.cluster_url.path, "/run/redis/redis.sock") &&
+		   c.cluster_url.host[0] == '\0',
+	   "... path set, no host");
+	ipwd_config_free(&c);
+
+	/* refused URLs: on their line, the parser's reason, never the
+	 * password, the default kept */
+	check_load("a bad port in a URL with a password",
+		   "[cluster]\n\nredis = redis://:" PW "@host:99999\n", 1,
+		   ":3: [cluster] redis: the port is out of range", &c);
+	is_str(c.cluster_redis, "redis://127.0.0.1:6379",
+	       "... the default URL kept");
+	ok(!strcmp(c.cluster_url.host, "127.0.0.1") &&
+		   c.cluster_url.password[0] == '\0',
+	   "... and the default server");
+	ipwd_config_free(&c);
+	check_load("rediss://", "[cluster]\nredis = rediss://:" PW "@h:6380\n",
+		   1, ":2: [cluster] redis: rediss:// (TLS) is not supported",
+		   NULL);
+	check_load("a password with a raw '/' (the URL cut there)",
+		   "[cluster]\nredis = redis://u:" PW "/x@h\n", 1,
+		   ":2: [cluster] redis: the port is not a number", NULL);
+	check_load("two '@'", "[cluster]\nredis = redis://u:" PW "@x@h\n", 1,
+		   ":2: [cluster] redis: more than one '@'", NULL);
+	check_load("%00 in a password",
+		   "[cluster]\nredis = redis://u:" PW "%00@h\n", 1,
+		   ":2: [cluster] redis: the password holds %00", NULL);
+	check_load("a password key with a control byte",
+		   "[cluster]\npassword = " PW "\x01\n", 1,
+		   ":2: [cluster] password: must not hold a control byte",
+		   NULL);
+	{
+		char text[700];
+
+		snprintf(text, sizeof(text),
+			 "[cluster]\npassword = " PW "%0500d\n", 0);
+		check_load("a password key of 512 bytes", text, 1,
+			   ":2: [cluster] password: must be at most 511 bytes",
+			   NULL);
+		snprintf(text, sizeof(text),
+			 "[cluster]\npassword = " PW "%0499d\n", 0);
+		check_load("a password key of 511 bytes", text, 0, NULL, &c);
+		is_int(strlen(c.cluster_url.password), 511,
+		       "... kept whole in cluster_url");
+		ipwd_config_free(&c);
+	}
+}
+
+static void test_cluster_rules(void)
+{
+	struct ipwd_config c;
+
+	/* the socket timeout */
+	check_load("timeout_ms = block_ms",
+		   "[cluster]\nblock_ms = 2000\ntimeout_ms = 2000\n", 1,
+		   "[cluster] timeout_ms = 2000 must be above block_ms = 2000",
+		   &c);
+	is_int(c.cluster_timeout_ms, 4000,
+	       "... and timeout_ms is block_ms + 2000 instead");
+	ipwd_config_free(&c);
+	check_load("timeout_ms under block_ms (the default 1000)",
+		   "[cluster]\ntimeout_ms = 999\n", 1,
+		   "timeout_ms = 999 must be above block_ms = 1000", NULL);
+	check_load("timeout_ms just above block_ms",
+		   "[cluster]\nblock_ms = 2000\ntimeout_ms = 2001\n", 0, NULL,
+		   &c);
+	is_int(c.cluster_timeout_ms, 2001, "... kept");
+	ipwd_config_free(&c);
+	check_load("timeout_ms 0 follows block_ms",
+		   "[cluster]\nblock_ms = 5000\ntimeout_ms = 0\n", 0, NULL, &c);
+	is_int(c.cluster_timeout_ms, 7000, "... block_ms + 2000");
+	ipwd_config_free(&c);
+
+	/* the node, named in two places */
+	check_load("[cluster] node and [daemon] node differ",
+		   "[daemon]\nnode = web-1\n[cluster]\nnode = web-2\n", 1,
+		   "[cluster] node \"web-2\" and [daemon] node \"web-1\" "
+		   "differ",
+		   &c);
+	is_str(c.node, "web-1", "... the [daemon] node kept");
+	ipwd_config_free(&c);
+	check_load("[cluster] node and [daemon] node agree",
+		   "[cluster]\nnode = web-1\n[daemon]\nnode = web-1\n", 0, NULL,
+		   &c);
+	is_str(c.node, "web-1", "... node web-1");
+	ipwd_config_free(&c);
+	check_load("[cluster] node alone", "[cluster]\nnode = edge.eu-3\n", 0,
+		   NULL, &c);
+	is_str(c.node, "edge.eu-3", "... sets the node");
+	ipwd_config_free(&c);
+
+	/* password and password_file */
+	check_load("password and password_file both",
+		   "[cluster]\npassword = " PW
+		   "\npassword_file = /nonexistent\n",
+		   1, "[cluster] password and password_file: set one", NULL);
+}
+
+/* Cluster mode itself: shadow and on, the node id it needs; or, without
+ * hiredis, refused. */
+static void test_cluster_mode(void)
+{
+	struct ipwd_config c;
+
+#if IPWD_WITH_REDIS
+	check_load("mode = shadow",
+		   "[daemon]\nnode = web-1\n[cluster]\nmode = shadow\n", 0,
+		   NULL, &c);
+	is_int(c.cluster_mode, IPWD_CLUSTER_SHADOW, "... shadow");
+	ipwd_config_free(&c);
+	check_load("mode = on", "[cluster]\nnode = web-1\nmode = on\n", 0, NULL,
+		   &c);
+	is_int(c.cluster_mode, IPWD_CLUSTER_ON, "... on");
+	ipwd_config_free(&c);
+	check_load("cluster mode with a [daemon] node that is no node id",
+		   "[daemon]\nnode = web 1\n[cluster]\nmode = on\n", 1,
+		   "[daemon] node \"web 1\" is not a cluster node id", NULL);
+	check_load("cluster mode with a [daemon] node holding a ':'",
+		   "[daemon]\nnode = web:1\n[cluster]\nmode = shadow\n", 1,
+		   "set [cluster] node", NULL);
+	check_load("mode off with the same [daemon] node",
+		   "[daemon]\nnode = web 1\n[cluster]\nmode = off\n", 0, NULL,
+		   NULL);
+	/* the host name: whatever this machine's is (the namespace test
+	 * below makes it a bad one) */
+	{
+		char h[256];
+		bool good;
+
+		if (gethostname(h, sizeof(h)) != 0 || !h[0])
+			strcpy(h, "localhost");
+		h[sizeof(h) - 1] = '\0';
+		good = ipwd_cluster_node_valid(h);
+		check_load("cluster mode with the host name as the node",
+			   "[cluster]\nmode = on\n", good ? 0 : 1,
+			   good ? NULL : "set [cluster] node", NULL);
+	}
+#else
+	check_load("mode = on without hiredis", "[cluster]\nmode = on\n", 1,
+		   ":2: [cluster] mode = \"on\": this ipwalld is built "
+		   "without cluster mode",
+		   &c);
+	is_int(c.cluster_mode, IPWD_CLUSTER_OFF, "... off kept");
+	ipwd_config_free(&c);
+	check_load("mode = shadow without hiredis",
+		   "[cluster]\nmode = shadow\n", 1, "built without", NULL);
+#endif
+	check_load("mode = off", "[cluster]\nmode = off\n", 0, NULL, NULL);
+	check_load("mode = bogus", "[cluster]\nmode = bogus\n", 1,
+		   ":2: [cluster] mode = \"bogus\": must be off, shadow or on",
+		   NULL);
+}
+
+/*
+ * The host name as the default node in cluster mode: one that is no node
+ * id, and one longer than 63 bytes (it would be cut, and two hosts could
+ * end up with the same id), are refused with "set [cluster] node". In a
+ * child with a UTS namespace of its own (root only; skipped otherwise),
+ * which reports the problem count and whether the message was right.
+ */
+static void test_cluster_host_name(void)
+{
+#if IPWD_WITH_REDIS
+	static const struct {
+		const char *host;
+		int problems;
+	} v[] = {
+		{"web_1.example", 0},
+		{"web 1", 1},
+		{"web/1", 1},
+		{"hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh",
+		 0},
+		{"hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh",
+		 1},
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		int status, rc;
+		pid_t pid;
+
+		fflush(stdout);
+		pid = fork();
+		if (pid < 0)
+			abort();
+		if (pid == 0) {
+			struct ipwd_config c;
+			char *err;
+			int n;
+
+			if (unshare(CLONE_NEWUTS) != 0 ||
+			    sethostname(v[i].host, strlen(v[i].host)) != 0)
+				_exit(99);
+			n = load_text(&c, "[cluster]\nmode = on\n", &err);
+			rc = n == v[i].problems &&
+			     (n == 0 || strstr(err, "set [cluster] node"));
+			if (!rc)
+				fprintf(stderr, "%d problem(s): %s", n, err);
+			ipwd_config_free(&c);
+			free(err);
+			_exit(rc ? 0 : 1);
+		}
+		if (waitpid(pid, &status, 0) != pid)
+			abort();
+		rc = WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+		if (rc == 99) {
+			ok(1,
+			   "# SKIP host name %s: no UTS namespace (not "
+			   "root?)",
+			   v[i].host);
+			continue;
+		}
+		ok(rc == 0,
+		   "cluster mode, host name \"%.20s\" (%zu bytes): "
+		   "%d problem(s)",
+		   v[i].host, strlen(v[i].host), v[i].problems);
+	}
+#endif
+}
+
+/* [cluster] password_file: the first line, the ways it can be wrong,
+ * the warning about a file every user can read. */
+static void test_cluster_password_file(void)
+{
+	static const struct {
+		const char *name, *content;
+		mode_t mode;
+		int problems;
+		const char *want, *password;
+	} v[] = {
+		{"a line", PW "\n", 0600, 0, NULL, PW},
+		{"a CRLF line", PW "\r\n", 0600, 0, NULL, PW},
+		{"no newline", PW, 0640, 0, NULL, PW},
+		{"two lines", PW "\nsomething else\n", 0600, 0, NULL, PW},
+		{"spaces and a ';' kept", " a ; b \n", 0600, 0, NULL,
+		 " a ; b "},
+		{"readable by all: a warning", PW "\n", 0644, 0,
+		 "warning: [cluster] password_file", PW},
+		{"empty", "", 0600, 1, "its first line (the password) is empty",
+		 ""},
+		{"an empty first line", "\n" PW "\n", 0600, 1, "is empty", ""},
+		{"a control byte", PW "\x01\n", 0600, 1, "holds a control byte",
+		 ""},
+		{"a NUL byte", PW "\0x\n", 0600, 1, "holds a control byte", ""},
+	};
+	char pf[sizeof(dir) + 32], text[256];
+	struct ipwd_config c;
+
+	snprintf(pf, sizeof(pf), "%s/redis-password", dir);
+	snprintf(text, sizeof(text), "[cluster]\npassword_file = %s\n", pf);
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		char name[128];
+		size_t len = strlen(v[i].content);
+
+		if (!strcmp(v[i].name, "a NUL byte"))
+			len = strlen(PW) + 3;
+		unlink(pf);
+		write_file(pf, v[i].content, len);
+		chmod(pf, v[i].mode);
+		snprintf(name, sizeof(name), "password_file: %s", v[i].name);
+		check_load(name, text, v[i].problems, v[i].want, &c);
+		is_str(c.cluster_url.password, v[i].password,
+		       "... the password %s", v[i].problems ? "unset" : "read");
+		ipwd_config_free(&c);
+	}
+
+	/* the longest: 511 bytes, then one more */
+	{
+		char line[600];
+
+		memset(line, 'p', 511);
+		memcpy(line + 511, "\r\n", 3);
+		write_file(pf, line, strlen(line));
+		chmod(pf, 0600);
+		check_load("password_file: 511 bytes and CRLF", text, 0, NULL,
+			   &c);
+		is_int(strlen(c.cluster_url.password), 511, "... read whole");
+		ipwd_config_free(&c);
+		memcpy(line + 511, "p\n", 3);
+		write_file(pf, line, strlen(line));
+		check_load("password_file: 512 bytes", text, 1,
+			   "is longer than 511 bytes", NULL);
+		memset(line, 'p', sizeof(line) - 1);
+		line[sizeof(line) - 1] = '\0';
+		write_file(pf, line, strlen(line));
+		check_load("password_file: 599 bytes, no newline", text, 1,
+			   "is longer than 511 bytes", NULL);
+	}
+
+	/* not there, not a file */
+	unlink(pf);
+	check_load("password_file that does not exist", text, 1,
+		   "password_file /tmp/", NULL);
+	{
+		struct ipwd_config d;
+		char *err;
+		int n = load_text(&d, text, &err);
+
+		ok(n == 1 && strstr(err, "No such file or directory") &&
+			   strstr(err, pf),
+		   "... named, with the reason");
+		free(err);
+		ipwd_config_free(&d);
+	}
+	if (mkdir(pf, 0700) != 0)
+		abort();
+	check_load("password_file that is a folder", text, 1,
+		   "not a regular file", NULL);
+	rmdir(pf);
+	if (mkfifo(pf, 0600) != 0)
+		abort();
+	check_load("password_file that is a FIFO (no hang)", text, 1,
+		   "not a regular file", NULL);
+	unlink(pf);
+	check_load("password_file that is a device",
+		   "[cluster]\npassword_file = /dev/null\n", 1,
+		   "not a regular file", NULL);
+	/* what the URL gave is overridden by the file */
+	write_file(pf, PW "\n", strlen(PW) + 1);
+	chmod(pf, 0600);
+	snprintf(text, sizeof(text),
+		 "[cluster]\nredis = redis://u:other@h\npassword_file = %s\n",
+		 pf);
+	check_load("password_file over the URL's password", text, 0, NULL, &c);
+	ok(!strcmp(c.cluster_url.password, PW) &&
+		   !strcmp(c.cluster_url.user, "u"),
+	   "... the file's password, the URL's user");
+	ipwd_config_free(&c);
+	unlink(pf);
+}
+
+static int restarts;
+static char restart_names[256];
+
+static void on_restart(const struct ipwd_conf_key *k, void *ctx)
+{
+	size_t n = strlen(restart_names);
+
+	(void)ctx;
+	restarts++;
+	snprintf(restart_names + n, sizeof(restart_names) - n, "%s%s",
+		 n ? "," : "", k->name);
+}
+
+/* A reload keeps the running Redis server, cluster_url included. */
+static void test_cluster_keep_restart(void)
+{
+	struct ipwd_config old, nw;
+	char *err;
+
+	load_text(&old, "[cluster]\nredis = redis://a:1\nstream = s1\n", &err);
+	free(err);
+	load_text(&nw,
+		  "[cluster]\nredis = redis://:" PW "@b:2\nstream = s1\n"
+		  "[http]\nmax_body = 1M\n",
+		  &err);
+	free(err);
+	ipwd_config_keep_restart(&old, &nw, on_restart, NULL);
+	is_str(restart_names, "redis", "reload: [cluster] redis reported");
+	is_int(restarts, 1, "... alone");
+	is_str(nw.cluster_redis, "redis://a:1", "... the running URL kept");
+	ok(!strcmp(nw.cluster_url.host, "a") && nw.cluster_url.port == 1 &&
+		   nw.cluster_url.password[0] == '\0',
+	   "... and the running server in cluster_url");
+	is_int(nw.max_body, 1u << 20, "... a reloadable key changed");
+	ok(!strcmp(old.cluster_url.host, "b"),
+	   "... the new server left to be freed with the old");
+	ipwd_config_free(&old);
+	ipwd_config_free(&nw);
+}
+
 /* ---- the value parsers ---- */
 
 static void test_parse_size(void)
@@ -1103,8 +1713,8 @@ static void test_parse_bool(void)
 static void cleanup(void)
 {
 	static const char *const names[] = {
-		"example-on.conf", "key.conf", "file.conf",
-		"partial.conf",	   "ov.conf",  "sock.conf",
+		"example-on.conf", "key.conf",	"file.conf", "partial.conf",
+		"ov.conf",	   "sock.conf", "ev.conf",   "cluster.conf",
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -1134,6 +1744,12 @@ int main(void)
 	test_event_socket();
 	test_overrides();
 	test_long_data_dir();
+	test_cluster_url();
+	test_cluster_rules();
+	test_cluster_mode();
+	test_cluster_host_name();
+	test_cluster_password_file();
+	test_cluster_keep_restart();
 	test_parse_size();
 	test_parse_uint();
 	test_parse_bool();

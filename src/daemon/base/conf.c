@@ -362,7 +362,9 @@ static int on_key(void *user, const char *section, const char *key,
 			return 1;
 	}
 	why = set_value(k, base, value);
-	if (why)
+	if (why && (k->flags & IPWD_CONF_SECRET))
+		problem(r, "[%s] %s: %s", section, key, why);
+	else if (why)
 		problem(r, "[%s] %s = \"%s\": %s", section, key, value, why);
 	return 1; /* keep going: report every problem */
 }

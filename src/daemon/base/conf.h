@@ -44,6 +44,9 @@ enum ipwd_conf_flags {
 	IPWD_CONF_NONEMPTY = 1u << 2,
 	/* UINT, DURATION: only powers of two. */
 	IPWD_CONF_POW2 = 1u << 3,
+	/* A refused value is not quoted in the problem: a password, or a
+	 * URL that may hold one ("FILE:LINE: [s] key: why"). */
+	IPWD_CONF_SECRET = 1u << 4,
 };
 
 struct ipwd_conf_key {

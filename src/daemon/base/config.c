@@ -3,22 +3,35 @@
  * ipwalld's configuration (see config.h): the schema, one row per key,
  * and what cannot be a row: the defaults computed at start (the node is
  * the host name; the socket, tokens file, store and audit log live in
- * the data directory unless placed elsewhere) and the command line flags.
+ * the data directory unless placed elsewhere), the command line flags,
+ * and the rules between keys ([cluster]: the node named twice, the
+ * socket timeout above the blocking read, the Redis server from its URL,
+ * user, password and password file).
+ *
+ * The Redis password is never printed: its keys are IPWD_CONF_SECRET (a
+ * refused value is not quoted), the URL parser quotes nothing, and the
+ * messages about the password file name the file, not what it holds.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ipwall/table.h>
 
+#include "build_features.h"
+
 #include "base/config.h"
 #include "base/listen.h"
 #include "base/log.h"
+#include "base/redis_url.h"
 
 #define F(field) IPWD_CONF_FIELD(struct ipwd_config, field)
 #define RESTART	 IPWD_CONF_RESTART
@@ -69,6 +82,93 @@ static const char *parse_rate(void *field, const char *v)
 	return NULL;
 }
 
+/* [cluster] mode, in the order of enum ipwd_cluster_mode (config.h).
+ * Without hiredis only off is accepted, with the reason on its line. */
+static const char *parse_cluster_mode(void *field, const char *v)
+{
+	static const char *const names[] = {"off", "shadow", "on"};
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (strcmp(v, names[i]) == 0)
+			break;
+	if (i == 3)
+		return "must be off, shadow or on";
+	if (i != IPWD_CLUSTER_OFF && !IPWD_WITH_REDIS)
+		return "this ipwalld is built without cluster mode (the redis "
+		       "feature: hiredis); only off is possible";
+	*(int *)field = i;
+	return NULL;
+}
+
+/* [cluster] redis: the parser's own sentence, which quotes nothing of
+ * the URL. Static: the configuration is loaded on one thread (conf.h). */
+static char redis_url_why[256];
+
+static const char *check_redis_url(const char *v)
+{
+	struct ipwd_redis_url u;
+	int rc = ipwd_redis_url_parse(v, &u, redis_url_why,
+				      sizeof(redis_url_why));
+
+	explicit_bzero(&u, sizeof(u));
+	return rc ? redis_url_why : NULL;
+}
+
+static bool no_control(const char *v, bool space_too)
+{
+	for (; *v; v++)
+		if ((unsigned char)*v < 0x20 || *v == 0x7f ||
+		    (space_too && *v == ' '))
+			return false;
+	return true;
+}
+
+static const char *check_redis_user(const char *v)
+{
+	if (!no_control(v, true))
+		return "must be an ACL user name without spaces or control "
+		       "bytes";
+	return NULL;
+}
+
+static const char *check_redis_password(const char *v)
+{
+	if (!no_control(v, false))
+		return "must not hold a control byte";
+	return NULL;
+}
+
+#define NODE_BYTES \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+
+bool ipwd_cluster_node_valid(const char *node)
+{
+	size_t len = node ? strlen(node) : 0;
+
+	return len >= 1 && len <= IPWD_CLUSTER_NODE_MAX &&
+	       strspn(node, NODE_BYTES) == len;
+}
+
+static const char *check_cluster_node(const char *v)
+{
+	if (!ipwd_cluster_node_valid(v))
+		return "must be 1 to 63 bytes of A-Z a-z 0-9 . _ -";
+	return NULL;
+}
+
+/* [cluster] stream: also the hash tag of every key ("{STREAM}:ops"),
+ * hence no braces. */
+static const char *check_cluster_stream(const char *v)
+{
+	size_t len = strlen(v);
+
+	if (len < 1 || len > 64 || strspn(v, NODE_BYTES ":") != len)
+		return "must be 1 to 64 bytes of A-Z a-z 0-9 . _ : - (it is the "
+		       "hash tag of every key, {STREAM}:ops)";
+	return NULL;
+}
+
 static const char *const modes[] = {"denylist", "allowlist", NULL};
 /* in the order of enum ipwd_sync (oplog/store.h) */
 static const char *const syncs[] = {"full", "batch", "off", NULL};
@@ -84,6 +184,7 @@ static const struct ipwd_conf_section sections[] = {
 	{.name = "audit"},
 	{.name = "enforce"},
 	{.name = "autoban"},
+	{.name = "cluster"},
 	{.name = "rule",
 	 .named = true,
 	 .size = sizeof(struct ipwd_rule_conf),
@@ -224,6 +325,43 @@ static const struct ipwd_conf_key keys[] = {
 	{"autoban", "check_budget", IPWD_CONF_SIZE, F(ab_check_budget),
 	 .min = 1u << 16, .max = 1ull << 32, .flags = RESTART,
 	 .why = "must be a size from 64k to 4G", .def = "16M"},
+	/* [cluster] */
+	{"cluster", "mode", IPWD_CONF_FUNC, F(cluster_mode),
+	 .parse = parse_cluster_mode, .flags = RESTART, .def = "off"},
+	{"cluster", "redis", IPWD_CONF_STR, F(cluster_redis), .max = 2047,
+	 .check = check_redis_url, .flags = IPWD_CONF_SECRET | RESTART,
+	 .why = "must be a Redis URL of at most 2047 bytes",
+	 .def = "redis://127.0.0.1:6379"},
+	{"cluster", "user", IPWD_CONF_STR, F(cluster_user), .max = 127,
+	 .check = check_redis_user, .flags = RESTART,
+	 .why = "must be an ACL user name of at most 127 bytes"},
+	{"cluster", "password", IPWD_CONF_STR, F(cluster_password), .max = 511,
+	 .check = check_redis_password, .flags = IPWD_CONF_SECRET | RESTART,
+	 .why = "must be at most 511 bytes"},
+	{"cluster", "password_file", IPWD_CONF_STR, F(cluster_password_file),
+	 .max = 4095, .flags = IPWD_CONF_NONEMPTY | RESTART,
+	 .why = "must be a file path of at most 4095 bytes",
+	 .note = "the file itself is read at start only"},
+	{"cluster", "node", IPWD_CONF_STR, F(cluster_node),
+	 .check = check_cluster_node, .flags = RESTART},
+	{"cluster", "stream", IPWD_CONF_STR, F(cluster_stream),
+	 .check = check_cluster_stream, .flags = RESTART, .def = "ipwall"},
+	{"cluster", "maxlen", IPWD_CONF_UINT, F(cluster_maxlen), .min = 1000,
+	 .max = 1000000000, .flags = RESTART,
+	 .why = "must be 1000 to 1000000000 stream entries", .def = "1000000"},
+	{"cluster", "block_ms", IPWD_CONF_UINT, F(cluster_block_ms), .min = 10,
+	 .max = 60000, .flags = RESTART,
+	 .why = "must be 10 to 60000 milliseconds", .def = "1000"},
+	{"cluster", "timeout_ms", IPWD_CONF_UINT, F(cluster_timeout_ms),
+	 .max = 600000, .flags = RESTART,
+	 .why = "must be 0 (block_ms + 2000) to 600000 milliseconds",
+	 .def = "0"},
+	{"cluster", "batch", IPWD_CONF_UINT, F(cluster_batch), .min = 1,
+	 .max = 10000, .flags = RESTART, .why = "must be 1 to 10000 ops",
+	 .def = "1000"},
+	{"cluster", "heartbeat_ms", IPWD_CONF_UINT, F(cluster_heartbeat_ms),
+	 .min = 100, .max = 60000, .flags = RESTART,
+	 .why = "must be 100 to 60000 milliseconds", .def = "1000"},
 	/* [rule NAME] */
 	{"rule", "events", IPWD_CONF_STR, R(events), .max = 1023,
 	 .flags = IPWD_CONF_NONEMPTY,
@@ -289,18 +427,211 @@ static void in_data_dir(char **dst, const char *data_dir, const char *name)
 	set_str(dst, p);
 }
 
+static void problem(int *errors, const char *where, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* A problem between keys, found once the file is read: "WHERE: ...". */
+static void problem(int *errors, const char *where, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", where);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	(*errors)++;
+}
+
+/* [daemon] node and [cluster] node name the same thing: either sets
+ * cfg->node, both must agree; neither: the host name. In cluster mode the
+ * node is an id that other nodes see, and the host name must be one. */
+static void resolve_node(struct ipwd_config *cfg, const char *where,
+			 int *errors)
+{
+	char host[256];
+	bool from_host = false, host_long = false;
+
+	if (cfg->cluster_node) {
+		if (cfg->node && strcmp(cfg->node, cfg->cluster_node) != 0)
+			problem(errors, where,
+				"[cluster] node \"%s\" and [daemon] node "
+				"\"%s\" differ: both name this node, set one "
+				"of them",
+				cfg->cluster_node, cfg->node);
+		else
+			set_str(&cfg->node, cfg->cluster_node);
+	}
+	if (cfg->node == NULL) {
+		if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+			strcpy(host, "localhost");
+		host[sizeof(host) - 1] = '\0';
+		host_long = strlen(host) > IPWD_CLUSTER_NODE_MAX;
+		host[IPWD_CLUSTER_NODE_MAX] = '\0';
+		set_str(&cfg->node, host);
+		from_host = true;
+	}
+	if (cfg->cluster_mode == IPWD_CLUSTER_OFF)
+		return;
+	if (from_host && (host_long || !ipwd_cluster_node_valid(cfg->node)))
+		problem(errors, where,
+			"cluster mode needs a node id of 1 to 63 bytes of A-Z "
+			"a-z 0-9 . _ -, and the host name \"%s%s\" is not "
+			"one: set [cluster] node",
+			cfg->node, host_long ? "..." : "");
+	else if (!ipwd_cluster_node_valid(cfg->node))
+		problem(errors, where,
+			"[daemon] node \"%s\" is not a cluster node id (1 to "
+			"63 bytes of A-Z a-z 0-9 . _ -): change it, or remove "
+			"it and set [cluster] node",
+			cfg->node);
+}
+
+/* @src into @dst (@size bytes), cut if it must be (the keys' bounds make
+ * it fit). */
+static void copy_field(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/*
+ * [cluster] password_file: its first line, without "\n" or "\r\n", into
+ * @out (@size bytes). 0, or -1 reported. Only a regular file is opened,
+ * without blocking (a FIFO or a device named by mistake must neither
+ * hang nor act at load), and a line's worth is read. A file every user
+ * may read is warned about, not refused. The messages name the file,
+ * never what it holds.
+ */
+static int read_password_file(const char *where, const char *file, char *out,
+			      size_t size, int *errors)
+{
+	char buf[sizeof(((struct ipwd_redis_url *)0)->password) + 3];
+	const char *why = NULL;
+	struct stat st;
+	size_t n = 0, len = 0, i;
+	ssize_t r;
+	char *nl;
+	int fd = -1, rc = -1;
+
+	if (stat(file, &st) != 0) {
+		why = strerror(errno);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		why = "not a regular file";
+		goto out;
+	}
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		why = strerror(errno);
+		goto out;
+	}
+	/* the name may have been replaced since stat() */
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		why = "not a regular file";
+		goto out;
+	}
+	while (n < sizeof(buf) - 1) {
+		r = read(fd, buf + n, sizeof(buf) - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			why = strerror(errno);
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (memchr(buf, '\n', n))
+			break;
+	}
+	nl = memchr(buf, '\n', n);
+	len = nl ? (size_t)(nl - buf) : n;
+	if (len && buf[len - 1] == '\r')
+		len--;
+	if ((nl == NULL && n == sizeof(buf) - 1) || len >= size) {
+		why = "its first line (the password) is longer than 511 bytes";
+		goto out;
+	}
+	if (len == 0) {
+		why = "its first line (the password) is empty";
+		goto out;
+	}
+	for (i = 0; i < len; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
+			why = "its first line (the password) holds a control "
+			      "byte";
+			goto out;
+		}
+	memcpy(out, buf, len);
+	out[len] = '\0';
+	if (st.st_mode & S_IROTH)
+		fprintf(stderr,
+			"%s: warning: [cluster] password_file %s can be read "
+			"by every user of this machine (chmod o-r)\n",
+			where, file);
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	explicit_bzero(buf, sizeof(buf));
+	if (why)
+		problem(errors, where, "[cluster] password_file %s: %s", file,
+			why);
+	return rc;
+}
+
+/* The Redis server from redis, user, password and password_file; the
+ * socket timeout from timeout_ms and block_ms. */
+static void resolve_cluster(struct ipwd_config *cfg, const char *where,
+			    int *errors)
+{
+	struct ipwd_redis_url *u = &cfg->cluster_url;
+	char why[256];
+
+	/* The key's check parsed it already (or left the default): a
+	 * failure here would be the parser's own inconsistency. */
+	if (ipwd_redis_url_parse(cfg->cluster_redis, u, why, sizeof(why)))
+		problem(errors, where, "[cluster] redis: %s", why);
+	if (cfg->cluster_user)
+		copy_field(u->user, sizeof(u->user), cfg->cluster_user);
+	if (cfg->cluster_password && cfg->cluster_password_file)
+		problem(errors, where,
+			"[cluster] password and password_file: set one of "
+			"them, not both");
+	else if (cfg->cluster_password)
+		copy_field(u->password, sizeof(u->password),
+			   cfg->cluster_password);
+	else if (cfg->cluster_password_file)
+		read_password_file(where, cfg->cluster_password_file,
+				   u->password, sizeof(u->password), errors);
+	/* A blocking read (XREAD BLOCK) waits up to block_ms for its
+	 * reply: a socket timeout at or under that would cut every read
+	 * that finds nothing new. */
+	if (cfg->cluster_timeout_ms != 0 &&
+	    cfg->cluster_timeout_ms <= cfg->cluster_block_ms) {
+		problem(errors, where,
+			"[cluster] timeout_ms = %u must be above block_ms = %u "
+			"(a blocking read waits block_ms; the socket timeout "
+			"must outlast it), or 0 for block_ms + 2000",
+			cfg->cluster_timeout_ms, cfg->cluster_block_ms);
+		cfg->cluster_timeout_ms = 0;
+	}
+	if (cfg->cluster_timeout_ms == 0)
+		cfg->cluster_timeout_ms = cfg->cluster_block_ms + 2000;
+}
+
 int ipwd_config_load(struct ipwd_config *cfg, const char *path,
 		     const struct ipwd_overrides *ov)
 {
-	char host[256];
+	const char *where = path ? path : "ipwalld";
 	int errors = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
 	ipwd_conf_defaults(&ipwd_config_schema, cfg);
-	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
-		strcpy(host, "localhost");
-	host[63] = '\0';
-	set_str(&cfg->node, host);
 	if (path)
 		errors += ipwd_conf_read(&ipwd_config_schema, cfg, path);
 	cfg->tokens_file_set = cfg->tokens_file != NULL;
@@ -333,11 +664,41 @@ int ipwd_config_load(struct ipwd_config *cfg, const char *path,
 			path ? path : "ipwalld", cfg->socket);
 		errors++;
 	}
+	resolve_node(cfg, where, &errors);
+	resolve_cluster(cfg, where, &errors);
 	return errors;
+}
+
+static void wipe_str(char *s)
+{
+	if (s)
+		explicit_bzero(s, strlen(s));
 }
 
 void ipwd_config_free(struct ipwd_config *cfg)
 {
+	/* Best effort (the file's lines went through inih's buffers too):
+	 * no Redis password left in freed memory for a core dump or the
+	 * next allocation to show. */
+	wipe_str(cfg->cluster_password);
+	wipe_str(cfg->cluster_redis);
 	ipwd_conf_free(&ipwd_config_schema, cfg);
-	memset(cfg, 0, sizeof(*cfg));
+	explicit_bzero(cfg, sizeof(*cfg));
+}
+
+void ipwd_config_keep_restart(struct ipwd_config *old, struct ipwd_config *nw,
+			      void (*changed)(const struct ipwd_conf_key *k,
+					      void *ctx),
+			      void *ctx)
+{
+	struct ipwd_redis_url tmp;
+
+	ipwd_conf_keep_restart(&ipwd_config_schema, old, nw, changed, ctx);
+	/* Every key cluster_url comes from is restart-only: the running
+	 * server stays, like the keys (and the password file is read again
+	 * at the next start only). */
+	tmp = old->cluster_url;
+	old->cluster_url = nw->cluster_url;
+	nw->cluster_url = tmp;
+	explicit_bzero(&tmp, sizeof(tmp));
 }

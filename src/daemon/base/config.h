@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/conf.h"
+#include "base/redis_url.h"
 
 #define IPWD_DEFAULT_LISTEN   "127.0.0.1:7420"
 #define IPWD_DEFAULT_DATA_DIR "./var"
@@ -22,6 +23,19 @@ enum ipwd_xdp_mode {
 	IPWD_XDP_NATIVE,  /* in the driver; refused where it has none */
 	IPWD_XDP_GENERIC, /* after the driver, on any interface */
 };
+
+/* [cluster] mode: the stages of a migration from one node (issue 16). */
+enum ipwd_cluster_mode {
+	IPWD_CLUSTER_OFF,    /* a single node; Redis is not used */
+	IPWD_CLUSTER_SHADOW, /* local ops sent to Redis, the stream read into
+				a dry run that changes no decision */
+	IPWD_CLUSTER_ON,     /* full membership */
+};
+
+/* A node id that cluster mode accepts: 1 to 63 bytes of A-Z a-z 0-9 . _ -
+ * (it goes into stream entries and keys). */
+#define IPWD_CLUSTER_NODE_MAX 63
+bool ipwd_cluster_node_valid(const char *node);
 
 struct ipwd_config {
 	/* [daemon] */
@@ -77,6 +91,28 @@ struct ipwd_config {
 	char *ab_socket;	/* the events datagram socket, "" = none */
 	uint32_t ab_queue;	/* events waiting for the engine */
 	size_t ab_check_budget; /* bytes of the check rate limiter */
+	/* [cluster] (every key restart-only). cluster_redis (the URL as
+	 * written) and cluster_password may hold the password: never print
+	 * them (format cluster_url instead). */
+	int cluster_mode; /* enum ipwd_cluster_mode */
+	char *cluster_redis;
+	char *cluster_user;	     /* NULL: the URL's */
+	char *cluster_password;	     /* NULL: the URL's */
+	char *cluster_password_file; /* NULL: none */
+	char *cluster_node;	     /* NULL: not given ([daemon] node) */
+	char *cluster_stream;	     /* the hash tag of every key */
+	uint64_t cluster_maxlen;     /* XADD MAXLEN ~ this */
+	unsigned cluster_block_ms;   /* XREAD BLOCK, ms */
+	/* The socket timeout, ms: after a load, above cluster_block_ms (0 in
+	 * the file: block_ms + 2000). */
+	unsigned cluster_timeout_ms;
+	unsigned cluster_batch; /* ops per stream entry at most */
+	unsigned cluster_heartbeat_ms;
+	/* The server to use, derived at load from redis, user, password and
+	 * password_file (which is read then): the password in it is the one
+	 * to AUTH with. Not a key of the schema: ipwd_config_keep_restart()
+	 * keeps it with the keys it comes from. */
+	struct ipwd_redis_url cluster_url;
 	/* [rule NAME], in file order (struct ipwd_rule_conf) */
 	struct ipwd_conf_instance *rules;
 };
@@ -118,7 +154,21 @@ struct ipwd_overrides {
  */
 int ipwd_config_load(struct ipwd_config *cfg, const char *path,
 		     const struct ipwd_overrides *ov);
+/* Free and zero every field (the Redis password's bytes too). */
 void ipwd_config_free(struct ipwd_config *cfg);
+
+/*
+ * ipwd_config_keep_restart() - a reload: ipwd_conf_keep_restart() on the
+ * schema (@changed is called for each restart-only key whose value
+ * differs), and the same for what is derived from restart-only keys at
+ * load (cluster_url), so that @nw can replace @old whole and still
+ * describe what runs. A reload should call this rather than
+ * ipwd_conf_keep_restart() alone.
+ */
+void ipwd_config_keep_restart(struct ipwd_config *old, struct ipwd_config *nw,
+			      void (*changed)(const struct ipwd_conf_key *k,
+					      void *ctx),
+			      void *ctx);
 
 /* The schema (every key), for a reload's ipwd_conf_keep_restart(). */
 extern const struct ipwd_conf_schema ipwd_config_schema;
