@@ -670,8 +670,7 @@ static void reload(struct ipwd *d, const char *path,
 	log_info("reloading%s%s", path ? " " : "", path ? path : "");
 	ok = ipwd_config_load(&nc, path, ov) == 0;
 	if (ok) {
-		ipwd_conf_keep_restart(&ipwd_config_schema, &d->cfg, &nc,
-				       restart_key, NULL);
+		ipwd_config_keep_restart(&d->cfg, &nc, restart_key, NULL);
 		ipwd_config_free(&d->cfg);
 		d->cfg = nc;
 		apply_live(d);
