@@ -824,7 +824,7 @@ static int cmd_cluster(struct ctx *x)
 		       json_string_value(json_object_get(st, "last_id")),
 		       json_string_value(json_object_get(r.body, "position")));
 		printf("%-24s %-6s %10s %12s %10s %8s\n", "MEMBER", "MODE",
-		       "SEEN(s)", "LAG(entries)", "LAG(s)", "BACKLOG");
+		       "SEEN(s)", "LAG(ops)", "LAG(s)", "BACKLOG");
 		json_array_foreach(json_object_get(r.body, "members"), i, m)
 		{
 			printf("%-24s %-6s %10.1f %12lld %10.3f %8lld\n",
@@ -833,7 +833,7 @@ static int cmd_cluster(struct ctx *x)
 			       json_number_value(
 				       json_object_get(m, "seen_seconds_ago")),
 			       (long long)json_integer_value(
-				       json_object_get(m, "lag_entries")),
+				       json_object_get(m, "lag_ops")),
 			       json_number_value(
 				       json_object_get(m, "lag_seconds")),
 			       (long long)json_integer_value(

@@ -128,4 +128,67 @@ if [ -x "$REPORT" ] && ipw_start ab --config "$IPW_TMP/ab.conf"; then
 else
 	tap_fail "ipwalld (TSan) starts with a rule" "$(tail -5 "${IPWD_LOG[ab]:-/dev/null}")"
 fi
+
+# Cluster mode's threads (the sender on the op log's subscriber thread,
+# the receiver with its heartbeats and reloads, the HTTP workers reading
+# their status): two nodes on one redis-server, both banning at once,
+# Redis killed and started again empty (both reconnect, seed and reload).
+if command -v redis-server >/dev/null && "$IPWALLD" --version | grep -q '+redis'; then
+	rport=$(ipw_free_port)
+	mkdir -p "$IPW_TMP/redis"
+	start_redis() {
+		redis-server --port "$rport" --bind 127.0.0.1 --save '' \
+			--appendonly no --dir "$IPW_TMP/redis" >"$IPW_TMP/redis/log" 2>&1 &
+		rpid=$!
+		for _ in $(seq 50); do
+			redis-cli -p "$rport" ping >/dev/null 2>&1 && break
+			sleep 0.1
+		done
+	}
+	start_redis
+	for n in c1 c2; do
+		printf '[cluster]\nmode = on\nredis = redis://127.0.0.1:%s\nnode = %s\nheartbeat_ms = 100\n' \
+			"$rport" "$n" >"$IPW_TMP/$n.conf"
+		ipw_start "$n" --config "$IPW_TMP/$n.conf" || tap_fail "ipwalld (TSan) starts in cluster mode" "$(tail -5 "${IPWD_LOG[$n]}")"
+	done
+	burst() {
+		local pids="" c k
+		for c in 1 2; do
+			(
+				for k in $(seq 0 49); do
+					curl -s -m 60 -o /dev/null --unix-socket "${IPWD_SOCK[c$c]}" \
+						-H 'Content-Type: application/json' \
+						--data-binary "{\"target\":\"10.7.$1$c.$k\"}" \
+						http://localhost/v1/bans
+					ipw_http c$c GET /v1/cluster >/dev/null
+				done
+			) &
+			pids="$pids $!"
+		done
+		# shellcheck disable=SC2086 # the list of PIDs
+		wait $pids
+	}
+	burst 1
+	kill -9 "$rpid"
+	wait "$rpid" 2>/dev/null
+	burst 2
+	start_redis
+	for _ in $(seq 300); do
+		ipw_http_unix c1 GET "/v1/check?ip=10.7.22.49"
+		a=$(ipw_jq .verdict)
+		ipw_http_unix c2 GET "/v1/check?ip=10.7.21.49"
+		[ "$a" = blocked ] && [ "$(ipw_jq .verdict)" = blocked ] && break
+		sleep 0.1
+	done
+	tap_is "$a $(ipw_jq .verdict)" "blocked blocked" "each node has the other's bans made while Redis was down"
+	for n in c1 c2; do
+		ipw_stop "$n" || true
+		tap_is "${IPWD_STATUS[$n]}" 0 "cluster node $n stops cleanly"
+		tsan_clean "$n" "cluster node $n"
+	done
+	kill "$rpid"
+	wait "$rpid" 2>/dev/null
+else
+	tap_skip "cluster mode under TSan" "no redis-server, or ipwalld built without hiredis"
+fi
 tap_done

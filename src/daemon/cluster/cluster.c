@@ -12,12 +12,14 @@
  *
  * Keys, all under one hash tag so a Redis Cluster keeps them in one slot:
  *   {S}:ops      the stream: entries {n: sender, k: "ops" | "state",
- *                o: a group of op records in the op log's codec}
+ *                o: a group of op records in the op log's codec,
+ *                t: ops added to the stream so far, this entry's too}
+ *   {S}:opcount  ops added to the stream (for the lag in ops)
  *   {S}:state    the mirror: field = list, family, prefix length and
  *                address bytes (or "mode"); value = the deciding op's id
  *                as 32 hex digits, then its record
  *   {S}:epoch    12 hex digits, set once by the first node that finds none
- *   {S}:members  node -> "seen_ms mode position lag_entries lag_ms backlog"
+ *   {S}:members  node -> "seen_ms mode position lag_ops lag_ms backlog"
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,8 +56,8 @@
  * comparison) than the one it holds for the op's target, and the stream
  * takes the whole group as one entry. One script: a node that reads the
  * stream never sees an op the mirror has not.
- * KEYS: stream, mirror. ARGV: sender, maxlen, kind, group, then (field,
- * id hex, record) for each op.
+ * KEYS: stream, mirror, op count. ARGV: sender, maxlen, kind, group, then
+ * (field, id hex, record) for each op.
  */
 static const char send_lua[] =
 	"local function later(a, b)\n"
@@ -74,8 +76,9 @@ static const char send_lua[] =
 	"    won = won + 1\n"
 	"  end\n"
 	"end\n"
+	"local t = redis.call('INCRBY', KEYS[3], (#ARGV - 4) / 3)\n"
 	"local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*',\n"
-	"  'n', ARGV[1], 'k', ARGV[3], 'o', ARGV[4])\n"
+	"  'n', ARGV[1], 'k', ARGV[3], 'o', ARGV[4], 't', t)\n"
 	"return {id, won}\n";
 
 /* A stream position: an entry id, and the epoch it was read under. */
@@ -101,14 +104,14 @@ struct outbox {
 struct member {
 	char node[IPWD_NODE_MAX];
 	char mode[8];
-	uint64_t seen_ms, lag_entries, lag_ms, backlog;
+	uint64_t seen_ms, lag_ops, lag_ms, backlog;
 	char pos[48];
 };
 
 struct ipwd_cluster {
 	int mode;
 	char node[IPWD_NODE_MAX];
-	char k_ops[96], k_state[96], k_epoch[96], k_members[96];
+	char k_ops[96], k_state[96], k_epoch[96], k_members[96], k_count[96];
 	struct ipwd_redis_url url;
 	char url_text[400];
 	unsigned block_ms, timeout_ms, batch, heartbeat_ms;
@@ -141,7 +144,7 @@ struct ipwd_cluster {
 	char rsha[41];
 	struct pos pos;
 	uint8_t epoch[6];
-	uint64_t base_added, consumed; /* for the lag in entries */
+	uint64_t pos_total; /* the stream's op count at the position */
 	struct ipwd_oprec_buf *dec;	/* decoded records */
 	struct ipwd_oprec *flat;
 	int *rcs;
@@ -158,7 +161,8 @@ struct ipwd_cluster {
 	size_t nmembers;
 	uint64_t stream_len, stream_added;
 	char stream_last[48], stream_first[48], stream_deleted[48];
-	uint64_t lag_entries, lag_ms;
+	uint64_t lag_ops, lag_ms;
+	uint64_t st_pos_ms, st_pos_seq; /* the position, at the heartbeat */
 	/* atomics */
 	int r_connected, w_connected;
 	uint64_t sent_ops, sent_entries, recv_ops, applied_ops, superseded,
@@ -569,9 +573,10 @@ static int send_outbox(struct ipwd_cluster *c, redisContext **r, char sha[41],
 	} while (0)
 		ARG("EVALSHA", 7);
 		ARG(sha, 40);
-		ARG("2", 1);
+		ARG("3", 1);
 		ARG(c->k_ops, strlen(c->k_ops));
 		ARG(c->k_state, strlen(c->k_state));
+		ARG(c->k_count, strlen(c->k_count));
 		ARG(c->node, strlen(c->node));
 		ARG(maxlen, strlen(maxlen));
 		ARG(kind, strlen(kind));
@@ -1017,6 +1022,20 @@ static int stream_info(struct ipwd_cluster *c, struct sinfo *si)
 	return rc;
 }
 
+/* The stream's op count ({S}:opcount; 0 before the first op). */
+static int get_count(struct ipwd_cluster *c, uint64_t *n)
+{
+	redisReply *rep = cmd(c->rc, 2, (const char *[]){"GET", c->k_count});
+
+	if (reply_error(c, c->rc, rep, "GET opcount")) {
+		freeReplyObject(rep);
+		return -1;
+	}
+	*n = rep->type == REDIS_REPLY_STRING ? strtoull(rep->str, NULL, 10) : 0;
+	freeReplyObject(rep);
+	return 0;
+}
+
 /* Redis's epoch, created if there is none. 0 or -1. */
 static int get_epoch(struct ipwd_cluster *c, uint8_t e[6])
 {
@@ -1161,12 +1180,12 @@ static int reload(struct ipwd_cluster *c, int reason)
 	struct sinfo si;
 	struct ipwd_origin at;
 	char cursor[32] = "0";
-	uint64_t states = 0, t0 = now_ms();
+	uint64_t states = 0, t0 = now_ms(), total = 0;
 	redisReply *rep = NULL;
 	int rc;
 
 	rc = stream_info(c, &si);
-	if (rc < 0)
+	if (rc < 0 || get_count(c, &total) != 0)
 		return -1;
 	do {
 		const redisReply *v;
@@ -1218,8 +1237,7 @@ static int reload(struct ipwd_cluster *c, int reason)
 	c->pos.seq = si.last_seq;
 	memcpy(c->pos.epoch, c->epoch, 6);
 	c->pos.known = true;
-	c->base_added = si.added;
-	c->consumed = 0;
+	c->pos_total = total;
 	pos_to_origin(&c->pos, &at);
 	if (deliver(c, true, &at) != 0)
 		return -1;
@@ -1258,14 +1276,12 @@ static int sync_start(struct ipwd_cluster *c)
 		if (c->mode == IPWD_CLUSTER_ON)
 			return reload(c, reason);
 		rc = stream_info(c, &si);
-		if (rc < 0)
+		if (rc < 0 || get_count(c, &c->pos_total) != 0)
 			return -1;
 		c->pos.ms = si.last_ms;
 		c->pos.seq = si.last_seq;
 		memcpy(c->pos.epoch, e, 6);
 		c->pos.known = true;
-		c->base_added = si.added;
-		c->consumed = 0;
 		return 0;
 	}
 	rc = stream_info(c, &si);
@@ -1288,8 +1304,6 @@ static int sync_start(struct ipwd_cluster *c)
 		c->pos.ms = si.last_ms;
 		c->pos.seq = si.last_seq;
 	}
-	if (c->consumed == 0 && c->base_added == 0)
-		c->base_added = si.added; /* lag counted from here (approx.) */
 	return 0;
 }
 
@@ -1301,7 +1315,7 @@ static int read_once(struct ipwd_cluster *c)
 	const redisReply *entries;
 	struct ipwd_origin at;
 	struct pos npos;
-	uint64_t consumed = 0;
+	uint64_t total = c->pos_total;
 	bool any = false;
 	size_t i;
 	int rc = 0;
@@ -1345,8 +1359,10 @@ static int read_once(struct ipwd_cluster *c)
 		}
 		npos.ms = ms;
 		npos.seq = seq;
-		consumed++;
 		any = true;
+		if ((n = field(en->element[1], "t")) &&
+		    n->type == REDIS_REPLY_STRING)
+			total = strtoull(n->str, NULL, 10);
 		n = field(en->element[1], "n");
 		k = field(en->element[1], "k");
 		o = field(en->element[1], "o");
@@ -1397,7 +1413,7 @@ static int read_once(struct ipwd_cluster *c)
 		return -1;
 	/* applied: the next read goes on after them */
 	c->pos = npos;
-	c->consumed += consumed;
+	c->pos_total = total;
 	return 0;
 }
 
@@ -1410,7 +1426,7 @@ static void parse_member(const char *node, size_t nlen, const char *v,
 	snprintf(m->node, sizeof(m->node), "%.*s", (int)nlen, node);
 	snprintf(buf, sizeof(buf), "%.*s", (int)vlen, v);
 	if (sscanf(buf, "%" SCNu64 " %7s %47s %" SCNu64 " %" SCNu64 " %" SCNu64,
-		   &m->seen_ms, m->mode, m->pos, &m->lag_entries, &m->lag_ms,
+		   &m->seen_ms, m->mode, m->pos, &m->lag_ops, &m->lag_ms,
 		   &m->backlog) != 6)
 		snprintf(m->mode, sizeof(m->mode), "?");
 }
@@ -1433,7 +1449,7 @@ static int heartbeat(struct ipwd_cluster *c)
 {
 	struct sinfo si;
 	char val[256];
-	uint64_t now = now_ms(), lag_e = 0, lag_ms = 0, bl = backlog(c);
+	uint64_t now = now_ms(), lag_e = 0, lag_ms = 0, bl = backlog(c), total;
 	size_t i;
 	redisReply *rep;
 	int rc;
@@ -1457,15 +1473,17 @@ static int heartbeat(struct ipwd_cluster *c)
 			c->pos.seq = si.last_seq;
 		}
 	}
+	if (get_count(c, &total) != 0)
+		return -1;
 	if (rc == 0 &&
 	    cmp_id(si.last_ms, si.last_seq, c->pos.ms, c->pos.seq) > 0) {
 		lag_ms = si.last_ms > c->pos.ms ? si.last_ms - c->pos.ms : 0;
-		lag_e = si.added > c->base_added + c->consumed ?
-				si.added - c->base_added - c->consumed :
-				1;
+		lag_e = total > c->pos_total ? total - c->pos_total : 1;
 	}
 	pthread_mutex_lock(&c->st_lock);
-	c->lag_entries = lag_e;
+	c->lag_ops = lag_e;
+	c->st_pos_ms = c->pos.ms;
+	c->st_pos_seq = c->pos.seq;
 	c->lag_ms = lag_ms;
 	pthread_mutex_unlock(&c->st_lock);
 	snprintf(val, sizeof(val),
@@ -1600,6 +1618,8 @@ int ipwd_cluster_new(struct ipwd_cluster **out, const struct ipwd_config *cfg,
 	snprintf(c->k_epoch, sizeof(c->k_epoch), "{%s}:epoch",
 		 cfg->cluster_stream);
 	snprintf(c->k_members, sizeof(c->k_members), "{%s}:members",
+		 cfg->cluster_stream);
+	snprintf(c->k_count, sizeof(c->k_count), "{%s}:opcount",
 		 cfg->cluster_stream);
 	c->url = cfg->cluster_url;
 	ipwd_redis_url_format(&c->url, c->url_text, sizeof(c->url_text));
@@ -1748,7 +1768,7 @@ size_t ipwd_cluster_metrics(void *ctx, char *buf, size_t size)
 
 	ipwd_arbiter_stats(c->arb, &as);
 	pthread_mutex_lock(&c->st_lock);
-	lag_e = c->lag_entries;
+	lag_e = c->lag_ops;
 	lag_ms = c->lag_ms;
 	len = c->stream_len;
 	err_time = c->last_error_time;
@@ -1765,10 +1785,10 @@ size_t ipwd_cluster_metrics(void *ctx, char *buf, size_t size)
 	  "ipwall_cluster_connected{conn=\"sender\"} %d\n",
 	  __atomic_load_n(&c->r_connected, __ATOMIC_RELAXED),
 	  __atomic_load_n(&c->w_connected, __ATOMIC_RELAXED));
-	M("# HELP ipwall_cluster_lag_entries Stream entries after this "
+	M("# HELP ipwall_cluster_lag_ops Ops in the stream after this "
 	  "node's position (at the last heartbeat).\n"
-	  "# TYPE ipwall_cluster_lag_entries gauge\n"
-	  "ipwall_cluster_lag_entries %" PRIu64 "\n"
+	  "# TYPE ipwall_cluster_lag_ops gauge\n"
+	  "ipwall_cluster_lag_ops %" PRIu64 "\n"
 	  "# HELP ipwall_cluster_lag_seconds Age of the stream's last entry "
 	  "less that of this node's position.\n"
 	  "# TYPE ipwall_cluster_lag_seconds gauge\n"
@@ -1855,11 +1875,11 @@ size_t ipwd_cluster_health(void *ctx, char *buf, size_t size)
 
 	pthread_mutex_lock(&c->st_lock);
 	json_text(err, sizeof(err), c->last_error);
-	lag_e = c->lag_entries;
+	lag_e = c->lag_ops;
 	lag_ms = c->lag_ms;
 	pthread_mutex_unlock(&c->st_lock);
 	ipwd_appendf(buf, size, &n,
-		     "{\"mode\":\"%s\",\"connected\":%s,\"lag_entries\":%" PRIu64
+		     "{\"mode\":\"%s\",\"connected\":%s,\"lag_ops\":%" PRIu64
 		     ",\"lag_seconds\":%.3f,\"backlog\":%" PRIu64
 		     ",\"last_error\":\"%s\"}",
 		     mode_name(c->mode),
@@ -1890,7 +1910,8 @@ size_t ipwd_cluster_status(void *ctx, char *buf, size_t size)
 		     "\"max_deleted_id\":\"%s\"},\"position\":\"%" PRIu64
 		     "-%" PRIu64 "\",\"members\":[",
 		     c->k_ops, c->stream_len, c->stream_added, c->stream_first,
-		     c->stream_last, c->stream_deleted, c->pos.ms, c->pos.seq);
+		     c->stream_last, c->stream_deleted, c->st_pos_ms,
+		     c->st_pos_seq);
 	for (i = 0; i < c->nmembers; i++) {
 		const struct member *m = &c->members[i];
 		char mn[IPWD_NODE_MAX * 2], mm[16], mp[96];
@@ -1901,13 +1922,13 @@ size_t ipwd_cluster_status(void *ctx, char *buf, size_t size)
 		ipwd_appendf(buf, size, &n,
 			     "%s{\"node\":\"%s\",\"mode\":\"%s\","
 			     "\"seen_seconds_ago\":%.3f,\"position\":\"%s\","
-			     "\"lag_entries\":%" PRIu64
+			     "\"lag_ops\":%" PRIu64
 			     ",\"lag_seconds\":%.3f,\"backlog\":%" PRIu64 "}",
 			     i ? "," : "", mn, mm,
 			     now > m->seen_ms ?
 				     (double)(now - m->seen_ms) / 1000.0 :
 				     0.0,
-			     mp, m->lag_entries, (double)m->lag_ms / 1000.0,
+			     mp, m->lag_ops, (double)m->lag_ms / 1000.0,
 			     m->backlog);
 	}
 	pthread_mutex_unlock(&c->st_lock);
