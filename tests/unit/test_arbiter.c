@@ -31,7 +31,8 @@
  *   scenarios     ban on A against unban on B at the same moment; a ban
  *                 merged at its origin (1h then 10m); superseded ops;
  *                 duplicates; a state twice; the hybrid id clock after an
- *                 op from 10 s in the future
+ *                 op from 10 s in the future, also across a restart (a
+ *                 node with a SQLite store)
  *
  * IPW_ARB_SEED (first seed, default 1), IPW_ARB_SEEDS (how many, default
  * 100; 25 in tsan_arbiter) and IPW_ARB_STEPS (steps each, default 300)
@@ -53,6 +54,7 @@
 #include "cluster/arbiter.h"
 #include "oplog/codec.h"
 #include "oplog/ops.h"
+#include "oplog/store.h"
 #include "tap.h"
 
 #ifndef IPW_ARB_DEFAULT_SEEDS
@@ -1881,6 +1883,100 @@ static void test_hlc(void)
 	nodes_down(n);
 }
 
+/* Node B with a SQLite store at @path: up (arbiter set, the store's
+ * subscriber, loaded). */
+struct dnode {
+	struct ipw_table *t;
+	struct ipwd_store *st;
+	struct ipwd_ops *o;
+	struct ipwd_arbiter_state *arb;
+};
+
+static void dnode_up(struct dnode *d, const char *path)
+{
+	size_t loaded, expired;
+	char err[300];
+
+	if (ipw_table_new(&d->t, NULL) != 0 ||
+	    ipwd_store_open(&d->st, path, IPWD_SYNC_OFF, err, sizeof(err)) ||
+	    ipwd_ops_new(&d->o, d->t, "B", &ipwd_store_sqlite, d->st) != 0 ||
+	    ipwd_store_subscribe(d->st, d->o) != 0 ||
+	    ipwd_arbiter_new(&d->arb) != 0)
+		abort();
+	ipwd_ops_set_arbiter(d->o, &ipwd_arbiter_ops, d->arb);
+	if (ipwd_ops_load(d->o, &loaded, &expired, err, sizeof(err)) != 0) {
+		diag("%s", err);
+		abort();
+	}
+}
+
+static void dnode_down(struct dnode *d)
+{
+	ipwd_ops_free(d->o);
+	ipwd_arbiter_free(d->arb);
+	ipwd_store_close(d->st);
+	ipw_table_free(d->t);
+}
+
+/*
+ * The hybrid clock across a restart: B applies an op from Z, whose clock
+ * is 10 s ahead, and stops before it makes an op of its own; started
+ * again (the arbiter seeded with Z's op, as cluster mode does from the
+ * store's history), B's next op on the target must still have the
+ * greater id: with a lower one, B applies it (ops made here are not
+ * checked) while every other node finds it superseded by Z's, and B
+ * stays apart from them for good.
+ */
+static void test_hlc_restart(void)
+{
+	char dir[] = "/tmp/ipw-arbiter-XXXXXX", path[64];
+	static const char *const files[] = {
+		"", "-wal", "-shm", "-oplog", "-oplog-wal", "-oplog-shm"};
+	struct dnode d;
+	struct trec x;
+	struct ipwd_op mine = {.action = IPWD_ACT_UNBAN, .actor = "token:B"},
+		       before = {.action = IPWD_ACT_BAN, .actor = "token:B"};
+	struct ipwd_origin cur;
+	struct rng r = {11};
+	enum ipw_change w;
+	uint8_t fut[16], b[16];
+	size_t i;
+	int rc;
+
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(path, sizeof(path), "%s/ipwall.db", dir);
+	dnode_up(&d, path);
+	/* an op of B's own first: its cursor is behind Z's op */
+	before.spec.target = addr("192.0.2.66");
+	if (ipwd_ops_apply(d.o, &before, &w, NULL) != 0)
+		abort();
+	make_id(&r, now_ms() + 10000, fut);
+	crafted(&x, IPWD_ACT_BAN, "192.0.2.55", fut, "Z", 0);
+	ipwd_ops_submit(d.o, &x.r, 1, &rc, &w);
+	is_int(rc, 0, "restart: B applies an op from Z, 10 s ahead");
+	dnode_down(&d);
+
+	dnode_up(&d, path);
+	ipwd_arbiter_seed(d.arb, IPW_LIST_BAN, &x.r.target, fut, true);
+	ok(ipwd_ops_origin(d.o, "Z", &cur) == 0 &&
+		   memcmp(cur.last_id, fut, 16) == 0,
+	   "... started again, B has Z's cursor back");
+	mine.spec.list = IPW_LIST_BAN;
+	mine.spec.target = x.r.target;
+	rc = ipwd_ops_apply(d.o, &mine, &w, NULL);
+	id_bytes(mine.id, b);
+	ok(rc == 0 && memcmp(b, fut, 16) > 0,
+	   "... and its next op has the greater id (%s > %s)", mine.id, x.id);
+	dnode_down(&d);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/ipwall.db%s", dir, files[i]);
+		unlink(path);
+	}
+	if (rmdir(dir) != 0)
+		diag("left %s behind", dir);
+}
+
 static void test_mode_conflict(void)
 {
 	struct node n[NODES];
@@ -1918,6 +2014,7 @@ int main(void)
 	test_origin_merge();
 	test_superseded_duplicates();
 	test_hlc();
+	test_hlc_restart();
 	test_mode_conflict();
 	test_property(false);
 	test_property(true);
