@@ -1155,6 +1155,7 @@ struct run_out {
 	unsigned local_ok, local_refused, delivered, superseded;
 	/* local ops in the millisecond of the one before, at another node */
 	unsigned same_ms;
+	unsigned entries; /* A's at the end */
 };
 
 /* What one delivery discipline has not delivered yet: FIFO positions
@@ -1338,6 +1339,7 @@ static void run_schedule(uint64_t seed, const struct run_cfg *c,
 		}
 	}
 	out->converged = true;
+	out->entries = (unsigned)s[0].n;
 	for (i = 1; i < NODES && out->converged; i++)
 		if (!state_same(&s[0], &s[i], why, sizeof(why))) {
 			out->converged = false;
@@ -1374,7 +1376,7 @@ static void test_property(bool state)
 	const char *how = state ? "random order per receiver, as states" :
 				  "per-origin FIFO, random interleaving";
 	unsigned long long ops = 0, refused = 0, delivered = 0, superseded = 0,
-			   same_ms = 0;
+			   same_ms = 0, entries = 0;
 	uint64_t seed, failed = 0;
 	double t0 = mono_s();
 
@@ -1387,6 +1389,7 @@ static void test_property(bool state)
 		delivered += out.delivered;
 		superseded += out.superseded;
 		same_ms += out.same_ms;
+		entries += out.entries;
 		if (!out.converged || !out.model || !out.clean) {
 			if (failed++ < 3)
 				diag("%s: seed %llu (IPW_ARB_SEED=%llu "
@@ -1400,8 +1403,10 @@ static void test_property(bool state)
 	   (unsigned long long)nseeds, c.steps, (unsigned long long)failed);
 	diag("%llu local ops (%llu refused: covered by an allow; %llu in the "
 	     "millisecond of the one before at another node), %llu "
-	     "deliveries, %llu superseded, %.1f s",
-	     ops, refused, same_ms, delivered, superseded, mono_s() - t0);
+	     "deliveries, %llu superseded, %.1f entries at the end on "
+	     "average, %.1f s",
+	     ops, refused, same_ms, delivered, superseded,
+	     (double)entries / (double)(nseeds ? nseeds : 1), mono_s() - t0);
 	ok(superseded > 0 && ops > nseeds * c.steps / 3,
 	   "... and the schedules had conflicts (ops superseded)");
 }
@@ -1484,6 +1489,15 @@ static void *cthread_main(void *arg)
 	for (s = 0; s < c->steps; s++) {
 		if (c->reader) {
 			read_some(c, &r);
+			if (below(&r, 16) == 0) {
+				/* what cluster mode's reader does beside the
+				 * committer: stats, and a prune (of nothing:
+				 * every id is later than 1 ms) */
+				struct ipwd_arbiter_stats st;
+
+				ipwd_arbiter_stats(c->nodes[c->self].arb, &st);
+				ipwd_arbiter_prune(c->nodes[c->self].arb, 1);
+			}
 			continue;
 		}
 		rc = random_local(&c->nodes[c->self], &r, c->now, NULL);
