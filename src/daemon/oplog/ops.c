@@ -204,9 +204,14 @@ int ipwd_ops_origin_set(struct ipwd_ops *o, const struct ipwd_origin *c)
 {
 	int rc = origin_store(o, c);
 
-	/* start-up: this node's ids go on above its last one */
+	/* start-up: this node's ids go on above its last one, and with an
+	 * arbiter above every op from elsewhere it applied (the hybrid
+	 * clock, across restarts); a pseudo-origin's cursor ('~') is the
+	 * caller's position, not an op id */
 	if (rc == 0 && strcmp(c->node, o->node) == 0)
 		seed_ids(o, c->last_id);
+	else if (rc == 0 && o->arb && c->node[0] != '~')
+		observe_id(o, c->last_id);
 	return rc;
 }
 
