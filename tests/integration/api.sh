@@ -1219,7 +1219,8 @@ GET /healthz none
 GET /metrics check
 GET /v1/history check
 GET /v1/history/count check
-POST /v1/events report'
+POST /v1/events report
+GET /v1/cluster check'
 	got_routes=$("$IPWALLD" --routes | awk '{print $1, $2, $3}')
 	tap_is "$got_routes" "$want_routes" "ipwalld --routes: every route with the scope it needs"
 	rank() { case $1 in none) echo 0 ;; check) echo 1 ;; report) echo 2 ;; ban) echo 3 ;; admin) echo 4 ;; esac; }

@@ -731,7 +731,7 @@ static void test_names(void)
 		"/v1/check", "/v1/bans",    "/v1/bans/batch",	 "/v1/allow",
 		"/v1/mode",  "/v1/top",	    "/v1/stats",	 "/healthz",
 		"/metrics",  "/v1/history", "/v1/history/count", "/v1/events",
-		"other",
+		"/v1/cluster", "other",
 	};
 	static const char *const actions[IPWD_ACT_COUNT] = {
 		"ban", "unban", "allow", "disallow", "mode", "expire", "evict",

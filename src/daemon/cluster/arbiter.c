@@ -290,9 +290,17 @@ static void cb_end(void *ctx, bool committed)
 	while (!committed && a->nlog > 0) {
 		struct undo *u = &a->log[--a->nlog];
 		struct slot *s = u->mode ? &a->mode : find(a, &u->key);
+		bool added;
 
-		if (s == NULL)
+		if (s == NULL && u->old.state == SLOT_EMPTY)
 			continue;
+		if (s == NULL) {
+			/* pruned meanwhile: put the old stamp back */
+			s = upsert(a, &u->key, &added);
+			if (s == NULL)
+				continue;
+			s->state = SLOT_PRESENT; /* overwritten below */
+		}
 		if (s->state == SLOT_ABSENT)
 			a->absent--;
 		if (u->old.state == SLOT_EMPTY && !u->mode) {

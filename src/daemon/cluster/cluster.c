@@ -1612,10 +1612,19 @@ static void *reader_main(void *arg)
 
 /* ---- life ---- */
 
+struct seeding {
+	struct ipwd_arbiter_state *arb;
+	uint8_t max[16];
+};
+
 static int seed_stamp(void *ctx, int list, const struct ipw_addr *t,
 		      const uint8_t id[16], bool present)
 {
-	return ipwd_arbiter_seed(ctx, list, t, id, present);
+	struct seeding *s = ctx;
+
+	if (memcmp(id, s->max, 16) > 0)
+		memcpy(s->max, id, 16);
+	return ipwd_arbiter_seed(s->arb, list, t, id, present);
 }
 
 int ipwd_cluster_new(struct ipwd_cluster **out, const struct ipwd_config *cfg,
@@ -1692,7 +1701,12 @@ int ipwd_cluster_start(struct ipwd_cluster *c)
 				  60000) != 0)
 			log_warn("cluster: the store's index is behind; stamps "
 				 "learnt from what it has");
-		rc = ipwd_store_last_ops(c->store, seed_stamp, c->arb);
+		struct seeding sd = {.arb = c->arb};
+
+		rc = ipwd_store_last_ops(c->store, seed_stamp, &sd);
+		/* the hybrid clock: past every op applied here, states from a
+		 * reload included (they move no origin's cursor) */
+		ipwd_ops_observe_id(c->ops, sd.max);
 		if (rc != 0) {
 			log_error("cluster: cannot read the history's last ops: "
 				  "%s",

@@ -1280,6 +1280,11 @@ size_t ipwd_ops_submit(struct ipwd_ops *o, const struct ipwd_oprec *ops,
 	return ipwd_ops_submit_at(o, ops, n, NULL, false, rcs, whats);
 }
 
+void ipwd_ops_observe_id(struct ipwd_ops *o, const uint8_t id[16])
+{
+	observe_id(o, id);
+}
+
 void ipwd_ops_set_arbiter(struct ipwd_ops *o, const struct ipwd_arbiter *a,
 			  void *ctx)
 {

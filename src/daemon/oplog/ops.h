@@ -312,6 +312,10 @@ struct ipwd_arbiter {
 };
 void ipwd_ops_set_arbiter(struct ipwd_ops *o, const struct ipwd_arbiter *a,
 			  void *ctx);
+/* Raise this node's id clock past op id @id (16 bytes): the ids made here
+ * from now on are above it. For the arbiter's owner at start (the
+ * greatest op the history holds, states included). Any thread. */
+void ipwd_ops_observe_id(struct ipwd_ops *o, const uint8_t id[16]);
 
 /*
  * ipwd_ops_snapshot() - the table exactly as of sequence *@seq (the last
