@@ -44,10 +44,9 @@
 #include "oplog/codec.h"
 
 #define POS_ORIGIN   "~stream"
-#define READ_COUNT   256   /* stream entries per XREAD */
+#define READ_COUNT   16    /* stream entries per XREAD (each up to batch ops) */
 #define SCAN_COUNT   1000  /* mirror fields per HSCAN */
 #define HORIZON_MS   (7ull * 24 * 3600 * 1000) /* tombstones kept */
-#define SENT_EVERY_MS 200  /* cluster.sent written at most this often */
 #define MAX_MEMBERS  64
 
 /*
@@ -572,8 +571,10 @@ static int send_outbox(struct ipwd_cluster *c, redisContext **r, char sha[41],
 		return 0;
 	if (*r == NULL && (*r = connect_redis(c, sha)) == NULL)
 		return -1;
-	argv = malloc((8 + 3 * (size_t)c->batch) * sizeof(*argv));
-	alen = malloc((8 + 3 * (size_t)c->batch) * sizeof(*alen));
+	/* 10 fixed arguments (EVALSHA, sha, numkeys, 3 keys, sender,
+	 * maxlen, kind, group), then 3 per record */
+	argv = malloc((10 + 3 * (size_t)c->batch) * sizeof(*argv));
+	alen = malloc((10 + 3 * (size_t)c->batch) * sizeof(*alen));
 	if (argv == NULL || alen == NULL) {
 		failed(c, "out of memory sending %zu ops", b->n);
 		goto out;
@@ -689,10 +690,14 @@ static int send_pending(struct ipwd_cluster *c)
 {
 	int rc;
 
+	if (c->out.n == 0)
+		return 0;
 	if (stopping(c) && c->wc == NULL)
 		return -1; /* no new connection at a stop */
 	rc = send_outbox(c, &c->wc, c->wsha, &c->out, "ops");
-	__atomic_store_n(&c->w_connected, c->wc != NULL, __ATOMIC_RELAXED);
+	/* "connected" until a send fails: the sender connects when it has
+	 * something to send */
+	__atomic_store_n(&c->w_connected, rc == 0, __ATOMIC_RELAXED);
 	if (rc != 0)
 		return -1;
 	outbox_clear(&c->out);
@@ -707,8 +712,8 @@ static void write_sent(struct ipwd_cluster *c, bool now)
 	uint64_t t = now_ms();
 	int fd, n;
 
-	if (c->sent_path[0] == '\0' || c->sent_seq == c->sent_file ||
-	    (!now && t - c->sent_file_ms < SENT_EVERY_MS))
+	(void)now;
+	if (c->sent_path[0] == '\0' || c->sent_seq == c->sent_file)
 		return;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", c->sent_path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -1058,6 +1063,19 @@ static int get_count(struct ipwd_cluster *c, uint64_t *n)
 	return 0;
 }
 
+/* Were entries after position @p trimmed away? Redis 7.0 moves
+ * max-deleted-entry-id on XDEL only, not when XADD MAXLEN or XTRIM trim,
+ * so a first entry after the position counts too (when the entry at the
+ * position itself was the last trimmed, that is a reload not needed:
+ * never an op skipped). */
+static bool gap(const struct sinfo *si, const struct pos *p)
+{
+	if (cmp_id(si->del_ms, si->del_seq, p->ms, p->seq) > 0)
+		return true;
+	return si->has_first &&
+	       cmp_id(si->first_ms, si->first_seq, p->ms, p->seq) > 0;
+}
+
 /* Redis's epoch, created if there is none. 0 or -1. */
 static int get_epoch(struct ipwd_cluster *c, uint8_t e[6])
 {
@@ -1312,8 +1330,7 @@ static int sync_start(struct ipwd_cluster *c)
 	/* Entries after the position were trimmed away: never skip them
 	 * silently. (The stream's key gone with the epoch kept is the
 	 * same: its entries are not there.) */
-	if ((rc == 1 && (c->pos.ms || c->pos.seq)) ||
-	    cmp_id(si.del_ms, si.del_seq, c->pos.ms, c->pos.seq) > 0) {
+	if ((rc == 1 && (c->pos.ms || c->pos.seq)) || gap(&si, &c->pos)) {
 		log_warn("cluster: entries after this node's position "
 			 "%" PRIu64 "-%" PRIu64 " were trimmed from %s "
 			 "(max-deleted-entry-id %" PRIu64 "-%" PRIu64 "); "
@@ -1479,8 +1496,7 @@ static int heartbeat(struct ipwd_cluster *c)
 	rc = stream_info(c, &si);
 	if (rc < 0)
 		return -1;
-	if (rc == 0 &&
-	    cmp_id(si.del_ms, si.del_seq, c->pos.ms, c->pos.seq) > 0) {
+	if (rc == 0 && gap(&si, &c->pos)) {
 		/* trimmed past us while we were reading: reload */
 		log_warn("cluster: entries after this node's position "
 			 "%" PRIu64 "-%" PRIu64 " were trimmed from %s; "
@@ -1668,6 +1684,7 @@ int ipwd_cluster_new(struct ipwd_cluster **out, const struct ipwd_config *cfg,
 	pthread_mutex_init(&c->st_lock, NULL);
 	pthread_mutex_init(&c->wait_lock, NULL);
 	pthread_cond_init(&c->wait_cv, NULL);
+	c->w_connected = 1; /* until a send fails */
 	c->sub.name = "cluster";
 	c->sub.position = sub_position;
 	c->sub.apply = sub_apply;
