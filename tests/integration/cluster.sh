@@ -705,11 +705,163 @@ for n in a3 b3 c3; do
 done
 }
 
+# ================================================================ 4
+# The migration runbook of docs/cluster.md ("Migrating a running single
+# node: off, shadow, on"), step by step; the operator's commands are in
+# the comments. web1 is the node that ran alone, web2 a new one. Two
+# steady writers ban all along, each bounded in count: one on web1 (over
+# its unix socket, whose path a restart keeps), from step 0 to the end,
+# and one on web2 from step 2. At the end every acknowledged ban must be
+# on both nodes.
+s4() {
+S=mig
+M=$IPW_TMP/mig
+mstatus() { # NAME: "NODE MODE" of each member, sorted
+	cli "$1" --json cluster status | jq -r '.members[] | "\(.node) \(.mode)"' | sort | paste -sd ' '
+}
+mstatus_is() { [ "$(mstatus "$1")" = "$2" ]; }
+# move NAME MODE: the runbook's one action per step: edit [cluster] mode
+# in the node's config, and restart it:
+#   sed -i 's/^mode = .*/mode = MODE/' /etc/ipwall/ipwalld.conf  ([cluster])
+#   systemctl restart ipwalld
+move() {
+	sed -i "s/^mode = .*/mode = $2/" "$IPW_TMP/$1.conf"
+	ipw_stop "$1"
+	tap_is "${IPWD_STATUS[$1]}" 0 "4: $1 stopped cleanly before mode = $2"
+	restart "$1"
+}
+
+# ---- step 0: the single node as it runs today
+#   [cluster]
+#   mode = off
+conf web1 off $S
+ipw_start web1 --config "$IPW_TMP/web1.conf" || return 1
+batch_file "$M.json" 10.40 200 7200
+ipw_json web1 POST /v1/bans/batch "@$M.json"
+tap_is "$(ipw_jq .added)" 200 "4 step 0: web1 (mode off) holds 200 bans"
+jq -r '.items[].target' "$M.json" >"$M.base"
+ipw_http web1 GET /healthz
+tap_is "$(ipw_jq '.cluster')" null "4 step 0: mode off: /healthz has no cluster object"
+# Redis the nodes can reach:
+#   redis-cli -h 127.0.0.1 -p PORT ping
+tap_is "$(rcli ping)" PONG "4 step 0: Redis answers (redis-cli ping: PONG)"
+writer web1 10.41 1500 "$M.w1" &
+W1=$!
+OTHER_PIDS+=("$W1")
+wait_for "$WAIT" lines_ge "$M.w1" 10
+
+# ---- step 1: dual write: mode = shadow on web1
+#   [cluster]
+#   mode = shadow
+#   redis = redis://127.0.0.1:PORT
+#   node = web1
+#   stream = mig
+move web1 shadow || return 1
+# Watch: the log says "sent this node's N entries ... as states";
+#   curl -s http://127.0.0.1:PORT/metrics | grep -E 'ipwall_cluster_(seeds|seeded_states|connected|ops)'
+# ipwall_cluster_seeds_total 1, ipwall_cluster_seeded_states_total N,
+# ipwall_cluster_connected 1, ipwall_cluster_ops_total{result="sent"}
+# growing with web1's writes.
+tap_like "$(cat "${IPWD_LOG[web1]}")" "sent this node's [0-9]+ entries to \{$S\}:state as states" \
+	"4 step 1: web1 (shadow) logs that it sent its table as states"
+tap_is "$(metric web1 ipwall_cluster_seeds_total)" 1 "4 step 1: ipwall_cluster_seeds_total 1"
+tap_ok "4 step 1: ipwall_cluster_seeded_states_total covers the 200 bans and the writer's" \
+	metric_ge web1 ipwall_cluster_seeded_states_total 210
+wait_for "$WAIT" metric_ge web1 'ipwall_cluster_ops_total{result="sent"}' 5
+tap_ok "4 step 1: ipwall_cluster_ops_total{result=\"sent\"} grows with web1's writes" \
+	metric_ge web1 'ipwall_cluster_ops_total{result="sent"}' 5
+wait_for "$WAIT" test "$(metric web1 'ipwall_cluster_connected{conn="receiver"}')" = 1
+tap_is "$(metric web1 'ipwall_cluster_connected{conn="receiver"}')" 1 "4 step 1: ipwall_cluster_connected{conn=\"receiver\"} 1"
+tap_is "$(metric web1 'ipwall_cluster_connected{conn="sender"}')" 1 "4 step 1: ipwall_cluster_connected{conn=\"sender\"} 1"
+
+# ---- step 2: a new node, mode = on: it joins
+#   [cluster]
+#   mode = on
+#   node = web2
+node web2 on $S || return 1
+tap_like "$(cat "${IPWD_LOG[web2]}")" "loaded [0-9]+ states from \{$S\}:state \(join\)" \
+	"4 step 2: web2 logs that it loaded the state (join)"
+# Compare the exports: ipwall export >web2.txt on each, then diff.
+wait_for "$WAIT" none_missing web2 "$M.base"
+tap_is "$(missing web2 "$M.base" | head -3)" "" "4 step 2: web2 has web1's 200 bans (through the seed)"
+writer web2 10.42 1500 "$M.w2" &
+W2=$!
+OTHER_PIDS+=("$W2")
+# The shadow node changes no decision: a ban made on web2, and an unban
+# on web2 of a ban web1 holds, are not applied on web1; its dry run
+# counts both (ipwall_cluster_shadow_disagreements_total).
+X=10.43.0.1 Z=10.40.0.7
+writer_pause "$M.w2"
+d0=$(metric web1 ipwall_cluster_shadow_disagreements_total)
+tap_is "$(ban web2 $X 7200)" 201 "4 step 2: a ban of $X on web2"
+tap_is "$(unban web2 $Z)" 200 "4 step 2: an unban of $Z (one of web1's) on web2"
+tap_ok "4 step 2: web1's dry run has read them" seen_by web2 web1 $S
+tap_is "$(code web1 $X)" 200 "4 step 2: shadow: web2's ban of $X is not enforced on web1"
+tap_is "$(code web1 $Z)" 403 "4 step 2: shadow: web2's unban of $Z changes nothing on web1"
+tap_is "$(code web2 $X) $(code web2 $Z)" "403 200" "4 step 2: ... while web2 applies both"
+d1=$(metric web1 ipwall_cluster_shadow_disagreements_total)
+tap_ok "4 step 2: ipwall_cluster_shadow_disagreements_total counts both ($d0 -> $d1)" test "$d1" -ge $((d0 + 2))
+tap_ok "4 step 2: ipwall_cluster_shadow_ops_total counts what web1 compared" metric_ge web1 ipwall_cluster_shadow_ops_total 2
+writer_resume "$M.w2"
+grep -vx "$Z" "$M.base" >"$M.base1"
+# Gray phase: ipwall cluster status shows both, web1 in shadow
+wait_for "$WAIT" mstatus_is web2 "web1 shadow web2 on"
+tap_is "$(mstatus web2)" "web1 shadow web2 on" "4 gray: ipwall cluster status: web1 shadow, web2 on"
+
+# ---- step 3: full membership: mode = on on web1
+move web1 on || return 1
+tap_like "$(cat "${IPWD_LOG[web1]}")" "loaded [0-9]+ states from \{$S\}:state \(join\)" \
+	"4 step 3: web1 (on) logs that it loaded the cluster's state"
+tap_is "$(metric web1 'ipwall_cluster_reloads_total{reason="join"}')" 1 "4 step 3: ipwall_cluster_reloads_total{reason=\"join\"} 1"
+tap_is "$(code web1 $X)" 403 "4 step 3: web1 now enforces web2's ban of $X"
+tap_is "$(code web1 $Z)" 200 "4 step 3: ... and web2's unban of $Z"
+cp "$M.w2" "$M.w2.3"
+wait_for "$WAIT" none_missing web1 "$M.w2.3"
+tap_is "$(missing web1 "$M.w2.3" | head -3)" "" "4 step 3: web1 has every ban web2's writer made so far ($(lines "$M.w2.3"))"
+wait_for "$WAIT" mstatus_is web2 "web1 on web2 on"
+tap_is "$(mstatus web2)" "web1 on web2 on" "4 step 3: ipwall cluster status: both on"
+
+# ---- going back: mode = shadow on web1 (it keeps sending, stops applying)
+move web1 shadow || return 1
+Y=10.43.0.2
+writer_pause "$M.w2"
+tap_is "$(ban web2 $Y 7200)" 201 "4 back to shadow: a ban of $Y on web2"
+tap_ok "4 back to shadow: web1's dry run has read it" seen_by web2 web1 $S
+tap_is "$(code web1 $Y)" 200 "4 back to shadow: web2's ban of $Y is not enforced on web1"
+tap_is "$(code web1 $X)" 403 "4 back to shadow: web1 keeps what it held ($X)"
+writer_resume "$M.w2"
+
+# ---- and mode = off (the node is alone again)
+move web1 off || return 1
+ipw_http web1 GET /healthz
+tap_is "$(ipw_jq .cluster)" null "4 back to off: /healthz has no cluster object"
+V=10.43.0.3
+tap_is "$(ban web2 $V 7200)" 201 "4 back to off: a ban of $V on web2"
+k=$(lines "$M.w1")
+tap_ok "4 back to off: web1 goes on acknowledging bans" wait_for "$WAIT" lines_ge "$M.w1" $((k + 20))
+tap_is "$(code web1 $V)" 200 "4 back to off: ... and does not see web2's ($V)"
+
+# ---- on once more: nothing acknowledged is lost
+move web1 on || return 1
+k=$(lines "$M.w1")
+wait_for "$WAIT" lines_ge "$M.w1" $((k + 20))
+writer_stop "$M.w1" "$W1"
+writer_stop "$M.w2" "$W2"
+tap_diag "4: writers acknowledged $(lines "$M.w1") bans on web1, $(lines "$M.w2") on web2"
+printf '%s\n' $X $Y $V >"$M.one"
+cat "$M.base1" "$M.w1" "$M.w2" "$M.one" >"$M.all"
+same_state "4: web1 on again" web1 web2
+for n in web1 web2; do
+	tap_is "$(missing $n "$M.all" | head -5)" "" "4: $n bans every acknowledged ban ($(lines "$M.all"))"
+	tap_is "$(code $n $Z)" 200 "4: $n: $Z stays unbanned"
+done
+}
+
 # ONLY="3 4": run only those scenarios (1 and 2 are one: 12)
 # Each scenario is a function; one that cannot go on (a node that does
 # not start) returns non-zero, and the next one runs after every node
 # still up is stopped.
-for sc in ${ONLY:-12 3}; do
+for sc in ${ONLY:-12 3 4}; do
 	redis_up || redis_start || exit 1
 	"s$sc" || tap_fail "scenario $sc stopped before its end (see above)"
 	for n in "${!IPWD_PID[@]}"; do
