@@ -121,8 +121,8 @@ redis_kill() {
 }
 
 # conf NAME MODE STREAM [KEY=VALUE...]: write $IPW_TMP/NAME.conf: node id
-# NAME, [cluster] MODE on our Redis, stream STREAM, then the extra keys of
-# [cluster]. The node id is given as [cluster] node, [daemon] node or
+# NAME, [cluster] MODE on our Redis (or on $URL), stream STREAM, then the
+# extra keys of [cluster]. The node id is given as [cluster] node, [daemon] node or
 # both, by turns (each is a way an operator may write it).
 NODE_STYLE=0
 conf() {
@@ -131,14 +131,15 @@ conf() {
 	NODE_STYLE=$(((NODE_STYLE + 1) % 3))
 	{
 		[ "$NODE_STYLE" != 1 ] && printf '[daemon]\nnode = %s\n' "$name"
-		printf '[cluster]\nmode = %s\nredis = redis://127.0.0.1:%s\n' \
-			"$mode" "$REDIS_PORT"
+		printf '[cluster]\nmode = %s\nredis = %s\n' \
+			"$mode" "${URL:-redis://127.0.0.1:$REDIS_PORT}"
 		printf 'stream = %s\n' "$stream"
 		[ "$NODE_STYLE" != 2 ] && printf 'node = %s\n' "$name"
 		for kv in "$@"; do
 			printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"
 		done
 	} >"$f"
+	chmod 600 "$f" # it may hold a password
 }
 
 # node NAME MODE STREAM [KEY=VALUE...]: write its config and start it.
@@ -857,11 +858,110 @@ for n in web1 web2; do
 done
 }
 
+# ================================================================ 5
+# Hostile input: what else writes into the stream or the mirror, and a
+# Redis the daemon cannot use.
+s5() {
+S=hostile
+K="{$S}:ops"
+node h1 on $S || return 1
+node h2 on $S || return 1
+tap_is "$(ban h1 10.5.0.1 7200)" 201 "5: a ban on h1"
+wait_for "$WAIT" code_is h2 10.5.0.1 403
+tap_is "$(code h2 10.5.0.1)" 403 "5: ... enforced on h2"
+declare -A b0=()
+for n in h1 h2; do b0[$n]=$(metric $n ipwall_cluster_bad_entries_total); done
+quick h1 >"$IPW_TMP/5.before"
+# Garbage entries, written by redis-cli as another program could:
+printf '\xff\xfe\x00junk\x01' | rcli -x XADD "$K" '*' n evil k ops o >/dev/null # o: junk bytes
+rcli XADD "$K" '*' n evil k ops >/dev/null                                        # no o
+rcli XADD "$K" '*' k ops o abc >/dev/null                                         # no n
+rcli XADD "$K" '*' n evil k what o abc >/dev/null                                 # an unknown kind
+printf '\x05\x10abc' | rcli -x XADD "$K" '*' n evil k ops o >/dev/null            # 5 records, cut short
+printf '\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01' |
+	rcli -x XADD "$K" '*' n evil k state o >/dev/null # a count of 2^63 states
+rcli XADD "$K" '*' n evil >/dev/null # n only
+NG=7
+for n in h1 h2; do
+	wait_for "$WAIT" metric_ge $n ipwall_cluster_bad_entries_total $((b0[$n] + NG))
+	tap_ok "5: $n skips the $NG garbage entries and counts them (ipwall_cluster_bad_entries_total ${b0[$n]} -> $(metric $n ipwall_cluster_bad_entries_total))" \
+		metric_ge $n ipwall_cluster_bad_entries_total $((b0[$n] + NG))
+	tap_ok "5: $n is still running" ipw_running $n
+	quick $n >"$IPW_TMP/5.after.$n"
+	tap_ok "5: nothing changed on $n" cmp -s "$IPW_TMP/5.before" "$IPW_TMP/5.after.$n"
+done
+tap_is "$(ban h1 10.5.0.2 7200)" 201 "5: a ban on h1 after the garbage"
+wait_for "$WAIT" code_is h2 10.5.0.2 403
+tap_is "$(code h2 10.5.0.2)" 403 "5: ... still reaches h2"
+tap_is "$(unban h2 10.5.0.1)" 200 "5: an unban on h2"
+wait_for "$WAIT" code_is h1 10.5.0.1 200
+tap_is "$(code h1 10.5.0.1)" 200 "5: ... still reaches h1"
+
+# Mirror values that do not decode: a new node loads the mirror (join)
+# and skips them.
+printf '0123456789abcdef0123456789abcdef\xff\x00junk' |
+	rcli -x HSET "{$S}:state" junk-field >/dev/null # an id, then junk
+rcli HSET "{$S}:state" short-field 0123 >/dev/null  # shorter than an id
+node h3 on $S || return 1
+tap_like "$(cat "${IPWD_LOG[h3]}")" "loaded [0-9]+ states from \{$S\}:state \(join\)" \
+	"5: a new node h3 loads the mirror that holds two bad values"
+tap_ok "5: ... skips and counts both (ipwall_cluster_bad_entries_total $(metric h3 ipwall_cluster_bad_entries_total))" \
+	metric_ge h3 ipwall_cluster_bad_entries_total 2
+same_state "5: ... and has the cluster's state" h1 h2 h3
+
+# A Redis that refuses the password, and one that is not there: the
+# daemon starts all the same, serves checks and takes bans, and says
+# why it is not connected.
+P2=$(ipw_free_port)
+mkdir -p "$IPW_TMP/redis2"
+redis-server --port "$P2" --bind 127.0.0.1 --save '' --appendonly no \
+	--dir "$IPW_TMP/redis2" --requirepass right-secret >"$IPW_TMP/redis2/log" 2>&1 &
+R2=$!
+OTHER_PIDS+=("$R2")
+r2_up() { [ "$(redis-cli -p "$P2" -a right-secret --no-auth-warning ping 2>/dev/null)" = PONG ]; }
+wait_for 10 r2_up
+P3=$(ipw_free_port)
+has_error() { [ -n "$(health "$1" .cluster.last_error)" ]; }
+for v in "wrongpw redis://default:wrong-secret@127.0.0.1:$P2 AUTH|WRONGPASS|password" \
+	"noredis redis://127.0.0.1:$P3 connect|refused"; do
+	read -r n url want <<<"$v"
+	URL=$url conf $n on $S
+	if ! ipw_start $n --config "$IPW_TMP/$n.conf"; then
+		tap_fail "5: $n ($url) starts"
+		continue
+	fi
+	tap_pass "5: $n ($url) starts"
+	tap_is "$(ban $n 10.5.1.1 600)" 201 "5: $n takes a ban"
+	tap_is "$(code $n 10.5.1.1) $(code $n 10.5.1.2)" "403 200" "5: $n serves checks"
+	wait_for "$WAIT" has_error $n
+	ipw_http $n GET /healthz
+	tap_is "$HTTP_STATUS" 200 "5: $n's /healthz answers 200"
+	tap_is "$(ipw_jq .cluster.connected)" false "5: ... with cluster.connected false"
+	tap_like "$(ipw_jq .cluster.last_error)" "$want" "5: ... and the last error"
+	tap_diag "5: $n: last_error: $(ipw_jq .cluster.last_error)"
+	ipw_http $n GET /metrics
+	tap_not "5: $n: neither its log nor /healthz nor /metrics shows the password" \
+		grep -q wrong-secret "${IPWD_LOG[$n]}" - <<<"$(curl -s "${IPWD_URL[$n]}/healthz")$HTTP_BODY"
+	tap_is "$(metric $n 'ipwall_cluster_connected{conn="receiver"}')" 0 "5: $n: ipwall_cluster_connected{conn=\"receiver\"} 0"
+	ipw_stop $n
+	tap_is "${IPWD_STATUS[$n]}" 0 "5: $n stops cleanly (status 0)"
+done
+# The right password (in the URL) does connect.
+URL=redis://default:right-secret@127.0.0.1:$P2 conf rightpw on $S
+ipw_start rightpw --config "$IPW_TMP/rightpw.conf" || return 1
+tap_is "$(ban rightpw 10.5.1.1 600)" 201 "5: with the right password: a ban"
+wait_for "$WAIT" connected_is rightpw true
+tap_is "$(health rightpw .cluster.connected)" true "5: ... and cluster.connected true"
+hlen_is() { [ "$(redis-cli -p "$P2" -a right-secret --no-auth-warning HLEN "{$S}:state")" = "$1" ]; }
+wait_for "$WAIT" hlen_is 1
+tap_ok "5: ... and its ban is in that Redis's mirror" hlen_is 1
+}
+
 # ONLY="3 4": run only those scenarios (1 and 2 are one: 12)
 # Each scenario is a function; one that cannot go on (a node that does
 # not start) returns non-zero, and the next one runs after every node
 # still up is stopped.
-for sc in ${ONLY:-12 3 4}; do
+for sc in ${ONLY:-12 3 4 5}; do
 	redis_up || redis_start || exit 1
 	"s$sc" || tap_fail "scenario $sc stopped before its end (see above)"
 	for n in "${!IPWD_PID[@]}"; do
