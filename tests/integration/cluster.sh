@@ -311,9 +311,22 @@ seen_by() {
 check_connected() {
 	local desc=$1 n
 	for n in "${@:2}"; do
-		wait_for 5 connected_is "$n" true
+		wait_for 4 connected_is "$n" true
 		tap_is "$(health "$n" .cluster.connected)" true "$desc: $n's /healthz says cluster.connected true"
 	done
+}
+
+# last_log NAME: NAME's log since its last start
+last_log() { awk '/^=== ipw_start / { buf = "" } { buf = buf $0 "\n" } END { printf "%s", buf }' "${IPWD_LOG[$1]}"; }
+# log_like NAME REGEX DESC: a line of NAME's log since its last start
+# matches REGEX; if not, its cluster lines are shown
+log_like() {
+	if last_log "$1" | grep -Eq "$2"; then
+		tap_pass "$3"
+	else
+		tap_fail "$3" "no line of $1's log (since its last start) matches: $2; its cluster lines:" \
+			"$(last_log "$1" | grep 'cluster:' | tail -n 12)"
+	fi
 }
 
 # restart NAME: start NAME again with the config it had
@@ -425,9 +438,9 @@ tap_diag "1 done at $(($(date +%s) - T_START)) s"
 # ================================================================ 2
 # Conflicts. ROUNDS rounds: in each, for every target of T2 at once, a
 # ban on a and an unban on b, each made before the other arrives.
-ROUNDS=6
+ROUNDS=4
 T2=()
-for i in $(seq 1 16); do T2+=("10.2.0.$i"); done
+for i in $(seq 1 12); do T2+=("10.2.0.$i"); done
 for r in $(seq 1 $ROUNDS); do
 	pids=()
 	for t in "${T2[@]}"; do
@@ -441,7 +454,7 @@ done
 # Bans of the same targets with different TTLs on the three nodes at
 # once.
 T2T=()
-for i in $(seq 1 12); do T2T+=("10.2.1.$i"); done
+for i in $(seq 1 8); do T2T+=("10.2.1.$i"); done
 pids=()
 for t in "${T2T[@]}"; do
 	ban a "$t" 600 >/dev/null &
@@ -526,11 +539,13 @@ done
 
 # ================================================================ 3
 s3() {
-# Three new nodes on a stream of their own. maxlen = 1000 (the least
-# allowed) and batch = 10 ops an entry, so that (c) can trim the stream
-# past a node's position with some 14,000 ops.
+# Three new nodes on a stream of their own, maxlen = 1000 (the least
+# allowed). a3 sends one op per stream entry (batch = 1), so that (c)
+# trims the stream past a node's position with some 1,200 ops; b3 and
+# c3 send up to 10 ops an entry, so that the thousands of ops of (b) do
+# not trim it.
 S=it3
-node a3 on $S maxlen=1000 batch=10 || return 1
+node a3 on $S maxlen=1000 batch=1 || return 1
 node b3 on $S maxlen=1000 batch=10 || return 1
 node c3 on $S maxlen=1000 batch=10 || return 1
 
@@ -543,7 +558,7 @@ node c3 on $S maxlen=1000 batch=10 || return 1
 # within it, no node admitted a target the converged state bans.
 E=$IPW_TMP/3e
 (
-	for i in $(seq 1 40); do
+	for i in $(seq 1 25); do
 		st=$(ban a3 "10.35.0.$i" 7200)
 		acked "$st" && echo "10.35.0.$i $(date +%s%N)" >>"$E.acks"
 		sleep 0.02
@@ -570,13 +585,14 @@ EW=$!
 			done <"$E.acks"
 		fi
 		[ -e "$E.done" ] && [ "$pending" = 0 ] && break
+		[ "$pending" = 0 ] && sleep 0.01
 	done
 ) &
 EP=$!
 OTHER_PIDS+=("$EW" "$EP")
 wait "$EW" "$EP"
-tap_is "$(lines "$E.acks")" 40 "3e: a3 acknowledged its 40 bans"
-tap_is "$(lines "$E.seen")" 80 "3e: each is blocked on b3 and c3 (first 403 seen)"
+tap_is "$(lines "$E.acks")" 25 "3e: a3 acknowledged its 25 bans"
+tap_is "$(lines "$E.seen")" 50 "3e: each is blocked on b3 and c3 (first 403 seen)"
 if [ -s "$E.seen" ]; then
 	tap_diag "3e: propagation bound (a3's ack to the first 403 on b3/c3, over HTTP, ASan build): $(sort -k3,3n "$E.seen" | awk '{ v[NR] = $3 } END { printf "median %.1f ms, max %.1f ms over %d", v[int((NR + 1) / 2)] / 1000, v[NR] / 1000, NR }')"
 fi
@@ -633,12 +649,12 @@ done
 # ---------------------------------------------------------------- 3b
 # A node stopped while thousands of ops go through the others.
 ipw_stop c3
-batch_file "$IPW_TMP/3b.a" 10.36 1500 7200
-batch_file "$IPW_TMP/3b.b" 10.37 1500 7200
+batch_file "$IPW_TMP/3b.a" 10.36 200 7200
+batch_file "$IPW_TMP/3b.b" 10.37 3000 7200
 ipw_json a3 POST /v1/bans/batch "@$IPW_TMP/3b.a"
-tap_is "$(ipw_jq .added)" 1500 "3b: c3 stopped; 1500 bans on a3 (a batch)"
+tap_is "$(ipw_jq .added)" 200 "3b: c3 stopped; 200 bans on a3 (a batch)"
 ipw_json b3 POST /v1/bans/batch "@$IPW_TMP/3b.b"
-tap_is "$(ipw_jq .added)" 1500 "3b: ... and 1500 on b3"
+tap_is "$(ipw_jq .added)" 3000 "3b: ... and 3000 on b3"
 for i in $(seq 1 20); do unban b3 "10.36.0.$i" >/dev/null; done
 ipw_json a3 PUT /v1/mode '{"mode":"allowlist"}' >/dev/null
 ipw_json b3 PUT /v1/mode '{"mode":"denylist"}' >/dev/null
@@ -658,9 +674,9 @@ xinfo() { # KEY FIELD: a field of XINFO STREAM KEY
 pos_c=$(position c3)
 ipw_stop c3
 added0=$(xinfo "{$S}:ops" entries-added)
-batch_file "$IPW_TMP/3c" 10.38 14000 7200
+batch_file "$IPW_TMP/3c" 10.38 1200 7200
 ipw_json a3 POST /v1/bans/batch "@$IPW_TMP/3c"
-tap_is "$(ipw_jq .added)" 14000 "3c: c3 stopped at $pos_c; 14000 bans on a3"
+tap_is "$(ipw_jq .added)" 1200 "3c: c3 stopped at $pos_c; 1200 bans on a3 (one stream entry each)"
 wait_for "$WAIT" sent_up_to a3 "$(health a3 .seq)"
 # The stream holds its last XLEN entries: fewer than were added since c3
 # stopped means some that c3 has not read are gone.
@@ -671,8 +687,8 @@ tap_ok "3c: the stream was trimmed past c3's position ($new entries added since 
 restart c3 || return 1
 same_state "3c: c3 restarted after the trim" a3 b3 c3
 tap_is "$(metric c3 ipwall_cluster_seeds_total)" 0 "3c: c3 did not send its whole state again (its position and Redis's epoch are intact: seeds_total 0)"
-tap_like "$(cat "${IPWD_LOG[c3]}")" "trimmed from \{$S\}:ops" "3c: c3's log says its entries were trimmed"
-tap_like "$(cat "${IPWD_LOG[c3]}")" "loaded [0-9]+ states from \{$S\}:state \(gap\)" "3c: ... and that it loaded the state"
+log_like c3 "trimmed from \{$S\}:ops" "3c: c3's log says its entries were trimmed"
+log_like c3 "loaded [0-9]+ states from \{$S\}:state \(gap\)" "3c: ... and that it loaded the state"
 tap_ok "3c: ipwall_cluster_reloads_total{reason=\"gap\"} is 1 or more on c3" metric_ge c3 'ipwall_cluster_reloads_total{reason="gap"}' 1
 
 # ---------------------------------------------------------------- 3d
@@ -693,7 +709,10 @@ for i in $(seq 1 10); do
 done
 tap_is "$(lines "$D3")" 20 "3d: Redis down: a3 and b3 acknowledge 10 bans each"
 redis_start || return 1
+t0=$(date +%s%N)
 tap_ok "3d: Redis is back with its data" test "$(rcli EXISTS "{$S}:epoch")" = 1
+for n in a3 b3 c3; do wait_for "$WAIT" none_missing $n "$D3"; done
+tap_diag "3d: every node had the 20 bans $((($(date +%s%N) - t0) / 1000000)) ms after Redis was back"
 same_state "3d: after the outage" a3 b3 c3
 for n in a3 b3 c3; do
 	tap_is "$(missing $n "$D3" | head -5)" "" "3d: $n has the 20 bans made while Redis was down"
@@ -763,7 +782,7 @@ move web1 shadow || return 1
 # ipwall_cluster_seeds_total 1, ipwall_cluster_seeded_states_total N,
 # ipwall_cluster_connected 1, ipwall_cluster_ops_total{result="sent"}
 # growing with web1's writes.
-tap_like "$(cat "${IPWD_LOG[web1]}")" "sent this node's [0-9]+ entries to \{$S\}:state as states" \
+log_like web1 "sent this node's [0-9]+ entries to \{$S\}:state as states" \
 	"4 step 1: web1 (shadow) logs that it sent its table as states"
 tap_is "$(metric web1 ipwall_cluster_seeds_total)" 1 "4 step 1: ipwall_cluster_seeds_total 1"
 tap_ok "4 step 1: ipwall_cluster_seeded_states_total covers the 200 bans and the writer's" \
@@ -780,7 +799,7 @@ tap_is "$(metric web1 'ipwall_cluster_connected{conn="sender"}')" 1 "4 step 1: i
 #   mode = on
 #   node = web2
 node web2 on $S || return 1
-tap_like "$(cat "${IPWD_LOG[web2]}")" "loaded [0-9]+ states from \{$S\}:state \(join\)" \
+log_like web2 "loaded [0-9]+ states from \{$S\}:state \(join\)" \
 	"4 step 2: web2 logs that it loaded the state (join)"
 # Compare the exports: ipwall export >web2.txt on each, then diff.
 wait_for "$WAIT" none_missing web2 "$M.base"
@@ -811,7 +830,7 @@ tap_is "$(mstatus web2)" "web1 shadow web2 on" "4 gray: ipwall cluster status: w
 
 # ---- step 3: full membership: mode = on on web1
 move web1 on || return 1
-tap_like "$(cat "${IPWD_LOG[web1]}")" "loaded [0-9]+ states from \{$S\}:state \(join\)" \
+log_like web1 "loaded [0-9]+ states from \{$S\}:state \(join\)" \
 	"4 step 3: web1 (on) logs that it loaded the cluster's state"
 tap_is "$(metric web1 'ipwall_cluster_reloads_total{reason="join"}')" 1 "4 step 3: ipwall_cluster_reloads_total{reason=\"join\"} 1"
 tap_is "$(code web1 $X)" 403 "4 step 3: web1 now enforces web2's ban of $X"
@@ -903,7 +922,7 @@ printf '0123456789abcdef0123456789abcdef\xff\x00junk' |
 	rcli -x HSET "{$S}:state" junk-field >/dev/null # an id, then junk
 rcli HSET "{$S}:state" short-field 0123 >/dev/null  # shorter than an id
 node h3 on $S || return 1
-tap_like "$(cat "${IPWD_LOG[h3]}")" "loaded [0-9]+ states from \{$S\}:state \(join\)" \
+log_like h3 "loaded [0-9]+ states from \{$S\}:state \(join\)" \
 	"5: a new node h3 loads the mirror that holds two bad values"
 tap_ok "5: ... skips and counts both (ipwall_cluster_bad_entries_total $(metric h3 ipwall_cluster_bad_entries_total))" \
 	metric_ge h3 ipwall_cluster_bad_entries_total 2
