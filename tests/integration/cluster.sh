@@ -273,7 +273,8 @@ same_state() {
 			tap_pass "$desc: $n's export and mode are $first's"
 		else
 			tap_fail "$desc: $n's export and mode are $first's" \
-				"$(diff "$IPW_TMP/state.$first" "$IPW_TMP/state.$n" | head -20)"
+				"$(diff "$IPW_TMP/state.$first" "$IPW_TMP/state.$n" | grep -c '^[<>]') lines differ (< $first, > $n), the first:" \
+				"$(diff "$IPW_TMP/state.$first" "$IPW_TMP/state.$n" | head -n 12)"
 		fi
 	done
 }
