@@ -814,7 +814,8 @@ static int cmd_cluster(struct ctx *x)
 		       json_string_value(json_object_get(
 			       json_object_get(r.body, "health"), "mode")),
 		       json_is_true(json_object_get(
-			       json_object_get(r.body, "health"), "connected")) ?
+			       json_object_get(r.body, "health"),
+			       "connected")) ?
 			       "connected" :
 			       "NOT connected");
 		printf("stream %s: %lld entries, last %s, position %s\n",

@@ -728,9 +728,9 @@ static void test_names(void)
 		{"GETX", IPWD_METHOD_OTHER},  {"other", IPWD_METHOD_OTHER},
 	};
 	static const char *const routes[IPWD_ROUTE_COUNT] = {
-		"/v1/check", "/v1/bans",    "/v1/bans/batch",	 "/v1/allow",
-		"/v1/mode",  "/v1/top",	    "/v1/stats",	 "/healthz",
-		"/metrics",  "/v1/history", "/v1/history/count", "/v1/events",
+		"/v1/check",   "/v1/bans",    "/v1/bans/batch",	   "/v1/allow",
+		"/v1/mode",    "/v1/top",     "/v1/stats",	   "/healthz",
+		"/metrics",    "/v1/history", "/v1/history/count", "/v1/events",
 		"/v1/cluster", "other",
 	};
 	static const char *const actions[IPWD_ACT_COUNT] = {

@@ -428,11 +428,10 @@ static json_t *health(struct ipwd *d)
 			    d->check && cs == IPWD_CHECK_DAMAGED ? "damaged" :
 								   "ok";
 	uint64_t seq = ipwd_ops_seq(d->ops);
-	json_t *h = json_pack("{s:s, s:s, s:s, s:I, s:o}", "status", "ok",
-			      "store", store, "store_check",
-			      d->check ? checks[cs] : "none", "seq",
-			      (json_int_t)seq, "subscribers",
-			      subscribers(d, seq));
+	json_t *h = json_pack(
+		"{s:s, s:s, s:s, s:I, s:o}", "status", "ok", "store", store,
+		"store_check", d->check ? checks[cs] : "none", "seq",
+		(json_int_t)seq, "subscribers", subscribers(d, seq));
 
 	/* Cluster mode: where it stands (Redis down is not unhealthy: the
 	 * node goes on enforcing its last known set and keeps its writes) */

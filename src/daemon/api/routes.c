@@ -67,9 +67,9 @@ static const char *const method_names[IPWD_METHOD_COUNT] = {
 	"GET", "POST", "PUT", "DELETE", "other"};
 
 static const char *const route_names[IPWD_ROUTE_COUNT] = {
-	"/v1/check", "/v1/bans",    "/v1/bans/batch",	 "/v1/allow",
-	"/v1/mode",  "/v1/top",	    "/v1/stats",	 "/healthz",
-	"/metrics",  "/v1/history", "/v1/history/count", "/v1/events",
+	"/v1/check",   "/v1/bans",    "/v1/bans/batch",	   "/v1/allow",
+	"/v1/mode",    "/v1/top",     "/v1/stats",	   "/healthz",
+	"/metrics",    "/v1/history", "/v1/history/count", "/v1/events",
 	"/v1/cluster", "other",
 };
 

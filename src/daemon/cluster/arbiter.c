@@ -179,8 +179,7 @@ void ipwd_arbiter_free(struct ipwd_arbiter_state *a)
 /* Set the stamp of @k (or the mode's) to @id if above it, logging the
  * old one when @logged. a->lock held. */
 static int set_stamp(struct ipwd_arbiter_state *a, const struct slot *k,
-		     bool mode, const uint8_t id[16], bool present,
-		     bool logged)
+		     bool mode, const uint8_t id[16], bool present, bool logged)
 {
 	struct slot *s, old;
 	bool added = false;
@@ -331,6 +330,8 @@ int ipwd_arbiter_seed(struct ipwd_arbiter_state *a, int list,
 	int rc;
 
 	memset(&k, 0, sizeof(k));
+	if (list >= 0 && target == NULL)
+		return IPW_EINVAL;
 	if (list >= 0)
 		key_of(&k, list, target);
 	pthread_mutex_lock(&a->lock);
@@ -346,6 +347,8 @@ bool ipwd_arbiter_stamp(struct ipwd_arbiter_state *a, int list,
 	struct slot k, *s;
 	bool found;
 
+	if (list >= 0 && target == NULL)
+		return false;
 	pthread_mutex_lock(&a->lock);
 	if (list < 0) {
 		s = a->mode.state != SLOT_EMPTY ? &a->mode : NULL;
@@ -389,8 +392,8 @@ void ipwd_arbiter_stats(struct ipwd_arbiter_state *a,
 	pthread_mutex_lock(&a->lock);
 	out->stamps = a->n;
 	out->tombstones = a->absent;
-	out->bytes = a->cap * sizeof(struct slot) +
-		     a->caplog * sizeof(struct undo);
+	out->bytes =
+		a->cap * sizeof(struct slot) + a->caplog * sizeof(struct undo);
 	out->admitted = a->admitted;
 	out->superseded = a->superseded;
 	pthread_mutex_unlock(&a->lock);

@@ -43,11 +43,11 @@
 #include "cluster/cluster.h"
 #include "oplog/codec.h"
 
-#define POS_ORIGIN   "~stream"
-#define READ_COUNT   16    /* stream entries per XREAD (each up to batch ops) */
-#define SCAN_COUNT   1000  /* mirror fields per HSCAN */
-#define HORIZON_MS   (7ull * 24 * 3600 * 1000) /* tombstones kept */
-#define MAX_MEMBERS  64
+#define POS_ORIGIN  "~stream"
+#define READ_COUNT  16	 /* stream entries per XREAD (each up to batch ops) */
+#define SCAN_COUNT  1000 /* mirror fields per HSCAN */
+#define HORIZON_MS  (7ull * 24 * 3600 * 1000) /* tombstones kept */
+#define MAX_MEMBERS 64
 
 /*
  * The script that sends: the mirror takes each op that is later (by op
@@ -165,8 +165,8 @@ struct ipwd_cluster {
 	char rsha[41];
 	struct pos pos;
 	uint8_t epoch[6];
-	uint64_t pos_total; /* the stream's op count at the position */
-	struct ipwd_oprec_buf *dec;	/* decoded records */
+	uint64_t pos_total;	    /* the stream's op count at the position */
+	struct ipwd_oprec_buf *dec; /* decoded records */
 	struct ipwd_oprec *flat;
 	int *rcs;
 	enum ipw_change *whats;
@@ -235,8 +235,7 @@ static void failed(struct ipwd_cluster *c, const char *fmt, ...)
 	va_end(ap);
 	add(&c->errors, 1);
 	pthread_mutex_lock(&c->st_lock);
-	say = strcmp(msg, c->last_error) != 0 ||
-	      now - c->last_error_time >= 60;
+	say = strcmp(msg, c->last_error) != 0 || now - c->last_error_time >= 60;
 	snprintf(c->last_error, sizeof(c->last_error), "%s", msg);
 	c->last_error_time = now;
 	pthread_mutex_unlock(&c->st_lock);
@@ -331,8 +330,8 @@ static redisContext *connect_redis(struct ipwd_cluster *c, char sha[41])
 		if (c->url.user[0])
 			rep = cmd(r, 3, a);
 		else
-			rep = cmd(r, 2, (const char *[]){"AUTH",
-							 c->url.password});
+			rep = cmd(r, 2,
+				  (const char *[]){"AUTH", c->url.password});
 		if (reply_error(c, r, rep, "AUTH")) {
 			freeReplyObject(rep);
 			redisFree(r);
@@ -465,12 +464,12 @@ static int outbox_grow(struct outbox *b, size_t need)
 		size_t cap = b->capn ? b->capn * 2 : 256;
 		void *v;
 
-#define GROW(f)                                               \
-	do {                                                  \
-		v = realloc(b->f, cap * sizeof(*b->f));       \
-		if (v == NULL)                                \
-			return IPW_ENOMEM;                    \
-		b->f = v;                                     \
+#define GROW(f)                                         \
+	do {                                            \
+		v = realloc(b->f, cap * sizeof(*b->f)); \
+		if (v == NULL)                          \
+			return IPW_ENOMEM;              \
+		b->f = v;                               \
 	} while (0)
 		GROW(off);
 		GROW(rlen);
@@ -589,10 +588,10 @@ static int send_outbox(struct ipwd_cluster *c, redisContext **r, char sha[41],
 			failed(c, "out of memory sending %zu ops", b->n);
 			goto out;
 		}
-#define ARG(p, l)                       \
-	do {                            \
-		argv[argc] = (p);       \
-		alen[argc++] = (l);     \
+#define ARG(p, l)                   \
+	do {                        \
+		argv[argc] = (p);   \
+		alen[argc++] = (l); \
 	} while (0)
 		ARG("EVALSHA", 7);
 		ARG(sha, 40);
@@ -613,7 +612,8 @@ static int send_outbox(struct ipwd_cluster *c, redisContext **r, char sha[41],
 		for (pass = 0; pass < 2; pass++) {
 			rep = cmd_argv(*r, (int)argc, argv, alen);
 			/* Redis restarted since the script was loaded */
-			if (pass == 0 && rep && rep->type == REDIS_REPLY_ERROR &&
+			if (pass == 0 && rep &&
+			    rep->type == REDIS_REPLY_ERROR &&
 			    strncmp(rep->str, "NOSCRIPT", 8) == 0) {
 				redisReply *l;
 
@@ -724,8 +724,7 @@ static void write_sent(struct ipwd_cluster *c, bool now)
 	n = snprintf(line, sizeof(line), "%" PRIu64 "\n", c->sent_seq);
 	if (write(fd, line, (size_t)n) != n || close(fd) != 0 ||
 	    rename(tmp, c->sent_path) != 0) {
-		failed(c, "cannot write %s: %s", c->sent_path,
-		       strerror(errno));
+		failed(c, "cannot write %s: %s", c->sent_path, strerror(errno));
 		unlink(tmp);
 		return;
 	}
@@ -933,8 +932,9 @@ static int deliver(struct ipwd_cluster *c, bool state,
 			add(&c->failed_ops, 1);
 			if (rc == IPW_ENOSPC || rc == IPW_EIO ||
 			    rc == IPW_ENOMEM) {
-				failed(c, "cannot apply ops from the stream: "
-					  "%s; retried",
+				failed(c,
+				       "cannot apply ops from the stream: "
+				       "%s; retried",
 				       ipw_strerror(rc));
 				c->ndec = 0;
 				return -1;
@@ -967,8 +967,9 @@ static int decode_group(struct ipwd_cluster *c, const uint8_t *p, size_t len)
 			return 0;
 		c->ndec = start;
 		add(&c->bad_entries, 1);
-		failed(c, "a stream entry does not decode (%s at byte %zu); "
-			  "skipped",
+		failed(c,
+		       "a stream entry does not decode (%s at byte %zu); "
+		       "skipped",
 		       err.why ? err.why : "?", err.pos);
 		return -1;
 	}
@@ -1013,8 +1014,7 @@ static int stream_info(struct ipwd_cluster *c, struct sinfo *si)
 	}
 	if ((f = field(rep, "length")) && f->type == REDIS_REPLY_INTEGER)
 		si->len = (uint64_t)f->integer;
-	if ((f = field(rep, "entries-added")) &&
-	    f->type == REDIS_REPLY_INTEGER)
+	if ((f = field(rep, "entries-added")) && f->type == REDIS_REPLY_INTEGER)
 		si->added = (uint64_t)f->integer;
 	f = field(rep, "last-generated-id");
 	if (f == NULL || f->type != REDIS_REPLY_STRING ||
@@ -1076,6 +1076,15 @@ static bool gap(const struct sinfo *si, const struct pos *p)
 	       cmp_id(si->first_ms, si->first_seq, p->ms, p->seq) > 0;
 }
 
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
 /* Redis's epoch, created if there is none. 0 or -1. */
 static int get_epoch(struct ipwd_cluster *c, uint8_t e[6])
 {
@@ -1090,11 +1099,12 @@ static int get_epoch(struct ipwd_cluster *c, uint8_t e[6])
 		}
 		if (rep->type == REDIS_REPLY_STRING && rep->len == 12) {
 			for (i = 0; i < 6; i++) {
-				unsigned v;
+				int hi = hexval(rep->str[2 * i]),
+				    lo = hexval(rep->str[2 * i + 1]);
 
-				if (sscanf(rep->str + 2 * i, "%2x", &v) != 1)
+				if (hi < 0 || lo < 0)
 					break;
-				e[i] = (uint8_t)v;
+				e[i] = (uint8_t)(hi << 4 | lo);
 			}
 			freeReplyObject(rep);
 			if (i == 6)
@@ -1111,9 +1121,9 @@ static int get_epoch(struct ipwd_cluster *c, uint8_t e[6])
 				return -1;
 			for (i = 0; i < 6; i++)
 				snprintf(hex + 2 * i, 3, "%02x", r[i]);
-			rep = cmd(c->rc, 4,
-				  (const char *[]){"SET", c->k_epoch, hex,
-						   "NX"});
+			rep = cmd(
+				c->rc, 4,
+				(const char *[]){"SET", c->k_epoch, hex, "NX"});
 			if (reply_error(c, c->rc, rep, "SET epoch")) {
 				freeReplyObject(rep);
 				return -1;
@@ -1259,8 +1269,9 @@ static int reload(struct ipwd_cluster *c, int reason)
 					      val->len - 32, &c->dec[start],
 					      &err) != 0) {
 				add(&c->bad_entries, 1);
-				failed(c, "a state in %s does not decode (%s); "
-					  "skipped",
+				failed(c,
+				       "a state in %s does not decode (%s); "
+				       "skipped",
 				       c->k_state, err.why ? err.why : "?");
 				continue;
 			}
@@ -1410,8 +1421,9 @@ static int read_once(struct ipwd_cluster *c)
 		    k->type != REDIS_REPLY_STRING ||
 		    o->type != REDIS_REPLY_STRING) {
 			add(&c->bad_entries, 1);
-			failed(c, "stream entry %" PRIu64 "-%" PRIu64
-				  " lacks n, k or o; skipped",
+			failed(c,
+			       "stream entry %" PRIu64 "-%" PRIu64
+			       " lacks n, k or o; skipped",
 			       ms, seq);
 			continue;
 		}
@@ -1459,15 +1471,25 @@ static int read_once(struct ipwd_cluster *c)
 static void parse_member(const char *node, size_t nlen, const char *v,
 			 size_t vlen, struct member *m)
 {
-	char buf[256];
+	char buf[256], *f[6], *save = NULL, *p;
+	int n = 0;
 
 	memset(m, 0, sizeof(*m));
 	snprintf(m->node, sizeof(m->node), "%.*s", (int)nlen, node);
 	snprintf(buf, sizeof(buf), "%.*s", (int)vlen, v);
-	if (sscanf(buf, "%" SCNu64 " %7s %47s %" SCNu64 " %" SCNu64 " %" SCNu64,
-		   &m->seen_ms, m->mode, m->pos, &m->lag_ops, &m->lag_ms,
-		   &m->backlog) != 6)
+	for (p = strtok_r(buf, " ", &save); p && n < 6;
+	     p = strtok_r(NULL, " ", &save))
+		f[n++] = p;
+	if (n != 6) {
 		snprintf(m->mode, sizeof(m->mode), "?");
+		return;
+	}
+	m->seen_ms = strtoull(f[0], NULL, 10);
+	snprintf(m->mode, sizeof(m->mode), "%s", f[1]);
+	snprintf(m->pos, sizeof(m->pos), "%s", f[2]);
+	m->lag_ops = strtoull(f[3], NULL, 10);
+	m->lag_ms = strtoull(f[4], NULL, 10);
+	m->backlog = strtoull(f[5], NULL, 10);
 }
 
 /* The backlog: groups committed here that the sender has not sent. */
@@ -1557,8 +1579,8 @@ static int heartbeat(struct ipwd_cluster *c)
 	pthread_mutex_unlock(&c->st_lock);
 	freeReplyObject(rep);
 	if (now - c->last_prune_ms > 3600 * 1000) {
-		ipwd_arbiter_prune(c->arb, now > HORIZON_MS ? now - HORIZON_MS :
-							      0);
+		ipwd_arbiter_prune(c->arb,
+				   now > HORIZON_MS ? now - HORIZON_MS : 0);
 		c->last_prune_ms = now;
 	}
 	return 0;
@@ -1725,9 +1747,10 @@ int ipwd_cluster_start(struct ipwd_cluster *c)
 		 * reload included (they move no origin's cursor) */
 		ipwd_ops_observe_id(c->ops, sd.max);
 		if (rc != 0) {
-			log_error("cluster: cannot read the history's last ops: "
-				  "%s",
-				  ipw_strerror(rc));
+			log_error(
+				"cluster: cannot read the history's last ops: "
+				"%s",
+				ipw_strerror(rc));
 			return -1;
 		}
 		{
@@ -1972,17 +1995,16 @@ size_t ipwd_cluster_status(void *ctx, char *buf, size_t size)
 		json_text(mn, sizeof(mn), m->node);
 		json_text(mm, sizeof(mm), m->mode);
 		json_text(mp, sizeof(mp), m->pos);
-		ipwd_appendf(buf, size, &n,
-			     "%s{\"node\":\"%s\",\"mode\":\"%s\","
-			     "\"seen_seconds_ago\":%.3f,\"position\":\"%s\","
-			     "\"lag_ops\":%" PRIu64
-			     ",\"lag_seconds\":%.3f,\"backlog\":%" PRIu64 "}",
-			     i ? "," : "", mn, mm,
-			     now > m->seen_ms ?
-				     (double)(now - m->seen_ms) / 1000.0 :
-				     0.0,
-			     mp, m->lag_ops, (double)m->lag_ms / 1000.0,
-			     m->backlog);
+		ipwd_appendf(
+			buf, size, &n,
+			"%s{\"node\":\"%s\",\"mode\":\"%s\","
+			"\"seen_seconds_ago\":%.3f,\"position\":\"%s\","
+			"\"lag_ops\":%" PRIu64
+			",\"lag_seconds\":%.3f,\"backlog\":%" PRIu64 "}",
+			i ? "," : "", mn, mm,
+			now > m->seen_ms ? (double)(now - m->seen_ms) / 1000.0 :
+					   0.0,
+			mp, m->lag_ops, (double)m->lag_ms / 1000.0, m->backlog);
 	}
 	pthread_mutex_unlock(&c->st_lock);
 	ipwd_appendf(buf, size, &n, "]}");

@@ -627,8 +627,7 @@ static int put_one(struct ipwd_ops *o, const struct ipwd_oprec *op,
 	r->has_before = had;
 	if (had)
 		r->before = before;
-	r->has_after =
-		ipw_table_get(o->t, e.list, &e.target, &r->after) == 0;
+	r->has_after = ipw_table_get(o->t, e.list, &e.target, &r->after) == 0;
 	*out = r;
 	return 0;
 }
@@ -745,8 +744,8 @@ static void run_remote(struct ipwd_ops *o, struct job *j)
 	size_t i;
 
 	for (i = 0; i < j->n; i++)
-		j->rcs[i] = remote_one(o, &j->remote[i], j->state,
-				       &j->whats[i]);
+		j->rcs[i] =
+			remote_one(o, &j->remote[i], j->state, &j->whats[i]);
 	/* the caller's position, set as given (a reload may move it back) */
 	if (j->at && origin_store(o, j->at) != 0)
 		for (i = 0; i < j->n; i++)
