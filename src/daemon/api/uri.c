@@ -9,17 +9,7 @@
 #include <string.h>
 
 #include "api/uri.h"
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "base/text.h"
 
 /*
  * A UTF-8 decoder fed one byte at a time (RFC 3629: no overlong forms, no
@@ -118,10 +108,12 @@ static int component(const char *raw, size_t start, size_t end, bool query,
 				     "percent-encoded)",
 				     c);
 		if (c == '%') {
-			hi = i + 1 < end ? hexval((unsigned char)raw[i + 1]) :
-					   -1;
-			lo = i + 2 < end ? hexval((unsigned char)raw[i + 2]) :
-					   -1;
+			hi = i + 1 < end ?
+				     ipwd_hexval((unsigned char)raw[i + 1]) :
+				     -1;
+			lo = i + 2 < end ?
+				     ipwd_hexval((unsigned char)raw[i + 2]) :
+				     -1;
 			if (hi < 0 || lo < 0)
 				return fault(f, where, at,
 					     "has a '%%' not followed by two "

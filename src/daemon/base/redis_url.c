@@ -24,6 +24,7 @@
 #include <strings.h>
 
 #include "base/redis_url.h"
+#include "base/text.h"
 
 #define USAGE                                                \
 	"expected redis://[USER:PASSWORD@]HOST[:PORT][/DB] " \
@@ -52,17 +53,6 @@ static int fail(struct parse *p, const char *fmt, ...)
 	return -1;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decode @s[0..n) into @dst (@size bytes with the NUL) for the
  * part called @what ("user", "password", "socket path"). 0 or fail().
@@ -76,8 +66,12 @@ static int decode(struct parse *p, const char *s, size_t n, char *dst,
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '%') {
-			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-			int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+			int hi = i + 2 < n ?
+					 ipwd_hexval((unsigned char)s[i + 1]) :
+					 -1;
+			int lo = i + 2 < n ?
+					 ipwd_hexval((unsigned char)s[i + 2]) :
+					 -1;
 
 			if (hi < 0 || lo < 0)
 				return fail(p,

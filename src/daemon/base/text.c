@@ -20,3 +20,14 @@ bool ipwd_appendf(char *buf, size_t size, size_t *n, const char *fmt, ...)
 	*n += (size_t)w;
 	return true;
 }
+
+int ipwd_hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

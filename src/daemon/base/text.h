@@ -19,4 +19,7 @@
 bool ipwd_appendf(char *buf, size_t size, size_t *n, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* The value of hex digit @c (either case), or -1. */
+int ipwd_hexval(unsigned char c);
+
 #endif /* IPWALL_DAEMON_BASE_TEXT_H */

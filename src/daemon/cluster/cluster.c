@@ -153,7 +153,6 @@ struct ipwd_cluster {
 	uint64_t pend_seq;  /* the last group apply() was handed */
 	uint64_t sent_seq;  /* the last group all of whose ops Redis has */
 	uint64_t sent_file; /* what cluster.sent says */
-	uint64_t sent_file_ms;
 	bool sent_known;
 
 	/* the receiver */
@@ -706,13 +705,11 @@ static int send_pending(struct ipwd_cluster *c)
 
 /* Remember the last group Redis has, in cluster.sent (not synced: a lost
  * write sends some ops twice, which the op ids make harmless). */
-static void write_sent(struct ipwd_cluster *c, bool now)
+static void write_sent(struct ipwd_cluster *c)
 {
 	char tmp[PATH_MAX + 8], line[32];
-	uint64_t t = now_ms();
 	int fd, n;
 
-	(void)now;
 	if (c->sent_path[0] == '\0' || c->sent_seq == c->sent_file)
 		return;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", c->sent_path);
@@ -729,7 +726,6 @@ static void write_sent(struct ipwd_cluster *c, bool now)
 		return;
 	}
 	c->sent_file = c->sent_seq;
-	c->sent_file_ms = t;
 }
 
 static uint64_t sub_position(void *ctx, bool *known)
@@ -780,7 +776,7 @@ static int sub_flush(void *ctx)
 	if (send_pending(c) != 0)
 		return -1;
 	c->sent_seq = c->pend_seq;
-	write_sent(c, stopping(c));
+	write_sent(c);
 	return 0;
 }
 
@@ -838,7 +834,7 @@ static int sub_resync(void *ctx, struct ipw_snapshot *snap, uint64_t from,
 		return -1;
 	}
 	c->sent_seq = c->pend_seq = seq;
-	write_sent(c, true);
+	write_sent(c);
 	return 0;
 }
 
@@ -1076,15 +1072,6 @@ static bool gap(const struct sinfo *si, const struct pos *p)
 	       cmp_id(si->first_ms, si->first_seq, p->ms, p->seq) > 0;
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
-}
-
 /* Redis's epoch, created if there is none. 0 or -1. */
 static int get_epoch(struct ipwd_cluster *c, uint8_t e[6])
 {
@@ -1099,8 +1086,10 @@ static int get_epoch(struct ipwd_cluster *c, uint8_t e[6])
 		}
 		if (rep->type == REDIS_REPLY_STRING && rep->len == 12) {
 			for (i = 0; i < 6; i++) {
-				int hi = hexval(rep->str[2 * i]),
-				    lo = hexval(rep->str[2 * i + 1]);
+				int hi = ipwd_hexval(
+					    (unsigned char)rep->str[2 * i]),
+				    lo = ipwd_hexval(
+					    (unsigned char)rep->str[2 * i + 1]);
 
 				if (hi < 0 || lo < 0)
 					break;

@@ -27,7 +27,8 @@
  * from another epoch (Redis lost its data), or was never set (a new
  * node), first sends its whole table into the mirror and the stream (as
  * states), then loads the mirror; one whose position is below the
- * stream's max-deleted-entry-id (trimmed away) loads the mirror. Each
+ * stream's first entry or its max-deleted-entry-id (trimmed away) loads
+ * the mirror. Each
  * with a log line and ipwall_cluster_reloads_total{reason}.
  *
  * Modes: on (full member); shadow (sends every local op, reads the
